@@ -1,0 +1,242 @@
+#include "acquisition/edf.hpp"
+
+#include <edflib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <string>
+
+namespace semg::acquisition {
+namespace {
+
+std::string open_error(int code) {
+    switch (code) {
+    case EDFLIB_MALLOC_ERROR: return "out of memory";
+    case EDFLIB_NO_SUCH_FILE_OR_DIRECTORY: return "no such file";
+    case EDFLIB_FILE_CONTAINS_FORMAT_ERRORS:
+        return "not a valid EDF/BDF file (header or data size inconsistent; truncated?)";
+    case EDFLIB_MAXFILES_REACHED: return "too many files open";
+    case EDFLIB_FILE_READ_ERROR: return "read error";
+    case EDFLIB_FILE_ALREADY_OPENED: return "file already opened";
+    case EDFLIB_FILETYPE_ERROR: return "unknown file type";
+    case EDFLIB_FILE_WRITE_ERROR: return "write error";
+    case EDFLIB_NUMBER_OF_SIGNALS_INVALID: return "invalid number of signals";
+    case EDFLIB_FILE_IS_DISCONTINUOUS: return "discontinuous EDF+D/BDF+D files are not supported";
+    case EDFLIB_INVALID_READ_ANNOTS_VALUE: return "invalid annotation setting";
+    default: return "error " + std::to_string(code);
+    }
+}
+
+std::string trim(std::string s) {
+    auto not_space = [](unsigned char ch) { return !std::isspace(ch); };
+    s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+    s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+    return s;
+}
+
+// µV per physical unit, or nullopt when the dimension is not a voltage.
+std::optional<double> microvolts_per(const std::string& dimension) {
+    static const std::map<std::string, double> factors{
+        {"uV", 1.0},   {"µV", 1.0}, {"UV", 1.0},  {"microV", 1.0}, {"mV", 1e3},
+        {"MV", 1e3},   {"V", 1e6},  {"v", 1e6},   {"nV", 1e-3}};
+    auto it = factors.find(dimension);
+    if (it == factors.end()) return std::nullopt;
+    return it->second;
+}
+
+} // namespace
+
+EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
+    edf_hdr_struct hdr{};
+    if (edfopen_file_readonly(path.c_str(), &hdr, EDFLIB_READ_ALL_ANNOTATIONS) != 0)
+        throw SourceError(path.string() + ": " + open_error(hdr.filetype));
+    handle_ = hdr.handle;
+    const bool bdf = hdr.filetype == EDFLIB_FILETYPE_BDF || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;
+    const bool plus =
+        hdr.filetype == EDFLIB_FILETYPE_EDFPLUS || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;
+    info_.format = std::string(bdf ? "bdf" : "edf") + (plus ? "+" : "");
+
+    const double record_s = static_cast<double>(hdr.datarecord_duration) / EDFLIB_TIME_DIMENSION;
+    auto rate_of = [&](int s) { return hdr.signalparam[s].smp_in_datarecord / record_s; };
+
+    // EMG is the fastest voltage signal; slower signals (accelerometers, ...) are skipped.
+    double emg_rate = 0.0;
+    for (int s = 0; s < hdr.edfsignals; ++s)
+        if (microvolts_per(trim(hdr.signalparam[s].physdimension)) || !*hdr.signalparam[s].physdimension)
+            emg_rate = std::max(emg_rate, rate_of(s));
+    for (int s = 0; s < hdr.edfsignals; ++s) {
+        const auto& p = hdr.signalparam[s];
+        const std::string label = trim(p.label);
+        const std::string dim = trim(p.physdimension);
+        auto factor = microvolts_per(dim);
+        if (!factor && !dim.empty()) {
+            info_.notices.push_back("skipping signal '" + label + "': unit '" + dim +
+                                    "' is not a voltage");
+            continue;
+        }
+        if (std::abs(rate_of(s) - emg_rate) > 1e-9) {
+            info_.notices.push_back("skipping signal '" + label + "' at " +
+                                    std::to_string(rate_of(s)) + " Hz: the EMG signals are at " +
+                                    std::to_string(emg_rate) + " Hz");
+            continue;
+        }
+        if (dim.empty())
+            info_.notices.push_back("signal '" + label + "' has no unit: taken as uV");
+        const double f = factor.value_or(1.0);
+        ChannelInfo ch;
+        ch.label = label;
+        ch.physical_min_uv = p.phys_min * f;
+        ch.physical_max_uv = p.phys_max * f;
+        if (p.dig_max > p.dig_min)
+            ch.resolution_uv = (p.phys_max - p.phys_min) / (p.dig_max - p.dig_min) * f;
+        info_.channels.push_back(ch);
+        signals_.push_back(s);
+        to_uv_.push_back(f);
+        info_.total_frames = static_cast<std::uint64_t>(p.smp_in_file);
+    }
+    info_.sample_rate_hz = emg_rate;
+    for (long long a = 0; a < hdr.annotations_in_file; ++a) {
+        edf_annotation_struct an{};
+        if (edf_get_annotation(handle_, static_cast<int>(a), &an) != 0) continue;
+        Annotation note;
+        note.onset_s = static_cast<double>(an.onset) / EDFLIB_TIME_DIMENSION;
+        if (an.duration_l >= 0)
+            note.duration_s = static_cast<double>(an.duration_l) / EDFLIB_TIME_DIMENSION;
+        note.text = an.annotation;
+        info_.annotations.push_back(std::move(note));
+    }
+}
+
+EdfSource::~EdfSource() {
+    if (handle_ >= 0) edfclose_file(handle_);
+}
+
+std::size_t EdfSource::read(dsp::BlockRef out) {
+    const std::uint64_t total = info_.total_frames.value_or(0);
+    const std::size_t n = static_cast<std::size_t>(
+        std::min<std::uint64_t>(out.frames, total - std::min(total, position_)));
+    if (n == 0) return 0;
+    scratch_.resize(n);
+    for (std::size_t c = 0; c < signals_.size(); ++c) {
+        const int got = edfread_physical_samples(handle_, signals_[c], static_cast<int>(n),
+                                                 scratch_.data());
+        if (got != static_cast<int>(n))
+            throw SourceError(path_.string() + ": channel '" + info_.channels[c].label +
+                              "': read failed at sample " + std::to_string(position_) +
+                              " (file truncated?)");
+        float* dst = out.channel(c);
+        for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(scratch_[i] * to_uv_[c]);
+    }
+    position_ += n;
+    return n;
+}
+
+EdfFormat edf_format_for(const std::filesystem::path& path, bool plus) {
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (ext == ".edf") return plus ? EdfFormat::EdfPlus : EdfFormat::Edf;
+    return plus ? EdfFormat::BdfPlus : EdfFormat::Bdf;
+}
+
+EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
+    : path_(path), config_(std::move(config)) {
+    const int n = static_cast<int>(config_.labels.size());
+    if (n == 0 || n > EDFLIB_MAXSIGNALS)
+        throw SourceError(path.string() + ": cannot write " + std::to_string(n) + " signals");
+    if (config_.sample_rate_hz <= 0)
+        throw SourceError(path.string() + ": EDF/BDF output needs a whole-number sample rate");
+    const bool bdf = config_.format == EdfFormat::Bdf || config_.format == EdfFormat::BdfPlus;
+    const int type = config_.format == EdfFormat::Edf       ? EDFLIB_FILETYPE_EDF
+                     : config_.format == EdfFormat::EdfPlus ? EDFLIB_FILETYPE_EDFPLUS
+                     : config_.format == EdfFormat::Bdf     ? EDFLIB_FILETYPE_BDF
+                                                            : EDFLIB_FILETYPE_BDFPLUS;
+    digital_max_ = bdf ? 8388607 : 32767;
+    digital_min_ = bdf ? -8388608 : -32768;
+    handle_ = edfopen_file_writeonly(path.c_str(), type, n);
+    if (handle_ < 0) throw SourceError(path.string() + ": cannot create (" + open_error(handle_) + ")");
+    bool ok = true;
+    for (int s = 0; s < n; ++s) {
+        ok = ok && edf_set_samplefrequency(handle_, s, config_.sample_rate_hz) == 0;
+        ok = ok && edf_set_physical_maximum(handle_, s, config_.physical_max_uv) == 0;
+        ok = ok && edf_set_physical_minimum(handle_, s, config_.physical_min_uv) == 0;
+        ok = ok && edf_set_digital_maximum(handle_, s, digital_max_) == 0;
+        ok = ok && edf_set_digital_minimum(handle_, s, digital_min_) == 0;
+        ok = ok && edf_set_label(handle_, s, config_.labels[static_cast<std::size_t>(s)].c_str()) == 0;
+        ok = ok && edf_set_physical_dimension(handle_, s, "uV") == 0;
+        if (!config_.prefilter.empty())
+            ok = ok && edf_set_prefilter(handle_, s, config_.prefilter.c_str()) == 0;
+    }
+    if (type == EDFLIB_FILETYPE_EDFPLUS || type == EDFLIB_FILETYPE_BDFPLUS)
+        ok = ok && edf_set_equipment(handle_, config_.equipment.c_str()) == 0;
+    if (!ok) {
+        edfclose_file(handle_);
+        handle_ = -1;
+        throw SourceError(path.string() + ": EDFlib rejected the header settings");
+    }
+    record_.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(config_.sample_rate_hz), 0);
+}
+
+EdfWriter::~EdfWriter() {
+    if (handle_ >= 0) edfclose_file(handle_);
+}
+
+void EdfWriter::write(dsp::ConstBlockRef block) {
+    const auto per_record = static_cast<std::size_t>(config_.sample_rate_hz);
+    const double scale = (digital_max_ - digital_min_) / (config_.physical_max_uv - config_.physical_min_uv);
+    std::size_t done = 0;
+    while (done < block.frames) {
+        const std::size_t take = std::min(block.frames - done, per_record - record_fill_);
+        for (std::size_t c = 0; c < block.channels; ++c) {
+            const float* src = block.channel(c) + done;
+            int* dst = record_.data() + c * per_record + record_fill_;
+            for (std::size_t i = 0; i < take; ++i) {
+                const double d = std::round((src[i] - config_.physical_min_uv) * scale) + digital_min_;
+                dst[i] = static_cast<int>(std::clamp<double>(d, digital_min_, digital_max_));
+            }
+        }
+        record_fill_ += take;
+        done += take;
+        if (record_fill_ == per_record) flush_record();
+    }
+    frames_written_ += block.frames;
+}
+
+void EdfWriter::flush_record() {
+    const auto per_record = static_cast<std::size_t>(config_.sample_rate_hz);
+    for (std::size_t c = 0; c < config_.labels.size(); ++c)
+        if (edfwrite_digital_samples(handle_, record_.data() + c * per_record) != 0)
+            throw SourceError(path_.string() + ": write failed (disk full?)");
+    record_fill_ = 0;
+}
+
+void EdfWriter::annotate(const Annotation& annotation) {
+    const auto onset = static_cast<long long>(std::llround(annotation.onset_s * 1e4));
+    const long long duration =
+        annotation.duration_s < 0 ? -1 : static_cast<long long>(std::llround(annotation.duration_s * 1e4));
+    if (edfwrite_annotation_utf8(handle_, onset, duration, annotation.text.c_str()) != 0)
+        throw SourceError(path_.string() + ": cannot write annotation '" + annotation.text + "'");
+}
+
+void EdfWriter::close() {
+    if (handle_ < 0) return;
+    if (record_fill_ > 0) {
+        const double end_s = static_cast<double>(frames_written_) / config_.sample_rate_hz;
+        if (config_.format == EdfFormat::EdfPlus || config_.format == EdfFormat::BdfPlus)
+            annotate({end_s, -1.0, "Recording ends"});
+        const auto per_record = static_cast<std::size_t>(config_.sample_rate_hz);
+        // Pad with the digital value of 0 µV.
+        const double scale = (digital_max_ - digital_min_) / (config_.physical_max_uv - config_.physical_min_uv);
+        const int zero = static_cast<int>(std::round(-config_.physical_min_uv * scale)) + digital_min_;
+        for (std::size_t c = 0; c < config_.labels.size(); ++c)
+            std::fill(record_.begin() + static_cast<long>(c * per_record + record_fill_),
+                      record_.begin() + static_cast<long>((c + 1) * per_record), zero);
+        flush_record();
+    }
+    const int rc = edfclose_file(handle_);
+    handle_ = -1;
+    if (rc != 0) throw SourceError(path_.string() + ": closing failed");
+}
+
+} // namespace semg::acquisition

@@ -1,0 +1,18 @@
+# Every dependency comes from Debian's packages (tools/install-deps.sh installs them).
+find_package(Eigen3 3.4 REQUIRED NO_MODULE)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
+find_package(Boost 1.74 REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(Threads REQUIRED)
+
+# EDFlib (libedf-dev) ships a header and a library, no CMake or pkg-config file.
+find_path(EDFLIB_INCLUDE_DIR edflib.h REQUIRED)
+find_library(EDFLIB_LIBRARY edf REQUIRED)
+add_library(edflib::edflib UNKNOWN IMPORTED)
+set_target_properties(edflib::edflib PROPERTIES
+  IMPORTED_LOCATION "${EDFLIB_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${EDFLIB_INCLUDE_DIR}")

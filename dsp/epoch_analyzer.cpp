@@ -1,0 +1,77 @@
+#include "dsp/epoch_analyzer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace semg::dsp {
+
+EpochAnalyzer::EpochAnalyzer(Config config) : config_(config), psd_(config.psd) {
+    if (!(config_.epoch_s > 0.0))
+        throw std::invalid_argument("epoch length must be positive, got " +
+                                    std::to_string(config_.epoch_s) + " s");
+    if (!(config_.overlap >= 0.0 && config_.overlap < 1.0))
+        throw std::invalid_argument("epoch overlap must be in [0, 1), got " +
+                                    std::to_string(config_.overlap));
+}
+
+void EpochAnalyzer::prepare(const StreamSpec& spec) {
+    spec_ = spec;
+    epoch_frames_ = static_cast<std::size_t>(std::lround(config_.epoch_s * spec.sample_rate_hz));
+    hop_frames_ = static_cast<std::size_t>(
+        std::lround(static_cast<double>(epoch_frames_) * (1.0 - config_.overlap)));
+    if (epoch_frames_ < 16 || hop_frames_ == 0)
+        throw std::invalid_argument("an epoch of " + std::to_string(config_.epoch_s) + " s at " +
+                                    std::to_string(spec.sample_rate_hz) + " Hz is too short");
+    psd_.prepare(spec.sample_rate_hz, epoch_frames_);
+    spectral_ = SpectralFeatures(config_.band, psd_.bin_hz(), psd_.bins());
+    if (spectral_.included_bins() == 0)
+        throw std::invalid_argument("no PSD bin falls in the analysis band");
+    buffer_.assign(epoch_frames_ * spec.channels, 0.0f);
+    psd_values_.assign(psd_.bins(), 0.0);
+    frame_.channels.assign(spec.channels, EpochFeatures{});
+    reset();
+}
+
+void EpochAnalyzer::reset() noexcept {
+    fill_ = 0;
+    next_index_ = 0;
+}
+
+std::size_t EpochAnalyzer::fill(ConstBlockRef in, std::size_t offset) noexcept {
+    const std::size_t take = std::min(in.frames - offset, epoch_frames_ - fill_);
+    for (std::size_t c = 0; c < spec_.channels; ++c)
+        std::memcpy(buffer_.data() + c * epoch_frames_ + fill_, in.channel(c) + offset,
+                    take * sizeof(float));
+    fill_ += take;
+    return take;
+}
+
+void EpochAnalyzer::analyse() noexcept {
+    frame_.index = next_index_;
+    frame_.first_frame = next_index_ * hop_frames_;
+    frame_.t_start_s = static_cast<double>(frame_.first_frame) / spec_.sample_rate_hz;
+    frame_.t_end_s = static_cast<double>(frame_.first_frame + epoch_frames_) / spec_.sample_rate_hz;
+    for (std::size_t c = 0; c < spec_.channels; ++c) {
+        const float* x = buffer_.data() + c * epoch_frames_;
+        EpochFeatures& f = frame_.channels[c];
+        f = EpochFeatures{};
+        temporal_features(x, epoch_frames_, spec_.sample_rate_hz, f);
+        psd_.compute(x, psd_values_);
+        spectral_.compute(psd_values_, f);
+    }
+}
+
+void EpochAnalyzer::advance() noexcept {
+    const std::size_t keep = epoch_frames_ - hop_frames_;
+    for (std::size_t c = 0; c < spec_.channels; ++c) {
+        float* x = buffer_.data() + c * epoch_frames_;
+        std::memmove(x, x + hop_frames_, keep * sizeof(float));
+    }
+    fill_ = keep;
+    ++next_index_;
+}
+
+} // namespace semg::dsp

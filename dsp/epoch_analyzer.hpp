@@ -1,0 +1,73 @@
+// Windowed analyser: cuts the (already filtered) stream into epochs of epoch_s with the given
+// overlap and emits one EpochFrame of features per epoch, for every channel. Epoch k covers
+// frames [k·hop, k·hop + epoch). Chunk-invariant: any split of the input gives the same frames.
+// Real time: process() allocates nothing; frames are emitted into storage the analyser owns and
+// are valid during the callback only.
+#pragma once
+
+#include "dsp/block.hpp"
+#include "dsp/features.hpp"
+#include "dsp/spectrum.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace semg::dsp {
+
+struct EpochFrame {
+    std::uint64_t index = 0;
+    std::uint64_t first_frame = 0;
+    double t_start_s = 0.0;
+    double t_end_s = 0.0;
+    std::vector<EpochFeatures> channels;
+};
+
+class EpochAnalyzer {
+public:
+    struct Config {
+        double epoch_s = 1.0;
+        double overlap = 0.5; // fraction of an epoch shared with the next, [0, 1)
+        PsdEstimator::Config psd{};
+        SpectralBand band{};
+    };
+    explicit EpochAnalyzer(Config config); // throws std::invalid_argument
+    void prepare(const StreamSpec& spec);   // plans FFTW, allocates buffers
+    void reset() noexcept;
+
+    // Calls on_epoch(const EpochFrame&) for every epoch completed by this block.
+    template <class OnEpoch> void process(ConstBlockRef in, OnEpoch&& on_epoch) {
+        std::size_t done = 0;
+        while (done < in.frames) {
+            done += fill(in, done);
+            if (fill_ == epoch_frames_) {
+                analyse();
+                on_epoch(static_cast<const EpochFrame&>(frame_));
+                advance();
+            }
+        }
+    }
+
+    std::size_t epoch_frames() const noexcept { return epoch_frames_; }
+    std::size_t hop_frames() const noexcept { return hop_frames_; }
+    const PsdEstimator& psd() const noexcept { return psd_; }
+    const Config& config() const noexcept { return config_; }
+
+private:
+    std::size_t fill(ConstBlockRef in, std::size_t offset) noexcept;
+    void analyse() noexcept;
+    void advance() noexcept;
+
+    Config config_;
+    StreamSpec spec_{};
+    std::size_t epoch_frames_ = 0;
+    std::size_t hop_frames_ = 0;
+    PsdEstimator psd_;
+    SpectralFeatures spectral_;
+    std::vector<float> buffer_; // epoch_frames_ per channel
+    std::vector<double> psd_values_;
+    std::size_t fill_ = 0;
+    std::uint64_t next_index_ = 0;
+    EpochFrame frame_;
+};
+
+} // namespace semg::dsp

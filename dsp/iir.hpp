@@ -1,0 +1,72 @@
+// Butterworth IIR filters as cascaded second-order sections (SOS), designed like scipy's
+// butter(order, ..., output='sos') via the bilinear transform with pre-warped edges.
+// Units: µV in, µV out. Causal; the group delay is that of the analogue prototype near the
+// pass-band centre. Real time: process() is noexcept and allocation-free.
+#pragma once
+
+#include "dsp/block.hpp"
+
+#include <array>
+#include <vector>
+
+namespace semg::dsp {
+
+struct Sos {
+    std::array<double, 3> b{}; // numerator
+    std::array<double, 3> a{}; // denominator, a[0] == 1
+};
+
+enum class FilterKind { Lowpass, Highpass, Bandpass };
+
+// Digital Butterworth design; `order` is the prototype order as in scipy.signal.butter, so a
+// band-pass of order 4 has 8 poles. Throws std::invalid_argument on edges outside (0, fs/2).
+std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double high_hz,
+                             double sample_rate_hz);
+
+// Magnitude response |H(f)| of a cascade, for tests and reports.
+double magnitude_at(const std::vector<Sos>& sections, double freq_hz, double sample_rate_hz);
+
+// Runs one SOS cascade on every channel (transposed direct form II, double state).
+class SosFilter {
+public:
+    SosFilter() = default;
+    explicit SosFilter(std::vector<Sos> sections) : sections_(std::move(sections)) {}
+
+    void prepare(const StreamSpec& spec); // allocates the state of every channel
+    void process(BlockRef io) noexcept;    // in place, any block length
+    void reset() noexcept;
+    const std::vector<Sos>& sections() const noexcept { return sections_; }
+
+private:
+    std::vector<Sos> sections_;
+    std::vector<std::array<double, 2>> state_; // [channel * sections + section]
+    std::size_t channels_ = 0;
+};
+
+// Band-pass for sEMG (default 20-450 Hz, order 4). The upper edge is clamped to 0.45·fs;
+// clamped() says whether that happened so the caller can warn.
+class Bandpass {
+public:
+    struct Config {
+        double low_hz = 20.0;
+        double high_hz = 450.0;
+        int order = 4;
+    };
+    explicit Bandpass(Config config); // throws std::invalid_argument
+    void prepare(const StreamSpec& spec);
+    void process(BlockRef io) noexcept { filter_.process(io); }
+    void reset() noexcept { filter_.reset(); }
+
+    double low_hz() const noexcept { return config_.low_hz; }
+    double effective_high_hz() const noexcept { return high_hz_; }
+    bool clamped() const noexcept { return clamped_; }
+    const SosFilter& filter() const noexcept { return filter_; }
+
+private:
+    Config config_;
+    double high_hz_ = 0.0;
+    bool clamped_ = false;
+    SosFilter filter_;
+};
+
+} // namespace semg::dsp

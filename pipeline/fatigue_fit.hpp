@@ -1,0 +1,34 @@
+// Least-squares line y = initial + slope·x over a contraction (x: s from segment start), from
+// running sums so memory does not grow with recording length. Gives the initial value
+// (intercept), slope per second, slope in %/s of the initial value, r² and the two-sided 95 %
+// confidence interval of the slope (Student t, n − 2 degrees of freedom).
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+namespace semg::pipeline {
+
+struct LinearFit {
+    std::size_t n = 0;
+    double initial = 0.0;         // NaN when n < 2
+    double slope_per_s = 0.0;     // NaN when n < 2
+    double slope_pct_per_s = 0.0; // 100·slope/initial
+    double r2 = 0.0;              // NaN when n < 3 or y is constant
+    std::array<double, 2> slope_ci95{}; // NaN when n < 3
+};
+
+class LinearFitAccumulator {
+public:
+    void add(double x, double y) noexcept;
+    LinearFit result() const;
+    std::size_t count() const noexcept { return n_; }
+
+private:
+    std::size_t n_ = 0;
+    // Sums of deviations from the first point keep the arithmetic well conditioned.
+    double x0_ = 0.0, y0_ = 0.0;
+    double sx_ = 0.0, sy_ = 0.0, sxx_ = 0.0, syy_ = 0.0, sxy_ = 0.0;
+};
+
+} // namespace semg::pipeline

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what semg needs to build and test, from Debian's packages only.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libeigen3-dev libfftw3-dev libboost-dev libedf-dev
+  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-numpy python3-scipy socat
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q "${missing[@]}"
+fi
