@@ -8,6 +8,8 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(Threads REQUIRED)
+# OpenSSL's libcrypto: SHA-256 of every input file, recorded in summary.json.
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 
 # EDFlib (libedf-dev) ships a header and a library, no CMake or pkg-config file.
 find_path(EDFLIB_INCLUDE_DIR edflib.h REQUIRED)

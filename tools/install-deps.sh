@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libeigen3-dev libfftw3-dev libboost-dev libedf-dev
-  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
+  libssl-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-scipy socat
 )

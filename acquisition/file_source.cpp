@@ -1,0 +1,28 @@
+#include "acquisition/file_source.hpp"
+
+#include "acquisition/csv_source.hpp"
+#include "acquisition/edf.hpp"
+
+#include <algorithm>
+
+namespace semg::acquisition {
+
+std::unique_ptr<Source> open_file_source(const std::filesystem::path& path,
+                                         const FileSourceOptions& options) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw SourceError(path.string() + ": no such file");
+    if (std::filesystem::is_directory(path, ec)) throw SourceError(path.string() + ": is a directory");
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (ext == ".edf" || ext == ".bdf") {
+        if (options.sample_rate_hz)
+            throw SourceError(path.string() + ": --fs cannot override the EDF/BDF header rate");
+        return std::make_unique<EdfSource>(path);
+    }
+    if (ext == ".csv" || ext == ".tsv" || ext == ".txt")
+        return std::make_unique<CsvSource>(path, CsvSource::Options{options.sample_rate_hz});
+    throw SourceError(path.string() + ": unknown file type '" + ext +
+                      "' (expected .edf, .bdf, .csv, .tsv or .txt)");
+}
+
+} // namespace semg::acquisition

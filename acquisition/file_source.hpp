@@ -1,0 +1,19 @@
+// Opens a recording by its extension: .edf/.bdf (EDFlib) or .csv/.tsv/.txt.
+#pragma once
+
+#include "acquisition/source.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+namespace semg::acquisition {
+
+struct FileSourceOptions {
+    std::optional<double> sample_rate_hz; // for formats without one (CSV with no time column)
+};
+
+std::unique_ptr<Source> open_file_source(const std::filesystem::path& path,
+                                         const FileSourceOptions& options = {});
+
+} // namespace semg::acquisition

@@ -1,0 +1,124 @@
+#include "pipeline/results.hpp"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+
+namespace semg::pipeline {
+namespace {
+
+nlohmann::ordered_json number(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); }
+
+nlohmann::ordered_json frequency_fit(const LinearFit& f) {
+    return {{"initial_hz", number(f.initial)},
+            {"slope_hz_per_s", number(f.slope_per_s)},
+            {"slope_pct_per_s", number(f.slope_pct_per_s)},
+            {"r2", number(f.r2)},
+            {"slope_ci95_hz_per_s", {number(f.slope_ci95[0]), number(f.slope_ci95[1])}},
+            {"n", f.n}};
+}
+
+nlohmann::ordered_json amplitude_fit(const LinearFit& f) {
+    return {{"initial_uv", number(f.initial)},
+            {"slope_uv_per_s", number(f.slope_per_s)},
+            {"slope_pct_per_s", number(f.slope_pct_per_s)},
+            {"r2", number(f.r2)},
+            {"slope_ci95_uv_per_s", {number(f.slope_ci95[0]), number(f.slope_ci95[1])}},
+            {"n", f.n}};
+}
+
+} // namespace
+
+std::string software_version() { return SEMG_VERSION; }
+
+EpochsCsvWriter::EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels)
+    : out_(out), labels_(std::move(labels)) {
+    out_ << "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality\n";
+}
+
+void EpochsCsvWriter::write(const dsp::EpochFrame& frame) {
+    for (std::size_t c = 0; c < frame.channels.size(); ++c) {
+        const auto& f = frame.channels[c];
+        row_.clear();
+        fmt::format_to(std::back_inserter(row_), "{:.6f},{:.6f},{},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{}\n",
+                       frame.t_start_s, frame.t_end_s, labels_[c], f.rms_uv, f.arv_uv, f.mdf_hz,
+                       f.mnf_hz, f.total_power_uv2, f.zcr_hz, f.fi_nsm5,
+                       dsp::quality_to_string(f.quality));
+        out_ << row_;
+    }
+}
+
+nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSettings& settings,
+                            const AnalysisResult& result) {
+    nlohmann::ordered_json labels = nlohmann::ordered_json::array();
+    for (const auto& ch : result.channels) labels.push_back(ch.label);
+    nlohmann::ordered_json j;
+    j["input"] = {{"path", input.path.string()},
+                  {"sha256", input.sha256},
+                  {"format", input.info.format},
+                  {"sample_rate_hz", result.sample_rate_hz},
+                  {"duration_s", result.duration_s},
+                  {"channels", labels}};
+    j["settings"] = {
+        {"band_hz", {settings.band.low_hz, result.effective_high_hz}},
+        {"band_requested_hz", {settings.band.low_hz, settings.band.high_hz}},
+        {"filter", {{"type", "butterworth band-pass, second-order sections"},
+                    {"order", settings.band.order},
+                    {"order_definition", "prototype order as scipy.signal.butter: 2 x order poles"},
+                    {"phase", "causal (forward only)"}}},
+        {"mains", {{"frequency_hz", settings.mains_hz == 0.0 ? nlohmann::ordered_json("off") : nlohmann::ordered_json(settings.mains_hz)},
+                   {"method", settings.mains_hz == 0.0 ? "none" : "exclude PSD bins around each harmonic from the spectral moments"},
+                   {"exclude_half_width_hz", settings.mains_exclude_hz}}},
+        {"epoch_s", settings.epoch_s},
+        {"overlap", settings.overlap},
+        {"window", "hann"},
+        {"psd", {{"method", dsp::to_string(settings.psd.method)},
+                 {"segment_s", settings.psd.method == dsp::PsdMethod::Welch ? nlohmann::ordered_json(settings.psd.segment_s) : nlohmann::ordered_json(settings.epoch_s)},
+                 {"segment_overlap", settings.psd.method == dsp::PsdMethod::Welch ? 0.5 : 0.0},
+                 {"detrend", "constant"},
+                 {"scaling", "density, one-sided, uV^2/Hz"}}},
+        {"mdf_definition", "frequency where the cumulative band power (at bin centres, linearly interpolated between bins) reaches half the total"},
+        {"mnf_definition", "sum(f*P)/sum(P) over the band"},
+        {"fi_nsm5_definition", "M-1/M5, M_k = sum(f^k * P * df), f in Hz"},
+        {"segment_s", {result.segment_s.first, result.segment_s.second}},
+        {"fit", "ordinary least squares over epoch centre time from segment start; initial = intercept"},
+        {"keep_flagged", settings.keep_flagged}};
+    j["software"] = {{"name", "semg"}, {"version", software_version()}};
+    j["epochs"] = result.epochs;
+    nlohmann::ordered_json channels = nlohmann::ordered_json::array();
+    for (const auto& ch : result.channels)
+        channels.push_back({{"label", ch.label},
+                            {"epochs", ch.epochs},
+                            {"flagged_epochs", ch.flagged_epochs},
+                            {"mdf", frequency_fit(ch.mdf)},
+                            {"mnf", frequency_fit(ch.mnf)},
+                            {"rms", amplitude_fit(ch.rms)}});
+    j["channels"] = channels;
+    return j;
+}
+
+std::string sha256_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(path.string() + ": cannot open to hash");
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("SHA-256 is not available");
+    std::array<char, 1 << 16> buffer{};
+    while (in) {
+        in.read(buffer.data(), buffer.size());
+        EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int size = 0;
+    EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
+    std::string hex;
+    for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
+    return hex;
+}
+
+} // namespace semg::pipeline
