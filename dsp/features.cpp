@@ -49,13 +49,15 @@ void SpectralFeatures::compute(std::span<const double> psd, EpochFeatures& out) 
     }
     out.mnf_hz = first_moment / total;
 
+    // Each bin's power is spread evenly over its width [f - Δf/2, f + Δf/2]; the median is
+    // where the cumulative power, linear within the bin that crosses half, reaches half the total.
+    // (Placing the cumulative sums at bin centres instead biases a symmetric peak by -Δf/2.)
     const double half = total / 2.0;
     double cumulative = 0.0;
     for (std::size_t j = 0; j < bins_.size(); ++j) {
         const double p = psd[bins_[j]];
         if (cumulative + p >= half) {
-            out.mdf_hz = j == 0 ? freq_hz_[0]
-                                : freq_hz_[j - 1] + (half - cumulative) / p * (freq_hz_[j] - freq_hz_[j - 1]);
+            out.mdf_hz = freq_hz_[j] - 0.5 * bin_hz_ + (half - cumulative) / p * bin_hz_;
             break;
         }
         cumulative += p;

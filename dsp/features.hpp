@@ -1,7 +1,7 @@
 // Per-epoch sEMG features of one channel.
 //   Spectral, over the analysis band (band-pass edges) less any excluded bins:
-//     mdf_hz   median frequency: the cumulative band power, placed at bin centres and
-//              interpolated linearly between them, reaches half the total.
+//     mdf_hz   median frequency: where the cumulative band power reaches half the total, each
+//              bin's power spread evenly over its width (linear interpolation within the bin).
 //     mnf_hz   mean frequency Σf·P / ΣP.
 //     total_power_uv2  Σ P·Δf.
 //     fi_nsm5  Dimitrov's spectral index M₋₁/M₅ with M_k = Σ f^k·P·Δf (f in Hz, so ~1e-13),

@@ -133,10 +133,15 @@ void FatigueAnalysis::fit_epoch(const dsp::EpochFrame& frame) {
 }
 
 AnalysisResult FatigueAnalysis::finish() const {
+    const double duration_s = static_cast<double>(frames_) / sample_rate_hz_;
+    if (settings_.segment_s && (segment_s_.first >= duration_s || segment_s_.second > duration_s + 1e-9))
+        throw std::invalid_argument("segment " + std::to_string(segment_s_.first) + ":" +
+                                    std::to_string(segment_s_.second) +
+                                    " s is outside the recording (0:" + std::to_string(duration_s) + " s)");
     AnalysisResult r;
     r.sample_rate_hz = sample_rate_hz_;
     r.frames = frames_;
-    r.duration_s = static_cast<double>(frames_) / sample_rate_hz_;
+    r.duration_s = duration_s;
     r.effective_high_hz = bandpass_.effective_high_hz();
     r.epochs = epochs_;
     r.segment_s = {segment_s_.first, std::min(segment_s_.second, r.duration_s)};

@@ -57,6 +57,7 @@ public:
                  const std::function<void(const std::string&)>& warn);
     // Raw blocks with every channel of the source, in µV. Throws on non-finite samples.
     void process(dsp::ConstBlockRef raw, const EpochObserver& observer);
+    // Throws std::invalid_argument when the segment turned out to lie outside the recording.
     AnalysisResult finish() const;
 
     const std::vector<std::string>& labels() const noexcept { return labels_; }

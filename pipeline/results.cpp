@@ -82,7 +82,7 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
                  {"segment_overlap", settings.psd.method == dsp::PsdMethod::Welch ? 0.5 : 0.0},
                  {"detrend", "constant"},
                  {"scaling", "density, one-sided, uV^2/Hz"}}},
-        {"mdf_definition", "frequency where the cumulative band power (at bin centres, linearly interpolated between bins) reaches half the total"},
+        {"mdf_definition", "frequency where the cumulative band power reaches half the total; each bin's power spread evenly over [f - df/2, f + df/2] (linear interpolation within the crossing bin)"},
         {"mnf_definition", "sum(f*P)/sum(P) over the band"},
         {"fi_nsm5_definition", "M-1/M5, M_k = sum(f^k * P * df), f in Hz"},
         {"segment_s", {result.segment_s.first, result.segment_s.second}},

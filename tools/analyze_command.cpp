@@ -80,6 +80,7 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     Progress progress(input.filename().string(), info.total_frames.value_or(0));
     dsp::Block block(info.channels.size(), 8192);
     std::uint64_t frames = 0;
+    pipeline::AnalysisResult result;
     try {
         while (const std::size_t n = source->read(block.capacity_ref())) {
             block.set_frames(n);
@@ -87,11 +88,11 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
             frames += n;
             progress.update(frames);
         }
+        progress.done();
+        result = analysis.finish();
     } catch (const std::invalid_argument& e) {
         throw std::runtime_error(input.string() + ": " + e.what());
     }
-    progress.done();
-    const auto result = analysis.finish();
     if (result.epochs == 0)
         throw std::runtime_error(input.string() + ": " + std::to_string(frames) +
                                  " samples is shorter than one epoch (" +

@@ -42,6 +42,19 @@ sos = signal.butter(4, [20, 450], btype="bandpass", fs=fs, output="sos")
 out["sosfilt"] = {"fs_hz": fs, "x": x.astype(np.float64).tolist(),
                   "y": signal.sosfilt(sos, x.astype(np.float64)).tolist()}
 
+# Least-squares fatigue fits: scipy.stats.linregress and the Student t 97.5 % quantile.
+from scipy import stats
+fits = []
+rng = np.random.default_rng(5)
+for n, slope, intercept, noise in [(5, -0.2, 80.0, 1.0), (60, -0.05, 70.0, 3.0), (239, 0.3, 40.0, 0.5)]:
+    x = np.arange(n) * 0.5 + 0.5
+    y = intercept + slope * x + noise * rng.standard_normal(n)
+    r = stats.linregress(x, y)
+    t = stats.t.ppf(0.975, n - 2)
+    fits.append({"x": x.tolist(), "y": y.tolist(), "slope": r.slope, "intercept": r.intercept,
+                 "r2": r.rvalue ** 2, "ci95": [r.slope - t * r.stderr, r.slope + t * r.stderr]})
+out["linear_fit"] = fits
+
 path = pathlib.Path(__file__).with_name("golden.json")
 path.write_text(json.dumps(out))
 print("wrote", path)

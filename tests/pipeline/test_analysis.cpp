@@ -1,0 +1,141 @@
+#include "pipeline/analysis.hpp"
+#include "tests/test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+using namespace semg;
+
+namespace {
+
+acquisition::SourceInfo info_for(double fs, std::vector<std::string> labels, std::uint64_t frames) {
+    acquisition::SourceInfo info;
+    info.format = "test";
+    info.sample_rate_hz = fs;
+    for (auto& l : labels) info.channels.push_back({l, std::nullopt, std::nullopt, std::nullopt});
+    info.total_frames = frames;
+    return info;
+}
+
+// A tone whose frequency falls linearly: f(t) = f0 + slope * t.
+std::vector<float> chirp(double f0, double slope_hz_per_s, double amplitude, double fs, std::size_t n) {
+    std::vector<float> x(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const double t = static_cast<double>(i) / fs;
+        x[i] = static_cast<float>(amplitude * std::sin(2.0 * std::numbers::pi * (f0 * t + 0.5 * slope_hz_per_s * t * t)));
+    }
+    return x;
+}
+
+const auto ignore_warning = [](const std::string&) {};
+
+} // namespace
+
+TEST(FatigueAnalysis, RecoversALinearFrequencyDecline) {
+    const double fs = 2048.0;
+    const std::size_t n = static_cast<std::size_t>(100 * fs);
+    auto block = test::make_block({chirp(100.0, -0.2, 50.0, fs, n), chirp(150.0, -0.5, 80.0, fs, n)});
+    pipeline::FatigueAnalysis analysis({});
+    analysis.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
+    analysis.process(block.cref(), {});
+    const auto r = analysis.finish();
+    ASSERT_EQ(r.channels.size(), 2u);
+    EXPECT_EQ(r.epochs, 199u);
+    EXPECT_NEAR(r.channels[0].mdf.initial, 100.0, 0.5);
+    EXPECT_NEAR(r.channels[0].mdf.slope_per_s, -0.2, 0.005);
+    EXPECT_NEAR(r.channels[0].mdf.slope_pct_per_s, -0.2, 0.01);
+    EXPECT_NEAR(r.channels[1].mdf.initial, 150.0, 0.5);
+    EXPECT_NEAR(r.channels[1].mnf.slope_per_s, -0.5, 0.01);
+    EXPECT_GT(r.channels[1].mdf.r2, 0.99);
+    EXPECT_LT(r.channels[0].mdf.slope_ci95[0], r.channels[0].mdf.slope_per_s);
+    EXPECT_GT(r.channels[0].mdf.slope_ci95[1], r.channels[0].mdf.slope_per_s);
+    EXPECT_LT(r.channels[0].mdf.slope_ci95[1] - r.channels[0].mdf.slope_ci95[0], 0.01);
+    EXPECT_NEAR(r.channels[0].rms.initial, 50.0 / std::sqrt(2.0), 1.0);
+}
+
+TEST(FatigueAnalysis, SegmentLimitsTheFitAndInitialIsAtSegmentStart) {
+    const double fs = 1000.0;
+    const std::size_t n = static_cast<std::size_t>(60 * fs);
+    auto block = test::make_block({chirp(120.0, -0.5, 50.0, fs, n)});
+    pipeline::AnalysisSettings s;
+    s.segment_s = {{20.0, 50.0}};
+    pipeline::FatigueAnalysis analysis(s);
+    analysis.prepare(info_for(fs, {"a"}, n), ignore_warning);
+    analysis.process(block.cref(), {});
+    const auto r = analysis.finish();
+    EXPECT_EQ(r.channels[0].epochs, 59u); // epochs with 20 <= start, end <= 50
+    EXPECT_NEAR(r.channels[0].mdf.initial, 110.0, 0.5);
+}
+
+TEST(FatigueAnalysis, ChunkInvariantEndToEnd) {
+    const double fs = 2048.0;
+    const std::size_t n = 30000;
+    auto block = test::make_block({test::white_noise(n, 50.0, 1), test::white_noise(n, 20.0, 2)});
+    pipeline::FatigueAnalysis one({}), many({});
+    one.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
+    many.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
+    std::vector<double> a, b;
+    one.process(block.cref(), [&](const dsp::EpochFrame& f) { a.push_back(f.channels[1].mdf_hz); });
+    std::size_t offset = 0;
+    for (std::size_t k : test::random_chunks(n, 9000, 8)) {
+        many.process(block.cref().slice(offset, k), [&](const dsp::EpochFrame& f) { b.push_back(f.channels[1].mdf_hz); });
+        offset += k;
+    }
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(one.finish().channels[0].mdf.slope_per_s, many.finish().channels[0].mdf.slope_per_s);
+}
+
+TEST(FatigueAnalysis, SelectsChannelsByLabel) {
+    pipeline::AnalysisSettings s;
+    s.channels = {"b"};
+    pipeline::FatigueAnalysis analysis(s);
+    analysis.prepare(info_for(1000.0, {"a", "b"}, 5000), ignore_warning);
+    EXPECT_EQ(analysis.labels(), std::vector<std::string>{"b"});
+    s.channels = {"zz"};
+    pipeline::FatigueAnalysis missing(s);
+    try {
+        missing.prepare(info_for(1000.0, {"a", "b"}, 5000), ignore_warning);
+        FAIL() << "expected an error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("'zz'"), std::string::npos);
+    }
+}
+
+TEST(FatigueAnalysis, RejectsNonFiniteSamplesNamingChannelAndTime) {
+    auto x = test::white_noise(3000, 10.0, 1);
+    x[1500] = std::numeric_limits<float>::quiet_NaN();
+    auto block = test::make_block({test::white_noise(3000, 10.0, 2), x});
+    pipeline::FatigueAnalysis analysis({});
+    analysis.prepare(info_for(1000.0, {"left", "right"}, 3000), ignore_warning);
+    try {
+        analysis.process(block.cref(), {});
+        FAIL() << "expected an error";
+    } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("'right'"), std::string::npos) << what;
+        EXPECT_NE(what.find("1.5"), std::string::npos) << what;
+    }
+}
+
+TEST(FatigueAnalysis, WarnsOnLowRateAndClampedBand) {
+    std::vector<std::string> warnings;
+    pipeline::FatigueAnalysis analysis({});
+    analysis.prepare(info_for(500.0, {"a"}, 5000), [&](const std::string& w) { warnings.push_back(w); });
+    ASSERT_EQ(warnings.size(), 2u);
+    EXPECT_NE(warnings[0].find("clamped"), std::string::npos);
+    EXPECT_NE(warnings[1].find("below 1 kHz"), std::string::npos);
+    EXPECT_DOUBLE_EQ(analysis.effective_high_hz(), 225.0);
+}
+
+TEST(FatigueAnalysis, RejectsSegmentOutsideRecordingAndBandAboveNyquist) {
+    pipeline::AnalysisSettings s;
+    s.segment_s = {{50.0, 70.0}};
+    pipeline::FatigueAnalysis analysis(s);
+    EXPECT_THROW(analysis.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning), std::invalid_argument);
+    pipeline::AnalysisSettings high;
+    high.band = {600.0, 900.0, 4};
+    pipeline::FatigueAnalysis above(high);
+    EXPECT_THROW(above.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning), std::invalid_argument);
+}

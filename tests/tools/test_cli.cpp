@@ -1,0 +1,192 @@
+// `semg analyze` end to end: bad input gives one clear line, a non-zero exit and no output.
+#include "acquisition/edf.hpp"
+#include "tests/test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+using namespace semg;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+    int exit_code;
+    std::string output; // stdout and stderr
+};
+
+Run run(const std::string& args) {
+    const std::string cmd = std::string(SEMG_EXE) + " " + args + " 2>&1";
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+acquisition::EdfWriterConfig bdf_config(int fs, std::vector<std::string> labels) {
+    acquisition::EdfWriterConfig c;
+    c.sample_rate_hz = fs;
+    c.labels = std::move(labels);
+    return c;
+}
+
+class Cli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::path(SEMG_BINARY_DIR) / "test_cli" /
+               ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+    }
+    fs::path write(const std::string& name, const std::string& text) {
+        std::ofstream(dir_ / name) << text;
+        return dir_ / name;
+    }
+    // A CSV with a time column: `seconds` of two channels at 1 kHz.
+    fs::path csv(const std::string& name, double seconds, std::size_t bad_row = 0,
+                 const std::string& bad_value = "") {
+        std::ofstream out(dir_ / name);
+        out << "time_s,left_uV,right_mV\n";
+        const auto a = test::white_noise(static_cast<std::size_t>(seconds * 1000), 50.0, 1);
+        const auto b = test::white_noise(a.size(), 0.05, 2);
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            out << static_cast<double>(i) / 1000.0 << ',' << a[i] << ',';
+            if (i + 2 == bad_row) out << bad_value; // file line numbers start at 1 with the header
+            else out << b[i];
+            out << '\n';
+        }
+        return dir_ / name;
+    }
+    void expect_failure(const std::string& args, const std::string& message) {
+        const auto r = run(args + " --out " + (dir_ / "out").string());
+        EXPECT_NE(r.exit_code, 0) << r.output;
+        EXPECT_NE(r.output.find(message), std::string::npos) << "missing '" << message << "' in: " << r.output;
+        EXPECT_FALSE(fs::exists(dir_ / "out")) << "partial output left behind";
+        const auto lines = std::count(r.output.begin(), r.output.end(), '\n');
+        EXPECT_LE(lines, 2) << r.output;
+    }
+    fs::path dir_;
+};
+
+} // namespace
+
+TEST_F(Cli, AnalyzesCsvAndWritesBothFilesWithTheDocumentedColumns) {
+    const auto input = csv("ok.csv", 5.0);
+    const auto r = run("analyze " + input.string() + " --out " + (dir_ / "out").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("right_mV"), std::string::npos);
+    std::ifstream epochs(dir_ / "out" / "epochs.csv");
+    std::string header;
+    std::getline(epochs, header);
+    EXPECT_EQ(header, "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality");
+    const auto summary = test::load_json(dir_ / "out" / "summary.json");
+    EXPECT_EQ(summary["input"]["sample_rate_hz"], 1000.0);
+    EXPECT_EQ(summary["input"]["sha256"].get<std::string>().size(), 64u);
+    EXPECT_EQ(summary["channels"].size(), 2u);
+    EXPECT_EQ(summary["channels"][1]["epochs"], 9);
+    // mV are converted to µV: both channels are near 50 µV RMS before filtering.
+    EXPECT_NEAR(summary["channels"][1]["rms"]["initial_uv"].get<double>(),
+                summary["channels"][0]["rms"]["initial_uv"].get<double>(), 10.0);
+    for (const char* key : {"band_hz", "filter", "mains", "epoch_s", "overlap", "window", "psd", "mdf_definition"})
+        EXPECT_TRUE(summary["settings"].contains(key)) << key;
+    for (const char* key : {"initial_hz", "slope_hz_per_s", "slope_pct_per_s", "r2", "slope_ci95_hz_per_s"})
+        EXPECT_TRUE(summary["channels"][0]["mdf"].contains(key)) << key;
+}
+
+TEST_F(Cli, DefaultOutputFolderIsNextToTheInput) {
+    const auto input = csv("rec.csv", 3.0);
+    const auto r = run("analyze -q " + input.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(fs::exists(dir_ / "rec.semg" / "epochs.csv"));
+}
+
+TEST_F(Cli, MissingFile) { expect_failure("analyze " + (dir_ / "nope.bdf").string(), "nope.bdf: no such file"); }
+
+TEST_F(Cli, TextInNumericColumnNamesFileLineAndColumn) {
+    const auto input = csv("text.csv", 3.0, 1234, "abc");
+    expect_failure("analyze " + input.string(), "text.csv:1234: column 'right_mV': 'abc' is not a number");
+}
+
+TEST_F(Cli, NanSample) {
+    const auto input = csv("nan.csv", 3.0, 2500, "nan");
+    expect_failure("analyze " + input.string(), "nan.csv:2500: column 'right_mV': nan sample");
+}
+
+TEST_F(Cli, ZeroChannels) {
+    const auto input = write("empty.csv", "time_s\n0\n0.001\n0.002\n");
+    expect_failure("analyze " + input.string(), "no signal columns");
+}
+
+TEST_F(Cli, FewerSamplesThanOneEpoch) {
+    const auto input = csv("short.csv", 0.5);
+    expect_failure("analyze " + input.string(), "shorter than one epoch");
+}
+
+TEST_F(Cli, NoTimeColumnNeedsFs) {
+    const auto input = write("nofs.csv", "a_uV,b_uV\n1,2\n3,4\n");
+    expect_failure("analyze " + input.string(), "give the sample rate with --fs");
+}
+
+TEST_F(Cli, BandAboveNyquist) {
+    const auto input = csv("band.csv", 3.0);
+    expect_failure("analyze " + input.string() + " --band 480:600", "above 0.45 x the sample rate");
+}
+
+TEST_F(Cli, UnknownOptionAndBadValues) {
+    const auto input = csv("opts.csv", 3.0);
+    expect_failure("analyze " + input.string() + " --bogus", "--bogus");
+    expect_failure("analyze " + input.string() + " --mains 55", "--mains must be 50, 60 or off");
+    expect_failure("analyze " + input.string() + " --psd fft", "welch or periodogram");
+    expect_failure("analyze " + input.string() + " --segment 10:20", "outside the recording");
+}
+
+TEST_F(Cli, TruncatedBdf) {
+    const auto path = dir_ / "cut.bdf";
+    {
+        acquisition::EdfWriter writer(path, bdf_config(1000, {"ES L3 L", "ES L3 R"}));
+        auto block = test::make_block({test::white_noise(10000, 50, 1), test::white_noise(10000, 50, 2)});
+        writer.write(block.cref());
+        writer.close();
+    }
+    fs::resize_file(path, fs::file_size(path) - 5000);
+    expect_failure("analyze " + path.string(), "cut.bdf: not a valid EDF/BDF file");
+}
+
+TEST_F(Cli, GarbageBdf) {
+    const auto input = write("garbage.bdf", std::string(4096, 'x'));
+    expect_failure("analyze " + input.string(), "garbage.bdf: not a valid EDF/BDF file");
+}
+
+TEST_F(Cli, BdfRoundTripThroughEdfWriter) {
+    const auto path = dir_ / "rec.bdf";
+    {
+        acquisition::EdfWriter writer(path, bdf_config(2048, {"ES L3 L", "ES L3 R"}));
+        auto block = test::make_block({test::sine(80.0, 100.0, 2048, 20480), test::sine(120.0, 40.0, 2048, 20480)});
+        writer.write(block.cref());
+        writer.annotate({2.0, 5.0, "contraction"});
+        writer.close();
+    }
+    const auto r = run("analyze -q " + path.string() + " --out " + (dir_ / "out").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto summary = test::load_json(dir_ / "out" / "summary.json");
+    EXPECT_EQ(summary["input"]["format"], "bdf+");
+    EXPECT_EQ(summary["input"]["channels"][0], "ES L3 L");
+    EXPECT_NEAR(summary["channels"][0]["mdf"]["initial_hz"].get<double>(), 80.0, 2.0);
+    EXPECT_NEAR(summary["channels"][1]["mdf"]["initial_hz"].get<double>(), 120.0, 2.0);
+}
+
+TEST_F(Cli, SeveralInputsEachGetTheirOwnFolderAndFailuresAreCounted) {
+    const auto a = csv("a.csv", 3.0), b = csv("b.csv", 3.0, 100, "x");
+    const auto r = run("analyze -q " + a.string() + " " + b.string() + " --out " + (dir_ / "all").string());
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_TRUE(fs::exists(dir_ / "all" / "a.semg" / "summary.json"));
+    EXPECT_FALSE(fs::exists(dir_ / "all" / "b.semg"));
+    EXPECT_NE(r.output.find("1 of 2 inputs failed"), std::string::npos) << r.output;
+}
