@@ -1,6 +1,7 @@
 #include "dsp/features.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -77,17 +78,25 @@ void SpectralFeatures::compute(std::span<const double> psd, EpochFeatures& out) 
 
 void temporal_features(const float* x, std::size_t n, double sample_rate_hz,
                        EpochFeatures& out) noexcept {
-    double sum_sq = 0.0, sum_abs = 0.0;
-    std::size_t crossings = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const double v = x[i];
-        sum_sq += v * v;
-        sum_abs += std::abs(v);
-        if (i > 0 && ((x[i - 1] < 0.0f) != (v < 0.0)) && x[i - 1] != 0.0f && v != 0.0) ++crossings;
+    // Four partial sums let the additions overlap; the crossing count is a branch-free integer
+    // reduction: neighbours of opposite sign have a negative product (a zero never counts).
+    std::array<double, 4> sq{}, ab{};
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (std::size_t k = 0; k < 4; ++k) {
+            const double v = x[i + k];
+            sq[k] += v * v;
+            ab[k] += std::abs(v);
+        }
+    for (; i < n; ++i) {
+        sq[0] += static_cast<double>(x[i]) * x[i];
+        ab[0] += std::abs(static_cast<double>(x[i]));
     }
+    std::size_t crossings = 0;
+    for (std::size_t j = 1; j < n; ++j) crossings += static_cast<std::size_t>(x[j - 1] * x[j] < 0.0f);
     const double count = static_cast<double>(n);
-    out.rms_uv = std::sqrt(sum_sq / count);
-    out.arv_uv = sum_abs / count;
+    out.rms_uv = std::sqrt((sq[0] + sq[1] + sq[2] + sq[3]) / count);
+    out.arv_uv = (ab[0] + ab[1] + ab[2] + ab[3]) / count;
     out.zcr_hz = static_cast<double>(crossings) * sample_rate_hz / count;
 }
 

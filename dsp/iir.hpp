@@ -7,6 +7,7 @@
 #include "dsp/block.hpp"
 
 #include <array>
+#include <stdexcept>
 #include <vector>
 
 namespace semg::dsp {
@@ -29,8 +30,12 @@ double magnitude_at(const std::vector<Sos>& sections, double freq_hz, double sam
 // Runs one SOS cascade on every channel (transposed direct form II, double state).
 class SosFilter {
 public:
+    static constexpr std::size_t kMaxSections = 12;
+
     SosFilter() = default;
-    explicit SosFilter(std::vector<Sos> sections) : sections_(std::move(sections)) {}
+    explicit SosFilter(std::vector<Sos> sections) : sections_(std::move(sections)) {
+        if (sections_.size() > kMaxSections) throw std::invalid_argument("too many filter sections");
+    }
 
     void prepare(const StreamSpec& spec); // allocates the state of every channel
     void process(BlockRef io) noexcept;    // in place, any block length
@@ -38,6 +43,8 @@ public:
     const std::vector<Sos>& sections() const noexcept { return sections_; }
 
 private:
+    template <std::size_t G> void process_group(BlockRef io, std::size_t first) noexcept;
+
     std::vector<Sos> sections_;
     std::vector<std::array<double, 2>> state_; // [channel * sections + section]
     std::size_t channels_ = 0;

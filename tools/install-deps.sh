@@ -6,7 +6,7 @@ packages=(
   libeigen3-dev libfftw3-dev libboost-dev libedf-dev
   libssl-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-numpy python3-scipy socat
+  python3 python3-numpy python3-scipy socat time
 )
 missing=()
 for p in "${packages[@]}"; do
