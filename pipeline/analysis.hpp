@@ -1,21 +1,27 @@
 // The fatigue analysis shared by `semg analyze` (files) and `semg capture` (live): band-pass,
-// epoch features, and least-squares fatigue fits of MDF, MNF and RMS over the analysed
-// segment. Push-style: prepare() with the stream's facts, process() raw blocks as they come,
-// finish() for the fits. Causal throughout, so offline and live give the same numbers.
-// Memory does not grow with recording length: fits use running sums, epochs go to observers.
+// epoch features, left/right pairs, and least-squares fatigue fits of MDF, MNF and RMS over each
+// contraction. Push-style: prepare() with the stream's facts, process() raw blocks as they
+// come, finish() for the fits. Causal throughout, so offline and live give the same numbers.
+// Memory does not grow with recording length: fits use running sums, epochs go to observers,
+// and only the few epochs not yet classified (rest or contraction) are held.
 #pragma once
 
 #include "acquisition/source.hpp"
 #include "dsp/epoch_analyzer.hpp"
 #include "dsp/iir.hpp"
+#include "pipeline/contractions.hpp"
 #include "pipeline/fatigue_fit.hpp"
+#include "pipeline/montage.hpp"
 
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace semg::pipeline {
+
+enum class ContractionMode { Auto, Detect, Annotations, Whole, Segments };
 
 struct AnalysisSettings {
     dsp::Bandpass::Config band{};
@@ -24,16 +30,45 @@ struct AnalysisSettings {
     double epoch_s = 1.0;
     double overlap = 0.5;
     dsp::PsdEstimator::Config psd{};
-    std::optional<std::pair<double, double>> segment_s; // fit range; whole recording if empty
-    std::vector<std::string> channels;                  // labels to analyse; empty: all
-    bool keep_flagged = false;                          // include flagged epochs in fits
+    // Contractions: Auto = annotations if the file has matching ones, else detection, else the
+    // whole recording. Segments = the given segments_s.
+    ContractionMode contractions = ContractionMode::Auto;
+    std::vector<std::pair<double, double>> segments_s;
+    std::string annotation = "contraction"; // TEXT, or "START,STOP" labels
+    ContractionDetector::Config detector{};
+    std::vector<std::string> channels; // labels to analyse; empty: all EMG channels
+    std::optional<Montage> montage;    // empty: inferred from the labels
+    std::vector<double> mvc_rms_uv;    // reference RMS per analysed channel; empty: none
+    double ai_threshold_pct = 10.0;    // |mean AI| above this flags a pair
+    bool keep_flagged = false;         // include flagged epochs in fits
 };
 
-struct ChannelSummary {
-    std::string label;
-    std::size_t epochs = 0;         // epochs inside the analysed segment
+enum class Jasa { Fatigue, ForceIncrease, ForceDecrease, Recovery, Undetermined };
+std::string to_string(Jasa jasa);
+Jasa jasa_of(double mdf_slope, double rms_slope);
+
+struct ChannelFit {
+    std::size_t epochs = 0;         // epochs inside the contraction
     std::size_t flagged_epochs = 0; // of those, flagged (left out of fits unless kept)
     LinearFit mdf, mnf, rms;
+    Jasa jasa = Jasa::Undetermined;
+};
+
+struct PairFit {
+    std::size_t epochs = 0;
+    double ai_mean_pct = 0.0; // NaN without epochs
+    double ai_sd_pct = 0.0;
+    double lr_rms_ratio = 0.0; // mean left RMS / mean right RMS
+    double mdf_slope_difference_pct_per_s = 0.0; // left − right
+    double mdf_initial_difference_hz = 0.0;      // left − right
+    bool flagged = false;
+};
+
+struct ContractionResult {
+    double start_s = 0.0;
+    double end_s = 0.0;
+    std::vector<ChannelFit> channels;
+    std::vector<PairFit> pairs;
 };
 
 struct AnalysisResult {
@@ -42,44 +77,80 @@ struct AnalysisResult {
     double duration_s = 0.0;
     double effective_high_hz = 0.0; // band-pass upper edge after clamping to 0.45·fs
     std::size_t epochs = 0;         // all epochs of the recording
-    std::pair<double, double> segment_s{};
-    std::vector<ChannelSummary> channels;
+    std::string contraction_source; // "annotations", "detected", "segments", "whole recording"
+    std::vector<ContractionResult> contractions; // at least one
+    std::vector<std::string> labels;
+    std::vector<ChannelSite> sites;     // of the analysed channels
+    std::vector<BilateralPair> pairs;   // indices into labels
+    bool mvc = false;
 };
 
-// Receives every epoch; labels[c] names frame.channels[c].
-using EpochObserver = std::function<void(const dsp::EpochFrame& frame)>;
+// Per-epoch values derived across channels, valid during the observer call.
+struct EpochDerived {
+    std::vector<double> rms_pct_mvc; // per channel; NaN without MVC
+    std::vector<double> ai_pct;      // per pair, on %MVC when MVC references exist
+    std::vector<double> lr_ratio;    // per pair, RMS left / right
+};
+
+using EpochObserver = std::function<void(const dsp::EpochFrame& frame, const EpochDerived& derived)>;
 
 class FatigueAnalysis {
 public:
     explicit FatigueAnalysis(AnalysisSettings settings); // throws std::invalid_argument
-    // Selects channels and designs the filters. Warnings (clamped band, low rate) go to `warn`.
+    // Selects the EMG channels, reads or infers the montage, designs the filters, chooses the
+    // contraction source. Warnings and notices go to `warn`.
     void prepare(const acquisition::SourceInfo& info,
                  const std::function<void(const std::string&)>& warn);
     // Raw blocks with every channel of the source, in µV. Throws on non-finite samples.
     void process(dsp::ConstBlockRef raw, const EpochObserver& observer);
-    // Throws std::invalid_argument when the segment turned out to lie outside the recording.
-    AnalysisResult finish() const;
+    // Throws std::invalid_argument when a segment lies outside the recording.
+    AnalysisResult finish();
 
     const std::vector<std::string>& labels() const noexcept { return labels_; }
+    const std::vector<ChannelSite>& sites() const noexcept { return sites_; }
+    const std::vector<BilateralPair>& pairs() const noexcept { return pairs_; }
     const AnalysisSettings& settings() const noexcept { return settings_; }
     double effective_high_hz() const noexcept { return bandpass_.effective_high_hz(); }
     const dsp::EpochAnalyzer& analyzer() const noexcept { return analyzer_; }
 
 private:
-    void fit_epoch(const dsp::EpochFrame& frame);
+    struct PendingEpoch {
+        double t_start_s, t_end_s;
+        std::vector<dsp::EpochFeatures> channels;
+        std::vector<double> ai_pct;
+    };
+    struct Accumulators {
+        Contraction span;
+        std::vector<ChannelFit> counts;
+        std::vector<LinearFitAccumulator> mdf, mnf, rms;
+        std::vector<std::size_t> pair_n;
+        std::vector<double> ai_sum, ai_sum_sq, rms_left_sum, rms_right_sum;
+    };
+    void derive(const dsp::EpochFrame& frame);
+    void classify_pending(bool final);
+    std::vector<Contraction> current_spans() const;
+    void add_epoch(Accumulators& acc, const PendingEpoch& e);
+    ContractionResult result_of(const Accumulators& acc) const;
 
     AnalysisSettings settings_;
     dsp::Bandpass bandpass_;
     dsp::EpochAnalyzer analyzer_;
+    ContractionDetector detector_;
     double sample_rate_hz_ = 0.0;
     std::vector<std::size_t> selected_; // source channel of each analysed channel
     std::vector<std::string> labels_;
+    std::vector<ChannelSite> sites_;
+    std::vector<BilateralPair> pairs_;
+    ContractionMode mode_ = ContractionMode::Whole;
+    std::string contraction_source_;
+    std::vector<Contraction> fixed_spans_;
     dsp::Block work_;
     std::uint64_t frames_ = 0;
     std::size_t epochs_ = 0;
-    std::pair<double, double> segment_s_{};
-    std::vector<ChannelSummary> summaries_;
-    std::vector<LinearFitAccumulator> mdf_fit_, mnf_fit_, rms_fit_;
+    EpochDerived derived_;
+    std::deque<PendingEpoch> pending_;
+    std::vector<Accumulators> contractions_;
+    Accumulators whole_;
 };
 
 } // namespace semg::pipeline

@@ -36,34 +36,55 @@ nlohmann::ordered_json amplitude_fit(const LinearFit& f) {
 
 std::string software_version() { return SEMG_VERSION; }
 
-EpochsCsvWriter::EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels)
-    : out_(out), labels_(std::move(labels)) {
-    out_ << "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality\n";
+EpochsCsvWriter::EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels,
+                                 std::vector<ChannelSite> sites)
+    : out_(out), labels_(std::move(labels)), sites_(std::move(sites)) {
+    out_ << "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,"
+            "quality,side,muscle,level,rms_pct_mvc\n";
 }
 
-void EpochsCsvWriter::write(const dsp::EpochFrame& frame) {
+void EpochsCsvWriter::write(const dsp::EpochFrame& frame, const EpochDerived& derived) {
     for (std::size_t c = 0; c < frame.channels.size(); ++c) {
         const auto& f = frame.channels[c];
+        const auto& site = sites_[c];
         row_.clear();
-        fmt::format_to(std::back_inserter(row_), "{:.6f},{:.6f},{},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{}\n",
+        fmt::format_to(std::back_inserter(row_),
+                       "{:.6f},{:.6f},{},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{},{},{},{},{:.7g}\n",
                        frame.t_start_s, frame.t_end_s, labels_[c], f.rms_uv, f.arv_uv, f.mdf_hz,
                        f.mnf_hz, f.total_power_uv2, f.zcr_hz, f.fi_nsm5,
-                       dsp::quality_to_string(f.quality));
+                       dsp::quality_to_string(f.quality), to_string(site.side), site.muscle,
+                       site.level, derived.rms_pct_mvc[c]);
+        out_ << row_;
+    }
+}
+
+PairsCsvWriter::PairsCsvWriter(std::ostream& out, std::vector<std::string> labels,
+                               std::vector<BilateralPair> pairs)
+    : out_(out), labels_(std::move(labels)), pairs_(std::move(pairs)) {
+    out_ << "t_start_s,t_end_s,muscle,level,left,right,rms_left_uv,rms_right_uv,ai_pct,lr_ratio\n";
+}
+
+void PairsCsvWriter::write(const dsp::EpochFrame& frame, const EpochDerived& derived) {
+    for (std::size_t p = 0; p < pairs_.size(); ++p) {
+        const auto& pair = pairs_[p];
+        row_.clear();
+        fmt::format_to(std::back_inserter(row_), "{:.6f},{:.6f},{},{},{},{},{:.7g},{:.7g},{:.7g},{:.7g}\n",
+                       frame.t_start_s, frame.t_end_s, pair.muscle, pair.level, labels_[pair.left],
+                       labels_[pair.right], frame.channels[pair.left].rms_uv,
+                       frame.channels[pair.right].rms_uv, derived.ai_pct[p], derived.lr_ratio[p]);
         out_ << row_;
     }
 }
 
 nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSettings& settings,
                             const AnalysisResult& result) {
-    nlohmann::ordered_json labels = nlohmann::ordered_json::array();
-    for (const auto& ch : result.channels) labels.push_back(ch.label);
     nlohmann::ordered_json j;
     j["input"] = {{"path", input.path.string()},
                   {"sha256", input.sha256},
                   {"format", input.info.format},
                   {"sample_rate_hz", result.sample_rate_hz},
                   {"duration_s", result.duration_s},
-                  {"channels", labels}};
+                  {"channels", result.labels}};
     j["settings"] = {
         {"band_hz", {settings.band.low_hz, result.effective_high_hz}},
         {"band_requested_hz", {settings.band.low_hz, settings.band.high_hz}},
@@ -85,20 +106,76 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
         {"mdf_definition", "frequency where the cumulative band power reaches half the total; each bin's power spread evenly over [f - df/2, f + df/2] (linear interpolation within the crossing bin)"},
         {"mnf_definition", "sum(f*P)/sum(P) over the band"},
         {"fi_nsm5_definition", "M-1/M5, M_k = sum(f^k * P * df), f in Hz"},
-        {"segment_s", {result.segment_s.first, result.segment_s.second}},
-        {"fit", "ordinary least squares over epoch centre time from segment start; initial = intercept"},
+        {"contractions", {{"source", result.contraction_source},
+                          {"detector", {{"method", "RMS envelope over all EMG channels in 50 ms windows; threshold = mean + max(k*SD, mean) of the first baseline_s; onset after min_on_s above, offset after min_off_s below; shorter than min_duration_s dropped"},
+                                        {"k_sd", settings.detector.k_sd},
+                                        {"baseline_s", settings.detector.baseline_s},
+                                        {"min_on_s", settings.detector.min_on_s},
+                                        {"min_off_s", settings.detector.min_off_s},
+                                        {"min_duration_s", settings.detector.min_duration_s}}}}},
+        {"amplitude_asymmetry", {{"definition", "100*(L-R)/(L+R) per epoch, on %MVC when MVC references exist, else on RMS"},
+                                 {"flag_threshold_pct", settings.ai_threshold_pct}}},
+        {"montage", settings.montage ? settings.montage->source : "inferred from channel labels"},
+        {"fit", "ordinary least squares over epoch centre time from contraction start; initial = intercept"},
         {"keep_flagged", settings.keep_flagged}};
     j["software"] = {{"name", "semg"}, {"version", software_version()}};
     j["epochs"] = result.epochs;
+    j["contraction_source"] = result.contraction_source;
+
+    auto channel_fit = [&](const ChannelFit& f) {
+        return nlohmann::ordered_json{{"epochs", f.epochs},
+                                      {"flagged_epochs", f.flagged_epochs},
+                                      {"jasa", to_string(f.jasa)},
+                                      {"mdf", frequency_fit(f.mdf)},
+                                      {"mnf", frequency_fit(f.mnf)},
+                                      {"rms", amplitude_fit(f.rms)}};
+    };
+    auto pair_fit = [&](std::size_t p, const PairFit& f) {
+        const auto& pair = result.pairs[p];
+        return nlohmann::ordered_json{{"muscle", pair.muscle},
+                                      {"level", pair.level},
+                                      {"left", result.labels[pair.left]},
+                                      {"right", result.labels[pair.right]},
+                                      {"epochs", f.epochs},
+                                      {"amplitude_asymmetry_pct", number(f.ai_mean_pct)},
+                                      {"amplitude_asymmetry_sd_pct", number(f.ai_sd_pct)},
+                                      {"amplitude_basis", result.mvc ? "pct_mvc" : "rms"},
+                                      {"lr_rms_ratio", number(f.lr_rms_ratio)},
+                                      {"mdf_slope_difference_pct_per_s", number(f.mdf_slope_difference_pct_per_s)},
+                                      {"mdf_initial_difference_hz", number(f.mdf_initial_difference_hz)},
+                                      {"flagged", f.flagged}};
+    };
+    // Top level: the first contraction; every contraction is listed under "contractions".
+    const auto& first = result.contractions.front();
     nlohmann::ordered_json channels = nlohmann::ordered_json::array();
-    for (const auto& ch : result.channels)
-        channels.push_back({{"label", ch.label},
-                            {"epochs", ch.epochs},
-                            {"flagged_epochs", ch.flagged_epochs},
-                            {"mdf", frequency_fit(ch.mdf)},
-                            {"mnf", frequency_fit(ch.mnf)},
-                            {"rms", amplitude_fit(ch.rms)}});
+    for (std::size_t c = 0; c < result.labels.size(); ++c) {
+        nlohmann::ordered_json ch{{"label", result.labels[c]},
+                                  {"side", std::string(to_string(result.sites[c].side))},
+                                  {"muscle", result.sites[c].muscle},
+                                  {"level", result.sites[c].level}};
+        ch.update(channel_fit(first.channels[c]));
+        channels.push_back(ch);
+    }
     j["channels"] = channels;
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
+    for (std::size_t p = 0; p < result.pairs.size(); ++p) pairs.push_back(pair_fit(p, first.pairs[p]));
+    j["pairs"] = pairs;
+    nlohmann::ordered_json contractions = nlohmann::ordered_json::array();
+    for (const auto& con : result.contractions) {
+        nlohmann::ordered_json cj{{"start_s", con.start_s}, {"end_s", con.end_s}};
+        nlohmann::ordered_json chs = nlohmann::ordered_json::array();
+        for (std::size_t c = 0; c < result.labels.size(); ++c) {
+            nlohmann::ordered_json ch{{"label", result.labels[c]}};
+            ch.update(channel_fit(con.channels[c]));
+            chs.push_back(ch);
+        }
+        cj["channels"] = chs;
+        nlohmann::ordered_json ps = nlohmann::ordered_json::array();
+        for (std::size_t p = 0; p < result.pairs.size(); ++p) ps.push_back(pair_fit(p, con.pairs[p]));
+        cj["pairs"] = ps;
+        contractions.push_back(cj);
+    }
+    j["contractions"] = contractions;
     return j;
 }
 

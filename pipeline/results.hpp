@@ -14,16 +14,32 @@
 
 namespace semg::pipeline {
 
-// One row per channel per epoch; the first columns are fixed:
-// t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality
+// One row per channel per epoch:
+// t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality,
+// side,muscle,level,rms_pct_mvc
 class EpochsCsvWriter {
 public:
-    EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels);
-    void write(const dsp::EpochFrame& frame);
+    EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels, std::vector<ChannelSite> sites);
+    void write(const dsp::EpochFrame& frame, const EpochDerived& derived);
 
 private:
     std::ostream& out_;
     std::vector<std::string> labels_;
+    std::vector<ChannelSite> sites_;
+    std::string row_;
+};
+
+// One row per bilateral pair per epoch:
+// t_start_s,t_end_s,muscle,level,left,right,rms_left_uv,rms_right_uv,ai_pct,lr_ratio
+class PairsCsvWriter {
+public:
+    PairsCsvWriter(std::ostream& out, std::vector<std::string> labels, std::vector<BilateralPair> pairs);
+    void write(const dsp::EpochFrame& frame, const EpochDerived& derived);
+
+private:
+    std::ostream& out_;
+    std::vector<std::string> labels_;
+    std::vector<BilateralPair> pairs_;
     std::string row_;
 };
 

@@ -1,6 +1,8 @@
 // `semg analyze FILE...`: per-epoch features and fatigue fits of recorded files.
 #include "acquisition/file_source.hpp"
 #include "pipeline/analysis.hpp"
+#include "pipeline/montage.hpp"
+#include "pipeline/mvc.hpp"
 #include "pipeline/output_dir.hpp"
 #include "pipeline/results.hpp"
 #include "tools/cli_util.hpp"
@@ -27,10 +29,24 @@ struct AnalyzeOptions {
     double overlap = 0.5;
     std::string psd = "welch";
     double welch_segment_s = 0.25;
-    std::string segment;
+    std::vector<std::string> segments;
+    std::string contractions = "auto";
+    std::string annotation = "contraction";
+    std::filesystem::path montage;
+    std::filesystem::path mvc;
+    std::string mvc_segment;
+    double ai_threshold_pct = 10.0;
     bool keep_flagged = false;
     bool quiet = false;
 };
+
+pipeline::ContractionMode parse_contraction_mode(const std::string& text) {
+    if (text == "auto") return pipeline::ContractionMode::Auto;
+    if (text == "detect") return pipeline::ContractionMode::Detect;
+    if (text == "annotations") return pipeline::ContractionMode::Annotations;
+    if (text == "whole") return pipeline::ContractionMode::Whole;
+    throw std::invalid_argument("--contractions must be auto, detect, annotations or whole, got '" + text + "'");
+}
 
 pipeline::AnalysisSettings settings_from(const AnalyzeOptions& o) {
     pipeline::AnalysisSettings s;
@@ -41,24 +57,46 @@ pipeline::AnalysisSettings settings_from(const AnalyzeOptions& o) {
     s.epoch_s = o.epoch_s;
     s.overlap = o.overlap;
     s.psd = {dsp::psd_method_from_string(o.psd), o.welch_segment_s};
-    if (!o.segment.empty()) s.segment_s = parse_range(o.segment, "--segment");
+    for (const auto& seg : o.segments) s.segments_s.push_back(parse_range(seg, "--segment"));
+    s.contractions = parse_contraction_mode(o.contractions);
+    if (!s.segments_s.empty()) s.contractions = pipeline::ContractionMode::Segments;
+    s.annotation = o.annotation;
+    s.ai_threshold_pct = o.ai_threshold_pct;
     s.channels = split_list(o.channels);
     s.keep_flagged = o.keep_flagged;
     return s;
 }
 
+std::string num(double v, int precision) {
+    return std::isfinite(v) ? fmt::format("{:.{}f}", v, precision) : std::string("-");
+}
+
 void print_table(const pipeline::AnalysisResult& r, std::ostream& out) {
-    out << fmt::format("{:<20} {:>8} {:>10} {:>12} {:>6} {:>9} {:>8}\n", "channel", "IMF_Hz",
-                       "slope_Hz/s", "slope_%/s", "r2", "RMS0_uV", "flagged");
-    auto num = [](double v, int prec) {
-        return std::isfinite(v) ? fmt::format("{:.{}f}", v, prec) : std::string("-");
-    };
-    for (const auto& ch : r.channels)
-        out << fmt::format("{:<20} {:>8} {:>10} {:>12} {:>6} {:>9} {:>8}\n", ch.label,
-                           num(ch.mdf.initial, 1), num(ch.mdf.slope_per_s, 3),
-                           num(ch.mdf.slope_pct_per_s, 3), num(ch.mdf.r2, 2),
-                           num(ch.rms.initial, 1),
-                           fmt::format("{}/{}", ch.flagged_epochs, ch.epochs));
+    for (std::size_t k = 0; k < r.contractions.size(); ++k) {
+        const auto& con = r.contractions[k];
+        out << fmt::format("contraction {} of {}: {:.2f}-{:.2f} s ({})\n", k + 1, r.contractions.size(),
+                           con.start_s, con.end_s, r.contraction_source);
+        out << fmt::format("  {:<20} {:>8} {:>10} {:>6} {:>9} {:>10} {:>15}\n", "channel", "IMF_Hz",
+                           "slope_%/s", "r2", "RMS0_uV", "RMS_%/s", "JASA");
+        for (std::size_t c = 0; c < r.labels.size(); ++c) {
+            const auto& ch = con.channels[c];
+            out << fmt::format("  {:<20} {:>8} {:>10} {:>6} {:>9} {:>10} {:>15}{}\n", r.labels[c],
+                               num(ch.mdf.initial, 1), num(ch.mdf.slope_pct_per_s, 3), num(ch.mdf.r2, 2),
+                               num(ch.rms.initial, 1), num(ch.rms.slope_pct_per_s, 3), to_string(ch.jasa),
+                               ch.flagged_epochs > 0 ? fmt::format("  ({} of {} epochs flagged)", ch.flagged_epochs, ch.epochs) : "");
+        }
+        if (r.pairs.empty()) continue;
+        out << fmt::format("  {:<24} {:>8} {:>7} {:>9} {:>15} {:>12}\n", "pair (left/right)", "AI_%", "AI_sd",
+                           "L/R_RMS", "dSlope_L-R_%/s", "dIMF_L-R_Hz");
+        for (std::size_t p = 0; p < r.pairs.size(); ++p) {
+            const auto& pf = con.pairs[p];
+            const auto& pair = r.pairs[p];
+            out << fmt::format("  {:<24} {:>8} {:>7} {:>9} {:>15} {:>12}{}\n",
+                               pair.muscle + " " + pair.level, num(pf.ai_mean_pct, 1), num(pf.ai_sd_pct, 1),
+                               num(pf.lr_rms_ratio, 2), num(pf.mdf_slope_difference_pct_per_s, 3),
+                               num(pf.mdf_initial_difference_hz, 1), pf.flagged ? "  |AI| above threshold" : "");
+        }
+    }
 }
 
 void analyze_one(const std::filesystem::path& input, const std::filesystem::path& out_dir,
@@ -68,7 +106,20 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     for (const auto& notice : info.notices) log_notice(input.string() + ": " + notice);
     if (info.channels.empty()) throw std::runtime_error(input.string() + ": no EMG channels");
 
-    pipeline::FatigueAnalysis analysis(settings_from(o));
+    auto settings = settings_from(o);
+    std::vector<std::string> labels;
+    for (const auto& ch : info.channels) labels.push_back(ch.label);
+    if (!o.montage.empty()) settings.montage = pipeline::load_montage(o.montage, labels);
+    if (!o.mvc.empty() || !o.mvc_segment.empty()) {
+        // The reference comes from its own reading of the MVC file (or of this file's segment).
+        auto mvc_source = acquisition::open_file_source(o.mvc.empty() ? input : o.mvc, {o.fs_hz});
+        std::optional<std::pair<double, double>> segment;
+        if (!o.mvc_segment.empty()) segment = parse_range(o.mvc_segment, "--mvc-segment");
+        pipeline::FatigueAnalysis probe(settings);
+        probe.prepare(info, [](const std::string&) {});
+        settings.mvc_rms_uv = pipeline::mvc_reference_rms(*mvc_source, probe.labels(), settings.band, segment);
+    }
+    pipeline::FatigueAnalysis analysis(settings);
     analysis.prepare(info, [&](const std::string& w) { log_warning(input.string() + ": " + w); });
     if (info.total_frames && *info.total_frames < analysis.analyzer().epoch_frames())
         throw std::runtime_error(input.string() + ": " + std::to_string(*info.total_frames) +
@@ -76,7 +127,9 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
                                  std::to_string(analysis.analyzer().epoch_frames()) + " samples)");
 
     pipeline::OutputDir out(out_dir);
-    pipeline::EpochsCsvWriter epochs(out.open("epochs.csv"), analysis.labels());
+    pipeline::EpochsCsvWriter epochs(out.open("epochs.csv"), analysis.labels(), analysis.sites());
+    std::optional<pipeline::PairsCsvWriter> pairs;
+    if (!analysis.pairs().empty()) pairs.emplace(out.open("pairs.csv"), analysis.labels(), analysis.pairs());
     Progress progress(input.filename().string(), info.total_frames.value_or(0));
     dsp::Block block(info.channels.size(), 8192);
     std::uint64_t frames = 0;
@@ -84,7 +137,10 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     try {
         while (const std::size_t n = source->read(block.capacity_ref())) {
             block.set_frames(n);
-            analysis.process(block.cref(), [&](const dsp::EpochFrame& f) { epochs.write(f); });
+            analysis.process(block.cref(), [&](const dsp::EpochFrame& f, const pipeline::EpochDerived& d) {
+                epochs.write(f, d);
+                if (pairs) pairs->write(f, d);
+            });
             frames += n;
             progress.update(frames);
         }
@@ -102,6 +158,12 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     out.commit();
     if (!o.quiet) {
         std::cout << input.string() << " -> " << out_dir.string() << "\n";
+        if (o.montage.empty() && !analysis.pairs().empty()) {
+            pipeline::Montage shown;
+            shown.source = "inferred from channel labels";
+            shown.channels = analysis.sites();
+            std::cout << pipeline::describe(shown) << "(give --montage FILE to override)\n";
+        }
         print_table(result, std::cout);
     }
 }
@@ -125,7 +187,16 @@ void register_analyze(CLI::App& app) {
     cmd->add_option("--overlap", o->overlap, "Epoch overlap fraction in [0, 1)")->capture_default_str();
     cmd->add_option("--psd", o->psd, "PSD method: welch or periodogram")->capture_default_str();
     cmd->add_option("--welch-segment-s", o->welch_segment_s, "Welch segment length in seconds")->capture_default_str();
-    cmd->add_option("--segment", o->segment, "Fit range START:END in seconds (default: whole recording)");
+    cmd->add_option("--segment", o->segments, "Contraction START:END in seconds; repeat for several (overrides --contractions)");
+    cmd->add_option("--contractions", o->contractions,
+                    "Where contractions come from: auto (annotations, else detection, else whole recording), "
+                    "detect, annotations or whole")->capture_default_str();
+    cmd->add_option("--annotation", o->annotation,
+                    "EDF+/BDF+ annotation marking a contraction (with a duration), or START,STOP labels")->capture_default_str();
+    cmd->add_option("--montage", o->montage, "TOML montage file (docs/montage.md); default: inferred from labels");
+    cmd->add_option("--mvc", o->mvc, "MVC recording with the same channels: RMS also as %MVC");
+    cmd->add_option("--mvc-segment", o->mvc_segment, "MVC trial START:END in seconds (in --mvc, or in the input)");
+    cmd->add_option("--ai-threshold-pct", o->ai_threshold_pct, "Flag pairs whose |mean AI| exceeds this")->capture_default_str();
     cmd->add_flag("--keep-flagged", o->keep_flagged, "Include flagged epochs in the fits");
     cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout");
     cmd->callback([o]() {

@@ -41,18 +41,19 @@ TEST(FatigueAnalysis, RecoversALinearFrequencyDecline) {
     analysis.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
     analysis.process(block.cref(), {});
     const auto r = analysis.finish();
-    ASSERT_EQ(r.channels.size(), 2u);
+    ASSERT_EQ(r.contractions.size(), 1u);
+    ASSERT_EQ(r.contractions[0].channels.size(), 2u);
     EXPECT_EQ(r.epochs, 199u);
-    EXPECT_NEAR(r.channels[0].mdf.initial, 100.0, 0.5);
-    EXPECT_NEAR(r.channels[0].mdf.slope_per_s, -0.2, 0.005);
-    EXPECT_NEAR(r.channels[0].mdf.slope_pct_per_s, -0.2, 0.01);
-    EXPECT_NEAR(r.channels[1].mdf.initial, 150.0, 0.5);
-    EXPECT_NEAR(r.channels[1].mnf.slope_per_s, -0.5, 0.01);
-    EXPECT_GT(r.channels[1].mdf.r2, 0.99);
-    EXPECT_LT(r.channels[0].mdf.slope_ci95[0], r.channels[0].mdf.slope_per_s);
-    EXPECT_GT(r.channels[0].mdf.slope_ci95[1], r.channels[0].mdf.slope_per_s);
-    EXPECT_LT(r.channels[0].mdf.slope_ci95[1] - r.channels[0].mdf.slope_ci95[0], 0.01);
-    EXPECT_NEAR(r.channels[0].rms.initial, 50.0 / std::sqrt(2.0), 1.0);
+    EXPECT_NEAR(r.contractions[0].channels[0].mdf.initial, 100.0, 0.5);
+    EXPECT_NEAR(r.contractions[0].channels[0].mdf.slope_per_s, -0.2, 0.005);
+    EXPECT_NEAR(r.contractions[0].channels[0].mdf.slope_pct_per_s, -0.2, 0.01);
+    EXPECT_NEAR(r.contractions[0].channels[1].mdf.initial, 150.0, 0.5);
+    EXPECT_NEAR(r.contractions[0].channels[1].mnf.slope_per_s, -0.5, 0.01);
+    EXPECT_GT(r.contractions[0].channels[1].mdf.r2, 0.99);
+    EXPECT_LT(r.contractions[0].channels[0].mdf.slope_ci95[0], r.contractions[0].channels[0].mdf.slope_per_s);
+    EXPECT_GT(r.contractions[0].channels[0].mdf.slope_ci95[1], r.contractions[0].channels[0].mdf.slope_per_s);
+    EXPECT_LT(r.contractions[0].channels[0].mdf.slope_ci95[1] - r.contractions[0].channels[0].mdf.slope_ci95[0], 0.01);
+    EXPECT_NEAR(r.contractions[0].channels[0].rms.initial, 50.0 / std::sqrt(2.0), 1.0);
 }
 
 TEST(FatigueAnalysis, SegmentLimitsTheFitAndInitialIsAtSegmentStart) {
@@ -60,13 +61,14 @@ TEST(FatigueAnalysis, SegmentLimitsTheFitAndInitialIsAtSegmentStart) {
     const std::size_t n = static_cast<std::size_t>(60 * fs);
     auto block = test::make_block({chirp(120.0, -0.5, 50.0, fs, n)});
     pipeline::AnalysisSettings s;
-    s.segment_s = {{20.0, 50.0}};
+    s.segments_s = {{20.0, 50.0}};
+    s.contractions = pipeline::ContractionMode::Segments;
     pipeline::FatigueAnalysis analysis(s);
     analysis.prepare(info_for(fs, {"a"}, n), ignore_warning);
     analysis.process(block.cref(), {});
     const auto r = analysis.finish();
-    EXPECT_EQ(r.channels[0].epochs, 59u); // epochs with 20 <= start, end <= 50
-    EXPECT_NEAR(r.channels[0].mdf.initial, 110.0, 0.5);
+    EXPECT_EQ(r.contractions[0].channels[0].epochs, 59u); // epochs with 20 <= start, end <= 50
+    EXPECT_NEAR(r.contractions[0].channels[0].mdf.initial, 110.0, 0.5);
 }
 
 TEST(FatigueAnalysis, ChunkInvariantEndToEnd) {
@@ -77,14 +79,15 @@ TEST(FatigueAnalysis, ChunkInvariantEndToEnd) {
     one.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
     many.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
     std::vector<double> a, b;
-    one.process(block.cref(), [&](const dsp::EpochFrame& f) { a.push_back(f.channels[1].mdf_hz); });
+    one.process(block.cref(), [&](const dsp::EpochFrame& f, const pipeline::EpochDerived&) { a.push_back(f.channels[1].mdf_hz); });
     std::size_t offset = 0;
     for (std::size_t k : test::random_chunks(n, 9000, 8)) {
-        many.process(block.cref().slice(offset, k), [&](const dsp::EpochFrame& f) { b.push_back(f.channels[1].mdf_hz); });
+        many.process(block.cref().slice(offset, k), [&](const dsp::EpochFrame& f, const pipeline::EpochDerived&) { b.push_back(f.channels[1].mdf_hz); });
         offset += k;
     }
     EXPECT_EQ(a, b);
-    EXPECT_EQ(one.finish().channels[0].mdf.slope_per_s, many.finish().channels[0].mdf.slope_per_s);
+    EXPECT_EQ(one.finish().contractions[0].channels[0].mdf.slope_per_s,
+              many.finish().contractions[0].channels[0].mdf.slope_per_s);
 }
 
 TEST(FatigueAnalysis, SelectsChannelsByLabel) {
@@ -131,7 +134,8 @@ TEST(FatigueAnalysis, WarnsOnLowRateAndClampedBand) {
 
 TEST(FatigueAnalysis, RejectsSegmentOutsideRecordingAndBandAboveNyquist) {
     pipeline::AnalysisSettings s;
-    s.segment_s = {{50.0, 70.0}};
+    s.segments_s = {{50.0, 70.0}};
+    s.contractions = pipeline::ContractionMode::Segments;
     pipeline::FatigueAnalysis analysis(s);
     EXPECT_THROW(analysis.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning), std::invalid_argument);
     pipeline::AnalysisSettings high;

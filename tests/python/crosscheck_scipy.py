@@ -73,7 +73,7 @@ def main():
 
     # 1. Real biceps fatigue recording.
     out = work / "fatigue.semg"
-    rc = run_semg(a.semg, [str(fatigue), "--channels", "emg_mV", "--out", str(out)])
+    rc = run_semg(a.semg, [str(fatigue), "--channels", "emg_mV", "--contractions", "whole", "--out", str(out)])
     check("semg analyze emg_fatigue.csv exits 0", rc == 0)
     data = np.loadtxt(fatigue, delimiter=",", skiprows=1)
     x_uv = (data[:, 2] * 1000.0).astype(np.float32).astype(np.float64)
@@ -98,7 +98,7 @@ def main():
     bdf = work / "four_channels.bdf"
     stored = ref.write_bdf(bdf, np.array(x), fs, labels)
     out = work / "four_channels.semg"
-    rc = run_semg(a.semg, [str(bdf), "--out", str(out)])
+    rc = run_semg(a.semg, [str(bdf), "--contractions", "whole", "--out", str(out)])
     check("semg analyze four_channels.bdf exits 0", rc == 0)
     back, fs_back, labels_back = ref.read_bdf(bdf)
     check("numpy BDF reader reads what it wrote", np.allclose(back, stored) and labels_back == labels)

@@ -85,7 +85,8 @@ TEST_F(Cli, AnalyzesCsvAndWritesBothFilesWithTheDocumentedColumns) {
     std::ifstream epochs(dir_ / "out" / "epochs.csv");
     std::string header;
     std::getline(epochs, header);
-    EXPECT_EQ(header, "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality");
+    EXPECT_EQ(header, "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality,"
+                      "side,muscle,level,rms_pct_mvc");
     const auto summary = test::load_json(dir_ / "out" / "summary.json");
     EXPECT_EQ(summary["input"]["sample_rate_hz"], 1000.0);
     EXPECT_EQ(summary["input"]["sha256"].get<std::string>().size(), 64u);
