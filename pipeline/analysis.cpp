@@ -343,11 +343,13 @@ AnalysisResult FatigueAnalysis::finish() {
     r.pairs = pairs_;
     r.mvc = !settings_.mvc_rms_uv.empty();
     r.contraction_source = contraction_source_;
-    for (const auto& acc : contractions_) {
+    for (auto& acc : contractions_) {
         if (mode_ == ContractionMode::Detect) {
+            // The detector may since have closed the contraction, or dropped it as too short.
             const auto& found = detector_.contractions();
             auto it = std::find_if(found.begin(), found.end(), [&](const Contraction& c) { return c.start_s == acc.span.start_s; });
             if (it == found.end() || !detector_.accepted(static_cast<std::size_t>(it - found.begin()))) continue;
+            acc.span = *it;
         }
         r.contractions.push_back(result_of(acc));
     }
