@@ -71,15 +71,17 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
         const std::string label = trim(p.label);
         const std::string dim = trim(p.physdimension);
         auto factor = microvolts_per(dim);
+        auto skip = [&](const std::string& reason) {
+            info_.notices.push_back("skipping signal '" + label + "': " + reason);
+            info_.skipped.push_back({label, rate_of(s), reason});
+        };
         if (!factor && !dim.empty()) {
-            info_.notices.push_back("skipping signal '" + label + "': unit '" + dim +
-                                    "' is not a voltage");
+            skip("unit '" + dim + "' is not a voltage");
             continue;
         }
         if (std::abs(rate_of(s) - emg_rate) > 1e-9) {
-            info_.notices.push_back("skipping signal '" + label + "' at " +
-                                    std::to_string(rate_of(s)) + " Hz: the EMG signals are at " +
-                                    std::to_string(emg_rate) + " Hz");
+            skip("sampled at " + std::to_string(rate_of(s)) + " Hz, the EMG signals at " +
+                 std::to_string(emg_rate) + " Hz");
             continue;
         }
         if (dim.empty())
@@ -170,6 +172,10 @@ EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
     }
     if (type == EDFLIB_FILETYPE_EDFPLUS || type == EDFLIB_FILETYPE_BDFPLUS)
         ok = ok && edf_set_equipment(handle_, config_.equipment.c_str()) == 0;
+    if (config_.start) {
+        const auto& t = *config_.start;
+        ok = ok && edf_set_startdatetime(handle_, t[0], t[1], t[2], t[3], t[4], t[5]) == 0;
+    }
     if (!ok) {
         edfclose_file(handle_);
         handle_ = -1;

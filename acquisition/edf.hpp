@@ -4,7 +4,9 @@
 
 #include "acquisition/source.hpp"
 
+#include <array>
 #include <filesystem>
+#include <optional>
 #include <memory>
 
 namespace semg::acquisition {
@@ -41,6 +43,9 @@ struct EdfWriterConfig {
     double physical_max_uv = 100000.0;
     std::string equipment = "semg";
     std::string prefilter;
+    // Start date and time in the header; empty: EDFlib's default (now). A fixed start makes
+    // files reproducible byte for byte (the simulator uses 2000-01-01 00:00:00).
+    std::optional<std::array<int, 6>> start; // year, month, day, hour, minute, second
 };
 
 // Writes float µV blocks as digital samples, one data record per second. An unfinished last

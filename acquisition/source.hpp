@@ -26,6 +26,13 @@ struct Annotation {
     std::string text;
 };
 
+// A signal of the file that is not analysed, e.g. an accelerometer at another sample rate.
+struct SkippedSignal {
+    std::string label;
+    double sample_rate_hz = 0.0;
+    std::string reason;
+};
+
 struct SourceInfo {
     std::string format;          // "bdf+", "edf", "csv", ...
     double sample_rate_hz = 0.0; // the header is the single truth
@@ -33,6 +40,7 @@ struct SourceInfo {
     std::optional<std::uint64_t> total_frames; // known for files
     std::vector<Annotation> annotations;
     std::vector<std::string> notices; // things the user should hear about (skipped signals, ...)
+    std::vector<SkippedSignal> skipped;
 
     dsp::StreamSpec spec() const { return {sample_rate_hz, channels.size()}; }
 };

@@ -738,6 +738,24 @@ Montage infer_montage(const std::vector<std::string> &labels) {
     return montage;
 }
 
+Montage load_montage_for(const std::filesystem::path &toml_file, const acquisition::SourceInfo &info) {
+    std::vector<std::string> labels;
+    for (const auto &ch : info.channels) labels.push_back(ch.label);
+    for (const auto &skipped : info.skipped) labels.push_back(skipped.label);
+    Montage montage = load_montage(toml_file, labels);
+    for (std::size_t i = info.channels.size(); i < montage.channels.size(); ++i) {
+        const auto &site = montage.channels[i];
+        const auto &skipped = info.skipped[i - info.channels.size()];
+        if (site.is_emg)
+            throw std::invalid_argument(toml_file.string() + ": channel '" + site.label + "' is " +
+                                        skipped.reason +
+                                        ": it cannot be analysed or paired (a left/right pair "
+                                        "needs one sample rate); mark it type = \"other\"");
+    }
+    montage.channels.resize(info.channels.size());
+    return montage;
+}
+
 std::vector<BilateralPair> bilateral_pairs(const Montage &montage) {
     const auto &channels = montage.channels;
     auto on = [&](std::size_t i, Side side) {

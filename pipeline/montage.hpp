@@ -6,6 +6,8 @@
 // one-line message that names the file or label, so the command line can print it as is.
 #pragma once
 
+#include "acquisition/source.hpp"
+
 #include <cstddef>
 #include <filesystem>
 #include <optional>
@@ -60,6 +62,11 @@ struct BilateralPair {
 // from the montage (unless their label is plainly not EMG, e.g. "ECG" or "Status").
 Montage load_montage(const std::filesystem::path &toml_file,
                      const std::vector<std::string> &labels);
+
+// The same for a recording: a signal the source skipped (another sample rate, not a voltage) may
+// appear in the montage only as a non-EMG channel; placing it on a muscle is an error, since a
+// left/right pair must share one sample rate.
+Montage load_montage_for(const std::filesystem::path &toml_file, const acquisition::SourceInfo &info);
 
 // Infers the montage from channel labels such as "ES L3 L", "multifidus_L5_right" or "ESL4R".
 // Labels with no site information ("EMG1", "ch2") give Side::Unknown and no muscle, but only

@@ -107,9 +107,7 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     if (info.channels.empty()) throw std::runtime_error(input.string() + ": no EMG channels");
 
     auto settings = settings_from(o);
-    std::vector<std::string> labels;
-    for (const auto& ch : info.channels) labels.push_back(ch.label);
-    if (!o.montage.empty()) settings.montage = pipeline::load_montage(o.montage, labels);
+    if (!o.montage.empty()) settings.montage = pipeline::load_montage_for(o.montage, info);
     if (!o.mvc.empty() || !o.mvc_segment.empty()) {
         // The reference comes from its own reading of the MVC file (or of this file's segment).
         auto mvc_source = acquisition::open_file_source(o.mvc.empty() ? input : o.mvc, {o.fs_hz});

@@ -1,5 +1,7 @@
 // `semg analyze` end to end: bad input gives one clear line, a non-zero exit and no output.
 #include "acquisition/edf.hpp"
+
+#include <edflib.h>
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -190,4 +192,79 @@ TEST_F(Cli, SeveralInputsEachGetTheirOwnFolderAndFailuresAreCounted) {
     EXPECT_TRUE(fs::exists(dir_ / "all" / "a.semg" / "summary.json"));
     EXPECT_FALSE(fs::exists(dir_ / "all" / "b.semg"));
     EXPECT_NE(r.output.find("1 of 2 inputs failed"), std::string::npos) << r.output;
+}
+
+// Issue 3's bad input: montage, sample rates, MVC channels, segments.
+TEST_F(Cli, MontageNamingAChannelThatIsNotInTheFile) {
+    const auto input = csv("m.csv", 3.0);
+    const auto montage = write("m.toml", R"([channels."left_uV"]
+muscle = "erector_spinae"
+level = "L3"
+side = "left"
+[channels."right_mV"]
+muscle = "erector_spinae"
+level = "L3"
+side = "right"
+[channels."ES L4 L"]
+muscle = "erector_spinae"
+level = "L4"
+side = "left"
+)");
+    expect_failure("analyze " + input.string() + " --montage " + montage.string(), "ES L4 L");
+}
+
+TEST_F(Cli, PairWithMismatchedSampleRates) {
+    const auto path = dir_ / "rates.bdf";
+    const int handle = edfopen_file_writeonly(path.c_str(), EDFLIB_FILETYPE_BDFPLUS, 2);
+    ASSERT_GE(handle, 0);
+    const int rates[2] = {2048, 1024};
+    const char* labels[2] = {"ES L3 L", "ES L3 R"};
+    for (int s = 0; s < 2; ++s) {
+        edf_set_samplefrequency(handle, s, rates[s]);
+        edf_set_physical_maximum(handle, s, 10000);
+        edf_set_physical_minimum(handle, s, -10000);
+        edf_set_digital_maximum(handle, s, 8388607);
+        edf_set_digital_minimum(handle, s, -8388608);
+        edf_set_label(handle, s, labels[s]);
+        edf_set_physical_dimension(handle, s, "uV");
+    }
+    for (int record = 0; record < 5; ++record)
+        for (int s = 0; s < 2; ++s) {
+            std::vector<double> x(static_cast<std::size_t>(rates[s]));
+            for (std::size_t i = 0; i < x.size(); ++i) x[i] = 50.0 * std::sin(0.3 * static_cast<double>(i));
+            ASSERT_EQ(edfwrite_physical_samples(handle, x.data()), 0);
+        }
+    edfclose_file(handle);
+    const auto montage = write("rates.toml", R"([channels."ES L3 L"]
+muscle = "erector_spinae"
+level = "L3"
+side = "left"
+[channels."ES L3 R"]
+muscle = "erector_spinae"
+level = "L3"
+side = "right"
+)");
+    expect_failure("analyze " + path.string() + " --montage " + montage.string(),
+                   "channel 'ES L3 R' is sampled at 1024");
+    // Without a montage the slower signal is skipped with a notice and the rest is analysed.
+    const auto r = run("analyze -q " + path.string() + " --out " + (dir_ / "ok").string());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("skipping signal 'ES L3 R'"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, MvcFileWithDifferentChannels) {
+    const auto input = csv("in.csv", 5.0);
+    const auto mvc = write("mvc.csv", "time_s,other_uV\n0,1\n0.001,2\n");
+    expect_failure("analyze " + input.string() + " --mvc " + mvc.string(), "the MVC recording has no channel 'left_uV'");
+}
+
+TEST_F(Cli, SegmentOutsideTheRecordingWithBdf) {
+    const auto path = dir_ / "seg.bdf";
+    {
+        acquisition::EdfWriter writer(path, bdf_config(1000, {"ES L3 L", "ES L3 R"}));
+        auto block = test::make_block({test::white_noise(10000, 50, 1), test::white_noise(10000, 50, 2)});
+        writer.write(block.cref());
+        writer.close();
+    }
+    expect_failure("analyze " + path.string() + " --segment 5:20", "is outside the recording (0:10");
 }

@@ -1,0 +1,301 @@
+// `semg simulate OUTPUT`: a simulated bilateral paraspinal recording with its ground truth.
+// Writes BDF+ (.bdf or no extension), EDF+ (.edf) or CSV (.csv) and OUTPUT.truth.json, both
+// under temporary names in the output folder and renamed into place only when complete.
+#include "acquisition/edf.hpp"
+#include "acquisition/simulator.hpp"
+#include "pipeline/output_dir.hpp"
+#include "tools/commands.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace semg::tools {
+namespace {
+
+struct SimulateOptions {
+    std::filesystem::path output;
+    std::filesystem::path scenario;
+    std::optional<double> hold_s;
+    std::optional<double> rest_s;
+    std::optional<double> fs_hz;
+    std::optional<std::size_t> pairs;
+    std::optional<double> fatigue_pct_per_s;
+    std::optional<double> imbalance;
+    std::optional<int> contractions;
+    std::optional<double> ecg_ratio;
+    std::optional<int> mains_hz;
+    std::optional<double> mains_uv;
+    std::optional<double> snr_db;
+    std::optional<double> wander_uv;
+    std::vector<std::string> flatlines;
+    std::vector<std::string> clips;
+    std::optional<std::uint64_t> seed;
+    bool quiet = false;
+};
+
+enum class OutputFormat { BdfPlus, EdfPlus, Csv };
+
+OutputFormat format_for(const std::filesystem::path& path) {
+    std::string ext = path.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (ext == ".bdf" || ext.empty())
+        return OutputFormat::BdfPlus;
+    if (ext == ".edf")
+        return OutputFormat::EdfPlus;
+    if (ext == ".csv")
+        return OutputFormat::Csv;
+    throw std::invalid_argument(path.string() + ": unknown output type '" + ext +
+                                "' (use .bdf, .edf or .csv)");
+}
+
+double parse_number(const std::string& text, const std::string& what) {
+    double v = 0.0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (ec != std::errc() || ptr != end || !std::isfinite(v))
+        throw std::invalid_argument(what + ": '" + text + "' is not a number");
+    return v;
+}
+
+// "CH:T" or "CH:T:X" -> {CH, T, X?}; CH is a label or a 0-based index.
+std::tuple<std::string, double, std::optional<double>>
+parse_fault(const std::string& text, const std::string& option, bool allow_level) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t pos; (pos = text.find(':', start)) != std::string::npos; start = pos + 1)
+        parts.push_back(text.substr(start, pos - start));
+    parts.push_back(text.substr(start));
+    const std::string form = allow_level ? "CH:T[:LEVEL_UV]" : "CH:T";
+    if (parts.size() < 2 || parts.size() > (allow_level ? 3u : 2u) || parts[0].empty())
+        throw std::invalid_argument(option + ": expected " + form +
+                                    " (channel label or 0-based "
+                                    "index, time in s), got '" +
+                                    text + "'");
+    std::optional<double> level;
+    if (parts.size() == 3)
+        level = parse_number(parts[2], option + " level");
+    return {parts[0], parse_number(parts[1], option + " time"), level};
+}
+
+acquisition::Scenario build_scenario(const SimulateOptions& o) {
+    acquisition::Scenario s =
+        o.scenario.empty() ? acquisition::Scenario{} : acquisition::load_scenario(o.scenario);
+    if (o.seed)
+        s.seed = *o.seed;
+    if (o.fs_hz)
+        s.sample_rate_hz = *o.fs_hz;
+    if (o.hold_s)
+        s.protocol.hold_s = *o.hold_s;
+    if (o.rest_s)
+        s.protocol.rest_before_s = s.protocol.rest_between_s = s.protocol.rest_after_s = *o.rest_s;
+    if (o.contractions)
+        s.protocol.contractions = *o.contractions;
+    if (o.pairs) {
+        if (*o.pairs < 1 || *o.pairs > acquisition::max_default_pairs)
+            throw std::invalid_argument("--pairs must be 1 to " +
+                                        std::to_string(acquisition::max_default_pairs));
+        // Keep the scenario's first pairs; fill up from the default list.
+        const auto defaults = acquisition::default_pairs(acquisition::max_default_pairs);
+        while (s.pairs.size() < *o.pairs)
+            s.pairs.push_back(defaults[s.pairs.size()]);
+        s.pairs.resize(*o.pairs);
+    }
+    if (o.fatigue_pct_per_s) {
+        if (!(*o.fatigue_pct_per_s >= 0.0))
+            throw std::invalid_argument("--fatigue-pct-per-s is the rate of MDF decline and must "
+                                        "be >= 0");
+        for (auto& p : s.pairs)
+            p.mdf_slope_pct_per_s = {-*o.fatigue_pct_per_s, -*o.fatigue_pct_per_s};
+    }
+    if (o.imbalance) {
+        if (!(*o.imbalance > 0.0))
+            throw std::invalid_argument("--imbalance (L/R ratio) must be > 0");
+        for (auto& p : s.pairs)
+            p.lr_ratio = *o.imbalance;
+    }
+    if (o.ecg_ratio) {
+        s.ecg.enabled = *o.ecg_ratio > 0.0;
+        s.ecg.ratio = *o.ecg_ratio;
+    }
+    if (o.mains_hz) {
+        if (*o.mains_hz != 50 && *o.mains_hz != 60)
+            throw std::invalid_argument("--mains must be 50 or 60");
+        s.mains.frequency_hz = *o.mains_hz;
+    }
+    if (o.mains_uv)
+        s.mains.amplitude_uv = *o.mains_uv;
+    if (o.snr_db)
+        s.noise.snr_db = *o.snr_db;
+    if (o.wander_uv)
+        s.wander.amplitude_uv = *o.wander_uv;
+    for (const auto& f : o.flatlines) {
+        const auto [ch, t, unused] = parse_fault(f, "--flatline", false);
+        s.flatlines.push_back({ch, t, 0.0});
+    }
+    for (const auto& c : o.clips) {
+        const auto [ch, t, level] = parse_fault(c, "--clip", true);
+        s.clips.push_back({ch, t, level});
+    }
+    acquisition::validate(s);
+    return s;
+}
+
+// EDFlib stamps the header with the wall-clock time; a simulation has no real date, so the
+// start is set to a nominal 01.01.2000 00:00:00 and equal seeds give byte-identical files.
+// (EdfWriterConfig has no start-time setting yet; the fields are fixed-width ASCII.)
+void write_edf(acquisition::Simulator& sim, const std::filesystem::path& temp,
+               OutputFormat format) {
+    const auto& info = sim.info();
+    const double fs = info.sample_rate_hz;
+    if (fs != std::round(fs))
+        throw std::invalid_argument("EDF/BDF files need a whole-number sample rate, not " +
+                                    std::to_string(fs) + " Hz (write .csv instead)");
+    acquisition::EdfWriterConfig cfg;
+    cfg.format = format == OutputFormat::EdfPlus ? acquisition::EdfFormat::EdfPlus
+                                                 : acquisition::EdfFormat::BdfPlus;
+    cfg.sample_rate_hz = static_cast<int>(fs);
+    cfg.start = std::array<int, 6>{2000, 1, 1, 0, 0, 0}; // same seed, same bytes
+    for (const auto& ch : info.channels)
+        cfg.labels.push_back(ch.label);
+    const double bound = sim.peak_bound_uv();
+    cfg.physical_min_uv = -bound;
+    cfg.physical_max_uv = bound;
+    cfg.equipment = "semg simulate seed " + std::to_string(sim.scenario().seed);
+    cfg.prefilter = "none (simulated)";
+    acquisition::EdfWriter writer(temp, cfg);
+    dsp::Block block(info.channels.size(), 4096);
+    while (const std::size_t n = sim.read(block.capacity_ref())) {
+        block.set_frames(n);
+        writer.write(block.cref());
+    }
+    for (const auto& a : info.annotations)
+        writer.annotate(a);
+    writer.close();
+}
+
+// Shortest text that reads back as the same value.
+template <class T> void put_number(std::string& line, T value) {
+    std::array<char, 32> buf{};
+    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value);
+    line.append(buf.data(), end);
+}
+
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\n\r") == std::string::npos)
+        return text;
+    std::string quoted = "\"";
+    for (char ch : text)
+        quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return quoted + "\"";
+}
+
+void write_csv(acquisition::Simulator& sim, std::ofstream& out) {
+    const auto& info = sim.info();
+    std::string line = "time_s";
+    for (const auto& ch : info.channels)
+        line += "," + csv_field(ch.label + "_uV");
+    out << line << '\n';
+    dsp::Block block(info.channels.size(), 4096);
+    std::uint64_t frame = 0;
+    while (const std::size_t n = sim.read(block.capacity_ref())) {
+        block.set_frames(n);
+        for (std::size_t i = 0; i < n; ++i, ++frame) {
+            line.clear();
+            put_number(line, static_cast<double>(frame) / info.sample_rate_hz);
+            for (std::size_t c = 0; c < info.channels.size(); ++c) {
+                line += ',';
+                put_number(line, block.channel(c)[i]);
+            }
+            line += '\n';
+            out << line;
+        }
+        if (!out)
+            throw std::runtime_error("write failed (disk full?)");
+    }
+}
+
+void simulate(const SimulateOptions& o) {
+    const auto format = format_for(o.output);
+    acquisition::Simulator sim(build_scenario(o));
+    const auto name = o.output.filename().string();
+    if (name.empty() || name == "." || name == "..")
+        throw std::invalid_argument(o.output.string() + ": not a file name");
+    const auto parent = o.output.parent_path();
+    pipeline::OutputDir out(parent.empty() ? std::filesystem::path(".") : parent);
+    const std::string truth_name = name + ".truth.json";
+    if (format == OutputFormat::Csv)
+        write_csv(sim, out.open(name));
+    else
+        write_edf(sim, out.temp_path(name), format);
+    out.open(truth_name) << sim.truth().dump(2) << '\n';
+    out.commit();
+
+    if (!o.quiet) {
+        const auto& info = sim.info();
+        const char* kind = format == OutputFormat::Csv       ? "CSV"
+                           : format == OutputFormat::EdfPlus ? "EDF+"
+                                                             : "BDF+";
+        std::cout << "wrote " << o.output.string() << ": " << kind << ", " << info.channels.size()
+                  << " channels at " << info.sample_rate_hz << " Hz, "
+                  << sim.scenario().duration_s() << " s, " << sim.contractions().size()
+                  << (sim.contractions().size() == 1 ? " contraction" : " contractions")
+                  << ", seed " << sim.scenario().seed << "\n"
+                  << "truth: " << (parent / truth_name).string() << "\n";
+    }
+}
+
+} // namespace
+
+void register_simulate(CLI::App& app) {
+    auto o = std::make_shared<SimulateOptions>();
+    auto* cmd = app.add_subcommand(
+        "simulate", "Simulated bilateral paraspinal sEMG with ground truth (OUTPUT.truth.json)");
+    cmd->add_option("output", o->output, "Output file: .bdf (BDF+, default), .edf (EDF+) or .csv")
+        ->required();
+    cmd->add_option("--scenario", o->scenario,
+                    "TOML scenario file (see docs/simulator.md); the "
+                    "options below override it");
+    cmd->add_option("--duration-s", o->hold_s, "Length of each contraction (hold) in s [90]");
+    cmd->add_option("--rest-s", o->rest_s, "Rest before, between and after contractions in s [5]");
+    cmd->add_option("--fs", o->fs_hz, "Sample rate in Hz [2048]; EDF/BDF need a whole number");
+    cmd->add_option("--pairs", o->pairs, "Number of bilateral pairs, 1 to 8 [4]");
+    cmd->add_option("--fatigue-pct-per-s", o->fatigue_pct_per_s,
+                    "MDF decline in %/s on every channel (default: per channel, 0.18 to 0.45)");
+    cmd->add_option("--imbalance", o->imbalance,
+                    "Left/right RMS ratio on every pair (default: per pair, 0.90 to 1.25)");
+    cmd->add_option("--contractions", o->contractions, "Number of contractions [1]");
+    cmd->add_option("--ecg", o->ecg_ratio,
+                    "Add ECG: R-peak amplitude relative to the mean EMG RMS (stronger on the left "
+                    "and higher up)");
+    cmd->add_option("--mains", o->mains_hz, "Add mains interference at 50 or 60 Hz with harmonics");
+    cmd->add_option("--mains-uv", o->mains_uv, "Mains fundamental amplitude in uV [10]");
+    cmd->add_option("--noise-snr-db", o->snr_db, "Add white noise at this SNR relative to RMS0");
+    cmd->add_option("--wander-uv", o->wander_uv, "Add baseline wander of this RMS in uV");
+    // One value per occurrence, so that a following OUTPUT is not taken as a second value.
+    cmd->add_option("--flatline", o->flatlines,
+                    "CH:T electrode off: channel (label or 0-based index) reads 0 uV from T s; "
+                    "repeatable")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--clip", o->clips,
+                    "CH:T[:LEVEL_UV] amplifier saturation from T s (default level 1.5 x RMS0); "
+                    "repeatable")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--seed", o->seed, "Random seed [1]");
+    cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+    cmd->callback([o]() { run_command([&] { simulate(*o); }); });
+}
+
+} // namespace semg::tools
