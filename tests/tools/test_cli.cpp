@@ -268,3 +268,29 @@ TEST_F(Cli, SegmentOutsideTheRecordingWithBdf) {
     }
     expect_failure("analyze " + path.string() + " --segment 5:20", "is outside the recording (0:10");
 }
+
+// Issue 4: `semg analyze` recovers the simulator's truth, through the two commands and files.
+TEST_F(Cli, AnalyzeRecoversSimulatedTruthAcrossSeedsAndRates) {
+    for (int fs : {1000, 2048, 4096})
+        for (int seed = 1; seed <= 5; ++seed) {
+            const auto bdf = dir_ / ("sim_" + std::to_string(fs) + "_" + std::to_string(seed) + ".bdf");
+            auto r = run("simulate -q " + bdf.string() + " --pairs 2 --duration-s 120 --fs " +
+                         std::to_string(fs) + " --seed " + std::to_string(seed));
+            ASSERT_EQ(r.exit_code, 0) << r.output;
+            const auto out = dir_ / ("out_" + std::to_string(fs) + "_" + std::to_string(seed));
+            r = run("analyze -q " + bdf.string() + " --out " + out.string());
+            ASSERT_EQ(r.exit_code, 0) << r.output;
+            const auto truth = test::load_json(bdf.string() + ".truth.json");
+            const auto summary = test::load_json(out / "summary.json");
+            ASSERT_EQ(summary["channels"].size(), truth["channels"].size());
+            for (std::size_t c = 0; c < truth["channels"].size(); ++c) {
+                const auto& t = truth["channels"][c];
+                const auto& m = summary["channels"][c]["mdf"];
+                EXPECT_NEAR(m["initial_hz"].get<double>(), t["mdf0_hz"].get<double>(), 5.0)
+                    << fs << " Hz seed " << seed << " " << t["label"];
+                EXPECT_NEAR(m["slope_pct_per_s"].get<double>(), t["mdf_slope_pct_per_s"].get<double>(), 0.1)
+                    << fs << " Hz seed " << seed << " " << t["label"];
+            }
+            fs::remove(bdf);
+        }
+}
