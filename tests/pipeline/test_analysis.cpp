@@ -143,3 +143,41 @@ TEST(FatigueAnalysis, RejectsSegmentOutsideRecordingAndBandAboveNyquist) {
     pipeline::FatigueAnalysis above(high);
     EXPECT_THROW(above.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning), std::invalid_argument);
 }
+
+TEST(ContractionDetector, ChunkInvariantAndFindsAHold) {
+    const double fs = 1000.0;
+    const std::size_t n = 20000;
+    // 3 s rest (2 µV), 12 s hold (80 µV), 5 s rest.
+    auto rest = test::white_noise(n, 2.0, 1), hold = test::white_noise(n, 80.0, 2);
+    std::vector<float> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = (i >= 3000 && i < 15000) ? hold[i] : rest[i];
+    auto block = test::make_block({x, x});
+    pipeline::ContractionDetector one({}), many({});
+    one.prepare(fs);
+    many.prepare(fs);
+    one.process(block.cref());
+    std::size_t offset = 0;
+    for (std::size_t k : test::random_chunks(n, 777, 5)) {
+        many.process(block.cref().slice(offset, k));
+        offset += k;
+    }
+    ASSERT_EQ(one.contractions().size(), 1u);
+    ASSERT_EQ(many.contractions().size(), 1u);
+    EXPECT_EQ(one.contractions()[0].start_s, many.contractions()[0].start_s);
+    EXPECT_EQ(one.contractions()[0].end_s, many.contractions()[0].end_s);
+    EXPECT_NEAR(one.contractions()[0].start_s, 3.0, 0.05);
+    EXPECT_NEAR(one.contractions()[0].end_s, 15.0, 0.05);
+    EXPECT_TRUE(one.accepted(0));
+}
+
+TEST(ContractionDetector, DropsHoldsShorterThanTheMinimum) {
+    const double fs = 1000.0;
+    auto rest = test::white_noise(12000, 2.0, 1), burst = test::white_noise(12000, 80.0, 2);
+    std::vector<float> x(12000);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = (i >= 3000 && i < 6000) ? burst[i] : rest[i];
+    auto block = test::make_block({x});
+    pipeline::ContractionDetector detector({});
+    detector.prepare(fs);
+    detector.process(block.cref());
+    EXPECT_TRUE(detector.contractions().empty()); // 3 s < min_duration_s = 5 s
+}
