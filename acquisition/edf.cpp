@@ -52,29 +52,64 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     edf_hdr_struct hdr{};
     if (edfopen_file_readonly(path.c_str(), &hdr, EDFLIB_READ_ALL_ANNOTATIONS) != 0)
         throw SourceError(path.string() + ": " + open_error(hdr.filetype));
-    handle_ = hdr.handle;
     const bool bdf = hdr.filetype == EDFLIB_FILETYPE_BDF || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;
     const bool plus =
         hdr.filetype == EDFLIB_FILETYPE_EDFPLUS || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;
     info_.format = std::string(bdf ? "bdf" : "edf") + (plus ? "+" : "");
+    bytes_per_sample_ = bdf ? 3 : 2;
+    records_ = static_cast<std::uint64_t>(hdr.datarecords_in_file);
+    for (long long a = 0; a < hdr.annotations_in_file; ++a) {
+        edf_annotation_struct an{};
+        if (edf_get_annotation(hdr.handle, static_cast<int>(a), &an) != 0) continue;
+        Annotation note;
+        note.onset_s = static_cast<double>(an.onset) / EDFLIB_TIME_DIMENSION;
+        if (an.duration_l >= 0)
+            note.duration_s = static_cast<double>(an.duration_l) / EDFLIB_TIME_DIMENSION;
+        note.text = an.annotation;
+        info_.annotations.push_back(std::move(note));
+    }
+    edfclose_file(hdr.handle);
+
+    // The data layout needs every signal, annotation signals included, which EDFlib hides:
+    // read the count and the samples per record from the header EDFlib has just validated.
+    file_.reset(std::fopen(path.c_str(), "rb"));
+    if (!file_) throw SourceError(path.string() + ": cannot open");
+    auto header_field = [&](long offset, std::size_t width) {
+        std::string text(width, ' ');
+        if (std::fseek(file_.get(), offset, SEEK_SET) != 0 || std::fread(text.data(), 1, width, file_.get()) != width)
+            throw SourceError(path.string() + ": cannot read the header");
+        return trim(text);
+    };
+    const std::size_t all_signals = std::stoul(header_field(252, 4));
+    header_bytes_ = 256 * (all_signals + 1);
+    std::vector<std::size_t> start(all_signals + 1, 0); // byte offset of each signal in a record
+    std::vector<bool> annotation(all_signals);
+    for (std::size_t i = 0; i < all_signals; ++i) {
+        const auto label = header_field(static_cast<long>(256 + 16 * i), 16);
+        annotation[i] = label == "EDF Annotations" || label == "BDF Annotations";
+        const auto samples = std::stoul(header_field(static_cast<long>(256 + 216 * all_signals + 8 * i), 8));
+        start[i + 1] = start[i] + samples * bytes_per_sample_;
+    }
+    record_bytes_ = start[all_signals];
 
     const double record_s = static_cast<double>(hdr.datarecord_duration) / EDFLIB_TIME_DIMENSION;
     auto rate_of = [&](int s) { return hdr.signalparam[s].smp_in_datarecord / record_s; };
-
     // EMG is the fastest voltage signal; slower signals (accelerometers, ...) are skipped.
     double emg_rate = 0.0;
     for (int s = 0; s < hdr.edfsignals; ++s)
         if (microvolts_per(trim(hdr.signalparam[s].physdimension)) || !*hdr.signalparam[s].physdimension)
             emg_rate = std::max(emg_rate, rate_of(s));
-    for (int s = 0; s < hdr.edfsignals; ++s) {
+    std::size_t file_signal = 0;
+    for (int s = 0; s < hdr.edfsignals; ++s, ++file_signal) {
+        while (annotation[file_signal]) ++file_signal; // EDFlib's signal s, in the file's order
         const auto& p = hdr.signalparam[s];
         const std::string label = trim(p.label);
         const std::string dim = trim(p.physdimension);
-        auto factor = microvolts_per(dim);
         auto skip = [&](const std::string& reason) {
             info_.notices.push_back("skipping signal '" + label + "': " + reason);
             info_.skipped.push_back({label, rate_of(s), reason});
         };
+        const auto factor = microvolts_per(dim);
         if (!factor && !dim.empty()) {
             skip("unit '" + dim + "' is not a voltage");
             continue;
@@ -84,62 +119,66 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
                  std::to_string(emg_rate) + " Hz");
             continue;
         }
-        if (dim.empty())
-            info_.notices.push_back("signal '" + label + "' has no unit: taken as uV");
+        if (dim.empty()) info_.notices.push_back("signal '" + label + "' has no unit: taken as uV");
         const double f = factor.value_or(1.0);
+        const double step = (p.phys_max - p.phys_min) / (p.dig_max - p.dig_min);
         ChannelInfo ch;
         ch.label = label;
         ch.physical_min_uv = p.phys_min * f;
         ch.physical_max_uv = p.phys_max * f;
-        if (p.dig_max > p.dig_min)
-            ch.resolution_uv = (p.phys_max - p.phys_min) / (p.dig_max - p.dig_min) * f;
+        if (p.dig_max > p.dig_min) ch.resolution_uv = step * f;
         info_.channels.push_back(ch);
-        signals_.push_back(s);
-        to_uv_.push_back(f);
+        layout_.push_back({start[file_signal], step * f, (p.phys_min - p.dig_min * step) * f});
+        samples_per_record_ = static_cast<std::size_t>(p.smp_in_datarecord);
         info_.total_frames = static_cast<std::uint64_t>(p.smp_in_file);
     }
     info_.sample_rate_hz = emg_rate;
-    for (long long a = 0; a < hdr.annotations_in_file; ++a) {
-        edf_annotation_struct an{};
-        if (edf_get_annotation(handle_, static_cast<int>(a), &an) != 0) continue;
-        Annotation note;
-        note.onset_s = static_cast<double>(an.onset) / EDFLIB_TIME_DIMENSION;
-        if (an.duration_l >= 0)
-            note.duration_s = static_cast<double>(an.duration_l) / EDFLIB_TIME_DIMENSION;
-        note.text = an.annotation;
-        info_.annotations.push_back(std::move(note));
-    }
+    record_.resize(record_bytes_);
+    if (std::fseek(file_.get(), static_cast<long>(header_bytes_), SEEK_SET) != 0)
+        throw SourceError(path.string() + ": cannot seek to the data records");
 }
 
-EdfSource::~EdfSource() {
-    if (handle_ >= 0) edfclose_file(handle_);
+EdfSource::~EdfSource() = default;
+
+bool EdfSource::load_record() {
+    if (next_record_ >= records_) return false;
+    if (std::fread(record_.data(), 1, record_bytes_, file_.get()) != record_bytes_)
+        throw SourceError(path_.string() + ": data record " + std::to_string(next_record_) +
+                          " is incomplete (file truncated?)");
+    ++next_record_;
+    in_record_ = 0;
+    record_frames_ = samples_per_record_;
+    return true;
 }
 
 std::size_t EdfSource::read(dsp::BlockRef out) {
-    const std::uint64_t total = info_.total_frames.value_or(0);
-    const std::size_t n = static_cast<std::size_t>(
-        std::min<std::uint64_t>(out.frames, total - std::min(total, position_)));
-    if (n == 0) return 0;
-    scratch_.resize(n);
-    for (std::size_t c = 0; c < signals_.size(); ++c) {
-        const int got = edfread_physical_samples(handle_, signals_[c], static_cast<int>(n),
-                                                 scratch_.data());
-        if (got != static_cast<int>(n))
-            throw SourceError(path_.string() + ": channel '" + info_.channels[c].label +
-                              "': read failed at sample " + std::to_string(position_) +
-                              " (file truncated?)");
-        float* dst = out.channel(c);
-        for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(scratch_[i] * to_uv_[c]);
+    std::size_t done = 0;
+    while (done < out.frames) {
+        if (in_record_ == record_frames_ && !load_record()) break;
+        const std::size_t n = std::min(out.frames - done, record_frames_ - in_record_);
+        for (std::size_t c = 0; c < layout_.size(); ++c) {
+            const unsigned char* src = record_.data() + layout_[c].offset_bytes + in_record_ * bytes_per_sample_;
+            float* dst = out.channel(c) + done;
+            const double scale = layout_[c].scale_uv, offset = layout_[c].offset_uv;
+            if (bytes_per_sample_ == 3) {
+                for (std::size_t i = 0; i < n; ++i, src += 3) {
+                    const std::int32_t v = static_cast<std::int32_t>(static_cast<std::uint32_t>(src[0]) |
+                                                                     static_cast<std::uint32_t>(src[1]) << 8 |
+                                                                     static_cast<std::uint32_t>(src[2]) << 16)
+                                               << 8 >> 8; // sign-extend 24 bits
+                    dst[i] = static_cast<float>(v * scale + offset);
+                }
+            } else {
+                for (std::size_t i = 0; i < n; ++i, src += 2) {
+                    const auto v = static_cast<std::int16_t>(static_cast<std::uint16_t>(src[0] | src[1] << 8));
+                    dst[i] = static_cast<float>(v * scale + offset);
+                }
+            }
+        }
+        in_record_ += n;
+        done += n;
     }
-    position_ += n;
-    return n;
-}
-
-EdfFormat edf_format_for(const std::filesystem::path& path, bool plus) {
-    std::string ext = path.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    if (ext == ".edf") return plus ? EdfFormat::EdfPlus : EdfFormat::Edf;
-    return plus ? EdfFormat::BdfPlus : EdfFormat::Bdf;
+    return done;
 }
 
 EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
@@ -149,11 +188,8 @@ EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
         throw SourceError(path.string() + ": cannot write " + std::to_string(n) + " signals");
     if (config_.sample_rate_hz <= 0)
         throw SourceError(path.string() + ": EDF/BDF output needs a whole-number sample rate");
-    const bool bdf = config_.format == EdfFormat::Bdf || config_.format == EdfFormat::BdfPlus;
-    const int type = config_.format == EdfFormat::Edf       ? EDFLIB_FILETYPE_EDF
-                     : config_.format == EdfFormat::EdfPlus ? EDFLIB_FILETYPE_EDFPLUS
-                     : config_.format == EdfFormat::Bdf     ? EDFLIB_FILETYPE_BDF
-                                                            : EDFLIB_FILETYPE_BDFPLUS;
+    const bool bdf = config_.format == EdfFormat::BdfPlus;
+    const int type = bdf ? EDFLIB_FILETYPE_BDFPLUS : EDFLIB_FILETYPE_EDFPLUS;
     digital_max_ = bdf ? 8388607 : 32767;
     digital_min_ = bdf ? -8388608 : -32768;
     handle_ = edfopen_file_writeonly(path.c_str(), type, n);
@@ -170,8 +206,7 @@ EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
         if (!config_.prefilter.empty())
             ok = ok && edf_set_prefilter(handle_, s, config_.prefilter.c_str()) == 0;
     }
-    if (type == EDFLIB_FILETYPE_EDFPLUS || type == EDFLIB_FILETYPE_BDFPLUS)
-        ok = ok && edf_set_equipment(handle_, config_.equipment.c_str()) == 0;
+    ok = ok && edf_set_equipment(handle_, config_.equipment.c_str()) == 0;
     if (config_.start) {
         const auto& t = *config_.start;
         ok = ok && edf_set_startdatetime(handle_, t[0], t[1], t[2], t[3], t[4], t[5]) == 0;
@@ -229,8 +264,7 @@ void EdfWriter::close() {
     if (handle_ < 0) return;
     if (record_fill_ > 0) {
         const double end_s = static_cast<double>(frames_written_) / config_.sample_rate_hz;
-        if (config_.format == EdfFormat::EdfPlus || config_.format == EdfFormat::BdfPlus)
-            annotate({end_s, -1.0, "Recording ends"});
+        annotate({end_s, -1.0, "Recording ends"});
         const auto per_record = static_cast<std::size_t>(config_.sample_rate_hz);
         // Pad with the digital value of 0 µV.
         const double scale = (digital_max_ - digital_min_) / (config_.physical_max_uv - config_.physical_min_uv);

@@ -5,6 +5,7 @@
 #include "acquisition/source.hpp"
 
 #include <array>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <memory>
@@ -13,6 +14,9 @@ namespace semg::acquisition {
 
 // Reads the EMG signals of an EDF/BDF file. Signals at another sample rate than the fastest
 // voltage signals, and signals whose dimension is not a voltage, are skipped with a notice.
+// EDFlib opens and validates the file and reads its annotations; the samples are then read a
+// data record at a time with one fread and decoded here, because EDFlib reads them with one
+// getc per byte, which is slow and, once the process has a second thread, slower still.
 class EdfSource final : public Source {
 public:
     explicit EdfSource(const std::filesystem::path& path); // throws SourceError
@@ -24,16 +28,29 @@ public:
     std::size_t read(dsp::BlockRef out) override;
 
 private:
+    struct Layout { // where channel c's samples sit in a data record, and how to scale them
+        std::size_t offset_bytes;
+        double scale_uv, offset_uv; // µV = digital * scale + offset
+    };
+    bool load_record();
+
     std::filesystem::path path_;
-    int handle_ = -1;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file_{nullptr, &std::fclose};
     SourceInfo info_;
-    std::vector<int> signals_;       // EDF signal index of each channel
-    std::vector<double> to_uv_;      // physical unit -> µV, per channel
-    std::vector<double> scratch_;
-    std::uint64_t position_ = 0;
+    std::vector<Layout> layout_;
+    std::size_t bytes_per_sample_ = 2;
+    std::size_t samples_per_record_ = 0; // of the EMG signals
+    std::size_t header_bytes_ = 0;
+    std::size_t record_bytes_ = 0;
+    std::uint64_t records_ = 0;
+    std::uint64_t next_record_ = 0;
+    std::vector<unsigned char> record_;
+    std::size_t in_record_ = 0; // frames of the loaded record already handed out
+    std::size_t record_frames_ = 0;
 };
 
-enum class EdfFormat { Edf, EdfPlus, Bdf, BdfPlus };
+// EDFlib writes the '+' variants only (plain EDF/BDF readers accept them).
+enum class EdfFormat { EdfPlus, BdfPlus };
 
 struct EdfWriterConfig {
     EdfFormat format = EdfFormat::BdfPlus;
@@ -77,6 +94,5 @@ private:
     std::uint64_t frames_written_ = 0;
 };
 
-EdfFormat edf_format_for(const std::filesystem::path& path, bool plus);
 
 } // namespace semg::acquisition

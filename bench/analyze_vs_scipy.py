@@ -31,7 +31,9 @@ def make_recording(path, minutes, fs=2048, channels=16, seed=1):
     x = np.empty((channels, n), dtype=np.float32)
     for c in range(channels):
         x[c] = (60.0 * signal.sosfilt(sos, rng.standard_normal(n))).astype(np.float32)
-    labels = [f"ES L{3 + c // 8} {'L' if c % 2 == 0 else 'R'}{c // 2}" for c in range(channels)]
+    sites = [("LT", "T12"), ("LT", "L1"), ("IL", "L2"), ("IL", "L3"), ("ES", "L3"), ("ES", "L4"),
+             ("MF", "L4"), ("MF", "L5")]
+    labels = [f"{sites[c // 2][0]} {sites[c // 2][1]} {'LR'[c % 2]}" for c in range(channels)]
     ref.write_bdf(path, x, fs, labels)
 
 

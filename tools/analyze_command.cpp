@@ -4,6 +4,7 @@
 #include "pipeline/montage.hpp"
 #include "pipeline/mvc.hpp"
 #include "pipeline/output_dir.hpp"
+#include "pipeline/prefetch.hpp"
 #include "pipeline/results.hpp"
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
@@ -129,17 +130,18 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     std::optional<pipeline::PairsCsvWriter> pairs;
     if (!analysis.pairs().empty()) pairs.emplace(out.open("pairs.csv"), analysis.labels(), analysis.pairs());
     Progress progress(input.filename().string(), info.total_frames.value_or(0));
-    dsp::Block block(info.channels.size(), 8192);
     std::uint64_t frames = 0;
     pipeline::AnalysisResult result;
     try {
-        while (const std::size_t n = source->read(block.capacity_ref())) {
-            block.set_frames(n);
-            analysis.process(block.cref(), [&](const dsp::EpochFrame& f, const pipeline::EpochDerived& d) {
+        pipeline::PrefetchReader reader(*source, 8192);
+        while (true) {
+            const dsp::ConstBlockRef block = reader.next();
+            if (block.frames == 0) break;
+            analysis.process(block, [&](const dsp::EpochFrame& f, const pipeline::EpochDerived& d) {
                 epochs.write(f, d);
                 if (pairs) pairs->write(f, d);
             });
-            frames += n;
+            frames += block.frames;
             progress.update(frames);
         }
         progress.done();
