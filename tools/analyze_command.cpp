@@ -5,6 +5,7 @@
 #include "pipeline/mvc.hpp"
 #include "pipeline/output_dir.hpp"
 #include "pipeline/prefetch.hpp"
+#include "report/report.hpp"
 #include "pipeline/results.hpp"
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
@@ -156,6 +157,7 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     const pipeline::InputFacts facts{std::filesystem::weakly_canonical(std::filesystem::absolute(input)), pipeline::sha256_file(input), info};
     out.open("summary.json") << pipeline::summary_json(facts, analysis.settings(), result).dump(2) << '\n';
     out.commit();
+    report::write_report(out_dir);
     if (!o.quiet) {
         std::cout << input.string() << " -> " << out_dir.string() << "\n";
         if (o.montage.empty() && !analysis.pairs().empty()) {

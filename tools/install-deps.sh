@@ -7,11 +7,17 @@ packages=(
   libssl-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-scipy socat time
+  chromium  # the report.html test (tests/tools/test_report_browser.js) runs it headless
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The build runs `npm ci` for report.html's chart library (report/web/package-lock.json). Checked
+# by command, not by package: a NodeSource nodejs brings its own npm and conflicts with Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,1173 @@
+// semg report: draws a fatigue analysis with uPlot. Plain JavaScript, no build step, no framework.
+//
+// The data (embedded in report.html by `semg report`; layout in docs/report.md):
+//   {format: 1, summary: <summary.json>,
+//    epochs: {quality_names: [...], channels: [{label, t, mdf, mnf, rms, q[, rms_pct_mvc]}]},
+//    pairs: [{left, right, muscle, level, t, ai, lr}]}
+// t is the epoch centre in s; q indexes quality_names ("ok" is 0); null is a missing value.
+//
+// Two layers:
+//   - the model (createModel, appendEpochs, appendPairEpochs, fitValues, qualityTable, jasaPoints)
+//     is plain data without the DOM, and is tested under Node;
+//   - the view (render) draws the model. report.appendEpochs(rows) adds epochs and redraws only
+//     the charts they touch, so a live dashboard can render an empty model and feed it epochs
+//     as they arrive (docs/report.md, "Live use").
+(function (global) {
+  'use strict';
+
+  // ---------------------------------------------------------------------------------------
+  // Model
+  // ---------------------------------------------------------------------------------------
+
+  function finite(v) {
+    return typeof v === 'number' && isFinite(v);
+  }
+
+  function numberOrNull(v) {
+    if (v === null || v === undefined || v === '') return null;
+    const n = typeof v === 'number' ? v : Number(v);
+    return isFinite(n) ? n : null;
+  }
+
+  function get(obj, path) {
+    let v = obj;
+    for (const key of path.split('.')) {
+      if (v === null || v === undefined || typeof v !== 'object') return undefined;
+      v = v[key];
+    }
+    return v;
+  }
+
+  function countFinite(values) {
+    let n = 0;
+    for (const v of values) if (finite(v)) n++;
+    return n;
+  }
+
+  // The contractions with their fits; summary.json lists each under "contractions".
+  function contractionsOf(summary) {
+    const list = Array.isArray(summary.contractions) ? summary.contractions : [];
+    return list.filter(function (c) {
+      return c && finite(c.start_s) && finite(c.end_s);
+    });
+  }
+
+  function addChannel(model, label, site) {
+    let ch = model.channelIndex.get(label);
+    if (!ch) {
+      ch = { label: label, site: {}, t: [], mdf: [], mnf: [], rms: [], mvc: [], quality: [] };
+      model.channelIndex.set(label, ch);
+      model.channels.push(ch);
+    }
+    if (site) ch.site = site;
+    return ch;
+  }
+
+  function addPair(model, left, right, facts) {
+    const key = left + '\u0000' + right;
+    let pair = model.pairIndex.get(key);
+    if (!pair) {
+      pair = { left: left, right: right, muscle: '', level: '', fit: null, t: [], ai: [], lr: [] };
+      model.pairIndex.set(key, pair);
+      model.pairs.push(pair);
+    }
+    if (facts) {
+      if (facts.muscle) pair.muscle = facts.muscle;
+      if (facts.level) pair.level = facts.level;
+      if ('amplitude_asymmetry_pct' in facts) pair.fit = facts;
+    }
+    return pair;
+  }
+
+  function pushEpoch(ch, t, mdf, mnf, rms, quality, mvc) {
+    ch.t.push(t);
+    ch.mdf.push(numberOrNull(mdf));
+    ch.mnf.push(numberOrNull(mnf));
+    ch.rms.push(numberOrNull(rms));
+    ch.mvc.push(numberOrNull(mvc));
+    ch.quality.push(quality || 'ok');
+  }
+
+  function createModel(data) {
+    data = data || {};
+    const summary = data.summary || {};
+    const epochs = data.epochs || {};
+    const names = Array.isArray(epochs.quality_names) ? epochs.quality_names : ['ok'];
+    const model = {
+      summary: summary,
+      settings: summary.settings || {},
+      contractions: contractionsOf(summary),
+      channels: [],
+      pairs: [],
+      channelIndex: new Map(),
+      pairIndex: new Map(),
+    };
+    for (const ch of summary.channels || []) if (ch && ch.label !== undefined) addChannel(model, String(ch.label), ch);
+    for (const s of epochs.channels || []) {
+      const ch = addChannel(model, String(s.label), null);
+      const n = (s.t || []).length;
+      for (let i = 0; i < n; i++) {
+        pushEpoch(ch, s.t[i], s.mdf && s.mdf[i], s.mnf && s.mnf[i], s.rms && s.rms[i],
+                  names[s.q ? s.q[i] : 0], s.rms_pct_mvc ? s.rms_pct_mvc[i] : null);
+      }
+    }
+    for (const p of summary.pairs || []) if (p && p.left !== undefined) addPair(model, p.left, p.right, p);
+    for (const p of data.pairs || []) {
+      const pair = addPair(model, p.left, p.right, p);
+      const n = (p.t || []).length;
+      for (let i = 0; i < n; i++) {
+        pair.t.push(p.t[i]);
+        pair.ai.push(numberOrNull(p.ai && p.ai[i]));
+        pair.lr.push(numberOrNull(p.lr && p.lr[i]));
+      }
+    }
+    return model;
+  }
+
+  function epochCentre(row) {
+    const start = numberOrNull(row.t_start_s);
+    const end = numberOrNull(row.t_end_s);
+    if (start !== null && end !== null) return (start + end) / 2;
+    return numberOrNull(row.t_s);
+  }
+
+  // Rows as in epochs.csv (objects with its column names). Returns the labels of the channels
+  // that changed, new channels included.
+  function appendEpochs(model, rows) {
+    const touched = new Set();
+    for (const row of rows || []) {
+      const t = epochCentre(row);
+      if (t === null || row.channel === undefined) continue;
+      const ch = addChannel(model, String(row.channel), null);
+      pushEpoch(ch, t, row.mdf_hz, row.mnf_hz, row.rms_uv, row.quality, row.rms_pct_mvc);
+      touched.add(ch.label);
+    }
+    return Array.from(touched);
+  }
+
+  // Rows as in pairs.csv. Returns the pairs that changed.
+  function appendPairEpochs(model, rows) {
+    const touched = new Set();
+    for (const row of rows || []) {
+      const t = epochCentre(row);
+      if (t === null || row.left === undefined || row.right === undefined) continue;
+      const pair = addPair(model, String(row.left), String(row.right), row);
+      pair.t.push(t);
+      pair.ai.push(numberOrNull(row.ai_pct));
+      pair.lr.push(numberOrNull(row.lr_ratio));
+      touched.add(pair);
+    }
+    return Array.from(touched);
+  }
+
+  function isFlagged(quality) {
+    return quality !== 'ok' && quality !== '';
+  }
+
+  // The fit of one feature ("mdf", "mnf" or "rms") of one channel in contraction k.
+  function channelFit(model, k, label, feature) {
+    const con = model.contractions[k];
+    if (!con || !Array.isArray(con.channels)) return null;
+    const ch = con.channels.find(function (c) { return c && c.label === label; });
+    return ch && ch[feature] ? ch[feature] : null;
+  }
+
+  // The regression line at each time in t: initial + slope * (t - contraction start), for times
+  // inside a contraction with a fit; null elsewhere, so separate contractions stay separate.
+  function fitValues(model, label, feature, t) {
+    const out = new Array(t.length).fill(null);
+    model.contractions.forEach(function (con, k) {
+      const fit = channelFit(model, k, label, feature);
+      if (!fit) return;
+      const initial = finite(fit.initial_hz) ? fit.initial_hz : fit.initial_uv;
+      const slope = finite(fit.slope_hz_per_s) ? fit.slope_hz_per_s : fit.slope_uv_per_s;
+      if (!finite(initial) || !finite(slope)) return;
+      for (let i = 0; i < t.length; i++) {
+        if (t[i] >= con.start_s && t[i] <= con.end_s) out[i] = initial + slope * (t[i] - con.start_s);
+      }
+    });
+    return out;
+  }
+
+  // Per channel: epochs, flagged epochs and a count per flag ("a|b" counts for a and for b).
+  function qualityTable(model) {
+    const flags = new Set();
+    const rows = model.channels.map(function (ch) {
+      const counts = {};
+      let flagged = 0;
+      for (const q of ch.quality) {
+        if (!isFlagged(q)) continue;
+        flagged++;
+        for (const name of q.split('|')) {
+          if (!name || name === 'ok') continue;
+          flags.add(name);
+          counts[name] = (counts[name] || 0) + 1;
+        }
+      }
+      return { label: ch.label, epochs: ch.quality.length, flagged: flagged, counts: counts };
+    });
+    return { flags: Array.from(flags).sort(), rows: rows };
+  }
+
+  // JASA (joint analysis of spectrum and amplitude): the signs of the MDF and RMS slopes.
+  function jasaQuadrant(mdfSlope, rmsSlope) {
+    if (!finite(mdfSlope) || !finite(rmsSlope) || mdfSlope === 0 || rmsSlope === 0) return 'undetermined';
+    if (mdfSlope < 0) return rmsSlope > 0 ? 'fatigue' : 'force decrease';
+    return rmsSlope > 0 ? 'force increase' : 'recovery';
+  }
+
+  // One point per channel and contraction: normalised MDF slope and RMS slope in %/s.
+  function jasaPoints(model) {
+    const points = [];
+    model.contractions.forEach(function (con, k) {
+      for (const c of con.channels || []) {
+        const x = get(c, 'mdf.slope_pct_per_s');
+        const y = get(c, 'rms.slope_pct_per_s');
+        if (!finite(x) || !finite(y)) continue;
+        const ch = model.channelIndex.get(c.label);
+        points.push({
+          label: c.label, side: ch && ch.site.side ? ch.site.side : 'unknown', contraction: k,
+          x: x, y: y, quadrant: jasaQuadrant(x, y),
+        });
+      }
+    });
+    return points;
+  }
+
+  // Several (t, values) series on one sorted x axis: [x, ys0, ys1, ...], null where absent.
+  function alignSeries(ts, valueLists) {
+    const xs = Array.from(new Set([].concat.apply([], ts))).sort(function (a, b) { return a - b; });
+    const at = new Map(xs.map(function (x, i) { return [x, i]; }));
+    const out = [xs];
+    valueLists.forEach(function (values, s) {
+      const ys = new Array(xs.length).fill(null);
+      const t = ts[s];
+      for (let i = 0; i < t.length; i++) ys[at.get(t[i])] = values[i];
+      out.push(ys);
+    });
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Formatting
+  // ---------------------------------------------------------------------------------------
+
+  const MINUS = '\u2212';
+
+  function fmt(v, decimals) {
+    if (!finite(v)) return '\u2013';
+    const text = v.toFixed(decimals);
+    return text.charAt(0) === '-' ? MINUS + text.slice(1) : text;
+  }
+
+  function fmtSigned(v, decimals) {
+    if (!finite(v)) return '\u2013';
+    return (v > 0 ? '+' : '') + fmt(v, decimals);
+  }
+
+  function fmtCi(ci, decimals) {
+    if (!Array.isArray(ci) || !finite(ci[0]) || !finite(ci[1])) return '\u2013';
+    return fmt(ci[0], decimals) + ' to ' + fmt(ci[1], decimals);
+  }
+
+  function plainValue(v) {
+    if (v === null || v === undefined) return '\u2013';
+    if (Array.isArray(v)) {
+      if (v.every(function (x) { return x === null || typeof x !== 'object'; })) return v.map(plainValue).join(', ');
+      return JSON.stringify(v);
+    }
+    if (typeof v === 'object') return JSON.stringify(v);
+    if (typeof v === 'boolean') return v ? 'yes' : 'no';
+    return String(v);
+  }
+
+  function siteText(site) {
+    const parts = [];
+    if (site.muscle) parts.push(String(site.muscle).replace(/_/g, ' '));
+    if (site.level) parts.push(site.level);
+    if (site.side && site.side !== 'unknown') parts.push(site.side);
+    return parts.join(' \u00b7 ');
+  }
+
+  // The plain fields of a settings object in one line, units from the key suffix:
+  // {mode: "auto", exclude_half_width_hz: 1} -> "mode auto · exclude half width 1 Hz".
+  // Nested objects are left to the full settings table.
+  const UNITS = [['_pct_per_s', ' %/s'], ['_hz_per_s', ' Hz/s'], ['_hz', ' Hz'], ['_ms', ' ms'], ['_s', ' s'],
+                 ['_pct', ' %'], ['_uv', ' \u00b5V'], ['_mm', ' mm'], ['_db', ' dB'], ['_bpm', ' /min']];
+
+  function describe(obj) {
+    if (obj === null || obj === undefined) return '\u2013';
+    if (typeof obj !== 'object' || Array.isArray(obj)) return plainValue(obj);
+    const parts = [];
+    for (const key of Object.keys(obj)) {
+      const v = obj[key];
+      if (v !== null && typeof v === 'object' && !(Array.isArray(v) && v.every(function (x) { return typeof x !== 'object'; }))) continue;
+      let name = key;
+      let unit = '';
+      for (const u of UNITS) {
+        if (key.endsWith(u[0])) { name = key.slice(0, -u[0].length); unit = u[1]; break; }
+      }
+      const value = typeof v === 'number' && !Number.isInteger(v) ? String(Number(v.toPrecision(4))) : plainValue(v);
+      parts.push(name.replace(/_/g, ' ') + ' ' + value + (typeof v === 'number' || Array.isArray(v) ? unit : ''));
+    }
+    return parts.join(' \u00b7 ');
+  }
+
+  function muscleText(muscle) {
+    return String(muscle || '').replace(/_/g, ' ');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // DOM helpers
+  // ---------------------------------------------------------------------------------------
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const key of Object.keys(attrs || {})) {
+      const v = attrs[key];
+      if (v === undefined || v === null || v === false) continue;
+      if (key === 'text') node.textContent = v;
+      else if (key === 'class') node.className = v;
+      else node.setAttribute(key, v === true ? '' : v);
+    }
+    for (const child of [].concat(children || [])) {
+      if (child === null || child === undefined || child === false) continue;
+      node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  // A table from a header list and rows of cells (strings or nodes); numeric columns align right.
+  function table(header, rows, options) {
+    options = options || {};
+    const numeric = options.numeric || [];
+    const head = el('thead', {}, el('tr', {}, header.map(function (h, i) {
+      return el('th', { class: numeric.indexOf(i) >= 0 ? 'num' : null, scope: 'col' }, h);
+    })));
+    const body = el('tbody', {}, rows.map(function (cells) {
+      const tr = el('tr', { class: cells.rowClass || null });
+      cells.forEach(function (c, i) {
+        tr.appendChild(el(i === 0 && options.rowHeaders ? 'th' : 'td',
+                          { class: numeric.indexOf(i) >= 0 ? 'num' : null, scope: i === 0 && options.rowHeaders ? 'row' : null }, c));
+      });
+      return tr;
+    }));
+    const t = el('table', { class: options.className || null }, [
+      options.caption ? el('caption', {}, options.caption) : null, head, body]);
+    return el('div', { class: 'table-wrap' }, t);
+  }
+
+  function section(id, title, intro) {
+    const details = el('details', { class: 'section', id: id, open: true });
+    details.appendChild(el('summary', {}, el('h2', { text: title })));
+    const body = el('div', { class: 'section-body' });
+    if (intro) body.appendChild(el('p', { class: 'intro' }, intro));
+    details.appendChild(body);
+    return { root: details, body: body };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Charts
+  // ---------------------------------------------------------------------------------------
+
+  const COLOR = {
+    // Epoch values in a light shade, their regression line in a dark shade of the same hue.
+    mdf: '#4a90d9', mdfFit: '#0b4f94', mnf: '#a98bd0', mnfFit: '#5b3a96',
+    rms: '#3aa89b', rmsFit: '#0c5a50',
+    left: '#4a90d9', leftFit: '#0b4f94', right: '#f0a040', rightFit: '#b04a00', other: '#6a3d9a',
+    flag: '#d62728', flagShade: 'rgba(214, 39, 40, 0.16)', contraction: 'rgba(0, 0, 0, 0.045)',
+    ai: '#333333', band: 'rgba(44, 160, 44, 0.13)', threshold: '#5f9f5f',
+    axis: '#333333', grid: 'rgba(0, 0, 0, 0.09)',
+  };
+
+  // Tick labels with as many decimals as the tick step needs, and a real minus sign.
+  function tickDecimals(incr) {
+    if (!finite(incr) || incr <= 0) return 2;
+    for (let d = 0; d < 6; d++) {
+      const scaled = incr * Math.pow(10, d);
+      if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
+    }
+    return 6;
+  }
+
+  function tickValues(u, splits, axisIdx, space, incr) {
+    const decimals = tickDecimals(incr);
+    return splits.map(function (v) { return v === null || v === undefined ? null : fmt(v, decimals); });
+  }
+
+  function axis(label, extra) {
+    return Object.assign({
+      label: label, stroke: COLOR.axis, font: '11px system-ui, sans-serif', labelFont: '11px system-ui, sans-serif',
+      labelSize: 14, labelGap: 0, gap: 3, size: 30, space: 24, values: tickValues,
+      grid: { stroke: COLOR.grid, width: 1 }, ticks: { stroke: COLOR.grid, width: 1, size: 4 },
+    }, extra || {});
+  }
+
+  function lineSeries(label, stroke, options) {
+    return Object.assign({
+      label: label, stroke: stroke, width: 1.2, spanGaps: false, points: { show: false },
+      value: function (u, v) { return v === null || v === undefined ? '' : fmt(v, 2); },
+    }, options || {});
+  }
+
+  function fitSeries(label, stroke) {
+    return lineSeries(label, stroke, { width: 2.4, dash: [7, 4] });
+  }
+
+  function pointSeries(label, color, size) {
+    return {
+      label: label, stroke: color, fill: color, paths: function () { return null; },
+      points: { show: true, size: size || 6, width: 1, stroke: color, fill: color },
+      value: function (u, v) { return v === null || v === undefined ? '' : fmt(v, 2); },
+    };
+  }
+
+  // Shaded time spans under the series: contractions (grey) and flagged epochs (red).
+  function shadeSpans(u, spans, color) {
+    if (!spans.length) return;
+    const ctx = u.ctx;
+    const box = u.bbox;
+    ctx.save();
+    ctx.fillStyle = color;
+    for (const span of spans) {
+      const x0 = Math.max(u.valToPos(span[0], 'x', true), box.left);
+      const x1 = Math.min(u.valToPos(span[1], 'x', true), box.left + box.width);
+      if (x1 > x0 - 1) ctx.fillRect(x0, box.top, Math.max(x1 - x0, 1), box.height);
+    }
+    ctx.restore();
+  }
+
+  // Spans [t - hop/2, t + hop/2] around flagged epoch centres, neighbours merged.
+  function flaggedSpans(ch, hop) {
+    const spans = [];
+    for (let i = 0; i < ch.t.length; i++) {
+      if (!isFlagged(ch.quality[i])) continue;
+      const a = ch.t[i] - hop / 2;
+      const b = ch.t[i] + hop / 2;
+      const last = spans[spans.length - 1];
+      if (last && a <= last[1] + 1e-9) last[1] = Math.max(last[1], b);
+      else spans.push([a, b]);
+    }
+    return spans;
+  }
+
+  // Holds every chart, sizes them to their boxes and describes them in semgReport.charts.
+  function ChartSet() {
+    this.list = [];
+    this.info = [];
+    const self = this;
+    this.observer = typeof ResizeObserver === 'function'
+      ? new ResizeObserver(function (entries) {
+        for (const entry of entries) {
+          const chart = self.byBox.get(entry.target);
+          if (chart) chart.fit();
+        }
+      })
+      : null;
+    this.byBox = new Map();
+  }
+
+  // spec: {id, title, kind, height, box (element), options (uPlot options without size),
+  //        build() -> uPlot data}
+  ChartSet.prototype.add = function (spec) {
+    const info = { id: spec.id, title: spec.title, kind: spec.kind, series: [] };
+    const chart = {
+      spec: spec, info: info, plot: null,
+      fit: function () {
+        const width = Math.floor(spec.box.clientWidth);
+        if (width > 0 && chart.plot && Math.abs(chart.plot.width - width) > 1) {
+          chart.plot.setSize({ width: width, height: spec.height });
+        }
+      },
+      refresh: function () {
+        const data = spec.build();
+        chart.plot.setData(data);
+        chart.describe(data);
+      },
+      describe: function (data) {
+        info.series = spec.options.series.slice(1).map(function (s, i) {
+          return { label: s.label, stroke: s.stroke, points: countFinite(data[i + 1] || []) };
+        });
+      },
+    };
+    spec.box.id = spec.id;
+    const data = spec.build();
+    const opts = Object.assign({ width: Math.floor(spec.box.clientWidth) || 600, height: spec.height }, spec.options);
+    chart.plot = new uPlot(opts, data, spec.box);
+    chart.describe(data);
+    this.list.push(chart);
+    this.info.push(info);
+    this.byBox.set(spec.box, chart);
+    if (this.observer) this.observer.observe(spec.box);
+    return chart;
+  };
+
+  ChartSet.prototype.fitAll = function () {
+    for (const chart of this.list) chart.fit();
+  };
+
+  // ---------------------------------------------------------------------------------------
+  // The page
+  // ---------------------------------------------------------------------------------------
+
+  function hopSeconds(model) {
+    const epoch = model.settings.epoch_s;
+    const overlap = finite(model.settings.overlap) ? model.settings.overlap : 0;
+    if (finite(epoch)) return epoch * (1 - overlap);
+    const t = model.channels.length ? model.channels[0].t : [];
+    return t.length > 1 ? t[1] - t[0] : 1;
+  }
+
+  function contractionSpans(model) {
+    return model.contractions.map(function (c) { return [c.start_s, c.end_s]; });
+  }
+
+  function headerBlock(model) {
+    const s = model.summary;
+    const name = get(s, 'input.path') ? String(get(s, 'input.path')).split(/[\\/]/).pop() : 'recording';
+    const facts = [];
+    if (finite(get(s, 'input.sample_rate_hz'))) facts.push(fmt(s.input.sample_rate_hz, 0) + ' Hz');
+    if (finite(get(s, 'input.duration_s'))) facts.push(fmt(s.input.duration_s, 1) + ' s');
+    facts.push(model.channels.length + (model.channels.length === 1 ? ' channel' : ' channels'));
+    if (model.pairs.length) facts.push(model.pairs.length + (model.pairs.length === 1 ? ' bilateral pair' : ' bilateral pairs'));
+    facts.push(model.contractions.length + (model.contractions.length === 1 ? ' contraction' : ' contractions'));
+    const version = get(s, 'software.version');
+    const nav = el('nav', { class: 'toc' }, [
+      ['recording', 'Recording and settings'], ['fatigue', 'Fatigue fits'], ['channels', 'Channels'],
+      ['pairs', 'Left and right'], ['jasa', 'JASA'], ['quality', 'Channel quality'],
+    ].map(function (item) { return el('a', { href: '#' + item[0], text: item[1] }); }));
+    const buttons = el('span', { class: 'controls' }, [
+      el('button', { type: 'button', 'data-action': 'expand', text: 'Expand all' }),
+      el('button', { type: 'button', 'data-action': 'collapse', text: 'Collapse all' }),
+    ]);
+    return el('header', { class: 'page-header' }, [
+      el('h1', {}, ['Fatigue report: ', el('span', { class: 'file', text: name })]),
+      el('p', { class: 'facts', text: facts.join(' \u00b7 ') + (version ? ' \u00b7 semg ' + version : '') }),
+      el('div', { class: 'toolbar' }, [nav, buttons]),
+    ]);
+  }
+
+  // Every ISEK item first, then every setting exactly as summary.json records it.
+  function recordingSection(model) {
+    const s = model.summary;
+    const st = model.settings;
+    const sec = section('recording', 'Recording and settings');
+    const fs = get(s, 'input.sample_rate_hz');
+    if (finite(fs) && fs < 1000) {
+      sec.body.appendChild(el('p', { class: 'warning', text: 'Sampling rate ' + fmt(fs, 0) +
+        ' Hz is below 1 kHz: the spectrum is band-limited and MDF/MNF are biased low.' }));
+    }
+    const band = st.band_hz;
+    const requested = st.band_requested_hz;
+    let cutoffs = Array.isArray(band) ? fmt(band[0], 1) + '\u2013' + fmt(band[1], 1) + ' Hz' : '\u2013';
+    if (Array.isArray(requested) && Array.isArray(band) && requested[1] !== band[1]) {
+      cutoffs += ' (requested ' + fmt(requested[0], 1) + '\u2013' + fmt(requested[1], 1) + ' Hz; upper edge clamped to 0.45 fs)';
+    }
+    const ecg = st.ecg !== undefined ? describe(st.ecg) : 'none recorded in summary.json';
+    const mains = st.mains;
+    const psd = st.psd || {};
+    const epochS = st.epoch_s;
+    const rows = [
+      ['Input file', plainValue(get(s, 'input.path'))],
+      ['Format', plainValue(get(s, 'input.format'))],
+      ['Input SHA-256', el('code', { text: plainValue(get(s, 'input.sha256')) })],
+      ['Duration', finite(get(s, 'input.duration_s')) ? fmt(s.input.duration_s, 2) + ' s' : '\u2013'],
+      ['Sampling rate', finite(fs) ? fmt(fs, 1) + ' Hz' : '\u2013'],
+      ['Band-pass filter', plainValue(get(st, 'filter.type')) + ', order ' + plainValue(get(st, 'filter.order')) +
+        (get(st, 'filter.order_definition') ? ' (' + st.filter.order_definition + ')' : '')],
+      ['Cut-offs', cutoffs],
+      ['Filter phase', plainValue(get(st, 'filter.phase'))],
+      ['Mains', describe(mains) + (get(mains, 'detection.confidence') ? ' \u00b7 detection confidence ' + mains.detection.confidence : '')],
+      ['ECG', ecg],
+      ['Epoch', finite(epochS) ? fmt(epochS, 3) + ' s' : '\u2013'],
+      ['Overlap', finite(st.overlap) ? fmt(100 * st.overlap, 0) + ' %' : '\u2013'],
+      ['Window', plainValue(st.window)],
+      ['PSD', plainValue(psd.method) + (finite(psd.segment_s) ? ', segments of ' + fmt(psd.segment_s, 3) + ' s' : '') +
+        (finite(psd.segment_overlap) ? ' with ' + fmt(100 * psd.segment_overlap, 0) + ' % overlap' : '') +
+        (psd.detrend ? ', detrend ' + psd.detrend : '') + (psd.scaling ? ', ' + psd.scaling : '')],
+      ['MDF definition', plainValue(st.mdf_definition)],
+      ['MNF definition', plainValue(st.mnf_definition)],
+      ['Contractions', plainValue(get(st, 'contractions.source') || s.contraction_source)],
+      ['Fit', plainValue(st.fit) + (st.keep_flagged === true ? '; flagged epochs included' : '; flagged epochs left out')],
+      ['Amplitude asymmetry', plainValue(get(st, 'amplitude_asymmetry.definition')) +
+        (finite(get(st, 'amplitude_asymmetry.flag_threshold_pct')) ? '; flag above \u00b1' + fmt(st.amplitude_asymmetry.flag_threshold_pct, 1) + ' %' : '')],
+      ['Montage', plainValue(st.montage)],
+      ['Quality flags', st.quality !== undefined ? describe(st.quality) : 'not recorded'],
+      ['Software', plainValue(get(s, 'software.name')) + ' ' + plainValue(get(s, 'software.version'))],
+    ];
+    sec.body.appendChild(table(['Item', 'Value'], rows, { rowHeaders: true, className: 'facts-table',
+                                                         caption: 'Reporting items (ISEK)' }));
+
+    const sites = model.channels.map(function (ch) {
+      const site = ch.site || {};
+      const pair = model.pairs.find(function (p) { return p.left === ch.label || p.right === ch.label; });
+      return [ch.label, muscleText(site.muscle) || '\u2013', site.level || '\u2013', site.side || '\u2013',
+              finite(site.electrode_size_mm) ? fmt(site.electrode_size_mm, 0) + ' mm' : 'not recorded',
+              finite(site.inter_electrode_distance_mm) ? fmt(site.inter_electrode_distance_mm, 0) + ' mm' : 'not recorded',
+              pair ? (pair.left === ch.label ? pair.right : pair.left) : '\u2013'];
+    });
+    sec.body.appendChild(table(['Channel', 'Muscle', 'Level', 'Side', 'Electrode size', 'Inter-electrode distance', 'Paired with'],
+                               sites, { rowHeaders: true, caption: 'Electrode sites' }));
+
+    const all = [];
+    (function flatten(prefix, v) {
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        for (const k of Object.keys(v)) flatten(prefix ? prefix + '.' + k : k, v[k]);
+      } else if (Array.isArray(v) && v.some(function (x) { return x && typeof x === 'object'; })) {
+        v.forEach(function (x, i) {
+          flatten(prefix + '[' + (x && x.label !== undefined ? x.label : i) + ']', x);
+        });
+      } else {
+        all.push([prefix, plainValue(v)]);
+      }
+    })('', Object.fromEntries(Object.keys(s).filter(function (k) {
+      return ['channels', 'pairs', 'contractions'].indexOf(k) < 0;
+    }).map(function (k) { return [k, s[k]]; })));
+    const more = el('details', { class: 'all-settings' }, [
+      el('summary', { text: 'Everything else summary.json records (' + all.length + ' entries)' }),
+      table(['Key', 'Value'], all, { rowHeaders: true, className: 'kv' }),
+    ]);
+    sec.body.appendChild(more);
+    return sec.root;
+  }
+
+  function fatigueSection(model) {
+    const sec = section('fatigue', 'Fatigue fits',
+      'Least-squares fits over each contraction (flagged epochs ' +
+      (model.settings.keep_flagged === true ? 'included' : 'left out') +
+      '). Initial value = intercept at the contraction start; normalised slope = 100 \u00b7 slope / initial. ' +
+      'The slope is less reliable than the initial value: read both.');
+    if (!model.contractions.length) {
+      sec.body.appendChild(el('p', { class: 'empty', text: 'No contraction with a fit in summary.json.' }));
+      return sec.root;
+    }
+    model.contractions.forEach(function (con, k) {
+      const rows = (con.channels || []).map(function (c) {
+        const mdf = c.mdf || {};
+        const mnf = c.mnf || {};
+        const rms = c.rms || {};
+        const flagged = finite(c.flagged_epochs) && c.flagged_epochs > 0;
+        return Object.assign([
+          c.label, plainValue(c.epochs), flagged ? el('span', { class: 'flag-text', text: String(c.flagged_epochs) }) : '0',
+          fmt(mdf.initial_hz, 1), fmtSigned(mdf.slope_hz_per_s, 3), fmtSigned(mdf.slope_pct_per_s, 3),
+          fmtCi(mdf.slope_ci95_hz_per_s, 3), fmt(mdf.r2, 2),
+          fmt(mnf.initial_hz, 1), fmtSigned(mnf.slope_pct_per_s, 3),
+          fmt(rms.initial_uv, 1), fmtSigned(rms.slope_pct_per_s, 3), c.jasa ? String(c.jasa).replace(/_/g, ' ') : '\u2013',
+        ], { rowClass: flagged ? 'has-flags' : null });
+      });
+      sec.body.appendChild(table(
+        ['Channel', 'Epochs', 'Flagged', 'IMF (Hz)', 'MDF slope (Hz/s)', 'MDF slope (%/s)', 'MDF slope 95 % CI (Hz/s)', 'r\u00b2',
+         'MNF\u2080 (Hz)', 'MNF slope (%/s)', 'RMS\u2080 (\u00b5V)', 'RMS slope (%/s)', 'JASA'],
+        rows, { numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], rowHeaders: true,
+                caption: 'Contraction ' + (k + 1) + ' of ' + model.contractions.length + ': ' +
+                         fmt(con.start_s, 2) + '\u2013' + fmt(con.end_s, 2) + ' s' }));
+    });
+    return sec.root;
+  }
+
+  function fitNumbers(model, label) {
+    const rows = [];
+    model.contractions.forEach(function (con, k) {
+      const prefix = model.contractions.length > 1 ? 'C' + (k + 1) + ' ' : '';
+      const mdf = channelFit(model, k, label, 'mdf');
+      const mnf = channelFit(model, k, label, 'mnf');
+      const rms = channelFit(model, k, label, 'rms');
+      const u = function (text, v, unit) { return finite(v) ? text + ' ' + unit : text; };
+      if (mdf) rows.push([prefix + 'MDF', u(fmt(mdf.initial_hz, 1), mdf.initial_hz, 'Hz'), u(fmtSigned(mdf.slope_hz_per_s, 3), mdf.slope_hz_per_s, 'Hz/s'), u(fmtSigned(mdf.slope_pct_per_s, 2), mdf.slope_pct_per_s, '%/s'), fmt(mdf.r2, 2)]);
+      if (mnf) rows.push([prefix + 'MNF', u(fmt(mnf.initial_hz, 1), mnf.initial_hz, 'Hz'), u(fmtSigned(mnf.slope_hz_per_s, 3), mnf.slope_hz_per_s, 'Hz/s'), u(fmtSigned(mnf.slope_pct_per_s, 2), mnf.slope_pct_per_s, '%/s'), fmt(mnf.r2, 2)]);
+      if (rms) rows.push([prefix + 'RMS', u(fmt(rms.initial_uv, 1), rms.initial_uv, '\u00b5V'), u(fmtSigned(rms.slope_uv_per_s, 3), rms.slope_uv_per_s, '\u00b5V/s'), u(fmtSigned(rms.slope_pct_per_s, 2), rms.slope_pct_per_s, '%/s'), fmt(rms.r2, 2)]);
+    });
+    if (!rows.length) return el('p', { class: 'empty', text: 'No fit.' });
+    return table(['', 'Initial', 'Slope', 'Normalised', 'r\u00b2'], rows, { numeric: [1, 2, 3, 4], rowHeaders: true, className: 'fit-table' });
+  }
+
+  // The y range of the values inside contractions and not flagged, padded: rest epochs (noise,
+  // MDF far above the contraction's) would otherwise squeeze the fatigue trend flat. Values
+  // outside the range are clipped at the chart's edge.
+  function focusRange(model, t, lists, quality, include) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    const inside = function (x) {
+      if (!model.contractions.length) return true;
+      return model.contractions.some(function (c) { return x >= c.start_s && x <= c.end_s; });
+    };
+    lists.forEach(function (values, s) {
+      const times = Array.isArray(t[0]) ? t[s] : t;
+      const q = quality && Array.isArray(quality[0]) ? quality[s] : quality;
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        if (!finite(v) || !inside(times[i]) || (q && isFlagged(q[i]))) continue;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    });
+    for (const v of include || []) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!isFinite(lo)) return null;
+    const pad = Math.max((hi - lo) * 0.12, Math.abs(hi) * 0.02, 1e-6);
+    return [lo - pad, hi + pad];
+  }
+
+  function yRange(focus) {
+    return function (u, dataMin, dataMax) {
+      const r = focus();
+      if (r) return r;
+      if (dataMin === null || dataMax === null) return [0, 1];
+      const pad = Math.max((dataMax - dataMin) * 0.08, Math.abs(dataMax) * 0.02, 1e-6);
+      return [dataMin - pad, dataMax + pad];
+    };
+  }
+
+  function timeChartOptions(yLabel, series, spansFor, extra, focus) {
+    return Object.assign({
+      scales: { x: { time: false }, y: focus ? { range: yRange(focus) } : { auto: true } },
+      axes: [axis('time (s)', { space: 40 }), axis(yLabel, { size: 44 })],
+      series: [{ label: 't (s)', class: 'x-series', value: function (u, v) { return v === null || v === undefined ? '\u2013' : fmt(v, 1); } }].concat(series),
+      legend: { show: true, live: true },
+      cursor: { drag: { x: true, y: false } },
+      hooks: {
+        drawClear: [function (u) {
+          const spans = spansFor();
+          shadeSpans(u, spans.contractions || [], COLOR.contraction);
+          shadeSpans(u, spans.flagged || [], COLOR.flagShade);
+        }],
+      },
+    }, extra || {});
+  }
+
+  function channelCard(view, ch, index) {
+    const model = view.model;
+    const flaggedCount = ch.quality.filter(isFlagged).length;
+    const card = el('article', { class: 'card', id: 'channel-' + index });
+    card.appendChild(el('header', {}, [
+      el('h3', { text: ch.label }),
+      el('span', { class: 'site', text: siteText(ch.site) }),
+      flaggedCount ? el('span', { class: 'badge flag', text: flaggedCount + ' flagged' }) : null,
+      ch.site.jasa ? el('span', { class: 'badge', text: 'JASA: ' + String(ch.site.jasa).replace(/_/g, ' ') }) : null,
+    ]));
+    card.appendChild(fitNumbers(model, ch.label));
+    const freqBox = el('div', { class: 'chart' });
+    const rmsBox = el('div', { class: 'chart' });
+    card.appendChild(freqBox);
+    card.appendChild(rmsBox);
+    view.grids.channels.appendChild(card);
+
+    const spans = function () {
+      return { contractions: contractionSpans(model), flagged: flaggedSpans(ch, hopSeconds(model)) };
+    };
+    const flaggedValues = function (values) {
+      return values.map(function (v, i) { return isFlagged(ch.quality[i]) ? v : null; });
+    };
+    const charts = [];
+    charts.push(view.charts.add({
+      id: 'chart-frequency-' + index, title: ch.label + ': MDF and MNF', kind: 'channel-frequency',
+      height: 190, box: freqBox,
+      options: timeChartOptions('Hz', [
+        lineSeries('MDF', COLOR.mdf), lineSeries('MNF', COLOR.mnf),
+        fitSeries('MDF fit', COLOR.mdfFit), fitSeries('MNF fit', COLOR.mnfFit),
+        pointSeries('flagged', COLOR.flag, 4),
+      ], spans, null, function () { return focusRange(model, ch.t, [ch.mdf, ch.mnf], ch.quality); }),
+      build: function () {
+        return [ch.t.slice(), ch.mdf.slice(), ch.mnf.slice(), fitValues(model, ch.label, 'mdf', ch.t),
+                fitValues(model, ch.label, 'mnf', ch.t), flaggedValues(ch.mdf)];
+      },
+    }));
+    charts.push(view.charts.add({
+      id: 'chart-rms-' + index, title: ch.label + ': RMS', kind: 'channel-rms', height: 160, box: rmsBox,
+      options: timeChartOptions('\u00b5V', [
+        lineSeries('RMS', COLOR.rms), fitSeries('RMS fit', COLOR.rmsFit), pointSeries('flagged', COLOR.flag, 4),
+      ], spans),
+      build: function () {
+        return [ch.t.slice(), ch.rms.slice(), fitValues(model, ch.label, 'rms', ch.t), flaggedValues(ch.rms)];
+      },
+    }));
+    view.channelCharts.set(ch.label, charts);
+  }
+
+  function channelsSection(view) {
+    const sec = section('channels', 'Channels',
+      'Per channel: MDF and MNF (top) and RMS (bottom) per epoch against epoch centre time, with the ' +
+      'regression line over each contraction (dashed). Grey: contraction; red: flagged epochs (quality not ok).');
+    const grid = el('div', { class: 'grid' });
+    sec.body.appendChild(grid);
+    view.grids.channels = grid;
+    return sec.root;
+  }
+
+  function pairTitle(pair) {
+    const name = [muscleText(pair.muscle), pair.level].filter(Boolean).join(' ');
+    return name || pair.left + ' / ' + pair.right;
+  }
+
+  function pairCard(view, pair, index) {
+    const model = view.model;
+    const threshold = get(model.settings, 'amplitude_asymmetry.flag_threshold_pct');
+    const fit = pair.fit || {};
+    const card = el('article', { class: 'card', id: 'pair-' + index });
+    card.appendChild(el('header', {}, [
+      el('h3', { text: pairTitle(pair) }),
+      el('span', { class: 'site' }, [el('span', { class: 'key-left', text: pair.left }), ' / ',
+                                     el('span', { class: 'key-right', text: pair.right })]),
+      fit.flagged ? el('span', { class: 'badge flag', text: '|AI| above threshold' }) : null,
+    ]));
+    card.appendChild(el('p', { class: 'pair-facts', text:
+      'AI ' + fmtSigned(fit.amplitude_asymmetry_pct, 1) + ' % (sd ' + fmt(fit.amplitude_asymmetry_sd_pct, 1) + ')' +
+      ' \u00b7 L/R ' + fmt(fit.lr_rms_ratio, 2) +
+      ' \u00b7 \u0394 MDF slope L\u2212R ' + fmtSigned(fit.mdf_slope_difference_pct_per_s, 3) + ' %/s' +
+      ' \u00b7 \u0394 IMF L\u2212R ' + fmtSigned(fit.mdf_initial_difference_hz, 1) + ' Hz' }));
+    const mdfBox = el('div', { class: 'chart' });
+    const aiBox = el('div', { class: 'chart' });
+    card.appendChild(mdfBox);
+    card.appendChild(aiBox);
+    view.grids.pairs.appendChild(card);
+
+    const left = model.channelIndex.get(pair.left) || { t: [], mdf: [], quality: [] };
+    const right = model.channelIndex.get(pair.right) || { t: [], mdf: [], quality: [] };
+    const spans = function () { return { contractions: contractionSpans(model) }; };
+    const charts = [];
+    charts.push(view.charts.add({
+      id: 'chart-pair-mdf-' + index, title: pairTitle(pair) + ': left and right MDF', kind: 'pair-mdf',
+      height: 200, box: mdfBox,
+      options: timeChartOptions('MDF (Hz)', [
+        lineSeries('left ' + pair.left, COLOR.left), lineSeries('right ' + pair.right, COLOR.right),
+        fitSeries('left fit', COLOR.leftFit), fitSeries('right fit', COLOR.rightFit),
+      ], spans, null, function () {
+        return focusRange(model, [left.t, right.t], [left.mdf, right.mdf], [left.quality, right.quality]);
+      }),
+      build: function () {
+        return alignSeries([left.t, right.t, left.t, right.t],
+                           [left.mdf, right.mdf, fitValues(model, pair.left, 'mdf', left.t), fitValues(model, pair.right, 'mdf', right.t)]);
+      },
+    }));
+    const thr = finite(threshold) ? threshold : null;
+    const series = [lineSeries('AI', COLOR.ai, { value: function (u, v) { return v === null || v === undefined ? '' : fmtSigned(v, 1) + ' %'; } })];
+    if (thr !== null) {
+      // Two edges of one band: one legend entry.
+      series.push(lineSeries('\u00b1' + fmt(thr, 0) + ' % threshold', COLOR.threshold, { width: 1, dash: [3, 3], value: function () { return ''; } }));
+      series.push(lineSeries(MINUS + fmt(thr, 0) + ' %', COLOR.threshold, { width: 1, dash: [3, 3], class: 'x-series' }));
+    }
+    charts.push(view.charts.add({
+      id: 'chart-pair-ai-' + index, title: pairTitle(pair) + ': asymmetry index', kind: 'pair-ai',
+      height: 170, box: aiBox,
+      options: timeChartOptions('AI (%)', series, spans, thr !== null ? { bands: [{ series: [2, 3], fill: COLOR.band }] } : {},
+                                function () { return focusRange(model, pair.t, [pair.ai], null, thr !== null ? [-thr * 1.4, thr * 1.4] : []); }),
+      build: function () {
+        const data = [pair.t.slice(), pair.ai.slice()];
+        if (thr !== null) {
+          data.push(pair.t.map(function () { return thr; }));
+          data.push(pair.t.map(function () { return -thr; }));
+        }
+        return data;
+      },
+    }));
+    view.pairCharts.set(pair, charts);
+    for (const label of [pair.left, pair.right]) {
+      if (!view.pairChartsByChannel.has(label)) view.pairChartsByChannel.set(label, []);
+      view.pairChartsByChannel.get(label).push(charts[0]);
+    }
+  }
+
+  function pairsSection(view) {
+    const model = view.model;
+    const threshold = get(model.settings, 'amplitude_asymmetry.flag_threshold_pct');
+    const sec = section('pairs', 'Left and right', !model.pairs.length ? null :
+      'Bilateral pairs (same muscle and level). AI = 100 \u00b7 (L \u2212 R) / (L + R) on ' +
+      (model.pairs.some(function (p) { return p.fit && p.fit.amplitude_basis === 'pct_mvc'; }) ? '%MVC' : 'RMS') +
+      ' per epoch; the green band is \u00b1' + fmt(threshold, 1) + ' %. These are measurements, not a diagnosis: ' +
+      'evidence for clinical use of imbalance indices is weak.');
+    const rows = model.pairs.map(function (pair) {
+      const f = pair.fit || {};
+      const l = channelFit(model, 0, pair.left, 'mdf') || {};
+      const r = channelFit(model, 0, pair.right, 'mdf') || {};
+      return Object.assign([
+        pairTitle(pair), pair.left, pair.right, fmt(l.initial_hz, 1), fmt(r.initial_hz, 1), fmtSigned(f.mdf_initial_difference_hz, 1),
+        fmtSigned(l.slope_pct_per_s, 3), fmtSigned(r.slope_pct_per_s, 3), fmtSigned(f.mdf_slope_difference_pct_per_s, 3),
+        fmtSigned(f.amplitude_asymmetry_pct, 1), fmt(f.amplitude_asymmetry_sd_pct, 1), fmt(f.lr_rms_ratio, 2),
+        f.flagged ? el('span', { class: 'flag-text', text: 'above threshold' }) : (f.flagged === false ? 'within' : '\u2013'),
+      ], { rowClass: f.flagged ? 'has-flags' : null });
+    });
+    if (rows.length) {
+      sec.body.appendChild(table(
+        ['Pair', 'Left', 'Right', 'IMF L (Hz)', 'IMF R (Hz)', '\u0394 IMF (Hz)', 'MDF slope L (%/s)', 'MDF slope R (%/s)',
+         '\u0394 slope (%/s)', 'AI mean (%)', 'AI sd (%)', 'L/R RMS', '|AI| vs threshold'],
+        rows, { numeric: [3, 4, 5, 6, 7, 8, 9, 10, 11], rowHeaders: true,
+                caption: model.contractions.length > 1 ? 'Contraction 1 (the others: summary.json)' : null }));
+    } else {
+      sec.body.appendChild(el('p', { class: 'empty', text: 'No bilateral pairs: every channel is analysed on its own.' }));
+    }
+    const grid = el('div', { class: 'grid wide' });
+    sec.body.appendChild(grid);
+    view.grids.pairs = grid;
+    return sec.root;
+  }
+
+  function jasaSection(view) {
+    const model = view.model;
+    const sec = section('jasa', 'JASA: spectrum and amplitude',
+      'Joint analysis of spectrum and amplitude: each point is one channel in one contraction, placed by its ' +
+      'normalised MDF slope and RMS slope (%/s). The quadrant names the trend: fatigue (MDF\u2193 RMS\u2191), ' +
+      'force increase (MDF\u2191 RMS\u2191), force decrease (MDF\u2193 RMS\u2193), recovery (MDF\u2191 RMS\u2193).');
+    const box = el('div', { class: 'chart jasa' });
+    sec.body.appendChild(el('div', { class: 'jasa-wrap' }, box));
+    view.grids.jasa = sec.body;
+
+    const tip = el('div', { class: 'chart-tip' });
+    const groups = [['left', COLOR.left], ['right', COLOR.right]];
+    if (model.channels.some(function (ch) { return ch.site.side !== 'left' && ch.site.side !== 'right'; })) {
+      groups.push(['other', COLOR.other]);
+    }
+    let points = [];
+    const build = function () {
+      points = jasaPoints(model).sort(function (a, b) { return a.x - b.x; });
+      const xs = points.map(function (p) { return p.x; });
+      return [xs].concat(groups.map(function (g) {
+        return points.map(function (p) {
+          const side = p.side === 'left' || p.side === 'right' || groups.length < 3 ? p.side : 'other';
+          return side === g[0] ? p.y : null;
+        });
+      }));
+    };
+    const extent = function (key) {
+      let m = 0;
+      for (const p of points) m = Math.max(m, Math.abs(p[key]));
+      return m > 0 ? m * 1.3 : 1;
+    };
+    const px = function (n) { return n * (global.devicePixelRatio || 1); };
+    const quadrants = [
+      ['FATIGUE', 'MDF\u2193 RMS\u2191', -1, 1], ['FORCE INCREASE', 'MDF\u2191 RMS\u2191', 1, 1],
+      ['FORCE DECREASE', 'MDF\u2193 RMS\u2193', -1, -1], ['RECOVERY', 'MDF\u2191 RMS\u2193', 1, -1],
+    ];
+    view.charts.add({
+      id: 'chart-jasa', title: 'JASA', kind: 'jasa', height: 480, box: box,
+      options: {
+        scales: {
+          x: { time: false, range: function () { const m = extent('x'); return [-m, m]; } },
+          y: { range: function () { const m = extent('y'); return [-m, m]; } },
+        },
+        axes: [axis('normalised MDF slope (%/s)', { space: 50 }), axis('RMS slope (%/s)', { size: 52, space: 30 })],
+        series: [{ label: 'MDF slope (%/s)', class: 'x-series' }].concat(groups.map(function (g) {
+          return pointSeries(g[0], g[1], 9);
+        })),
+        legend: { show: true, live: false },
+        cursor: { drag: { x: false, y: false }, points: { show: false } },
+        hooks: {
+          setCursor: [function (u) {
+            if (!tip.parentNode) u.over.appendChild(tip);
+            const left = u.cursor.left;
+            const top = u.cursor.top;
+            let best = null;
+            let bestDistance = 12;
+            for (const p of points) {
+              if (left === null || left === undefined || left < 0) break;
+              const d = Math.hypot(u.valToPos(p.x, 'x') - left, u.valToPos(p.y, 'y') - top);
+              if (d < bestDistance) { best = p; bestDistance = d; }
+            }
+            tip.style.display = best ? 'block' : 'none';
+            if (!best) return;
+            tip.textContent = best.label + (model.contractions.length > 1 ? ' (contraction ' + (best.contraction + 1) + ')' : '') +
+              ': MDF ' + fmtSigned(best.x, 2) + ' %/s, RMS ' + fmtSigned(best.y, 2) + ' %/s, ' + best.quadrant;
+            tip.style.left = Math.min(u.valToPos(best.x, 'x') + 10, u.over.clientWidth - tip.offsetWidth) + 'px';
+            tip.style.top = (u.valToPos(best.y, 'y') + 10) + 'px';
+          }],
+          drawClear: [function (u) {
+            const ctx = u.ctx;
+            const box = u.bbox;
+            const x0 = u.valToPos(0, 'x', true);
+            const y0 = u.valToPos(0, 'y', true);
+            ctx.save();
+            ctx.fillStyle = 'rgba(214, 39, 40, 0.07)'; // the fatigue quadrant
+            ctx.fillRect(box.left, box.top, x0 - box.left, y0 - box.top);
+            ctx.strokeStyle = '#777';
+            ctx.lineWidth = px(1);
+            ctx.beginPath();
+            ctx.moveTo(x0, box.top); ctx.lineTo(x0, box.top + box.height);
+            ctx.moveTo(box.left, y0); ctx.lineTo(box.left + box.width, y0);
+            ctx.stroke();
+            ctx.restore();
+          }],
+          draw: [function (u) {
+            const ctx = u.ctx;
+            const box = u.bbox;
+            ctx.save();
+            ctx.textBaseline = 'top';
+            for (const q of quadrants) {
+              const right = q[2] > 0;
+              const top = q[3] > 0;
+              const x = right ? box.left + box.width - px(8) : box.left + px(8);
+              let y = top ? box.top + px(6) : box.top + box.height - px(34);
+              ctx.textAlign = right ? 'right' : 'left';
+              ctx.fillStyle = q[0] === 'FATIGUE' ? '#a01c1d' : '#555';
+              ctx.font = 'bold ' + px(12) + 'px system-ui, sans-serif';
+              ctx.fillText(q[0], x, y);
+              ctx.font = px(11) + 'px system-ui, sans-serif';
+              ctx.fillText(q[1], x, y + px(15));
+            }
+            ctx.fillStyle = '#222';
+            ctx.textAlign = 'left';
+            ctx.textBaseline = 'middle';
+            ctx.font = px(11) + 'px system-ui, sans-serif';
+            const several = model.contractions.length > 1;
+            let hidden = 0;
+            // Each label right of its point, else left, above or below: the first place that
+            // overlaps no label already drawn and no other point.
+            const placed = [];
+            const dots = points.map(function (p) {
+              const x = u.valToPos(p.x, 'x', true);
+              const y = u.valToPos(p.y, 'y', true);
+              const r = px(5);
+              return [x - r, y - r, x + r, y + r];
+            });
+            const overlaps = function (a, b) { return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]; };
+            points.forEach(function (p, i) {
+              const text = p.label + (several ? ' #' + (p.contraction + 1) : '');
+              const w = ctx.measureText(text).width;
+              const h = px(12);
+              const x = u.valToPos(p.x, 'x', true);
+              const y = u.valToPos(p.y, 'y', true);
+              const gap = px(7);
+              const options = [[x + gap, y - h / 2], [x - gap - w, y - h / 2], [x - w / 2, y - gap - h], [x - w / 2, y + gap],
+                               [x + gap, y - h * 1.4], [x + gap, y + h * 0.4], [x - gap - w, y - h * 1.4], [x - gap - w, y + h * 0.4]];
+              const inside = function (b) {
+                return b[0] >= u.bbox.left && b[2] <= u.bbox.left + u.bbox.width && b[1] >= u.bbox.top && b[3] <= u.bbox.top + u.bbox.height;
+              };
+              for (const o of options) {
+                const box = [o[0], o[1], o[0] + w, o[1] + h];
+                const hit = !inside(box) || placed.some(function (b) { return overlaps(box, b); }) ||
+                  dots.some(function (d, j) { return j !== i && overlaps(box, d); });
+                if (hit) continue;
+                placed.push(box);
+                ctx.fillText(text, o[0], o[1] + h / 2);
+                return;
+              }
+              hidden++; // no free place: the point keeps its tooltip, the table its numbers
+            });
+            if (hidden) {
+              ctx.fillStyle = '#666';
+              ctx.textAlign = 'center';
+              ctx.fillText(hidden + (hidden === 1 ? ' label' : ' labels') + ' left out where they would overlap: hover a point',
+                           u.bbox.left + u.bbox.width / 2, u.bbox.top + u.bbox.height - px(8));
+            }
+            ctx.restore();
+          }],
+        },
+      },
+      build: build,
+    });
+    return sec.root;
+  }
+
+  function qualitySection(model) {
+    const sec = section('quality', 'Channel quality',
+      'Epochs per channel whose quality is not ok, by flag (an epoch can carry several). Flagged epochs stay in ' +
+      'epochs.csv and are left out of the fits unless --keep-flagged.');
+    const q = qualityTable(model);
+    // Verdicts, where summary.json gives them (per channel, by label).
+    const verdicts = new Map();
+    for (const v of get(model.summary, 'quality.channels') || []) if (v && v.label !== undefined) verdicts.set(v.label, v);
+    const rows = q.rows.map(function (r) {
+      const pct = r.epochs ? 100 * r.flagged / r.epochs : NaN;
+      const v = verdicts.get(r.label);
+      return Object.assign([r.label, String(r.epochs), String(r.flagged), fmt(pct, 1)].concat(
+        q.flags.map(function (f) { return String(r.counts[f] || 0); }),
+        verdicts.size ? [v && v.verdict ? el('span', { class: 'verdict verdict-' + v.verdict, text: v.verdict }) : '\u2013',
+                         v && v.reason ? v.reason : ''] : []), { rowClass: r.flagged ? 'has-flags' : null });
+    });
+    const numeric = [1, 2, 3].concat(q.flags.map(function (f, i) { return 4 + i; }));
+    sec.body.appendChild(table(['Channel', 'Epochs', 'Flagged', 'Flagged (%)'].concat(q.flags, verdicts.size ? ['Verdict', 'Reason'] : []),
+                               rows, { numeric: numeric, rowHeaders: true }));
+    if (get(model.summary, 'quality.verdict_rule')) {
+      sec.body.appendChild(el('p', { class: 'intro', text: 'Verdict: ' + model.summary.quality.verdict_rule }));
+    }
+    if (!q.flags.length) sec.body.appendChild(el('p', { class: 'ok-text', text: 'No epoch is flagged.' }));
+    return sec.root;
+  }
+
+  function wireControls(root) {
+    root.addEventListener('click', function (e) {
+      const action = e.target && e.target.getAttribute && e.target.getAttribute('data-action');
+      if (!action) return;
+      for (const d of root.querySelectorAll('details.section')) d.open = action === 'expand';
+    });
+  }
+
+  // Draws the report into root and returns the handle published as window.semgReport.
+  function render(root, data) {
+    const model = createModel(data);
+    const view = {
+      model: model, charts: new ChartSet(), grids: {},
+      channelCharts: new Map(), pairCharts: new Map(), pairChartsByChannel: new Map(),
+    };
+    root.textContent = '';
+    root.appendChild(headerBlock(model));
+    root.appendChild(recordingSection(model));
+    root.appendChild(fatigueSection(model));
+    root.appendChild(channelsSection(view));
+    root.appendChild(pairsSection(view));
+    root.appendChild(jasaSection(view));
+    root.appendChild(qualitySection(model));
+    // Charts are made once their boxes are in the page, so that they take its width.
+    model.channels.forEach(function (ch, i) { channelCard(view, ch, i); });
+    model.pairs.forEach(function (pair, i) { pairCard(view, pair, i); });
+    wireControls(root);
+    const fitAll = function () { view.charts.fitAll(); };
+    global.addEventListener('beforeprint', fitAll);
+    global.addEventListener('afterprint', fitAll);
+    // Entering print layout: the boxes have their printed widths now (beforeprint comes too early).
+    if (global.matchMedia) {
+      const print = global.matchMedia('print');
+      if (print.addEventListener) print.addEventListener('change', fitAll);
+    }
+    root.addEventListener('toggle', fitAll, true);
+
+    const handle = {
+      ready: true,
+      errors: global.semgReportErrors || [],
+      charts: view.charts.info,
+      model: model,
+      // Adds epochs (rows as in epochs.csv) and redraws the charts they touch.
+      appendEpochs: function (rows) {
+        const labels = appendEpochs(model, rows);
+        for (const label of labels) {
+          if (!view.channelCharts.has(label)) channelCard(view, model.channelIndex.get(label), model.channels.length - 1);
+          for (const chart of view.channelCharts.get(label)) chart.refresh();
+          for (const chart of view.pairChartsByChannel.get(label) || []) chart.refresh();
+        }
+        return labels.length;
+      },
+      // Adds pair epochs (rows as in pairs.csv) and redraws their asymmetry charts.
+      appendPairEpochs: function (rows) {
+        const pairs = appendPairEpochs(model, rows);
+        for (const pair of pairs) {
+          if (!view.pairCharts.has(pair)) pairCard(view, pair, model.pairs.length - 1);
+          for (const chart of view.pairCharts.get(pair)) chart.refresh();
+        }
+        return pairs.length;
+      },
+    };
+    return handle;
+  }
+
+  // For report.html: renders, and on failure says so in the page and in semgReport.errors.
+  function boot(root, data) {
+    try {
+      return render(root, data);
+    } catch (e) {
+      const errors = global.semgReportErrors || [];
+      errors.push(String(e && e.stack ? e.stack : e));
+      root.appendChild(el('p', { class: 'warning', text: 'The report could not be drawn: ' + e }));
+      if (global.console) global.console.error(e);
+      return { ready: false, errors: errors, charts: [] };
+    }
+  }
+
+  const api = {
+    createModel: createModel, appendEpochs: appendEpochs, appendPairEpochs: appendPairEpochs,
+    fitValues: fitValues, qualityTable: qualityTable, jasaQuadrant: jasaQuadrant, jasaPoints: jasaPoints,
+    alignSeries: alignSeries, flaggedSpans: flaggedSpans, fmt: fmt, tickDecimals: tickDecimals,
+    render: render, boot: boot,
+  };
+  if (typeof module === 'object' && module.exports) module.exports = api;
+  else global.SemgReport = api;
+})(typeof window !== 'undefined' ? window : globalThis);

@@ -1,0 +1,31 @@
+// `semg report DIR...`: (re)builds DIR/report.html from the result files in DIR.
+#include "report/report.hpp"
+#include "tools/commands.hpp"
+
+#include <iostream>
+#include <memory>
+
+namespace semg::tools {
+
+void register_report(CLI::App& app) {
+    struct Options {
+        std::vector<std::filesystem::path> dirs;
+        bool quiet = false;
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand(
+        "report", "Write DIR/report.html (charts, tables, settings; opens offline) from a result folder");
+    cmd->add_option("dirs", o->dirs, "Result folders of `semg analyze` (summary.json, epochs.csv, pairs.csv)")
+        ->required();
+    cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+    cmd->callback([o]() {
+        for (const auto& dir : o->dirs) {
+            run_command([&] {
+                const auto path = report::write_report(dir);
+                if (!o->quiet) std::cout << path.string() << '\n';
+            });
+        }
+    });
+}
+
+} // namespace semg::tools
