@@ -26,13 +26,22 @@ void EpochAnalyzer::prepare(const StreamSpec& spec) {
         throw std::invalid_argument("an epoch of " + std::to_string(config_.epoch_s) + " s at " +
                                     std::to_string(spec.sample_rate_hz) + " Hz is too short");
     psd_.prepare(spec.sample_rate_hz, epoch_frames_);
-    spectral_ = SpectralFeatures(config_.band, psd_.bin_hz(), psd_.bins());
-    if (spectral_.included_bins() == 0)
-        throw std::invalid_argument("no PSD bin falls in the analysis band");
+    for (std::size_t k = 0; k < 3; ++k) {
+        SpectralBand band = config_.band;
+        band.mains_hz = kMainsChoices[k];
+        spectral_[k] = SpectralFeatures(band, psd_.bin_hz(), psd_.bins());
+        if (spectral_[k].included_bins() == 0)
+            throw std::invalid_argument("no PSD bin falls in the analysis band");
+    }
+    set_mains_hz(config_.band.mains_hz);
     buffer_.assign(epoch_frames_ * spec.channels, 0.0f);
     psd_values_.assign(psd_.bins(), 0.0);
     frame_.channels.assign(spec.channels, EpochFeatures{});
     reset();
+}
+
+void EpochAnalyzer::set_mains_hz(double mains_hz) noexcept {
+    layout_ = mains_hz == 50.0 ? 1 : mains_hz == 60.0 ? 2 : 0;
 }
 
 void EpochAnalyzer::reset() noexcept {
@@ -60,7 +69,7 @@ void EpochAnalyzer::analyse() noexcept {
         f = EpochFeatures{};
         temporal_features(x, epoch_frames_, spec_.sample_rate_hz, f);
         psd_.compute(x, psd_values_);
-        spectral_.compute(psd_values_, f);
+        spectral_[layout_].compute(psd_values_, f);
     }
 }
 

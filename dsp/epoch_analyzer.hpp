@@ -3,6 +3,9 @@
 // frames [k·hop, k·hop + epoch). Chunk-invariant: any split of the input gives the same frames.
 // Real time: process() allocates nothing; frames are emitted into storage the analyser owns and
 // are valid during the callback only.
+// Mains: the bins excluded around line harmonics follow config().band.mains_hz until
+// set_mains_hz() switches to another of 0 (none), 50 or 60 Hz; the layouts are made in prepare(),
+// so the switch is allocation-free and applies from the next epoch on.
 #pragma once
 
 #include "dsp/block.hpp"
@@ -47,6 +50,12 @@ public:
         }
     }
 
+    // Selects the mains exclusion for the epochs still to come: 0, 50 or 60 Hz (other values: 0).
+    void set_mains_hz(double mains_hz) noexcept;
+    double mains_hz() const noexcept { return kMainsChoices[layout_]; }
+    // Frames still needed to complete the next epoch (>= 1).
+    std::size_t frames_to_epoch() const noexcept { return epoch_frames_ - fill_; }
+
     std::size_t epoch_frames() const noexcept { return epoch_frames_; }
     std::size_t hop_frames() const noexcept { return hop_frames_; }
     const PsdEstimator& psd() const noexcept { return psd_; }
@@ -61,8 +70,10 @@ private:
     StreamSpec spec_{};
     std::size_t epoch_frames_ = 0;
     std::size_t hop_frames_ = 0;
+    static constexpr double kMainsChoices[3] = {0.0, 50.0, 60.0};
     PsdEstimator psd_;
-    SpectralFeatures spectral_;
+    SpectralFeatures spectral_[3]; // one layout per entry of kMainsChoices
+    std::size_t layout_ = 0;
     std::vector<float> buffer_; // epoch_frames_ per channel
     std::vector<double> psd_values_;
     std::size_t fill_ = 0;

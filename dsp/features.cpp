@@ -4,20 +4,43 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace semg::dsp {
 
+namespace {
+constexpr std::array<const char*, kQualityFlagCount> kFlagNames = {
+    "empty_spectrum", "flatline", "clipping", "mains", "motion", "ecg", "gap", "low_rate"};
+} // namespace
+
+const char* quality_flag_name(std::size_t k) noexcept {
+    return k < kFlagNames.size() ? kFlagNames[k] : "";
+}
+
 std::string quality_to_string(std::uint32_t flags) {
-    static constexpr std::pair<std::uint32_t, const char*> names[] = {
-        {EmptySpectrum, "empty_spectrum"},
-    };
     std::string s;
-    for (const auto& [bit, name] : names) {
-        if ((flags & bit) == 0) continue;
+    for (std::size_t k = 0; k < kFlagNames.size(); ++k) {
+        if ((flags & (1u << k)) == 0) continue;
         if (!s.empty()) s += '|';
-        s += name;
+        s += kFlagNames[k];
     }
     return s.empty() ? "ok" : s;
+}
+
+std::uint32_t quality_from_string(const std::string& text) {
+    if (text == "ok") return QualityOk;
+    std::uint32_t flags = 0;
+    for (std::size_t start = 0; start <= text.size();) {
+        const std::size_t end = std::min(text.find('|', start), text.size());
+        const std::string name = text.substr(start, end - start);
+        const auto it = std::find_if(kFlagNames.begin(), kFlagNames.end(),
+                                     [&](const char* n) { return name == n; });
+        if (it == kFlagNames.end())
+            throw std::invalid_argument("unknown quality flag '" + name + "'");
+        flags |= 1u << static_cast<std::size_t>(it - kFlagNames.begin());
+        start = end + 1;
+    }
+    return flags;
 }
 
 SpectralFeatures::SpectralFeatures(const SpectralBand& band, double bin_hz, std::size_t bins)

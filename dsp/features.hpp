@@ -10,6 +10,7 @@
 // A zero or empty spectrum gives NaN spectral features and the EmptySpectrum flag, never 0 Hz.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -18,11 +19,36 @@
 namespace semg::dsp {
 
 // Quality flags of a channel epoch; a bit set, shown as names joined by '|' ("ok" when none).
+// The rules and default thresholds are in dsp/quality.hpp and docs/quality.md.
 enum QualityFlag : std::uint32_t {
     QualityOk = 0,
-    EmptySpectrum = 1u << 0,
+    EmptySpectrum = 1u << 0,    // "empty_spectrum": no power in the analysis band
+    Flatline = 1u << 1,         // "flatline": electrode off or amplifier stuck
+    Clipping = 1u << 2,         // "clipping": samples at the ADC rails or flat-topped extremes
+    MainsDominant = 1u << 3,    // "mains": power line harmonics carry much of the band power
+    MotionArtefact = 1u << 4,   // "motion": raw 1-20 Hz power large against the band power
+    EcgContamination = 1u << 5, // "ecg": beat-synchronous ECG energy left in the analysed signal
+    SampleGap = 1u << 6,        // "gap": the source lost samples inside the epoch
+    LowSampleRate = 1u << 7,    // "low_rate": sample rate below 1 kHz, MDF is band-limited
 };
+inline constexpr std::size_t kQualityFlagCount = 8;
+// Name of bit k (0 <= k < kQualityFlagCount), as in the quality column.
+const char* quality_flag_name(std::size_t k) noexcept;
 std::string quality_to_string(std::uint32_t flags);
+// Inverse of quality_to_string; throws std::invalid_argument on an unknown name.
+std::uint32_t quality_from_string(const std::string& text);
+
+// Per-epoch measurements behind the quality flags (raw = before any filter).
+// NaN where a measurement does not apply (e.g. ecg_share before the first beats are learnt).
+struct QualityMetrics {
+    double raw_sd_uv = 0.0;            // SD of the raw samples
+    double longest_run_fraction = 0.0; // longest run of identical raw samples / epoch length
+    double clipped_fraction = 0.0;     // raw samples at a rail or in flat-topped extremes / length
+    double lf_ratio = 0.0;             // raw power in 1-20 Hz / analysed band power
+    double mains_share = 0.0;          // power at 50 or 60 Hz harmonics / analysed band power
+    double ecg_share = 0.0;            // beat-synchronous ECG energy / analysed energy
+    std::uint32_t gaps = 0;            // sample gaps reported inside the epoch
+};
 
 struct EpochFeatures {
     double rms_uv = 0.0;
@@ -33,6 +59,7 @@ struct EpochFeatures {
     double zcr_hz = 0.0;
     double fi_nsm5 = 0.0;
     std::uint32_t quality = QualityOk;
+    QualityMetrics metrics{}; // filled by the analysis pipeline (dsp::QualityAnalyzer)
 };
 
 // Which PSD bins count: those inside [low_hz, high_hz] and not within exclude_hz of a

@@ -13,12 +13,40 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 constexpr double kEps = 1e-9;
 
+// The band-pass as applied: the ECG high-pass option replaces its lower edge.
+dsp::Bandpass::Config band_config(const AnalysisSettings& s) {
+    dsp::Bandpass::Config b = s.band;
+    if (s.ecg == dsp::EcgMethod::Highpass) b.low_hz = s.ecg_highpass_hz;
+    return b;
+}
+
 dsp::EpochAnalyzer::Config analyzer_config(const AnalysisSettings& s, double high_hz) {
     dsp::EpochAnalyzer::Config c;
     c.epoch_s = s.epoch_s;
     c.overlap = s.overlap;
     c.psd = s.psd;
-    c.band = {s.band.low_hz, high_hz, s.mains_hz, s.mains_exclude_hz};
+    c.band = {band_config(s).low_hz, high_hz, s.mains_hz.value_or(0.0), s.mains_exclude_hz};
+    return c;
+}
+
+dsp::QualityAnalyzer::Config quality_config(const AnalysisSettings& s, double high_hz) {
+    dsp::QualityAnalyzer::Config c;
+    c.epoch_s = s.epoch_s;
+    c.overlap = s.overlap;
+    c.thresholds = s.quality;
+    c.band_high_hz = high_hz;
+    return c;
+}
+
+dsp::MainsDetector::Config mains_config(const AnalysisSettings& s) {
+    dsp::MainsDetector::Config c;
+    c.detect_s = s.mains_detect_s;
+    return c;
+}
+
+dsp::EcgCanceller::Config ecg_config(const AnalysisSettings& s) {
+    dsp::EcgCanceller::Config c = s.ecg_canceller;
+    c.subtract = s.ecg == dsp::EcgMethod::Template;
     return c;
 }
 
@@ -73,10 +101,14 @@ Jasa jasa_of(double mdf_slope, double rms_slope) {
 }
 
 FatigueAnalysis::FatigueAnalysis(AnalysisSettings settings)
-    : settings_(std::move(settings)), bandpass_(settings_.band),
-      analyzer_(analyzer_config(settings_, settings_.band.high_hz)), detector_(settings_.detector) {
-    if (settings_.mains_hz != 0.0 && settings_.mains_hz != 50.0 && settings_.mains_hz != 60.0)
-        throw std::invalid_argument("mains frequency must be 50, 60 or off");
+    : settings_(std::move(settings)), bandpass_(band_config(settings_)),
+      analyzer_(analyzer_config(settings_, settings_.band.high_hz)), mains_(mains_config(settings_)),
+      ecg_(ecg_config(settings_)), quality_(quality_config(settings_, settings_.band.high_hz)),
+      detector_(settings_.detector) {
+    if (settings_.mains_hz && *settings_.mains_hz != 0.0 && *settings_.mains_hz != 50.0 && *settings_.mains_hz != 60.0)
+        throw std::invalid_argument("mains frequency must be 50, 60, off or auto");
+    if (settings_.ecg == dsp::EcgMethod::Highpass && !(settings_.ecg_highpass_hz > 0.0))
+        throw std::invalid_argument("the ECG high-pass edge must be positive");
     for (const auto& [a, b] : settings_.segments_s)
         if (!(b > a && a >= 0.0))
             throw std::invalid_argument("segment must be START:END with 0 <= START < END (seconds)");
@@ -127,6 +159,7 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
                                     " channels, the analysis has " + std::to_string(selected_.size()));
 
     const dsp::StreamSpec spec{info.sample_rate_hz, selected_.size()};
+    bandpass_ = dsp::Bandpass(band_config(settings_));
     bandpass_.prepare(spec);
     if (bandpass_.clamped())
         warn("band-pass upper edge " + std::to_string(settings_.band.high_hz) + " Hz clamped to " +
@@ -136,6 +169,45 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
              " Hz is below 1 kHz: the EMG spectrum is band-limited and MDF/MNF are biased low");
     analyzer_ = dsp::EpochAnalyzer(analyzer_config(settings_, bandpass_.effective_high_hz()));
     analyzer_.prepare(spec);
+    if (!settings_.mains_hz) {
+        mains_ = dsp::MainsDetector(mains_config(settings_));
+        mains_.prepare(spec, bandpass_.effective_high_hz());
+    }
+    quality_ = dsp::QualityAnalyzer(quality_config(settings_, bandpass_.effective_high_hz()));
+    std::vector<dsp::ChannelLimits> limits;
+    for (auto c : selected_) {
+        dsp::ChannelLimits l;
+        const auto& ch = info.channels[c];
+        if (ch.physical_min_uv && ch.physical_max_uv) {
+            l.min_uv = *ch.physical_min_uv;
+            l.max_uv = *ch.physical_max_uv;
+            l.resolution_uv = ch.resolution_uv.value_or(0.0);
+        }
+        limits.push_back(l);
+    }
+    quality_.prepare(spec, std::move(limits));
+
+    // The QRS detector listens to an ECG lead if the recording has one (a non-EMG channel whose
+    // label says ECG or EKG), else to the analysed EMG channels themselves.
+    ecg_channel_.reset();
+    for (std::size_t c = 0; c < info.channels.size() && !ecg_channel_; ++c) {
+        const std::string l = lower(all_labels[c]);
+        if (!montage.channels[c].is_emg && (l.find("ecg") != std::string::npos || l.find("ekg") != std::string::npos))
+            ecg_channel_ = c;
+    }
+    ecg_source_ = ecg_channel_ ? "ECG channel '" + all_labels[*ecg_channel_] + "'"
+                               : "EMG channels (sum of normalised 5-15 Hz energies)";
+    ecg_ = dsp::EcgCanceller(ecg_config(settings_));
+    ecg_.prepare(spec, ecg_channel_ ? 1 : selected_.size());
+    raw_delay_.prepare(spec, ecg_.delay_frames());
+    raw_ = dsp::Block(selected_.size(), kWorkFrames);
+    detect_ = dsp::Block(ecg_channel_ ? 1 : 0, kWorkFrames);
+    last_detect_.assign(ecg_channel_ ? 1 : selected_.size(), 0.0f);
+    fed_ = emitted_ = 0;
+    flushed_ = false;
+    merged_ = dsp::EpochFrame{};
+    merged_.channels.assign(selected_.size(), dsp::EpochFeatures{});
+    whole_flags_.assign(selected_.size(), {});
 
     // Where the contractions come from.
     fixed_spans_.clear();
@@ -197,32 +269,135 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
 }
 
 void FatigueAnalysis::process(dsp::ConstBlockRef raw, const EpochObserver& observer) {
+    if (flushed_) throw std::logic_error("FatigueAnalysis::process() after flush()");
     for (std::size_t done = 0; done < raw.frames;) {
         const std::size_t n = std::min(kWorkFrames, raw.frames - done);
-        work_.set_frames(n);
-        for (std::size_t c = 0; c < selected_.size(); ++c) {
-            const float* src = raw.channel(selected_[c]) + done;
-            float* dst = work_.channel(c);
-            for (std::size_t i = 0; i < n; ++i) {
+        const auto check = [&](const float* src, const std::string& label) {
+            for (std::size_t i = 0; i < n; ++i)
                 if (!std::isfinite(src[i]))
                     throw std::invalid_argument(
-                        "channel '" + labels_[c] + "': non-finite sample (" + std::to_string(src[i]) +
-                        ") at " + std::to_string(static_cast<double>(frames_ + done + i) / sample_rate_hz_) + " s");
-                dst[i] = src[i];
-            }
+                        "channel '" + label + "': non-finite sample (" + std::to_string(src[i]) + ") at " +
+                        std::to_string(static_cast<double>(frames_ + i) / sample_rate_hz_) + " s");
+        };
+        work_.set_frames(n);
+        raw_.set_frames(n);
+        for (std::size_t c = 0; c < selected_.size(); ++c) {
+            const float* src = raw.channel(selected_[c]) + done;
+            check(src, labels_[c]);
+            std::copy(src, src + n, work_.channel(c));
+            std::copy(src, src + n, raw_.channel(c));
         }
+        if (ecg_channel_) {
+            const float* src = raw.channel(*ecg_channel_) + done;
+            check(src, "ECG");
+            detect_.set_frames(n);
+            std::copy(src, src + n, detect_.channel(0));
+        }
+        const dsp::ConstBlockRef detect = ecg_channel_ ? detect_.cref() : raw_.cref();
+        for (std::size_t d = 0; d < last_detect_.size(); ++d) last_detect_[d] = detect.channel(d)[n - 1];
+
         bandpass_.process(work_.ref());
-        if (mode_ == ContractionMode::Detect) detector_.process(work_.cref());
-        analyzer_.process(work_.cref(), [&](const dsp::EpochFrame& frame) {
-            ++epochs_;
-            derive(frame);
-            if (observer) observer(frame, derived_);
-            pending_.push_back({frame.t_start_s, frame.t_end_s, frame.channels, derived_.ai_pct});
-        });
-        classify_pending(false);
+        frames_ += n; // frames of real input so far (run_delayed emits up to here)
+        push(n, detect, true, observer);
         done += n;
     }
-    frames_ += raw.frames;
+}
+
+// work_ (band-passed), raw_ and `detect` hold n new input frames. They go through the mains
+// detector, the ECG stage and the raw delay in pieces that end where the delayed output completes
+// an epoch, so that every epoch sees the mains decision and the ECG state of the same input
+// frame however the input was split into blocks (chunk invariance).
+void FatigueAnalysis::push(std::size_t n, dsp::ConstBlockRef detect, bool real, const EpochObserver& observer) {
+    const std::size_t channels = selected_.size();
+    const std::uint64_t delay = ecg_.delay_frames();
+    for (std::size_t off = 0; off < n;) {
+        std::size_t k = n - off;
+        const std::uint64_t epoch_end = emitted_ + analyzer_.frames_to_epoch(); // in output frames
+        if (emitted_ < frames_ && epoch_end + delay > fed_)
+            k = static_cast<std::size_t>(std::min<std::uint64_t>(k, epoch_end + delay - fed_));
+        if (real && !settings_.mains_hz && !mains_.final()) {
+            mains_.process(work_.cref().slice(off, k));
+            analyzer_.set_mains_hz(mains_.frequency_hz());
+        }
+        ecg_.process(detect.slice(off, k), {work_.channel(0) + off, k, channels, work_.capacity()});
+        raw_delay_.process({raw_.channel(0) + off, k, channels, raw_.capacity()});
+        run_delayed(off, k, observer);
+        off += k;
+    }
+}
+
+void FatigueAnalysis::note_gap(std::uint64_t lost_frames) { quality_.note_gap(frames_, lost_frames); }
+
+void FatigueAnalysis::flush(const EpochObserver& observer) {
+    if (flushed_) return;
+    flushed_ = true;
+    // The ECG stage and the raw delay hold delay_frames() of real input: push that many more
+    // frames (the detection input holds its last value, so its filter sees no step).
+    for (std::size_t left = ecg_.delay_frames(); left > 0;) {
+        const std::size_t n = std::min(kWorkFrames, left);
+        work_.set_frames(n);
+        raw_.set_frames(n);
+        for (std::size_t c = 0; c < selected_.size(); ++c) {
+            std::fill(work_.channel(c), work_.channel(c) + n, 0.0f);
+            std::fill(raw_.channel(c), raw_.channel(c) + n, 0.0f);
+        }
+        dsp::Block hold(last_detect_.size(), n);
+        hold.set_frames(n);
+        for (std::size_t d = 0; d < last_detect_.size(); ++d)
+            std::fill(hold.channel(d), hold.channel(d) + n, last_detect_[d]);
+        push(n, hold.cref(), false, observer);
+        left -= n;
+    }
+}
+
+// The delay stages have just produced n frames at `at` in work_ and raw_: input frames
+// [fed_ − D, fed_ − D + n). Pass on those that are real input (not the warm-up before frame 0,
+// not the flush after the end).
+void FatigueAnalysis::run_delayed(std::size_t at, std::size_t n, const EpochObserver& observer) {
+    const std::int64_t first = static_cast<std::int64_t>(fed_) - static_cast<std::int64_t>(ecg_.delay_frames());
+    fed_ += n;
+    const std::int64_t lo = std::max<std::int64_t>(first, static_cast<std::int64_t>(emitted_));
+    const std::int64_t hi = std::min<std::int64_t>(first + static_cast<std::int64_t>(n), static_cast<std::int64_t>(frames_));
+    if (hi <= lo) return;
+    const auto offset = at + static_cast<std::size_t>(lo - first), len = static_cast<std::size_t>(hi - lo);
+    emitted_ += len;
+    const dsp::ConstBlockRef analysed = work_.cref().slice(offset, len);
+    const dsp::ConstBlockRef raw = raw_.cref().slice(offset, len);
+    if (mode_ == ContractionMode::Detect) detector_.process(analysed);
+    // Quality and features in lockstep: pieces end where an epoch ends, so that the quality
+    // frame of epoch k is at hand when the analyser emits epoch k.
+    for (std::size_t off = 0; off < len;) {
+        const std::size_t k = std::min(len - off, analyzer_.frames_to_epoch());
+        const dsp::QualityFrame* quality = nullptr;
+        quality_.process(raw.slice(off, k), analysed.slice(off, k), &ecg_,
+                         [&](const dsp::QualityFrame& q) { quality = &q; });
+        analyzer_.process(analysed.slice(off, k),
+                          [&](const dsp::EpochFrame& frame) { on_epoch(frame, quality, observer); });
+        off += k;
+    }
+    classify_pending(false);
+}
+
+void FatigueAnalysis::on_epoch(const dsp::EpochFrame& frame, const dsp::QualityFrame* quality,
+                               const EpochObserver& observer) {
+    merged_.index = frame.index;
+    merged_.first_frame = frame.first_frame;
+    merged_.t_start_s = frame.t_start_s;
+    merged_.t_end_s = frame.t_end_s;
+    std::copy(frame.channels.begin(), frame.channels.end(), merged_.channels.begin());
+    for (std::size_t c = 0; c < merged_.channels.size(); ++c) {
+        auto& f = merged_.channels[c];
+        if (quality) {
+            f.quality |= quality->flags[c];
+            f.metrics = quality->metrics[c];
+        }
+        for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)
+            if (f.quality & (1u << b)) ++whole_flags_[c][b];
+    }
+    ++epochs_;
+    derive(merged_);
+    if (observer) observer(merged_, derived_);
+    pending_.push_back({merged_.t_start_s, merged_.t_end_s, merged_.channels, derived_.ai_pct});
 }
 
 void FatigueAnalysis::derive(const dsp::EpochFrame& frame) {
@@ -277,7 +452,9 @@ void FatigueAnalysis::add_epoch(Accumulators& acc, const PendingEpoch& e) {
         const auto& f = e.channels[c];
         auto& count = acc.counts[c];
         ++count.epochs;
-        if (f.quality != dsp::QualityOk) {
+        for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)
+            if (f.quality & (1u << b)) ++count.flag_counts[b];
+        if ((f.quality & settings_.exclude_flags) != 0) {
             ++count.flagged_epochs;
             if (!settings_.keep_flagged) continue;
         }
@@ -326,6 +503,7 @@ ContractionResult FatigueAnalysis::result_of(const Accumulators& acc) const {
 }
 
 AnalysisResult FatigueAnalysis::finish() {
+    flush({});
     classify_pending(true);
     const double duration_s = static_cast<double>(frames_) / sample_rate_hz_;
     for (const auto& s : fixed_spans_)
@@ -358,6 +536,52 @@ AnalysisResult FatigueAnalysis::finish() {
         r.contraction_source = mode_ == ContractionMode::Detect
                                    ? "whole recording (no contraction detected)"
                                    : "whole recording";
+    }
+
+    r.band_low_hz = bandpass_.low_hz();
+    if (!settings_.mains_hz) {
+        r.mains.mode = "auto";
+        r.mains.detection = mains_.report();
+        r.mains.frequency_hz = analyzer_.mains_hz();
+    } else {
+        r.mains.mode = *settings_.mains_hz == 0.0 ? "off" : "fixed";
+        r.mains.frequency_hz = *settings_.mains_hz;
+    }
+    r.ecg.method = settings_.ecg;
+    r.ecg.source = ecg_source_;
+    r.ecg.delay_s = static_cast<double>(ecg_.delay_frames()) / sample_rate_hz_;
+    r.ecg.highpass_hz = settings_.ecg == dsp::EcgMethod::Highpass ? settings_.ecg_highpass_hz : 0.0;
+    r.ecg.report = ecg_.report();
+
+    const bool low_rate = sample_rate_hz_ < settings_.quality.min_sample_rate_hz;
+    for (std::size_t c = 0; c < selected_.size(); ++c) {
+        ChannelQuality q;
+        q.epochs = whole_.counts[c].epochs;
+        q.flag_counts = whole_flags_[c];
+        std::array<std::size_t, dsp::kQualityFlagCount> in_contractions{};
+        for (const auto& con : r.contractions) {
+            q.contraction_epochs += con.channels[c].epochs;
+            q.excluded_epochs += con.channels[c].flagged_epochs;
+            for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b) in_contractions[b] += con.channels[c].flag_counts[b];
+        }
+        const double n = static_cast<double>(q.contraction_epochs);
+        const double excluded = n > 0 ? static_cast<double>(q.excluded_epochs) / n : 1.0;
+        for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b) {
+            if ((1u << b) == dsp::LowSampleRate || in_contractions[b] == 0) continue;
+            q.reason += (q.reason.empty() ? "" : ", ") + std::string(dsp::quality_flag_name(b)) + " in " +
+                        std::to_string(static_cast<int>(std::lround(100.0 * static_cast<double>(in_contractions[b]) / n))) +
+                        " % of epochs";
+        }
+        if (low_rate)
+            q.reason += (q.reason.empty() ? "" : ", ") + std::string("sample rate ") +
+                        std::to_string(static_cast<int>(std::lround(sample_rate_hz_))) + " Hz below " +
+                        std::to_string(static_cast<int>(std::lround(settings_.quality.min_sample_rate_hz))) +
+                        " Hz: MDF band-limited";
+        if (n == 0) q.reason = "no epochs";
+        if (excluded >= 0.5 || (low_rate && bandpass_.effective_high_hz() < 250.0)) q.verdict = "poor";
+        else if (excluded >= 0.1 || low_rate) q.verdict = "usable";
+        else q.verdict = "good";
+        r.quality.push_back(q);
     }
     return r;
 }

@@ -4,15 +4,28 @@
 // come, finish() for the fits. Causal throughout, so offline and live give the same numbers.
 // Memory does not grow with recording length: fits use running sums, epochs go to observers,
 // and only the few epochs not yet classified (rest or contraction) are held.
+// Signal quality (docs/quality.md): every channel epoch carries quality flags computed from the
+// raw and the analysed samples (dsp::QualityAnalyzer); flagged epochs stay in the epoch stream
+// and are left out of the fits (settings.exclude_flags) unless keep_flagged. Mains is detected
+// (50/60 Hz/none) from the first mains_detect_s of data unless fixed. ECG: detected on an ECG
+// channel when the recording has one, else on the EMG channels, and removed by template
+// subtraction (default), a 30 Hz high-pass, or left (off); in every mode the analysed stream
+// lags the input by the ECG stage's fixed delay (dsp::EcgCanceller, about 0.42 s), epoch times
+// stay in input time. Call flush(observer) after the last process() so that the epochs held in
+// that delay reach the observer; finish() flushes without an observer if that was not done.
 #pragma once
 
 #include "acquisition/source.hpp"
+#include "dsp/ecg.hpp"
 #include "dsp/epoch_analyzer.hpp"
 #include "dsp/iir.hpp"
+#include "dsp/mains.hpp"
+#include "dsp/quality.hpp"
 #include "pipeline/contractions.hpp"
 #include "pipeline/fatigue_fit.hpp"
 #include "pipeline/montage.hpp"
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -25,8 +38,15 @@ enum class ContractionMode { Auto, Detect, Annotations, Whole, Segments };
 
 struct AnalysisSettings {
     dsp::Bandpass::Config band{};
-    double mains_hz = 0.0;         // 0: no mains handling; else 50 or 60
+    // Mains: empty = detect 50 Hz, 60 Hz or none from the data (default); 0 = off; 50 or 60.
+    std::optional<double> mains_hz;
     double mains_exclude_hz = 1.0; // bins within ± this of each harmonic leave the moments
+    double mains_detect_s = 10.0;  // auto: the decision is final after this much data
+    dsp::EcgMethod ecg = dsp::EcgMethod::Template;
+    double ecg_highpass_hz = 30.0; // EcgMethod::Highpass: replaces the band-pass low edge
+    dsp::EcgCanceller::Config ecg_canceller{};
+    dsp::QualityThresholds quality{};
+    std::uint32_t exclude_flags = dsp::kFitExcludingFlags; // flags that leave an epoch out of fits
     double epoch_s = 1.0;
     double overlap = 0.5;
     dsp::PsdEstimator::Config psd{};
@@ -49,7 +69,8 @@ Jasa jasa_of(double mdf_slope, double rms_slope);
 
 struct ChannelFit {
     std::size_t epochs = 0;         // epochs inside the contraction
-    std::size_t flagged_epochs = 0; // of those, flagged (left out of fits unless kept)
+    std::size_t flagged_epochs = 0; // of those, with a flag in exclude_flags (left out unless kept)
+    std::array<std::size_t, dsp::kQualityFlagCount> flag_counts{}; // epochs carrying each flag
     LinearFit mdf, mnf, rms;
     Jasa jasa = Jasa::Undetermined;
 };
@@ -71,6 +92,33 @@ struct ContractionResult {
     std::vector<PairFit> pairs;
 };
 
+// Quality of one analysed channel. Verdict (docs/quality.md), over the epochs inside contractions:
+// "poor" if half or more of them carry an excluding flag, or the band's upper edge is below
+// 250 Hz (sample rate below ~556 Hz); else "usable" if 10 % or more do, or the rate is below
+// 1 kHz; else "good".
+struct ChannelQuality {
+    std::size_t epochs = 0; // whole recording
+    std::array<std::size_t, dsp::kQualityFlagCount> flag_counts{};
+    std::size_t contraction_epochs = 0;
+    std::size_t excluded_epochs = 0; // of the contraction epochs
+    std::string verdict;
+    std::string reason; // e.g. "flatline in 40 % of epochs"; empty when good
+};
+
+struct MainsResult {
+    std::string mode;         // "auto", "fixed" or "off"
+    double frequency_hz = 0.; // applied at the end (0: none)
+    dsp::MainsReport detection; // auto only
+};
+
+struct EcgResult {
+    dsp::EcgMethod method = dsp::EcgMethod::Template;
+    std::string source; // where QRS complexes are detected
+    double delay_s = 0.0;
+    double highpass_hz = 0.0; // Highpass only
+    dsp::EcgReport report;
+};
+
 struct AnalysisResult {
     double sample_rate_hz = 0.0;
     std::uint64_t frames = 0;
@@ -83,6 +131,10 @@ struct AnalysisResult {
     std::vector<ChannelSite> sites;     // of the analysed channels
     std::vector<BilateralPair> pairs;   // indices into labels
     bool mvc = false;
+    double band_low_hz = 0.0; // band-pass lower edge applied (ecg_highpass_hz with EcgMethod::Highpass)
+    MainsResult mains;
+    EcgResult ecg;
+    std::vector<ChannelQuality> quality; // per analysed channel
 };
 
 // Per-epoch values derived across channels, valid during the observer call.
@@ -103,6 +155,12 @@ public:
                  const std::function<void(const std::string&)>& warn);
     // Raw blocks with every channel of the source, in µV. Throws on non-finite samples.
     void process(dsp::ConstBlockRef raw, const EpochObserver& observer);
+    // The source lost `lost_frames` frames just before the next frame to be processed (capture:
+    // sequence gaps); the epochs around that point get the gap flag.
+    void note_gap(std::uint64_t lost_frames);
+    // Pushes the frames held in the ECG stage's delay through to the observer. No process()
+    // after this. Called by finish() (without an observer) if not called before.
+    void flush(const EpochObserver& observer);
     // Throws std::invalid_argument when a segment lies outside the recording.
     AnalysisResult finish();
 
@@ -111,6 +169,12 @@ public:
     const std::vector<BilateralPair>& pairs() const noexcept { return pairs_; }
     const AnalysisSettings& settings() const noexcept { return settings_; }
     double effective_high_hz() const noexcept { return bandpass_.effective_high_hz(); }
+    double effective_low_hz() const noexcept { return bandpass_.low_hz(); }
+    // Current mains exclusion (auto: the decision so far) and the detector's state.
+    double mains_hz() const noexcept { return analyzer_.mains_hz(); }
+    const dsp::MainsDetector& mains_detector() const noexcept { return mains_; }
+    const dsp::EcgCanceller& ecg() const noexcept { return ecg_; }
+    const std::string& ecg_source() const noexcept { return ecg_source_; }
     const dsp::EpochAnalyzer& analyzer() const noexcept { return analyzer_; }
 
 private:
@@ -127,6 +191,10 @@ private:
         std::vector<double> ai_sum, ai_sum_sq, rms_left_sum, rms_right_sum;
     };
     void derive(const dsp::EpochFrame& frame);
+    void push(std::size_t n, dsp::ConstBlockRef detect, bool real, const EpochObserver& observer);
+    void run_delayed(std::size_t at, std::size_t n, const EpochObserver& observer);
+    void on_epoch(const dsp::EpochFrame& frame, const dsp::QualityFrame* quality,
+                  const EpochObserver& observer);
     void classify_pending(bool final);
     std::vector<Contraction> current_spans() const;
     void add_epoch(Accumulators& acc, const PendingEpoch& e);
@@ -135,6 +203,20 @@ private:
     AnalysisSettings settings_;
     dsp::Bandpass bandpass_;
     dsp::EpochAnalyzer analyzer_;
+    dsp::MainsDetector mains_;
+    dsp::EcgCanceller ecg_;
+    dsp::DelayLine raw_delay_;
+    dsp::QualityAnalyzer quality_;
+    std::optional<std::size_t> ecg_channel_; // source channel of an ECG lead, if any
+    std::string ecg_source_;
+    dsp::Block raw_;    // selected raw channels of the current chunk
+    dsp::Block detect_; // the ECG lead of the current chunk
+    std::vector<float> last_detect_;
+    std::uint64_t fed_ = 0;     // frames pushed into the delay stages, flush included
+    std::uint64_t emitted_ = 0; // frames passed on to the epoch analysers
+    bool flushed_ = false;
+    dsp::EpochFrame merged_;
+    std::vector<std::array<std::size_t, dsp::kQualityFlagCount>> whole_flags_;
     ContractionDetector detector_;
     double sample_rate_hz_ = 0.0;
     std::vector<std::size_t> selected_; // source channel of each analysed channel

@@ -32,6 +32,85 @@ nlohmann::ordered_json amplitude_fit(const LinearFit& f) {
             {"n", f.n}};
 }
 
+nlohmann::ordered_json flag_counts_json(const std::array<std::size_t, dsp::kQualityFlagCount>& counts) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b) j[dsp::quality_flag_name(b)] = counts[b];
+    return j;
+}
+
+nlohmann::ordered_json mains_json(const AnalysisSettings& settings, const AnalysisResult& result) {
+    const auto& m = result.mains;
+    nlohmann::ordered_json j{
+        {"mode", m.mode},
+        {"frequency_hz", m.frequency_hz > 0.0 ? nlohmann::ordered_json(m.frequency_hz)
+                                              : nlohmann::ordered_json(m.mode == "off" ? "off" : "none")},
+        {"method", m.frequency_hz > 0.0 ? "exclude PSD bins around each harmonic up to the band edge from the spectral moments" : "none"},
+        {"exclude_half_width_hz", settings.mains_exclude_hz}};
+    if (m.mode == "auto") {
+        const auto& d = m.detection;
+        j["detection"] = {
+            {"rule", "1 s Hann periodograms of the band-passed channels; per channel and block the power in the bin at "
+                     "50 (60) Hz over the mean of the bins 3-8 Hz either side, averaged over the blocks; the larger "
+                     "family wins if its best channel exceeds the level Gaussian noise exceeds with probability 1e-4 "
+                     "(threshold_db); provisional after each block, final after detect_s; an epoch uses the decision "
+                     "in force when it ends (docs/quality.md)"},
+            {"detect_s", settings.mains_detect_s},
+            {"final", d.final},
+            {"blocks", d.blocks},
+            {"threshold_db", number(d.threshold_db)},
+            {"fundamental_db", {{"50", number(d.fundamental_db[0])}, {"60", number(d.fundamental_db[1])}}},
+            {"third_harmonic_db", {{"150", number(d.third_harmonic_db[0])}, {"180", number(d.third_harmonic_db[1])}}},
+            {"strongest_channel", {{"50", d.channel[0] < result.labels.size() ? result.labels[d.channel[0]] : ""},
+                                   {"60", d.channel[1] < result.labels.size() ? result.labels[d.channel[1]] : ""}}},
+            {"confidence", d.confidence}};
+    }
+    return j;
+}
+
+nlohmann::ordered_json ecg_json(const AnalysisSettings& settings, const AnalysisResult& result) {
+    const auto& c = settings.ecg_canceller;
+    nlohmann::ordered_json j{{"method", dsp::to_string(result.ecg.method)},
+                             {"source", result.ecg.source},
+                             {"delay_s", result.ecg.delay_s}};
+    if (result.ecg.method == dsp::EcgMethod::Highpass)
+        j["highpass"] = {{"cutoff_hz", result.ecg.highpass_hz},
+                         {"order", settings.band.order},
+                         {"note", "replaces the band-pass lower edge; the spectral moments start there too"}};
+    j["detector"] = {{"method", "Pan-Tompkins-like: per channel 5-15 Hz band-pass, squared, normalised by its running mean, "
+                                "summed over channels, moving-window integration, adaptive threshold NPK + 0.25 (SPK - NPK)"},
+                     {"band_hz", {c.detect_low_hz, c.detect_high_hz}},
+                     {"integration_s", c.integration_s},
+                     {"refractory_s", c.refractory_s},
+                     {"learn_s", c.learn_s}};
+    j["template"] = {{"window_s", {-c.pre_s, c.post_s}},
+                     {"align_s", c.align_s},
+                     {"beats", c.template_beats},
+                     {"min_beats", c.min_beats},
+                     {"significance", c.significance},
+                     {"subtracted", result.ecg.method == dsp::EcgMethod::Template},
+                     {"note", "per-beat least-squares amplitude; a channel is cleaned only when its template stands out "
+                              "of the averaged EMG by the significance factor"}};
+    return j;
+}
+
+nlohmann::ordered_json quality_settings_json(const AnalysisSettings& settings) {
+    const auto& t = settings.quality;
+    nlohmann::ordered_json excluded = nlohmann::ordered_json::array();
+    for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)
+        if (settings.exclude_flags & (1u << b)) excluded.push_back(dsp::quality_flag_name(b));
+    return {{"rules", "docs/quality.md"},
+            {"flatline_sd_uv", t.flatline_sd_uv},
+            {"flatline_run_fraction", t.flatline_run_fraction},
+            {"rail_fraction", t.rail_fraction},
+            {"clip_fraction", t.clip_fraction},
+            {"mains_share", t.mains_share},
+            {"motion_lf_ratio", t.motion_lf_ratio},
+            {"motion_band_hz", {1.0, 20.0}},
+            {"ecg_share", t.ecg_share},
+            {"min_sample_rate_hz", t.min_sample_rate_hz},
+            {"excluded_from_fits", settings.keep_flagged ? nlohmann::ordered_json::array() : excluded}};
+}
+
 } // namespace
 
 std::string software_version() { return SEMG_VERSION; }
@@ -86,15 +165,14 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
                   {"duration_s", result.duration_s},
                   {"channels", result.labels}};
     j["settings"] = {
-        {"band_hz", {settings.band.low_hz, result.effective_high_hz}},
+        {"band_hz", {result.band_low_hz, result.effective_high_hz}},
         {"band_requested_hz", {settings.band.low_hz, settings.band.high_hz}},
         {"filter", {{"type", "butterworth band-pass, second-order sections"},
                     {"order", settings.band.order},
                     {"order_definition", "prototype order as scipy.signal.butter: 2 x order poles"},
                     {"phase", "causal (forward only)"}}},
-        {"mains", {{"frequency_hz", settings.mains_hz == 0.0 ? nlohmann::ordered_json("off") : nlohmann::ordered_json(settings.mains_hz)},
-                   {"method", settings.mains_hz == 0.0 ? "none" : "exclude PSD bins around each harmonic from the spectral moments"},
-                   {"exclude_half_width_hz", settings.mains_exclude_hz}}},
+        {"mains", mains_json(settings, result)},
+        {"ecg", ecg_json(settings, result)},
         {"epoch_s", settings.epoch_s},
         {"overlap", settings.overlap},
         {"window", "hann"},
@@ -117,7 +195,8 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
                                  {"flag_threshold_pct", settings.ai_threshold_pct}}},
         {"montage", settings.montage ? settings.montage->source : "inferred from channel labels"},
         {"fit", "ordinary least squares over epoch centre time from contraction start; initial = intercept"},
-        {"keep_flagged", settings.keep_flagged}};
+        {"keep_flagged", settings.keep_flagged},
+        {"quality", quality_settings_json(settings)}};
     j["software"] = {{"name", "semg"}, {"version", software_version()}};
     j["epochs"] = result.epochs;
     j["contraction_source"] = result.contraction_source;
@@ -125,6 +204,7 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
     auto channel_fit = [&](const ChannelFit& f) {
         return nlohmann::ordered_json{{"epochs", f.epochs},
                                       {"flagged_epochs", f.flagged_epochs},
+                                      {"flag_counts", flag_counts_json(f.flag_counts)},
                                       {"jasa", to_string(f.jasa)},
                                       {"mdf", frequency_fit(f.mdf)},
                                       {"mnf", frequency_fit(f.mnf)},
@@ -176,6 +256,41 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
         contractions.push_back(cj);
     }
     j["contractions"] = contractions;
+
+    nlohmann::ordered_json quality = nlohmann::ordered_json::array();
+    for (std::size_t c = 0; c < result.quality.size(); ++c) {
+        const auto& q = result.quality[c];
+        nlohmann::ordered_json flags = nlohmann::ordered_json::object();
+        for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)
+            flags[dsp::quality_flag_name(b)] = {
+                {"count", q.flag_counts[b]},
+                {"share", q.epochs > 0 ? static_cast<double>(q.flag_counts[b]) / static_cast<double>(q.epochs) : 0.0}};
+        quality.push_back({{"label", result.labels[c]},
+                           {"verdict", q.verdict},
+                           {"reason", q.reason},
+                           {"epochs", q.epochs},
+                           {"flags", flags},
+                           {"contraction_epochs", q.contraction_epochs},
+                           {"excluded_epochs", q.excluded_epochs}});
+    }
+    j["quality"] = {{"verdict_rule", "over the epochs inside contractions: poor if >= 50 % carry an excluding flag "
+                                     "or the band's upper edge is below 250 Hz; usable if >= 10 % do or the sample "
+                                     "rate is below 1 kHz; else good"},
+                    {"channels", quality}};
+    const auto& e = result.ecg.report;
+    nlohmann::ordered_json ecg_channels = nlohmann::ordered_json::array();
+    for (std::size_t c = 0; c < e.template_snr.size() && c < result.labels.size(); ++c)
+        ecg_channels.push_back({{"label", result.labels[c]},
+                                {"template_snr", number(e.template_snr[c])},
+                                {"subtracted", e.subtracted[c]}});
+    j["ecg"] = {{"method", dsp::to_string(result.ecg.method)},
+                {"source", result.ecg.source},
+                {"detected", e.detected},
+                {"rhythm", e.rhythm},
+                {"beats", e.beats},
+                {"heart_rate_bpm", e.detected ? number(e.heart_rate_bpm) : nlohmann::ordered_json()},
+                {"rr_regular_fraction", number(e.rr_regular_fraction)},
+                {"channels", ecg_channels}};
     return j;
 }
 

@@ -25,7 +25,8 @@ struct AnalyzeOptions {
     std::string channels;
     std::string band = "20:450";
     int order = 4;
-    std::string mains = "off";
+    std::string mains = "auto";
+    std::string ecg = "template";
     double mains_exclude_hz = 1.0;
     double epoch_s = 1.0;
     double overlap = 0.5;
@@ -54,7 +55,9 @@ pipeline::AnalysisSettings settings_from(const AnalyzeOptions& o) {
     pipeline::AnalysisSettings s;
     const auto [low, high] = parse_range(o.band, "--band");
     s.band = {low, high, o.order};
-    s.mains_hz = parse_mains(o.mains);
+    if (o.mains == "auto") s.mains_hz.reset();
+    else s.mains_hz = parse_mains(o.mains);
+    s.ecg = dsp::ecg_method_from_string(o.ecg);
     s.mains_exclude_hz = o.mains_exclude_hz;
     s.epoch_s = o.epoch_s;
     s.overlap = o.overlap;
@@ -99,6 +102,34 @@ void print_table(const pipeline::AnalysisResult& r, std::ostream& out) {
                                num(pf.mdf_initial_difference_hz, 1), pf.flagged ? "  |AI| above threshold" : "");
         }
     }
+    for (std::size_t c = 0; c < r.quality.size(); ++c) {
+        const auto& q = r.quality[c];
+        if (q.verdict == "good") continue;
+        out << fmt::format("  warning: channel '{}' quality {}: {}\n", r.labels[c], q.verdict, q.reason);
+    }
+}
+
+std::string db(double v) { return std::isfinite(v) ? fmt::format("{:.1f} dB", v) : std::string("n/a"); }
+
+// One line each on what mains and ECG handling found.
+void log_findings(const std::string& name, const pipeline::AnalysisResult& r) {
+    const auto& m = r.mains;
+    if (m.mode == "auto") {
+        const auto& d = m.detection;
+        log_notice(name + ": mains " + (m.frequency_hz > 0.0 ? fmt::format("{:.0f} Hz detected", m.frequency_hz) : "not detected") +
+                   fmt::format(" (confidence {}; line/neighbour at 50 Hz {}, at 60 Hz {}, threshold {} over {} s)",
+                               d.confidence, db(d.fundamental_db[0]), db(d.fundamental_db[1]), db(d.threshold_db), d.blocks));
+    }
+    const auto& e = r.ecg.report;
+    std::size_t cleaned = 0;
+    for (bool b : e.subtracted) cleaned += b ? 1 : 0;
+    log_notice(name + ": ECG " + dsp::to_string(r.ecg.method) + ", detected on " + r.ecg.source + ": " +
+               (e.detected && std::isfinite(e.heart_rate_bpm)
+                    ? fmt::format("{} beats, heart rate {:.0f} bpm", e.beats, e.heart_rate_bpm)
+                    : fmt::format("no ECG found ({} candidate detections)", e.beats)) +
+               (r.ecg.method == dsp::EcgMethod::Template
+                    ? fmt::format(", template subtracted on {} of {} channels", cleaned, e.subtracted.size())
+                    : ""));
 }
 
 void analyze_one(const std::filesystem::path& input, const std::filesystem::path& out_dir,
@@ -145,6 +176,10 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
             frames += block.frames;
             progress.update(frames);
         }
+        analysis.flush([&](const dsp::EpochFrame& f, const pipeline::EpochDerived& d) {
+            epochs.write(f, d);
+            if (pairs) pairs->write(f, d);
+        });
         progress.done();
         result = analysis.finish();
     } catch (const std::invalid_argument& e) {
@@ -158,6 +193,7 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     out.open("summary.json") << pipeline::summary_json(facts, analysis.settings(), result).dump(2) << '\n';
     out.commit();
     report::write_report(out_dir);
+    log_findings(input.string(), result);
     if (!o.quiet) {
         std::cout << input.string() << " -> " << out_dir.string() << "\n";
         if (o.montage.empty() && !analysis.pairs().empty()) {
@@ -183,7 +219,12 @@ void register_analyze(CLI::App& app) {
     cmd->add_option("--channels", o->channels, "Comma-separated channel labels to analyse (default: all)");
     cmd->add_option("--band", o->band, "Band-pass LOW:HIGH in Hz (upper edge clamped to 0.45 fs)")->capture_default_str();
     cmd->add_option("--order", o->order, "Butterworth prototype order (scipy convention)")->capture_default_str();
-    cmd->add_option("--mains", o->mains, "Mains frequency whose harmonics leave the spectral moments: 50, 60 or off")->capture_default_str();
+    cmd->add_option("--mains", o->mains,
+                    "Mains frequency whose harmonics leave the spectral moments: auto (detected from the "
+                    "first 10 s), 50, 60 or off")->capture_default_str();
+    cmd->add_option("--ecg", o->ecg,
+                    "ECG removal: template (QRS detection and beat-template subtraction), highpass "
+                    "(30 Hz lower band edge) or off (docs/quality.md)")->capture_default_str();
     cmd->add_option("--mains-exclude-hz", o->mains_exclude_hz, "Half-width of the excluded bins around each harmonic")->capture_default_str();
     cmd->add_option("--epoch-s", o->epoch_s, "Epoch length in seconds")->capture_default_str();
     cmd->add_option("--overlap", o->overlap, "Epoch overlap fraction in [0, 1)")->capture_default_str();

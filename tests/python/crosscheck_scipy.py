@@ -52,7 +52,9 @@ def compare(name, semg_rows, reference, c):
 
 
 def run_semg(exe, args):
-    p = subprocess.run([exe, "analyze", "-q", *args], capture_output=True, text=True)
+    # The scipy reference is a plain band-pass + Welch: no ECG removal, no mains exclusion
+    # (both on by default in semg analyze, docs/quality.md).
+    p = subprocess.run([exe, "analyze", "-q", "--ecg", "off", "--mains", "off", *args], capture_output=True, text=True)
     if p.returncode != 0:
         print(p.stderr)
     return p.returncode

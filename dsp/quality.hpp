@@ -1,0 +1,151 @@
+// Signal quality of each channel and epoch: the flags of dsp::QualityFlag and the measurements
+// behind them (dsp::QualityMetrics). A windowed analyser with the same epochs as EpochAnalyzer
+// (epoch k covers frames [k·hop, k·hop + epoch)), fed in lockstep with two views of the same
+// frames: the raw samples (before any filter) and the analysed ones (band-passed, ECG removed).
+//
+// Rules (per channel and epoch; thresholds in QualityThresholds, docs/quality.md):
+//   flatline   raw SD < flatline_sd_uv, or the longest run of identical raw samples covers
+//              >= flatline_run_fraction of the epoch (electrode off, amplifier stuck);
+//   clipping   not flatline, and either >= rail_fraction of the samples (at least 2) lie within
+//              half a resolution step of the channel's physical limits (when the file gives them),
+//              or >= clip_fraction of the samples equal the epoch's maximum or minimum inside runs
+//              of at least two identical samples (flat tops at a rail or at a digital limit);
+//   mains      Σ over the harmonics of 50 Hz (or of 60 Hz, whichever is larger) up to the band
+//              edge of the Hann-windowed single-bin power of the analysed epoch, divided by the
+//              analysed band power, >= mains_share; a family counts only if its fundamental
+//              carries at least a quarter of the power of its strongest harmonic (a lone tone
+//              at 100, 120 or 150 Hz is not mains);
+//   motion     raw power in 1-20 Hz (2nd-order Butterworth band-pass of raw − first sample), less
+//              its beat-synchronous part, over the analysed band power >= motion_lf_ratio. The
+//              ECG's P and T waves and QRS are mostly below 20 Hz: without this a resting
+//              channel with an ECG would read as motion. With an EcgCanceller, each channel keeps
+//              a template of the 1-20 Hz signal over [fiducial − 0.35 s, fiducial + 0.35 s),
+//              learnt from the beats whose window lies inside an epoch (mean of the first 32,
+//              then exponential), and subtracts it at every beat once 4 beats are learnt, on
+//              the channels where the canceller's template is significant;
+//   ecg        Σ over the beats whose template window overlaps the epoch of (y·T)²/(T·T), y the
+//              analysed samples and T the channel's ECG template (dsp::EcgCanceller), divided by
+//              Σ y², >= ecg_share: the ECG energy still present after any ECG removal. Measured
+//              on channels whose template is significant (else 0), NaN before templates exist;
+//   gap        a gap reported with note_gap() falls inside the epoch;
+//   low_rate   the sample rate is below min_sample_rate_hz.
+// Band power is the mean square of the analysed epoch. Ratios with no band power are NaN and
+// raise no flag (flatline or empty_spectrum say why); a flatline epoch raises no ratio flag
+// (mains, motion, ecg), since its band power is only the filters' ringing.
+// Delay: none beyond the epoch. Real time: process() is allocation-free; chunk-invariant.
+#pragma once
+
+#include "dsp/block.hpp"
+#include "dsp/ecg.hpp"
+#include "dsp/features.hpp"
+#include "dsp/iir.hpp"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace semg::dsp {
+
+struct QualityThresholds {
+    double flatline_sd_uv = 0.5;
+    double flatline_run_fraction = 0.5;
+    double rail_fraction = 0.001;
+    double clip_fraction = 0.01;
+    double mains_share = 0.3;
+    double motion_lf_ratio = 1.0;
+    double ecg_share = 0.02;
+    double min_sample_rate_hz = 1000.0;
+};
+
+// Flags that leave an epoch out of the fatigue fits by default: all but low_rate, which marks
+// every epoch of a recording alike (the verdict reports it instead).
+inline constexpr std::uint32_t kFitExcludingFlags = EmptySpectrum | Flatline | Clipping |
+                                                    MainsDominant | MotionArtefact |
+                                                    EcgContamination | SampleGap;
+
+// The ADC range of a channel in µV, where the file states it.
+struct ChannelLimits {
+    double min_uv = -std::numeric_limits<double>::infinity();
+    double max_uv = std::numeric_limits<double>::infinity();
+    double resolution_uv = 0.0;
+};
+
+struct QualityFrame {
+    std::uint64_t index = 0;
+    std::uint64_t first_frame = 0;
+    std::vector<std::uint32_t> flags;    // per channel
+    std::vector<QualityMetrics> metrics; // per channel
+};
+
+class QualityAnalyzer {
+public:
+    struct Config {
+        double epoch_s = 1.0;
+        double overlap = 0.5;
+        QualityThresholds thresholds{};
+        double band_high_hz = 450.0; // mains harmonics are measured up to here (and below fs/2)
+        double lf_low_hz = 1.0;
+        double lf_high_hz = 20.0;
+    };
+    explicit QualityAnalyzer(Config config); // throws std::invalid_argument
+    // limits: one per channel, or empty (no rails known).
+    void prepare(const StreamSpec &spec, std::vector<ChannelLimits> limits = {});
+    void reset() noexcept;
+    // A gap of `lost_frames` frames was found just before input frame `at_frame`.
+    void note_gap(std::uint64_t at_frame, std::uint64_t lost_frames) noexcept;
+
+    // raw and analysed: the same frames. ecg (may be null) supplies beats and templates in the
+    // same frame numbering. Calls on_epoch(const QualityFrame&) per completed epoch.
+    template <class OnEpoch>
+    void process(ConstBlockRef raw, ConstBlockRef analysed, const EcgCanceller *ecg,
+                 OnEpoch &&on_epoch) {
+        std::size_t done = 0;
+        while (done < raw.frames) {
+            done += fill(raw, analysed, done);
+            if (fill_ == epoch_frames_) {
+                analyse(ecg);
+                on_epoch(static_cast<const QualityFrame &>(frame_));
+                advance();
+            }
+        }
+    }
+
+    std::size_t epoch_frames() const noexcept { return epoch_frames_; }
+    std::size_t hop_frames() const noexcept { return hop_frames_; }
+    const Config &config() const noexcept { return config_; }
+
+private:
+    std::size_t fill(ConstBlockRef raw, ConstBlockRef analysed, std::size_t offset) noexcept;
+    void analyse(const EcgCanceller *ecg) noexcept;
+    void advance() noexcept;
+    double mains_power(const float *y) const noexcept;
+    void remove_beat_lf(const EcgCanceller &ecg) noexcept; // learns and removes the LF ECG
+    double ecg_energy(std::size_t c, const float *y, const EcgCanceller &ecg) const noexcept;
+
+    Config config_;
+    StreamSpec spec_{};
+    std::size_t epoch_frames_ = 0, hop_frames_ = 0;
+    std::vector<ChannelLimits> limits_;
+    SosFilter lf_filter_;
+    std::vector<float> raw_, lf_, analysed_; // epoch_frames_ per channel each
+    std::vector<float> first_sample_;
+    std::size_t lf_pre_ = 0, lf_window_ = 0;
+    std::vector<float> lf_template_; // lf_window_ per channel
+    std::vector<float> lf_residual_; // epoch_frames_ per channel
+    std::uint64_t lf_learnt_ = 0;
+    std::int64_t lf_last_folded_ = -1;
+    bool started_ = false;
+    std::vector<double> window_; // Hann over the epoch, for the mains lines
+    double window_sum_ = 0.0;
+    std::array<std::vector<double>, 2> goertzel_coefficient_; // 2cos(ω) per harmonic, 50 / 60 Hz
+    std::size_t fill_ = 0;
+    std::uint64_t next_index_ = 0;
+    static constexpr std::size_t kGapRing = 64;
+    std::array<std::uint64_t, kGapRing> gap_frame_{};
+    std::uint64_t gaps_total_ = 0;
+    QualityFrame frame_;
+};
+
+} // namespace semg::dsp
