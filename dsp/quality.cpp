@@ -1,6 +1,7 @@
 #include "dsp/quality.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
@@ -145,18 +146,25 @@ std::size_t QualityAnalyzer::fill(ConstBlockRef raw, ConstBlockRef analysed,
 }
 
 double QualityAnalyzer::mains_power(const float *y) const noexcept {
+    // One Goertzel recursion per harmonic, all harmonics of a family advanced together in one
+    // pass over the epoch: the recursions are independent, so they overlap instead of each
+    // waiting on its own chain (this was the analysis's hottest loop).
+    constexpr std::size_t kMaxHarmonics = 32;
     double best = 0.0;
     for (const auto &coefficients : goertzel_coefficient_) {
-        double family = 0.0, fundamental = 0.0, strongest = 0.0;
-        for (std::size_t h = 0; h < coefficients.size(); ++h) {
-            const double coefficient = coefficients[h];
-            double s1 = 0.0, s2 = 0.0;
-            for (std::size_t i = 0; i < epoch_frames_; ++i) {
-                const double s = window_[i] * y[i] + coefficient * s1 - s2;
-                s2 = s1;
-                s1 = s;
+        const std::size_t n = std::min(coefficients.size(), kMaxHarmonics);
+        std::array<double, kMaxHarmonics> s1{}, s2{};
+        for (std::size_t i = 0; i < epoch_frames_; ++i) {
+            const double x = window_[i] * y[i];
+            for (std::size_t h = 0; h < n; ++h) {
+                const double s = x + coefficients[h] * s1[h] - s2[h];
+                s2[h] = s1[h];
+                s1[h] = s;
             }
-            const double x2 = s1 * s1 + s2 * s2 - coefficient * s1 * s2; // |X(f)|²
+        }
+        double family = 0.0, fundamental = 0.0, strongest = 0.0;
+        for (std::size_t h = 0; h < n; ++h) {
+            const double x2 = s1[h] * s1[h] + s2[h] * s2[h] - coefficients[h] * s1[h] * s2[h]; // |X(f)|²
             const double power = 2.0 * x2 / (window_sum_ * window_sum_); // sine power A²/2
             family += power;
             if (h == 0)

@@ -4,6 +4,8 @@
 #include "report/assets.hpp"
 
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -73,102 +75,134 @@ void round_summary(json& j) {
 
 // ---- CSV -----------------------------------------------------------------------------------
 
-struct Csv {
-    fs::path path;
-    std::vector<std::string> header;
-    std::vector<std::vector<std::string>> rows;
-    std::vector<std::size_t> lines; // file line of each row, for messages
+// A CSV file read row by row, so that memory does not grow with the file: RFC 4180 fields
+// (quotes optional), LF or CRLF line ends; every row as wide as the header.
+struct CsvRow {
+    const fs::path& path;
+    const std::vector<std::string>& header;
+    const std::vector<std::string>& fields;
+    std::size_t line;
+
+    const std::string& operator[](std::size_t col) const { return fields[col]; }
+    // A number, or NaN for an empty field, "nan" or "-" (how semg writes a missing value).
+    double value(std::size_t col) const {
+        std::string_view text = fields[col];
+        while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+        while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+        if (text.empty() || text == "-") return std::nan("");
+        if (text.front() == '+') text.remove_prefix(1);
+        double v = 0.0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || end != text.data() + text.size())
+            fail_at(path, line, "column '" + header[col] + "': '" + fields[col] + "' is not a number");
+        return v;
+    }
 };
 
-// RFC 4180 fields (quotes optional), LF or CRLF line ends; every row as wide as the header.
-Csv parse_csv(const fs::path& path, const std::string& text) {
-    Csv csv{path, {}, {}, {}};
-    std::vector<std::string> fields;
+// Calls on_header once with the header, then on_row for each data row; returns the row count.
+std::size_t read_csv(const fs::path& path,
+                     const std::function<void(const std::vector<std::string>&)>& on_header,
+                     const std::function<void(const CsvRow&)>& on_row) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(path, "missing or unreadable");
+    std::vector<std::string> header, fields;
     std::string field;
-    std::size_t line = 1;
-    std::size_t row_line = 1;
-    bool quoted = false;
-    bool row_has_content = false;
+    std::size_t line = 1, row_line = 1, rows = 0;
+    bool quoted = false, row_has_content = false;
     auto end_row = [&] {
         fields.push_back(std::move(field));
         field.clear();
         if (row_has_content || fields.size() > 1) {
-            if (csv.header.empty()) {
-                csv.header = std::move(fields);
+            if (header.empty()) {
+                header = std::move(fields);
+                on_header(header);
             } else {
-                if (fields.size() != csv.header.size())
+                if (fields.size() != header.size())
                     fail_at(path, row_line, std::to_string(fields.size()) + " fields, the header has " +
-                                                std::to_string(csv.header.size()));
-                csv.rows.push_back(std::move(fields));
-                csv.lines.push_back(row_line);
+                                                std::to_string(header.size()));
+                on_row(CsvRow{path, header, fields, row_line});
+                ++rows;
             }
         }
         fields.clear();
         row_has_content = false;
         row_line = line;
     };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-                field += '"';
-                ++i;
-            } else if (c == '"') {
-                quoted = false;
-            } else {
-                if (c == '\n') ++line;
-                field += c;
+    std::array<char, 1 << 16> buffer{};
+    bool pending_cr = false;    // a CR was seen: an LF right after it is the same line end
+    bool quote_in_quote = false; // a quote inside a quoted field: doubled, or the field's end
+    while (in) {
+        in.read(buffer.data(), buffer.size());
+        const auto n = static_cast<std::size_t>(in.gcount());
+        for (std::size_t i = 0; i < n; ++i) {
+            const char c = buffer[i];
+            if (pending_cr) {
+                pending_cr = false;
+                if (c == '\n') continue;
             }
-        } else if (c == '"') {
-            quoted = true;
-            row_has_content = true;
-        } else if (c == ',') {
-            fields.push_back(std::move(field));
-            field.clear();
-        } else if (c == '\n' || c == '\r') {
-            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-            ++line;
-            end_row();
-        } else {
-            field += c;
-            row_has_content = true;
+            if (quote_in_quote) {
+                quote_in_quote = false;
+                if (c == '"') {
+                    field += '"';
+                    continue;
+                }
+                quoted = false; // and c is read as outside the quotes
+            }
+            if (quoted) {
+                if (c == '"') {
+                    quote_in_quote = true;
+                } else {
+                    if (c == '\n') ++line;
+                    field += c;
+                }
+            } else if (c == '"') {
+                quoted = true;
+                row_has_content = true;
+            } else if (c == ',') {
+                fields.push_back(std::move(field));
+                field.clear();
+            } else if (c == '\n' || c == '\r') {
+                pending_cr = c == '\r';
+                ++line;
+                end_row();
+            } else {
+                field += c;
+                row_has_content = true;
+            }
         }
     }
+    if (quote_in_quote) quoted = false;
     if (quoted) fail_at(path, row_line, "unterminated quoted field");
     end_row();
-    if (csv.header.empty()) fail(path, "empty file (no header line)");
-    return csv;
+    if (header.empty()) fail(path, "empty file (no header line)");
+    return rows;
 }
 
-std::size_t column(const Csv& csv, const std::string& name) {
-    const auto it = std::find(csv.header.begin(), csv.header.end(), name);
-    if (it == csv.header.end()) {
+std::size_t column(const fs::path& path, const std::vector<std::string>& header, const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) {
         std::string names;
-        for (const auto& h : csv.header) names += (names.empty() ? "" : ",") + h;
-        fail(csv.path, "no column '" + name + "' (the header is: " + names + ")");
+        for (const auto& h : header) names += (names.empty() ? "" : ",") + h;
+        fail(path, "no column '" + name + "' (the header is: " + names + ")");
     }
-    return static_cast<std::size_t>(it - csv.header.begin());
+    return static_cast<std::size_t>(it - header.begin());
 }
 
-std::optional<std::size_t> optional_column(const Csv& csv, const std::string& name) {
-    const auto it = std::find(csv.header.begin(), csv.header.end(), name);
-    if (it == csv.header.end()) return std::nullopt;
-    return static_cast<std::size_t>(it - csv.header.begin());
+std::optional<std::size_t> optional_column(const std::vector<std::string>& header, const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) return std::nullopt;
+    return static_cast<std::size_t>(it - header.begin());
 }
 
-// A number, or NaN for an empty field, "nan" or "-" (how semg writes a missing value).
-double value(const Csv& csv, std::size_t row, std::size_t col) {
-    std::string_view text = csv.rows[row][col];
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-    if (text.empty() || text == "-") return std::nan("");
-    if (text.front() == '+') text.remove_prefix(1);
-    double v = 0.0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || end != text.data() + text.size())
-        fail_at(csv.path, csv.lines[row],
-                "column '" + csv.header[col] + "': '" + csv.rows[row][col] + "' is not a number");
-    return v;
+// Charts keep at most this many points per series: a longer recording is shown every k-th
+// epoch (the page says so), which keeps the page light and this process's memory flat.
+constexpr std::size_t kMaxPointsPerSeries = 1200;
+
+std::size_t stride_for(const json& summary) {
+    const auto epochs = summary.contains("epochs") && summary["epochs"].is_number_unsigned()
+                            ? summary["epochs"].get<std::size_t>()
+                            : 0;
+    return std::max<std::size_t>(1, (epochs + kMaxPointsPerSeries - 1) / kMaxPointsPerSeries);
 }
 
 // ---- the data ------------------------------------------------------------------------------
@@ -194,70 +228,95 @@ json read_summary(const fs::path& dir) {
     return summary;
 }
 
+
 struct ChannelColumns {
     std::string label;
     json t = json::array(), mdf = json::array(), mnf = json::array(), rms = json::array(),
          rms_pct_mvc = json::array(), q = json::array();
     bool has_mvc = false;
+    std::size_t epochs = 0;                   // rows in the file
+    std::size_t flagged = 0;                  // of those, not ok
+    std::map<std::string, std::size_t> flags; // epochs carrying each flag, over every row
 };
 
 json read_epochs(const fs::path& dir, const json& summary) {
     const auto path = dir / "epochs.csv";
-    const Csv csv = parse_csv(path, read_text(path, ""));
-    if (csv.rows.empty()) fail(path, "no epochs (only a header)");
-    const auto c_start = column(csv, "t_start_s");
-    const auto c_end = column(csv, "t_end_s");
-    const auto c_channel = column(csv, "channel");
-    const auto c_mdf = column(csv, "mdf_hz");
-    const auto c_mnf = column(csv, "mnf_hz");
-    const auto c_rms = column(csv, "rms_uv");
-    const auto c_quality = column(csv, "quality");
-    const auto c_mvc = optional_column(csv, "rms_pct_mvc");
+    const std::size_t stride = stride_for(summary);
+    std::size_t c_start = 0, c_end = 0, c_channel = 0, c_mdf = 0, c_mnf = 0, c_rms = 0, c_quality = 0;
+    std::optional<std::size_t> c_mvc;
 
     // Channels in the summary's order, then any only the table knows.
     std::vector<ChannelColumns> channels;
     std::map<std::string, std::size_t> index;
     auto channel = [&](const std::string& label) -> ChannelColumns& {
         auto [it, added] = index.emplace(label, channels.size());
-        if (added) channels.push_back({label});
+        if (added) {
+            channels.emplace_back();
+            channels.back().label = label;
+        }
         return channels[it->second];
     };
     for (const auto& ch : summary["channels"]) channel(ch["label"].get<std::string>());
 
     std::vector<std::string> quality_names{"ok"};
     std::map<std::string, std::size_t> quality_index{{"ok", 0}};
-    for (std::size_t r = 0; r < csv.rows.size(); ++r) {
-        const auto& label = csv.rows[r][c_channel];
-        if (label.empty()) fail_at(path, csv.lines[r], "empty channel label");
-        auto& ch = channel(label);
-        const double start = value(csv, r, c_start);
-        const double end = value(csv, r, c_end);
-        if (!std::isfinite(start) || !std::isfinite(end))
-            fail_at(path, csv.lines[r], "epoch without a start or end time");
-        ch.t.push_back(round_decimals(0.5 * (start + end), 3));
-        ch.mdf.push_back(number(round_decimals(value(csv, r, c_mdf), 2)));
-        ch.mnf.push_back(number(round_decimals(value(csv, r, c_mnf), 2)));
-        ch.rms.push_back(number(round_significant(value(csv, r, c_rms), 4)));
-        if (c_mvc) {
-            const double pct = value(csv, r, *c_mvc);
-            ch.has_mvc = ch.has_mvc || std::isfinite(pct);
-            ch.rms_pct_mvc.push_back(number(round_significant(pct, 4)));
-        }
-        std::string quality = csv.rows[r][c_quality];
-        if (quality.empty()) quality = "ok";
-        auto [it, added] = quality_index.emplace(quality, quality_names.size());
-        if (added) quality_names.push_back(quality);
-        ch.q.push_back(it->second);
-    }
+    const std::size_t rows = read_csv(
+        path,
+        [&](const std::vector<std::string>& header) {
+            c_start = column(path, header, "t_start_s");
+            c_end = column(path, header, "t_end_s");
+            c_channel = column(path, header, "channel");
+            c_mdf = column(path, header, "mdf_hz");
+            c_mnf = column(path, header, "mnf_hz");
+            c_rms = column(path, header, "rms_uv");
+            c_quality = column(path, header, "quality");
+            c_mvc = optional_column(header, "rms_pct_mvc");
+        },
+        [&](const CsvRow& row) {
+            const auto& label = row[c_channel];
+            if (label.empty()) fail_at(path, row.line, "empty channel label");
+            auto& ch = channel(label);
+            const double start = row.value(c_start);
+            const double end = row.value(c_end);
+            if (!std::isfinite(start) || !std::isfinite(end))
+                fail_at(path, row.line, "epoch without a start or end time");
+            std::string quality = row[c_quality];
+            if (quality.empty()) quality = "ok";
+            if (quality != "ok") {
+                ++ch.flagged;
+                std::size_t from = 0;
+                while (from <= quality.size()) {
+                    const auto bar = std::min(quality.find('|', from), quality.size());
+                    if (bar > from) ++ch.flags[quality.substr(from, bar - from)];
+                    from = bar + 1;
+                }
+            }
+            if (ch.epochs++ % stride != 0) return;
+            ch.t.push_back(round_decimals(0.5 * (start + end), 3));
+            ch.mdf.push_back(number(round_decimals(row.value(c_mdf), 2)));
+            ch.mnf.push_back(number(round_decimals(row.value(c_mnf), 2)));
+            ch.rms.push_back(number(round_significant(row.value(c_rms), 4)));
+            if (c_mvc) {
+                const double pct = row.value(*c_mvc);
+                ch.has_mvc = ch.has_mvc || std::isfinite(pct);
+                ch.rms_pct_mvc.push_back(number(round_significant(pct, 4)));
+            }
+            auto [it, added] = quality_index.emplace(quality, quality_names.size());
+            if (added) quality_names.push_back(quality);
+            ch.q.push_back(it->second);
+        });
+    if (rows == 0) fail(path, "no epochs (only a header)");
 
     json out_channels = json::array();
     for (auto& ch : channels) {
         json j{{"label", ch.label}, {"t", std::move(ch.t)}, {"mdf", std::move(ch.mdf)},
-               {"mnf", std::move(ch.mnf)}, {"rms", std::move(ch.rms)}, {"q", std::move(ch.q)}};
+               {"mnf", std::move(ch.mnf)}, {"rms", std::move(ch.rms)}, {"q", std::move(ch.q)},
+               {"epochs", ch.epochs}, {"flagged", ch.flagged}, {"flag_counts", ch.flags}};
         if (ch.has_mvc) j["rms_pct_mvc"] = std::move(ch.rms_pct_mvc);
         out_channels.push_back(std::move(j));
     }
-    return {{"rows", csv.rows.size()},
+    return {{"rows", rows},
+            {"stride", stride},
             {"quality_names", quality_names},
             {"channels", std::move(out_channels)}};
 }
@@ -270,47 +329,58 @@ json read_pairs(const fs::path& dir, const json& summary) {
         if (listed == 0) return json::array();
         fail(path, "missing (summary.json lists " + std::to_string(listed) + " bilateral pairs)");
     }
-    const Csv csv = parse_csv(path, read_text(path, ""));
-    const auto c_start = column(csv, "t_start_s");
-    const auto c_end = column(csv, "t_end_s");
-    const auto c_left = column(csv, "left");
-    const auto c_right = column(csv, "right");
-    const auto c_ai = column(csv, "ai_pct");
-    const auto c_lr = optional_column(csv, "lr_ratio");
-    const auto c_muscle = optional_column(csv, "muscle");
-    const auto c_level = optional_column(csv, "level");
+    const std::size_t stride = stride_for(summary);
+    std::size_t c_start = 0, c_end = 0, c_left = 0, c_right = 0, c_ai = 0;
+    std::optional<std::size_t> c_lr, c_muscle, c_level;
 
     std::vector<json> pairs;
+    std::vector<std::size_t> seen;
     std::map<std::pair<std::string, std::string>, std::size_t> index;
-    auto pair = [&](const std::string& left, const std::string& right) -> json& {
+    auto pair = [&](const std::string& left, const std::string& right) -> std::size_t {
         auto [it, added] = index.emplace(std::pair{left, right}, pairs.size());
-        if (added)
+        if (added) {
             pairs.push_back({{"left", left}, {"right", right}, {"muscle", ""}, {"level", ""},
                              {"t", json::array()}, {"ai", json::array()}, {"lr", json::array()}});
-        return pairs[it->second];
+            seen.push_back(0);
+        }
+        return it->second;
     };
     if (summary.contains("pairs"))
         for (const auto& p : summary["pairs"]) {
             if (!p.is_object() || !p.contains("left") || !p.contains("right") || !p["left"].is_string() ||
                 !p["right"].is_string())
                 fail(dir / "summary.json", R"(a pair without "left" and "right" labels)");
-            auto& j = pair(p["left"].get<std::string>(), p["right"].get<std::string>());
+            auto& j = pairs[pair(p["left"].get<std::string>(), p["right"].get<std::string>())];
             j["muscle"] = p.value("muscle", "");
             j["level"] = p.value("level", "");
         }
-    for (std::size_t r = 0; r < csv.rows.size(); ++r) {
-        auto& j = pair(csv.rows[r][c_left], csv.rows[r][c_right]);
-        const double start = value(csv, r, c_start);
-        const double end = value(csv, r, c_end);
-        if (!std::isfinite(start) || !std::isfinite(end))
-            fail_at(path, csv.lines[r], "epoch without a start or end time");
-        j["t"].push_back(round_decimals(0.5 * (start + end), 3));
-        j["ai"].push_back(number(round_decimals(value(csv, r, c_ai), 2)));
-        j["lr"].push_back(c_lr ? number(round_significant(value(csv, r, *c_lr), 4)) : json(nullptr));
-        if (c_muscle && j["muscle"] == "") j["muscle"] = csv.rows[r][*c_muscle];
-        if (c_level && j["level"] == "") j["level"] = csv.rows[r][*c_level];
-    }
-    if (csv.rows.empty() && listed > 0) fail(path, "no epochs (only a header)");
+    const std::size_t rows = read_csv(
+        path,
+        [&](const std::vector<std::string>& header) {
+            c_start = column(path, header, "t_start_s");
+            c_end = column(path, header, "t_end_s");
+            c_left = column(path, header, "left");
+            c_right = column(path, header, "right");
+            c_ai = column(path, header, "ai_pct");
+            c_lr = optional_column(header, "lr_ratio");
+            c_muscle = optional_column(header, "muscle");
+            c_level = optional_column(header, "level");
+        },
+        [&](const CsvRow& row) {
+            const std::size_t p = pair(row[c_left], row[c_right]);
+            auto& j = pairs[p];
+            const double start = row.value(c_start);
+            const double end = row.value(c_end);
+            if (!std::isfinite(start) || !std::isfinite(end))
+                fail_at(path, row.line, "epoch without a start or end time");
+            if (c_muscle && j["muscle"] == "") j["muscle"] = row[*c_muscle];
+            if (c_level && j["level"] == "") j["level"] = row[*c_level];
+            if (seen[p]++ % stride != 0) return;
+            j["t"].push_back(round_decimals(0.5 * (start + end), 3));
+            j["ai"].push_back(number(round_decimals(row.value(c_ai), 2)));
+            j["lr"].push_back(c_lr ? number(round_significant(row.value(*c_lr), 4)) : json(nullptr));
+        });
+    if (rows == 0 && listed > 0) fail(path, "no epochs (only a header)");
     return pairs;
 }
 

@@ -103,8 +103,11 @@
       pairIndex: new Map(),
     };
     for (const ch of summary.channels || []) if (ch && ch.label !== undefined) addChannel(model, String(ch.label), ch);
+    model.stride = epochs.stride || 1;
     for (const s of epochs.channels || []) {
       const ch = addChannel(model, String(s.label), null);
+      // Counts over every epoch of the file, also those a long recording's charts leave out.
+      if (s.flag_counts) ch.flagCounts = { epochs: s.epochs, flagged: s.flagged, counts: s.flag_counts };
       const n = (s.t || []).length;
       for (let i = 0; i < n; i++) {
         pushEpoch(ch, s.t[i], s.mdf && s.mdf[i], s.mnf && s.mnf[i], s.rms && s.rms[i],
@@ -193,6 +196,11 @@
   function qualityTable(model) {
     const flags = new Set();
     const rows = model.channels.map(function (ch) {
+      if (ch.flagCounts) {
+        for (const name of Object.keys(ch.flagCounts.counts)) flags.add(name);
+        return { label: ch.label, epochs: ch.flagCounts.epochs, flagged: ch.flagCounts.flagged,
+                 counts: ch.flagCounts.counts };
+      }
       const counts = {};
       let flagged = 0;
       for (const q of ch.quality) {
@@ -789,7 +797,9 @@
   function channelsSection(view) {
     const sec = section('channels', 'Channels',
       'Per channel: MDF and MNF (top) and RMS (bottom) per epoch against epoch centre time, with the ' +
-      'regression line over each contraction (dashed). Grey: contraction; red: flagged epochs (quality not ok).');
+      'regression line over each contraction (dashed). Grey: contraction; red: flagged epochs (quality not ok).' +
+      (view.model.stride > 1 ? ' This long recording is drawn every ' + view.model.stride + ' epochs; fits and ' +
+        'counts use every epoch.' : ''));
     const grid = el('div', { class: 'grid' });
     sec.body.appendChild(grid);
     view.grids.channels = grid;
