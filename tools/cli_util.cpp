@@ -1,5 +1,8 @@
 #include "tools/cli_util.hpp"
 
+#include "dsp/ecg.hpp"
+#include "dsp/spectrum.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -58,6 +61,96 @@ std::vector<std::string> split_list(const std::string& text) {
         start = comma + 1;
     }
     return items;
+}
+
+std::optional<double> parse_mains_setting(const std::string& text) {
+    if (text == "auto")
+        return std::nullopt;
+    return parse_mains(text);
+}
+
+pipeline::ContractionMode contraction_mode_from_string(const std::string& text) {
+    if (text == "auto")
+        return pipeline::ContractionMode::Auto;
+    if (text == "detect")
+        return pipeline::ContractionMode::Detect;
+    if (text == "annotations")
+        return pipeline::ContractionMode::Annotations;
+    if (text == "whole")
+        return pipeline::ContractionMode::Whole;
+    throw std::invalid_argument("--contractions must be auto, detect, annotations or whole, got '" +
+                                text + "'");
+}
+
+void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, const std::string& channels_option,
+                          bool live) {
+    cmd.add_option(channels_option, o.channels,
+                   "Comma-separated channel labels to analyse (default: all)");
+    cmd.add_option("--band", o.band, "Band-pass LOW:HIGH in Hz (upper edge clamped to 0.45 fs)")
+        ->capture_default_str();
+    cmd.add_option("--order", o.order, "Butterworth prototype order (scipy convention)")
+        ->capture_default_str();
+    cmd.add_option("--mains", o.mains,
+                   "Mains whose harmonics leave the spectral moments: auto (detect), 50, 60 or off")
+        ->capture_default_str();
+    cmd.add_option("--mains-exclude-hz", o.mains_exclude_hz,
+                   "Half-width of the excluded bins around each harmonic")
+        ->capture_default_str();
+    cmd.add_option("--ecg", o.ecg, "ECG removal: template (subtraction), highpass (30 Hz) or off")
+        ->capture_default_str();
+    cmd.add_option("--epoch-s", o.epoch_s, "Epoch length in seconds")->capture_default_str();
+    cmd.add_option("--overlap", o.overlap, "Epoch overlap fraction in [0, 1)")
+        ->capture_default_str();
+    cmd.add_option("--psd", o.psd, "PSD method: welch or periodogram")->capture_default_str();
+    cmd.add_option("--welch-segment-s", o.welch_segment_s, "Welch segment length in seconds")
+        ->capture_default_str();
+    cmd.add_option(
+        "--segment", o.segments,
+        "Contraction START:END in seconds; repeat for several (overrides --contractions)");
+    cmd.add_option("--contractions", o.contractions,
+                   live ? "Where contractions come from: auto (detection, else the whole "
+                          "recording), detect or whole"
+                        : "Where contractions come from: auto (annotations, else detection, else "
+                          "whole recording), "
+                          "detect, annotations or whole")
+        ->capture_default_str();
+    if (!live)
+        cmd.add_option(
+               "--annotation", o.annotation,
+               "EDF+/BDF+ annotation marking a contraction (with a duration), or START,STOP labels")
+            ->capture_default_str();
+    cmd.add_option("--montage", o.montage,
+                   "TOML montage file (docs/montage.md); default: inferred from labels");
+    cmd.add_option("--mvc", o.mvc, "MVC recording with the same channels: RMS also as %MVC");
+    cmd.add_option("--mvc-segment", o.mvc_segment,
+                   live ? "MVC trial START:END in seconds of the --mvc recording"
+                        : "MVC trial START:END in seconds (in --mvc, or in the input)");
+    cmd.add_option("--ai-threshold-pct", o.ai_threshold_pct,
+                   "Flag pairs whose |mean AI| exceeds this")
+        ->capture_default_str();
+    cmd.add_flag("--keep-flagged", o.keep_flagged, "Include flagged epochs in the fits");
+}
+
+pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
+    pipeline::AnalysisSettings s;
+    const auto [low, high] = parse_range(o.band, "--band");
+    s.band = {low, high, o.order};
+    s.mains_hz = parse_mains_setting(o.mains);
+    s.mains_exclude_hz = o.mains_exclude_hz;
+    s.ecg = dsp::ecg_method_from_string(o.ecg);
+    s.epoch_s = o.epoch_s;
+    s.overlap = o.overlap;
+    s.psd = {dsp::psd_method_from_string(o.psd), o.welch_segment_s};
+    for (const auto& seg : o.segments)
+        s.segments_s.push_back(parse_range(seg, "--segment"));
+    s.contractions = contraction_mode_from_string(o.contractions);
+    if (!s.segments_s.empty())
+        s.contractions = pipeline::ContractionMode::Segments;
+    s.annotation = o.annotation;
+    s.ai_threshold_pct = o.ai_threshold_pct;
+    s.channels = split_list(o.channels);
+    s.keep_flagged = o.keep_flagged;
+    return s;
 }
 
 void log_notice(const std::string& message) { logger().info(message); }

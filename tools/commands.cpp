@@ -11,6 +11,7 @@ int g_exit_code = 0;
 void register_commands(CLI::App& app) {
     register_analyze(app);
     register_simulate(app);
+    register_capture(app);
     register_report(app);
 }
 

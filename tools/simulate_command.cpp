@@ -2,11 +2,16 @@
 // Writes BDF+ (.bdf or no extension), EDF+ (.edf) or CSV (.csv) and OUTPUT.truth.json, both
 // under temporary names in the output folder and renamed into place only when complete.
 #include "acquisition/edf.hpp"
+#include "acquisition/serial_stream.hpp"
 #include "acquisition/simulator.hpp"
 #include "pipeline/output_dir.hpp"
 #include "tools/commands.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <ctime>
+#include <stop_token>
+#include <thread>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -41,6 +46,15 @@ struct SimulateOptions {
     std::vector<std::string> clips;
     std::optional<std::uint64_t> seed;
     bool quiet = false;
+    // --serial: stream instead of writing a file (acquisition/serial_stream.hpp).
+    std::string serial;
+    std::string protocol = "semg";
+    std::optional<unsigned> baud;
+    double corrupt_rate = 0.0;
+    double drop_rate = 0.0;
+    std::uint64_t fault_seed = 1;
+    double speed = 1.0;
+    bool no_wait = false;
 };
 
 enum class OutputFormat { BdfPlus, EdfPlus, Csv };
@@ -225,7 +239,88 @@ void write_csv(acquisition::Simulator& sim, std::ofstream& out) {
     }
 }
 
+// The rate a device of this protocol streams at, when --fs does not say otherwise.
+std::optional<double> protocol_rate_hz(const std::string& protocol) {
+    if (protocol == "cyton")
+        return 250.0;
+    if (protocol == "cyton-daisy")
+        return 125.0;
+    if (protocol == "openeeg")
+        return 256.0;
+    return std::nullopt;
+}
+
+// `semg simulate --serial PATH`: a fake device on a serial port or pty, paced by the sample
+// clock, with seeded faults. Ends with the source, at Ctrl-C/SIGTERM, at the Cyton 's'
+// command, or when the port goes away.
+void stream(SimulateOptions o) {
+    const auto fixed = protocol_rate_hz(o.protocol);
+    if (fixed && o.fs_hz && *o.fs_hz != *fixed && !o.quiet)
+        std::cerr << "semg: warning: a real " << o.protocol << " streams at " << *fixed
+                  << " Hz, not " << *o.fs_hz << " Hz; give `semg capture` the same --fs\n";
+    if (fixed && !o.fs_hz)
+        o.fs_hz = fixed;
+    acquisition::Simulator sim(build_scenario(o));
+    acquisition::SerialStreamerConfig cfg;
+    cfg.packets.protocol = o.protocol;
+    cfg.packets.faults = {o.corrupt_rate, o.drop_rate, o.fault_seed};
+    cfg.speed = o.speed;
+    cfg.wait_for_start_command = !o.no_wait;
+    acquisition::SerialStreamer streamer(sim, cfg);
+    acquisition::SerialSettings port_settings;
+    port_settings.port = o.serial;
+    port_settings.baud_rate = o.baud.value_or(o.protocol == "openeeg" ? 57600
+                                              : o.protocol == "semg"  ? 921600
+                                                                      : 115200);
+    port_settings.thread_name = "semg-sim-serial";
+    acquisition::SerialTransport port(port_settings);
+
+    // Signals are taken by a thread (no work in a handler) and end the stream cleanly.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::stop_source stop;
+    std::jthread signal_thread([&stop, signals](std::stop_token self) {
+        const timespec poll{0, 100'000'000};
+        while (!self.stop_requested())
+            if (::sigtimedwait(&signals, nullptr, &poll) > 0)
+                stop.request_stop();
+    });
+    const auto& info = sim.info();
+    if (!o.quiet) {
+        std::string labels;
+        for (const auto& ch : info.channels)
+            labels += (labels.empty() ? "" : ",") + ch.label;
+        std::cerr << "semg: streaming " << info.channels.size() << " channels at "
+                  << info.sample_rate_hz << " Hz, " << sim.scenario().duration_s() << " s, as "
+                  << o.protocol << " to " << o.serial
+                  << (o.protocol.rfind("cyton", 0) == 0 && !o.no_wait ? " (waiting for 'b')" : "")
+                  << "\n";
+        if (o.protocol != "ascii")
+            std::cerr << "semg: " << o.protocol
+                      << " sends no channel names; capture with --labels \"" << labels << "\"\n";
+    }
+    const auto stats = streamer.run(port, stop.get_token());
+    signal_thread.request_stop();
+    signal_thread.join();
+    if (!o.quiet)
+        std::cout << "sent " << stats.frames << " frames in " << stats.packets << " packets ("
+                  << stats.bytes << " bytes); corrupted " << stats.corrupted_packets << ", dropped "
+                  << stats.dropped_packets << " packets: " << stats.lost_frames
+                  << " frames lost in " << stats.lost_runs << " runs\n";
+}
+
 void simulate(const SimulateOptions& o) {
+    if (!o.serial.empty()) {
+        if (!o.output.empty())
+            throw std::invalid_argument("give either OUTPUT or --serial PATH, not both");
+        stream(o);
+        return;
+    }
+    if (o.output.empty())
+        throw std::invalid_argument("an OUTPUT file or --serial PATH is required");
     const auto format = format_for(o.output);
     acquisition::Simulator sim(build_scenario(o));
     const auto name = o.output.filename().string();
@@ -261,8 +356,7 @@ void register_simulate(CLI::App& app) {
     auto o = std::make_shared<SimulateOptions>();
     auto* cmd = app.add_subcommand(
         "simulate", "Simulated bilateral paraspinal sEMG with ground truth (OUTPUT.truth.json)");
-    cmd->add_option("output", o->output, "Output file: .bdf (BDF+, default), .edf (EDF+) or .csv")
-        ->required();
+    cmd->add_option("output", o->output, "Output file: .bdf (BDF+, default), .edf (EDF+) or .csv");
     cmd->add_option("--scenario", o->scenario,
                     "TOML scenario file (see docs/simulator.md); the "
                     "options below override it");
@@ -295,6 +389,27 @@ void register_simulate(CLI::App& app) {
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--seed", o->seed, "Random seed [1]");
     cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+    cmd->add_option(
+        "--serial", o->serial,
+        "Stream to this serial port or pty in real time instead of writing OUTPUT (a fake device "
+        "for `semg capture`)");
+    cmd->add_option("--protocol", o->protocol,
+                    "--serial: cyton, cyton-daisy, openeeg, ascii or semg")
+        ->capture_default_str();
+    cmd->add_option("--baud", o->baud, "--serial: baud rate (ignored by ptys)");
+    cmd->add_option(
+           "--corrupt-rate", o->corrupt_rate,
+           "--serial: share of packets sent with one corrupt byte (detectable by the protocol)")
+        ->capture_default_str();
+    cmd->add_option("--drop-rate", o->drop_rate, "--serial: share of packets not sent")
+        ->capture_default_str();
+    cmd->add_option("--fault-seed", o->fault_seed, "--serial: seed of the fault pattern")
+        ->capture_default_str();
+    cmd->add_option("--speed", o->speed,
+                    "--serial: pace, 1 = real time, 0 = as fast as the port takes it")
+        ->capture_default_str();
+    cmd->add_flag("--no-wait", o->no_wait,
+                  "--serial cyton: stream at once instead of waiting for 'b'");
     cmd->callback([o]() { run_command([&] { simulate(*o); }); });
 }
 

@@ -1,0 +1,1181 @@
+#include "pipeline/capture.hpp"
+
+#include "acquisition/edf.hpp"
+#include "acquisition/protocol_source.hpp"
+#include "acquisition/protocols/cyton.hpp"
+#include "acquisition/protocols/openeeg.hpp"
+#include "pipeline/capture_ring.hpp"
+#include "pipeline/capture_view.hpp"
+#include "pipeline/output_dir.hpp"
+#include "pipeline/results.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+namespace semg::pipeline {
+
+using Clock = std::chrono::steady_clock;
+using acquisition::Annotation;
+
+// ---------------------------------------------------------------------------------------------
+// BDF grid
+// ---------------------------------------------------------------------------------------------
+
+BdfGrid::BdfGrid(double physical_min_uv, double physical_max_uv)
+    : min_uv_(physical_min_uv), max_uv_(physical_max_uv) {
+    auto header_exact = [](double v) {
+        // EDF header fields are 8 ASCII characters: whole numbers of up to 7 digits and a sign.
+        return std::isfinite(v) && v == std::round(v) && std::abs(v) <= 9999999.0;
+    };
+    if (!header_exact(min_uv_) || !header_exact(max_uv_) || !(min_uv_ < max_uv_))
+        throw std::invalid_argument(fmt::format(
+            "raw recording range {}:{} uV: need whole numbers MIN < MAX within +-9999999", min_uv_,
+            max_uv_));
+    // As EdfWriter::write computes the digital value ...
+    scale_ = (digital_max - digital_min) / (max_uv_ - min_uv_);
+    // ... and as EdfSource turns it back into µV (the round trip is tested bit for bit).
+    bit_uv_ = (max_uv_ - min_uv_) / (digital_max - digital_min);
+    offset_uv_ = min_uv_ - digital_min * bit_uv_;
+}
+
+float BdfGrid::quantise(float uv) const noexcept {
+    const double v = std::isfinite(uv) ? static_cast<double>(uv) : 0.0;
+    const double d = std::clamp<double>(std::round((v - min_uv_) * scale_) + digital_min,
+                                        digital_min, digital_max);
+    return static_cast<float>(d * bit_uv_ + offset_uv_);
+}
+
+std::pair<double, double> default_range_uv(const acquisition::ProtocolConfig& protocol) {
+    if (protocol.name == "cyton" || protocol.name == "cyton-daisy") {
+        const double full = std::ceil(4.5 / protocol.cyton.gain * 1e6);
+        return {-full, full};
+    }
+    if (protocol.name == "openeeg") {
+        const auto& o = protocol.openeeg;
+        const double a = std::abs((0.0 - o.offset_counts) * o.scale_uv_per_count);
+        const double b =
+            std::abs((acquisition::openeeg::max_counts - o.offset_counts) * o.scale_uv_per_count);
+        const double full = std::max(1.0, std::ceil(std::max(a, b)));
+        return {-full, full};
+    }
+    return {-100000.0, 100000.0};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash recovery
+// ---------------------------------------------------------------------------------------------
+
+std::uint64_t recover_raw_bdf(const std::filesystem::path& path) {
+    std::FILE* f = std::fopen(path.c_str(), "r+b");
+    if (!f)
+        throw acquisition::SourceError(path.string() + ": cannot open for repair");
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(f, &std::fclose);
+    auto field = [&](long offset, std::size_t width) {
+        std::string text(width, ' ');
+        if (std::fseek(f, offset, SEEK_SET) != 0 || std::fread(text.data(), 1, width, f) != width)
+            throw acquisition::SourceError(path.string() +
+                                           ": not an EDF/BDF file (header too short)");
+        return text;
+    };
+    auto number = [&](long offset, std::size_t width) {
+        const std::string text = field(offset, width);
+        try {
+            return std::stoll(text);
+        } catch (const std::exception&) {
+            throw acquisition::SourceError(path.string() + ": not an EDF/BDF file (header field '" +
+                                           text + "')");
+        }
+    };
+    const bool bdf = static_cast<unsigned char>(field(0, 1)[0]) == 0xFF;
+    const long long header_bytes = number(184, 8);
+    const long long signals = number(252, 4);
+    if (signals <= 0 || header_bytes != 256 * (signals + 1))
+        throw acquisition::SourceError(path.string() +
+                                       ": not an EDF/BDF file (inconsistent header)");
+    long long record_bytes = 0;
+    for (long long s = 0; s < signals; ++s)
+        record_bytes += number(256 + signals * 216 + s * 8, 8) * (bdf ? 3 : 2);
+    if (record_bytes <= 0)
+        throw acquisition::SourceError(path.string() + ": no samples per record in the header");
+    const auto size = static_cast<long long>(std::filesystem::file_size(path));
+    const long long records = std::max(0LL, (size - header_bytes) / record_bytes);
+    const std::string count = fmt::format("{:<8}", records);
+    if (std::fseek(f, 236, SEEK_SET) != 0 || std::fwrite(count.data(), 1, 8, f) != 8)
+        throw acquisition::SourceError(path.string() + ": cannot write the header");
+    file.reset();
+    std::filesystem::resize_file(
+        path, static_cast<std::uintmax_t>(header_bytes + records * record_bytes));
+    return static_cast<std::uint64_t>(records);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+nlohmann::ordered_json acquisition_json(const CaptureReport& r) {
+    auto number_or_null = [](double v) {
+        return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json();
+    };
+    nlohmann::ordered_json j;
+    j["protocol"] = r.protocol;
+    j["port"] = r.port;
+    j["sample_rate_hz"] = r.sample_rate_hz;
+    j["frames"] = r.frames;
+    j["duration_s"] = r.duration_s;
+    j["lost_samples"] = r.counters.lost_samples;
+    j["gaps"] = r.counters.gaps;
+    j["sync_losses"] = r.counters.sync_losses;
+    j["bad_checksums"] = r.counters.bad_checksums;
+    j["bad_lines"] = r.counters.bad_lines;
+    j["skipped_bytes"] = r.counters.skipped_bytes;
+    j["bytes"] = r.counters.bytes;
+    j["counter_resets"] = r.counters.counter_resets;
+    j["format_mismatches"] = r.counters.format_mismatches;
+    j["filled_samples"] = r.filled_samples;
+    j["unfilled_samples"] = r.unfilled_samples;
+    j["recorder_overrun_samples"] = r.recorder_overrun_samples;
+    j["dsp_overrun_samples"] = r.dsp_overrun_samples;
+    j["clipped_samples"] = r.clipped_samples;
+    j["live_view_dropped_epochs"] = r.live_dropped_epochs;
+    j["reconnects"] = r.reconnects;
+    j["stop_reason"] = r.stop_reason;
+    j["epoch_latency_ms"] = {
+        {"epochs", r.epoch_latency.epochs},
+        {"p50", number_or_null(r.epoch_latency.p50_ms)},
+        {"p99", number_or_null(r.epoch_latency.p99_ms)},
+        {"max", number_or_null(r.epoch_latency.max_ms)},
+        {"definition", "host time from the read that delivered an epoch's last sample to "
+                       "the epoch's rows being written (includes the analysis' fixed delay)"}};
+    j["analysis_delay_s"] = r.analysis_delay_s;
+    j["processing_latency_ms"] = {
+        {"p50", number_or_null(r.processing_latency.p50_ms)},
+        {"p99", number_or_null(r.processing_latency.p99_ms)},
+        {"max", number_or_null(r.processing_latency.max_ms)},
+        {"definition", "host time from the read whose samples completed the epoch in the "
+                       "analysis to the epoch's rows being written"}};
+    j["queue_latency_ms"] = {
+        {"p50", number_or_null(r.queue_latency.p50_ms)},
+        {"p99", number_or_null(r.queue_latency.p99_ms)},
+        {"max", number_or_null(r.queue_latency.max_ms)},
+        {"definition", "host time from that read to the analysis thread starting on its samples "
+                       "(rings and wake-up; the rest of processing_latency is the analysis)"}};
+    j["raw"] = {
+        {"path", r.raw_path.filename().string()},
+        {"format", "bdf+"},
+        {"lost_samples", "filled with 0 uV and annotated 'gap N samples'"},
+        {"quantisation",
+         "the analysis saw the samples on the BDF grid, as `semg analyze` reads them back"}};
+    return j;
+}
+
+namespace {
+
+// Per-epoch latency, 0.05 ms bins up to 2 s: no allocation on the DSP thread.
+class LatencyHistogram {
+public:
+    void add(double ms) noexcept {
+        ++count_;
+        max_ = std::max(max_, ms);
+        const auto bin = static_cast<std::size_t>(std::max(0.0, ms) / kBinMs);
+        ++bins_[std::min(bin, bins_.size() - 1)];
+    }
+    LatencyStats stats() const {
+        LatencyStats s;
+        s.epochs = count_;
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        s.p50_ms = count_ ? quantile(0.50) : nan;
+        s.p99_ms = count_ ? quantile(0.99) : nan;
+        s.max_ms = count_ ? max_ : nan;
+        return s;
+    }
+
+private:
+    static constexpr double kBinMs = 0.05;
+    double quantile(double q) const {
+        const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(count_)));
+        std::size_t seen = 0;
+        for (std::size_t b = 0; b < bins_.size(); ++b) {
+            seen += bins_[b];
+            if (seen >= std::max<std::size_t>(rank, 1))
+                return std::min((static_cast<double>(b) + 1) * kBinMs, max_);
+        }
+        return max_;
+    }
+    std::vector<std::uint32_t> bins_ = std::vector<std::uint32_t>(40000, 0);
+    std::size_t count_ = 0;
+    double max_ = 0.0;
+};
+
+struct RawSlot {
+    std::uint64_t first_frame = 0;
+    std::size_t frames = 0;
+    std::uint64_t lost_frames = 0;
+    std::uint64_t filled_frames = 0;
+    Clock::time_point arrival{};
+    std::vector<float> samples; // planar, channels × slot capacity
+};
+
+std::size_t next_pow2(std::size_t v) {
+    std::size_t p = 1;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+bool is_cyton(const std::string& protocol) {
+    return protocol == "cyton" || protocol == "cyton-daisy";
+}
+
+std::string start_commands(const std::string& protocol) {
+    if (protocol == "cyton")
+        return std::string(1, acquisition::cyton::command_start_streaming);
+    if (protocol == "cyton-daisy")
+        return std::string{acquisition::cyton::command_16_channels,
+                           acquisition::cyton::command_start_streaming};
+    return {};
+}
+
+std::string stop_commands(const std::string& protocol) {
+    return is_cyton(protocol) ? std::string(1, acquisition::cyton::command_stop_streaming)
+                              : std::string();
+}
+
+// EDFlib keeps one annotation per data record (the rest would be dropped silently at close):
+// merge gap annotations that fall into the same window, doubling the window until they fit.
+// A merged annotation keeps the counts: "gaps K, N samples".
+void fit_annotations(std::vector<Annotation>& notes, std::size_t budget) {
+    std::stable_sort(notes.begin(), notes.end(), [](const Annotation& a, const Annotation& b) {
+        return a.onset_s < b.onset_s;
+    });
+    auto gap_counts = [](const Annotation& a, unsigned long long& events,
+                         unsigned long long& samples) {
+        if (std::sscanf(a.text.c_str(), "gaps %llu, %llu samples", &events, &samples) == 2)
+            return true;
+        events = 1;
+        return std::sscanf(a.text.c_str(), "gap %llu samples", &samples) == 1;
+    };
+    for (double window_s = 1.0; notes.size() > budget && window_s < 1e7; window_s *= 2.0) {
+        std::vector<Annotation> merged;
+        std::vector<Annotation> group;
+        unsigned long long group_events = 0, group_samples = 0;
+        auto close_group = [&] {
+            if (group.empty())
+                return;
+            if (group.size() == 1) {
+                merged.push_back(group.front());
+            } else {
+                const double start = group.front().onset_s;
+                double end = start;
+                for (const auto& g : group)
+                    end = std::max(end, g.onset_s + std::max(0.0, g.duration_s));
+                merged.push_back({start, end - start,
+                                  fmt::format("gaps {}, {} samples", group_events, group_samples)});
+            }
+            group.clear();
+            group_events = group_samples = 0;
+        };
+        for (const auto& a : notes) {
+            unsigned long long events = 0, samples = 0;
+            if (!gap_counts(a, events, samples)) {
+                close_group();
+                merged.push_back(a);
+                continue;
+            }
+            if (!group.empty() &&
+                std::floor(a.onset_s / window_s) != std::floor(group.front().onset_s / window_s))
+                close_group();
+            group.push_back(a);
+            group_events += events;
+            group_samples += samples;
+        }
+        close_group();
+        notes = std::move(merged);
+    }
+    if (notes.size() > budget)
+        notes.resize(budget);
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The session
+// ---------------------------------------------------------------------------------------------
+
+struct Capture::Impl {
+    explicit Impl(CaptureSettings s) : settings(std::move(s)) {}
+
+    CaptureSettings settings;
+
+    // ---- control <- everyone: wake-ups ----
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool event = false;
+    std::string stop_reason;    // guarded by mutex
+    std::string device_message; // guarded by mutex
+    std::string reader_fatal;   // guarded by mutex
+    std::atomic<int> stop_requests{0};
+    std::atomic<bool> stop_at_second{false};
+    std::atomic<bool> device_ended{false};
+    std::atomic<bool> fatal{false};
+
+    void notify() {
+        {
+            std::lock_guard lock(mutex);
+            event = true;
+        }
+        cv.notify_one();
+    }
+    void wait_event(std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex);
+        cv.wait_for(lock, timeout, [&] { return event; });
+        event = false;
+    }
+
+    // ---- reader (I/O thread; the control thread only while no transport runs) ----
+    std::unique_ptr<acquisition::Parser> parser;
+    std::unique_ptr<acquisition::FrameAssembler> assembler;
+    std::unique_ptr<acquisition::SerialTransport> transport;
+    Clock::time_point read_time{};
+    bool second_limit_set = false;
+    std::uint64_t clipped_local = 0;
+
+    // Format: written by the reader before format_ready (release), read after it (acquire).
+    std::atomic<bool> format_ready{false};
+    double fs = 0.0;
+    std::size_t channels = 0;
+    std::size_t slot_frames = 0;
+    std::vector<std::string> labels;
+    std::optional<BdfGrid> grid;
+    std::unique_ptr<SpscRing<RawSlot>> dsp_ring;
+    std::unique_ptr<SpscRing<RawSlot>> recorder_ring;
+
+    std::atomic<std::uint64_t> stop_at_frame{std::numeric_limits<std::uint64_t>::max()};
+    std::atomic<bool> limit_reached{false};
+    std::atomic<std::uint64_t> frames_received{0};
+    std::atomic<std::uint64_t> recorder_overrun{0};
+    std::atomic<std::uint64_t> dsp_overrun{0};
+    std::atomic<std::uint64_t> clipped{0};
+    std::mutex counters_mutex;
+    acquisition::ParserCounters counters; // guarded by counters_mutex
+
+    // ---- DSP thread ----
+    std::optional<FatigueAnalysis> analysis;
+    std::optional<EpochsCsvWriter> epochs_csv;
+    std::optional<PairsCsvWriter> pairs_csv;
+    std::unique_ptr<DropOldestRing<LiveEpoch>> live;
+    LatencyHistogram latency; // last input sample of the epoch read -> epoch emitted
+    // The read whose samples made the analysis emit the epoch -> the epoch emitted ...
+    LatencyHistogram processing_latency;
+    // ... -> the DSP thread starting on those samples (the rings and the wake-up only).
+    LatencyHistogram queue_latency;
+    Clock::time_point current_arrival{};
+    Clock::time_point current_start{};
+    // When the reads that delivered recent samples arrived: (end frame of a slot, arrival).
+    // The analysis may hold samples back (its ECG stage delays the stream by a fixed amount),
+    // so an epoch's last sample can lie some slots back.
+    std::vector<std::pair<std::uint64_t, Clock::time_point>> arrivals =
+        std::vector<std::pair<std::uint64_t, Clock::time_point>>(8192);
+    std::uint64_t arrivals_count = 0;
+    bool flushing = false; // the end: no latency for the epochs pushed out by flush()
+    std::atomic<std::uint64_t> dsp_frames{0};
+    std::atomic<bool> dsp_failed{false};
+    std::string dsp_error; // written by the DSP thread before dsp_failed
+    std::jthread dsp_thread;
+
+    // ---- recorder thread ----
+    std::unique_ptr<acquisition::EdfWriter> writer;
+    std::vector<Annotation> annotations; // recorder thread
+    std::mutex extra_mutex;
+    std::vector<Annotation> extra_annotations; // control -> recorder
+    std::atomic<std::uint64_t> recorder_frames{0};
+    std::atomic<bool> recorder_failed{false};
+    std::string recorder_error; // written by the recorder before recorder_failed
+    std::jthread recorder_thread;
+
+    // ---- control ----
+    std::unique_ptr<OutputDir> out;
+    std::unique_ptr<LiveView> view;
+    std::filesystem::path raw_path;
+    acquisition::SourceInfo info;
+    std::uint64_t reconnects = 0;
+    std::deque<std::pair<Clock::time_point, std::uint64_t>> rate_window;
+
+    // =========================================================================================
+    // Messages
+
+    void warn(const std::string& text) {
+        if (view)
+            view->message("semg: warning: " + text);
+        else if (settings.warn)
+            settings.warn(text);
+        else
+            std::cerr << "semg: warning: " << text << '\n';
+    }
+    void notice(const std::string& text) {
+        if (view)
+            view->message("semg: " + text);
+        else if (settings.notice)
+            settings.notice(text);
+        else
+            std::cerr << "semg: " << text << '\n';
+    }
+
+    // =========================================================================================
+    // Reader side
+
+    void on_bytes(std::span<const std::uint8_t> bytes) {
+        read_time = Clock::now();
+        parser->feed(bytes, *assembler);
+        assembler->flush(); // a frame never waits for the next read
+        std::lock_guard lock(counters_mutex);
+        counters = parser->counters();
+    }
+
+    void on_end(const std::error_code& ec) {
+        {
+            std::lock_guard lock(mutex);
+            device_message = ec.message();
+        }
+        device_ended = true;
+        notify();
+    }
+
+    void on_format(std::size_t n) {
+        try {
+            fs = parser->sample_rate_hz();
+            if (!(fs > 0.0) || !std::isfinite(fs))
+                throw CaptureError("the " + std::string(parser->name()) +
+                                   " stream gives no sample rate");
+            if (fs != std::round(fs))
+                throw CaptureError(
+                    fmt::format("the device sends {} Hz: raw.bdf needs a whole number of samples "
+                                "per second",
+                                fs));
+            if (settings.expected_channels && *settings.expected_channels != n)
+                throw CaptureError(fmt::format("the device sends {} channels, --channels says {}",
+                                               n, *settings.expected_channels));
+            labels = settings.labels.empty() ? parser->channel_labels() : settings.labels;
+            if (labels.size() != n)
+                throw CaptureError(
+                    fmt::format("{} labels given for {} channels", labels.size(), n));
+            for (auto& l : labels)
+                if (l.size() > 16)
+                    l.resize(16); // the EDF label field
+            channels = n;
+            const auto range = settings.range_uv.value_or(default_range_uv(settings.protocol));
+            grid.emplace(range.first, range.second);
+            // About 5 ms of frames per slot: reads of a fast stream fill it, one frame of a
+            // 250 Hz stream does not waste much.
+            slot_frames = std::clamp<std::size_t>(
+                next_pow2(static_cast<std::size_t>(std::ceil(fs * 0.005))), 4, 1024);
+            assembler->set_block_frames(slot_frames);
+            assembler->set_max_gap_fill_frames(
+                static_cast<std::uint64_t>(settings.max_gap_fill_s * fs));
+            auto slots_for = [&](double seconds) {
+                // Twice the nominal count: slots of small reads are only partly filled.
+                return std::max<std::size_t>(
+                    64, static_cast<std::size_t>(
+                            std::ceil(seconds * fs / static_cast<double>(slot_frames))) *
+                            2);
+            };
+            const auto init = [this](RawSlot& s) {
+                s.samples.assign(channels * slot_frames, 0.0f);
+            };
+            dsp_ring = std::make_unique<SpscRing<RawSlot>>(slots_for(settings.dsp_ring_s), init);
+            recorder_ring =
+                std::make_unique<SpscRing<RawSlot>>(slots_for(settings.recorder_ring_s), init);
+            if (settings.duration_s) {
+                const double whole_s = std::ceil(*settings.duration_s - 1e-9);
+                stop_at_frame = static_cast<std::uint64_t>(std::max(1.0, whole_s) * fs);
+            }
+            format_ready.store(true, std::memory_order_release);
+        } catch (const std::exception& e) {
+            {
+                std::lock_guard lock(mutex);
+                reader_fatal = e.what();
+            }
+            fatal = true;
+        }
+        notify();
+    }
+
+    bool push(SpscRing<RawSlot>& ring, const acquisition::AssembledBlock& b, std::size_t n,
+              std::atomic<std::uint64_t>& overrun) {
+        RawSlot* slot = ring.try_claim();
+        if (!slot) {
+            // Never drop silently: wait for the consumer (the kernel buffers the port meanwhile),
+            // and only then count the frames as lost for this consumer.
+            const auto deadline = Clock::now() + settings.block_wait;
+            while (!(slot = ring.try_claim()) && Clock::now() < deadline)
+                std::this_thread::sleep_for(std::chrono::microseconds(500));
+        }
+        if (!slot) {
+            overrun += n;
+            return false;
+        }
+        slot->first_frame = b.first_frame;
+        slot->frames = n;
+        slot->lost_frames = b.lost_frames;
+        slot->filled_frames = b.filled_frames;
+        slot->arrival = read_time;
+        for (std::size_t c = 0; c < channels; ++c)
+            std::copy_n(b.samples.channel(c), n, slot->samples.data() + c * slot_frames);
+        ring.publish();
+        return true;
+    }
+
+    void on_block(const acquisition::AssembledBlock& b) {
+        if (!format_ready.load(std::memory_order_relaxed) || fatal)
+            return;
+        if (stop_at_second && !second_limit_set) {
+            // The reader computes the whole-second limit from its own position, so no frame
+            // already handed on can lie beyond it.
+            const auto fs_frames = static_cast<std::uint64_t>(fs);
+            const std::uint64_t limit = (b.first_frame + fs_frames - 1) / fs_frames * fs_frames;
+            stop_at_frame = std::min(stop_at_frame.load(), limit);
+            second_limit_set = true;
+        }
+        const std::uint64_t limit = stop_at_frame.load();
+        if (b.first_frame >= limit) {
+            if (!limit_reached.exchange(true))
+                notify();
+            return;
+        }
+        const auto n = static_cast<std::size_t>(
+            std::min<std::uint64_t>(b.samples.frames, limit - b.first_frame));
+        for (std::size_t c = 0; c < channels; ++c) {
+            float* x = b.samples.channel(c);
+            for (std::size_t i = 0; i < n; ++i) {
+                if (grid->clips(x[i]))
+                    ++clipped_local;
+                x[i] = grid->quantise(x[i]);
+            }
+        }
+        clipped.store(clipped_local, std::memory_order_relaxed);
+        push(*recorder_ring, b, n, recorder_overrun);
+        push(*dsp_ring, b, n, dsp_overrun);
+        frames_received.store(b.first_frame + n);
+        if (b.first_frame + n >= limit && !limit_reached.exchange(true))
+            notify();
+    }
+
+    // =========================================================================================
+    // DSP thread
+
+    // Arrival of the read that delivered frame `frame`; the oldest remembered if it is older.
+    Clock::time_point arrival_of(std::uint64_t frame) const noexcept {
+        const std::size_t cap = arrivals.size();
+        const std::uint64_t kept = std::min<std::uint64_t>(arrivals_count, cap);
+        Clock::time_point t = current_arrival;
+        for (std::uint64_t k = 0; k < kept; ++k) {
+            const auto& [end, when] = arrivals[(arrivals_count - 1 - k) % cap];
+            if (end <= frame)
+                break;
+            t = when;
+        }
+        return t;
+    }
+
+    void on_epoch(const dsp::EpochFrame& f, const EpochDerived& d) {
+        epochs_csv->write(f, d);
+        if (pairs_csv)
+            pairs_csv->write(f, d);
+        const auto now = Clock::now();
+        const auto end_frame = static_cast<std::uint64_t>(std::llround(f.t_end_s * fs));
+        const double ms = std::chrono::duration<double, std::milli>(
+                              now - arrival_of(end_frame > 0 ? end_frame - 1 : 0))
+                              .count();
+        if (!flushing) {
+            latency.add(ms);
+            processing_latency.add(
+                std::chrono::duration<double, std::milli>(now - current_arrival).count());
+            queue_latency.add(
+                std::chrono::duration<double, std::milli>(current_start - current_arrival).count());
+        }
+        live->push([&](LiveEpoch& e) {
+            e.index = f.index;
+            e.t_start_s = f.t_start_s;
+            e.t_end_s = f.t_end_s;
+            for (std::size_t c = 0; c < f.channels.size() && c < e.mdf_hz.size(); ++c) {
+                e.mdf_hz[c] = f.channels[c].mdf_hz;
+                e.rms_uv[c] = f.channels[c].rms_uv;
+                e.quality[c] = f.channels[c].quality;
+            }
+            for (std::size_t p = 0; p < e.ai_pct.size() && p < d.ai_pct.size(); ++p)
+                e.ai_pct[p] = d.ai_pct[p];
+            e.latency_ms = ms;
+        });
+    }
+
+    void dsp_main() {
+        acquisition::set_current_thread_name("semg-dsp");
+        dsp::Block zeros(channels, slot_frames);
+        const float zero = grid->quantise(0.0f);
+        for (std::size_t c = 0; c < channels; ++c)
+            std::fill_n(zeros.channel(c), slot_frames, zero);
+        const EpochObserver observer = [this](const dsp::EpochFrame& f, const EpochDerived& d) {
+            on_epoch(f, d);
+        };
+        std::uint64_t expected = 0;
+        for (;;) {
+            RawSlot* s = dsp_ring->wait_front(std::chrono::milliseconds(200));
+            if (!s) {
+                if (dsp_ring->closed() && !dsp_ring->front())
+                    break;
+                continue;
+            }
+            if (!dsp_failed) {
+                try {
+                    current_start = Clock::now();
+                    current_arrival = s->arrival;
+                    arrivals[arrivals_count++ % arrivals.size()] = {s->first_frame + s->frames,
+                                                                    s->arrival};
+                    // An overrun of this ring: analyse zeros, as the recorder writes them.
+                    if (s->first_frame > expected)
+                        analysis->note_gap(s->first_frame - expected);
+                    while (s->first_frame > expected) {
+                        const auto n = static_cast<std::size_t>(
+                            std::min<std::uint64_t>(slot_frames, s->first_frame - expected));
+                        zeros.set_frames(n);
+                        analysis->process(zeros.cref(), observer);
+                        expected += n;
+                    }
+                    // A device gap: the block starts with the zeros that fill it.
+                    if (s->lost_frames > 0)
+                        analysis->note_gap(s->lost_frames);
+                    analysis->process(
+                        dsp::ConstBlockRef(s->samples.data(), s->frames, channels, slot_frames),
+                        observer);
+                } catch (const std::exception& e) {
+                    dsp_error = e.what();
+                    dsp_failed = true;
+                    notify();
+                }
+            }
+            expected = s->first_frame + s->frames;
+            dsp_frames.store(expected);
+            dsp_ring->pop();
+        }
+        // The analysis holds its delay's worth of samples: push them through, so that the
+        // last epochs reach epochs.csv as they do in `semg analyze`.
+        if (!dsp_failed) {
+            try {
+                flushing = true;
+                analysis->flush(observer);
+            } catch (const std::exception& e) {
+                dsp_error = e.what();
+                dsp_failed = true;
+            }
+        }
+    }
+
+    // =========================================================================================
+    // Recorder thread
+
+    void take_extra_annotations() {
+        std::lock_guard lock(extra_mutex);
+        annotations.insert(annotations.end(), extra_annotations.begin(), extra_annotations.end());
+        extra_annotations.clear();
+    }
+
+    void recorder_main() {
+        acquisition::set_current_thread_name("semg-recorder");
+        dsp::Block zeros(channels, slot_frames);
+        const float zero = grid->quantise(0.0f);
+        for (std::size_t c = 0; c < channels; ++c)
+            std::fill_n(zeros.channel(c), slot_frames, zero);
+        std::uint64_t expected = 0;
+        auto last_flush = Clock::now();
+        for (;;) {
+            RawSlot* s = recorder_ring->wait_front(std::chrono::milliseconds(250));
+            if (s) {
+                if (!recorder_failed) {
+                    try {
+                        if (s->first_frame > expected) {
+                            const std::uint64_t missing = s->first_frame - expected;
+                            annotations.push_back(
+                                {static_cast<double>(expected) / fs,
+                                 static_cast<double>(missing) / fs,
+                                 fmt::format("gap {} samples (overrun)", missing)});
+                            for (std::uint64_t left = missing; left > 0;) {
+                                const auto n = static_cast<std::size_t>(
+                                    std::min<std::uint64_t>(left, slot_frames));
+                                zeros.set_frames(n);
+                                writer->write(zeros.cref());
+                                left -= n;
+                            }
+                        }
+                        if (s->lost_frames > 0) {
+                            const std::string text =
+                                s->filled_frames == s->lost_frames
+                                    ? fmt::format("gap {} samples", s->lost_frames)
+                                    : fmt::format("gap {} samples ({} filled)", s->lost_frames,
+                                                  s->filled_frames);
+                            annotations.push_back({static_cast<double>(s->first_frame) / fs,
+                                                   static_cast<double>(s->filled_frames) / fs,
+                                                   text});
+                        }
+                        writer->write(dsp::ConstBlockRef(s->samples.data(), s->frames, channels,
+                                                         slot_frames));
+                    } catch (const std::exception& e) {
+                        recorder_error = e.what();
+                        recorder_failed = true;
+                        notify();
+                    }
+                }
+                expected = s->first_frame + s->frames;
+                recorder_frames.store(expected);
+                recorder_ring->pop();
+            } else if (recorder_ring->closed() && !recorder_ring->front()) {
+                break;
+            }
+            if (Clock::now() - last_flush >= std::chrono::seconds(1)) {
+                // EDFlib writes through stdio: push whole records to the kernel every second, so
+                // a crash loses at most about a second.
+                std::fflush(nullptr);
+                take_extra_annotations();
+                last_flush = Clock::now();
+            }
+        }
+        take_extra_annotations();
+        if (recorder_failed)
+            return;
+        try {
+            const std::uint64_t frames = writer->frames_written();
+            const auto per_record = static_cast<std::uint64_t>(fs);
+            const std::uint64_t records = (frames + per_record - 1) / per_record;
+            const bool padded = frames % per_record != 0; // EdfWriter then adds "Recording ends"
+            fit_annotations(annotations,
+                            static_cast<std::size_t>(records - (padded && records > 0 ? 1 : 0)));
+            for (const auto& a : annotations)
+                writer->annotate(a);
+            writer->close();
+        } catch (const std::exception& e) {
+            recorder_error = e.what();
+            recorder_failed = true;
+        }
+    }
+
+    // =========================================================================================
+    // Control
+
+    void open_transport() {
+        transport = std::make_unique<acquisition::SerialTransport>(settings.serial);
+        device_ended = false;
+        transport->start([this](std::span<const std::uint8_t> b) { on_bytes(b); },
+                         [this](const std::error_code& ec) { on_end(ec); });
+        transport->send(start_commands(settings.protocol.name));
+    }
+
+    void close_transport(bool polite) {
+        if (!transport)
+            return;
+        transport->stop(polite ? stop_commands(settings.protocol.name) : std::string());
+        transport.reset();
+    }
+
+    void annotate_from_control(double t_s, std::string text) {
+        if (!format_ready.load(std::memory_order_acquire))
+            return;
+        std::lock_guard lock(extra_mutex);
+        extra_annotations.push_back({t_s, -1.0, std::move(text)});
+    }
+
+    // The device is gone: keep what we have, try to reopen for reconnect_s.
+    bool reconnect() {
+        std::string why;
+        {
+            std::lock_guard lock(mutex);
+            why = device_message;
+        }
+        const auto t0 = Clock::now();
+        close_transport(false);
+        const double t_s = fs > 0.0 ? static_cast<double>(frames_received.load()) / fs : 0.0;
+        annotate_from_control(t_s, "device lost");
+        if (settings.reconnect_s <= 0.0)
+            return false;
+        notice(fmt::format("{}: device gone ({}); samples so far are kept; retrying for {:.1f} s",
+                           settings.serial.port, why, settings.reconnect_s));
+        while (std::chrono::duration<double>(Clock::now() - t0).count() < settings.reconnect_s) {
+            if (stop_requests.load() > 0)
+                return false;
+            try {
+                open_transport();
+                ++reconnects;
+                const double away_s = std::chrono::duration<double>(Clock::now() - t0).count();
+                annotate_from_control(t_s, fmt::format("reconnected after {:.1f} s", away_s));
+                notice(fmt::format("{}: reconnected after {:.1f} s{}", settings.serial.port, away_s,
+                                   is_cyton(settings.protocol.name) ||
+                                           settings.protocol.name == "ascii"
+                                       ? " (samples sent meanwhile are lost without a count)"
+                                       : ""));
+                return true;
+            } catch (const acquisition::SerialError&) {
+                wait_event(std::chrono::milliseconds(250));
+            }
+        }
+        std::lock_guard lock(mutex);
+        device_message = why;
+        return false;
+    }
+
+    acquisition::ParserCounters counters_snapshot() {
+        std::lock_guard lock(counters_mutex);
+        return counters;
+    }
+
+    CaptureHealth health() {
+        CaptureHealth h;
+        const auto now = Clock::now();
+        h.connected = transport != nullptr && !device_ended;
+        h.frames = frames_received.load();
+        h.stream_s = fs > 0.0 ? static_cast<double>(h.frames) / fs : 0.0;
+        rate_window.emplace_back(now, h.frames);
+        while (rate_window.size() > 2 && now - rate_window.front().first > std::chrono::seconds(3))
+            rate_window.pop_front();
+        const double span_s =
+            std::chrono::duration<double>(now - rate_window.front().first).count();
+        h.rate_hz = span_s > 0.2
+                        ? static_cast<double>(h.frames - rate_window.front().second) / span_s
+                        : 0.0;
+        const auto k = counters_snapshot();
+        h.gaps = k.gaps;
+        h.lost_samples = k.lost_samples;
+        h.sync_losses = k.sync_losses;
+        h.bad_checksums = k.bad_checksums;
+        h.bad_lines = k.bad_lines;
+        h.clipped_samples = clipped.load();
+        h.overrun_samples = recorder_overrun.load() + dsp_overrun.load();
+        if (fs > 0.0)
+            h.dsp_lag_ms =
+                static_cast<double>(h.frames - std::min(h.frames, dsp_frames.load())) / fs * 1e3;
+        if (dsp_ring)
+            h.dsp_ring_pct = 100.0 * static_cast<double>(dsp_ring->size()) /
+                             static_cast<double>(dsp_ring->capacity());
+        if (recorder_ring)
+            h.recorder_ring_pct = 100.0 * static_cast<double>(recorder_ring->size()) /
+                                  static_cast<double>(recorder_ring->capacity());
+        if (live)
+            h.live_dropped = live->dropped();
+        return h;
+    }
+
+    void setup() {
+        info.format = "serial " + settings.protocol.name;
+        info.sample_rate_hz = fs;
+        for (const auto& l : labels) {
+            acquisition::ChannelInfo ch;
+            ch.label = l;
+            ch.physical_min_uv = grid->min_uv();
+            ch.physical_max_uv = grid->max_uv();
+            ch.resolution_uv = grid->step_uv();
+            info.channels.push_back(ch);
+        }
+        notice(fmt::format("{}: {} channels at {} Hz ({})", settings.serial.port, channels, fs,
+                           settings.protocol.name));
+        if (fs < 1000.0)
+            warn(fmt::format("{} Hz is too slow for meaningful EMG spectra: the band ends at "
+                             "{:.0f} Hz, so MDF and "
+                             "MNF are biased low and not comparable with recordings at 1 kHz or "
+                             "more (surface EMG "
+                             "has power up to 400-500 Hz)",
+                             fs, 0.45 * fs));
+        AnalysisSettings a = settings.analysis;
+        if (settings.configure)
+            settings.configure(info, a);
+        analysis.emplace(a);
+        analysis->prepare(info, [this](const std::string& w) { warn(w); });
+
+        std::error_code ec;
+        std::filesystem::create_directories(settings.out_dir, ec);
+        if (ec)
+            throw CaptureError(settings.out_dir.string() + ": cannot create (" + ec.message() +
+                               ")");
+        acquisition::EdfWriterConfig cfg;
+        cfg.format = acquisition::EdfFormat::BdfPlus;
+        cfg.sample_rate_hz = static_cast<int>(fs);
+        cfg.labels = labels;
+        cfg.physical_min_uv = grid->min_uv();
+        cfg.physical_max_uv = grid->max_uv();
+        cfg.equipment = "semg capture " + settings.protocol.name;
+        cfg.prefilter = "none";
+        writer = std::make_unique<acquisition::EdfWriter>(raw_path, cfg);
+        // The folder exists now, so OutputDir never removes it (raw.bdf lives there).
+        out = std::make_unique<OutputDir>(settings.out_dir);
+        epochs_csv.emplace(out->open("epochs.csv"), analysis->labels(), analysis->sites());
+        if (!analysis->pairs().empty())
+            pairs_csv.emplace(out->open("pairs.csv"), analysis->labels(), analysis->pairs());
+        const std::size_t analysed = analysis->labels().size();
+        const std::size_t pairs = analysis->pairs().size();
+        live = std::make_unique<DropOldestRing<LiveEpoch>>(16, [&](LiveEpoch& e) {
+            e.mdf_hz.assign(analysed, 0.0);
+            e.rms_uv.assign(analysed, 0.0);
+            e.quality.assign(analysed, 0);
+            e.ai_pct.assign(pairs, 0.0);
+        });
+        if (settings.live != LiveMode::None) {
+            view = std::make_unique<LiveView>(
+                *settings.live_out, std::cerr,
+                settings.live == LiveMode::Terminal ? LiveView::Style::Terminal
+                                                    : LiveView::Style::Plain,
+                fmt::format("semg capture {} ({}, {} ch @ {} Hz) -> {}", settings.serial.port,
+                            settings.protocol.name, channels, fs, settings.out_dir.string()),
+                analysis->labels(), analysis->pairs());
+        }
+        recorder_thread = std::jthread([this] { recorder_main(); });
+        dsp_thread = std::jthread([this] { dsp_main(); });
+    }
+
+    void show_live() {
+        if (!live)
+            return;
+        LiveEpoch e;
+        while (live->pop([&](const LiveEpoch& x) { e = x; }))
+            if (view)
+                view->epoch(e, health());
+    }
+
+    CaptureReport run();
+};
+
+CaptureReport Capture::Impl::run() {
+    auto& s = settings;
+    if (s.out_dir.empty())
+        throw std::invalid_argument("capture: no output folder");
+    raw_path = s.out_dir / "raw.bdf";
+    if (std::filesystem::exists(raw_path))
+        throw CaptureError(
+            raw_path.string() +
+            " exists: choose another --out folder (a capture never overwrites a recording)");
+    parser = acquisition::make_parser(s.protocol);
+    assembler = std::make_unique<acquisition::FrameAssembler>(
+        acquisition::FrameAssembler::Config{}, [this](std::size_t n) { on_format(n); },
+        [this](const acquisition::AssembledBlock& b) { on_block(b); });
+    const auto start = Clock::now();
+    open_transport(); // SerialError: nothing was written
+    notice(fmt::format("{}: opened ({} baud, {}); waiting for {} frames", s.serial.port,
+                       s.serial.baud_rate, s.protocol.name, s.protocol.name));
+
+    // ---- until the first frame: the stream's format ----
+    for (;;) {
+        if (fatal) {
+            close_transport(true);
+            std::lock_guard lock(mutex);
+            throw CaptureError(s.serial.port + ": " + reader_fatal);
+        }
+        if (format_ready.load(std::memory_order_acquire))
+            break;
+        if (stop_requests.load() > 0) {
+            close_transport(true);
+            std::lock_guard lock(mutex);
+            throw CaptureError("stopped (" + stop_reason +
+                               ") before any frame arrived: nothing recorded");
+        }
+        if (device_ended && !reconnect()) {
+            std::lock_guard lock(mutex);
+            throw CaptureError(s.serial.port + ": device gone (" + device_message +
+                               ") before any frame arrived: nothing recorded");
+        }
+        if (std::chrono::duration<double>(Clock::now() - start).count() > s.start_timeout_s) {
+            const auto k = counters_snapshot();
+            close_transport(true);
+            throw CaptureError(
+                fmt::format("{}: no {} frame within {:.0f} s ({} bytes received, {} sync losses, "
+                            "{} bad checksums, {} bad "
+                            "lines): check --protocol, --baud and that the device is streaming",
+                            s.serial.port, s.protocol.name, s.start_timeout_s, k.bytes,
+                            k.sync_losses, k.bad_checksums, k.bad_lines));
+        }
+        wait_event(std::chrono::milliseconds(100));
+    }
+
+    // ---- set-up: analysis, files, threads ----
+    try {
+        setup();
+    } catch (const std::exception& e) {
+        close_transport(true);
+        if (dsp_ring)
+            dsp_ring->close();
+        if (recorder_ring)
+            recorder_ring->close();
+        if (dsp_thread.joinable())
+            dsp_thread.join();
+        if (recorder_thread.joinable())
+            recorder_thread.join();
+        writer.reset();
+        std::error_code ec;
+        std::filesystem::remove(raw_path, ec); // nothing but a header in it yet
+        throw CaptureError(e.what());
+    }
+
+    // ---- running ----
+    std::string reason;
+    auto last_health = Clock::now();
+    std::optional<Clock::time_point> stop_deadline;
+    for (;;) {
+        wait_event(std::chrono::milliseconds(100));
+        show_live();
+        if (Clock::now() - last_health >= std::chrono::milliseconds(500)) {
+            if (view)
+                view->health(health());
+            last_health = Clock::now();
+        }
+        if (recorder_failed) {
+            reason = "recording failed: " + recorder_error;
+            break;
+        }
+        if (fatal) {
+            std::lock_guard lock(mutex);
+            reason = "stream failed: " + reader_fatal;
+            break;
+        }
+        if (limit_reached) {
+            std::lock_guard lock(mutex);
+            reason = stop_requests.load() > 0 ? stop_reason : "duration";
+            break;
+        }
+        if (stop_requests.load() > 0) {
+            if (!stop_deadline) {
+                stop_at_second = true;
+                stop_deadline = Clock::now() + std::chrono::seconds(2);
+            }
+            if (stop_requests.load() > 1 || Clock::now() > *stop_deadline) {
+                std::lock_guard lock(mutex);
+                reason = stop_reason;
+                break;
+            }
+        }
+        if (device_ended && !reconnect()) {
+            std::lock_guard lock(mutex);
+            reason = "device gone (" + device_message + ")";
+            break;
+        }
+    }
+
+    // ---- shutdown: every file closed, whatever the reason ----
+    close_transport(!device_ended);
+    assembler->flush();
+    dsp_ring->close();
+    recorder_ring->close();
+    recorder_thread.join();
+    dsp_thread.join();
+    show_live();
+
+    CaptureReport r;
+    r.protocol = s.protocol.name;
+    r.port = s.serial.port;
+    r.sample_rate_hz = fs;
+    r.labels = labels;
+    r.frames = recorder_frames.load();
+    r.duration_s = static_cast<double>(r.frames) / fs;
+    r.counters = parser->counters();
+    r.filled_samples = assembler->filled_frames();
+    r.unfilled_samples = assembler->unfilled_frames();
+    r.recorder_overrun_samples = recorder_overrun.load();
+    r.dsp_overrun_samples = dsp_overrun.load();
+    r.live_dropped_epochs = live->dropped();
+    r.clipped_samples = clipped.load();
+    r.reconnects = reconnects;
+    r.stop_reason = reason;
+    r.epoch_latency = latency.stats();
+    r.processing_latency = processing_latency.stats();
+    r.queue_latency = queue_latency.stats();
+    r.analysis_delay_s = static_cast<double>(analysis->ecg().delay_frames()) / fs;
+    r.raw_path = raw_path;
+    if (view) {
+        auto h = health();
+        h.stopped = true;
+        view->health(h);
+        view->close();
+        view.reset();
+    }
+    if (r.clipped_samples > 0)
+        warn(fmt::format("{} samples were beyond the raw.bdf range {:.0f}:{:.0f} uV and saved at "
+                         "the rail (--range-uv)",
+                         r.clipped_samples, grid->min_uv(), grid->max_uv()));
+    if (recorder_failed) {
+        r.results_error = "raw recording failed: " + recorder_error;
+        return r;
+    }
+    if (dsp_failed) {
+        r.results_error = "analysis failed: " + dsp_error;
+        return r;
+    }
+    try {
+        const AnalysisResult result = analysis->finish();
+        r.epochs = result.epochs;
+        if (result.epochs == 0) {
+            r.results_error =
+                fmt::format("{} samples is shorter than one epoch ({} samples): no result files",
+                            r.frames, analysis->analyzer().epoch_frames());
+            return r;
+        }
+        const InputFacts facts{
+            std::filesystem::weakly_canonical(std::filesystem::absolute(raw_path)),
+            sha256_file(raw_path), info};
+        auto j = summary_json(facts, analysis->settings(), result);
+        j["acquisition"] = acquisition_json(r);
+        out->open("summary.json") << j.dump(2) << '\n';
+        epochs_csv.reset();
+        pairs_csv.reset();
+        out->commit();
+        r.results_written = true;
+    } catch (const std::exception& e) {
+        r.results_error = e.what();
+    }
+    return r;
+}
+
+Capture::Capture(CaptureSettings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {
+    auto& s = impl_->settings;
+    if (s.duration_s && !(*s.duration_s > 0.0))
+        throw std::invalid_argument("--duration-s must be > 0");
+    if (!(s.reconnect_s >= 0.0))
+        throw std::invalid_argument("--reconnect-s must be >= 0");
+    if (!(s.start_timeout_s > 0.0))
+        throw std::invalid_argument("start timeout must be > 0");
+    if (!(s.dsp_ring_s > 0.0) || !(s.recorder_ring_s > 0.0))
+        throw std::invalid_argument("ring sizes must be > 0");
+    if (!(s.max_gap_fill_s >= 0.0))
+        throw std::invalid_argument("max gap fill must be >= 0");
+    if (s.range_uv)
+        BdfGrid check(s.range_uv->first, s.range_uv->second);
+    if (!s.live_out)
+        s.live_out = &std::cout;
+}
+
+Capture::~Capture() {
+    // run() joins everything on every path; this only covers exceptions thrown out of run().
+    if (impl_) {
+        if (impl_->transport)
+            impl_->transport->stop();
+        if (impl_->dsp_ring)
+            impl_->dsp_ring->close();
+        if (impl_->recorder_ring)
+            impl_->recorder_ring->close();
+    }
+}
+
+CaptureReport Capture::run() { return impl_->run(); }
+
+void Capture::request_stop(const std::string& reason) {
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->stop_requests.load() == 0)
+            impl_->stop_reason = reason;
+    }
+    ++impl_->stop_requests;
+    impl_->notify();
+}
+
+} // namespace semg::pipeline

@@ -1,0 +1,307 @@
+// `semg capture` and `semg simulate --serial` as processes over a socat pty pair: online equals
+// offline (`semg analyze raw.bdf`), faults counted exactly, Ctrl-C, device loss, bad input.
+#include "acquisition/simulator.hpp"
+#include "tests/pipeline/test_capture_util.hpp"
+#include "tests/test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+using namespace semg;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A child process with stdout and stderr in one file.
+class Process {
+public:
+    Process(const std::vector<std::string>& args, fs::path log) : log_(std::move(log)) {
+        std::vector<std::string> a = args;
+        std::vector<char*> argv;
+        for (auto& s : a)
+            argv.push_back(s.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                         0644);
+        posix_spawn_file_actions_adddup2(&actions, 1, 2);
+        if (::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0)
+            throw std::runtime_error("cannot start " + args[0]);
+        posix_spawn_file_actions_destroy(&actions);
+    }
+    ~Process() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    void signal(int sig) const { ::kill(pid_, sig); }
+    // Exit code; -1 if it had to be killed after `timeout`, -2 if a signal ended it.
+    int wait(std::chrono::milliseconds timeout) {
+        const auto end = std::chrono::steady_clock::now() + timeout;
+        int status = 0;
+        while (::waitpid(pid_, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > end) {
+                ::kill(pid_, SIGKILL);
+                ::waitpid(pid_, &status, 0);
+                pid_ = -1;
+                return -1;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+    }
+    std::string output() const {
+        std::ifstream in(log_);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    }
+
+private:
+    fs::path log_;
+    pid_t pid_ = -1;
+};
+
+fs::path fresh_dir(const std::string& name) {
+    const auto dir = fs::path(SEMG_BINARY_DIR) / "test_capture_cli" / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<std::vector<std::string>> rows;
+    for (std::string line; std::getline(in, line);) {
+        std::vector<std::string> row;
+        std::stringstream ss(line);
+        for (std::string cell; std::getline(ss, cell, ',');)
+            row.push_back(cell);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+// Same rows; numbers within `rel` relative (absolute for values near 0), text equal.
+void expect_same_table(const fs::path& online, const fs::path& offline, double rel) {
+    const auto a = read_csv(online), b = read_csv(offline);
+    ASSERT_GT(a.size(), 2u) << online;
+    ASSERT_EQ(a.size(), b.size()) << "different number of rows: " << online << " vs " << offline;
+    ASSERT_EQ(a[0], b[0]) << "different columns";
+    std::size_t numbers = 0;
+    for (std::size_t r = 1; r < a.size(); ++r) {
+        ASSERT_EQ(a[r].size(), b[r].size()) << "row " << r;
+        for (std::size_t c = 0; c < a[r].size(); ++c) {
+            char* end_a = nullptr;
+            char* end_b = nullptr;
+            const double x = std::strtod(a[r][c].c_str(), &end_a);
+            const double y = std::strtod(b[r][c].c_str(), &end_b);
+            if (!a[r][c].empty() && *end_a == '\0' && !b[r][c].empty() && *end_b == '\0') {
+                ++numbers;
+                if (std::isnan(x) || std::isnan(y)) {
+                    EXPECT_TRUE(std::isnan(x) && std::isnan(y)) << a[0][c] << " row " << r;
+                    continue;
+                }
+                EXPECT_LE(std::abs(x - y), rel * std::max({std::abs(x), std::abs(y), 1e-9}))
+                    << a[0][c] << " row " << r << ": online " << a[r][c] << ", offline " << b[r][c];
+            } else {
+                EXPECT_EQ(a[r][c], b[r][c]) << a[0][c] << " row " << r;
+            }
+        }
+    }
+    EXPECT_GT(numbers, 100u);
+}
+
+nlohmann::json summary_of(const fs::path& dir) { return test::load_json(dir / "summary.json"); }
+
+} // namespace
+
+// Must show 2: `semg analyze DIR/raw.bdf` with the same settings reproduces the capture's tables.
+// The capture analyses the samples on raw.bdf's BDF grid, so the two see the same numbers.
+TEST(CaptureCli, OnlineEqualsOffline) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("online-offline");
+    test::SocatPair pair(dir);
+    acquisition::Scenario scenario;
+    scenario.sample_rate_hz = 2048.0;
+    scenario.pairs = acquisition::default_pairs(2);
+    scenario.protocol.rest_before_s = 1.0;
+    scenario.protocol.hold_s = 6.0;
+    scenario.protocol.rest_after_s = 1.0;
+    acquisition::Simulator sim(scenario);
+    std::string labels;
+    for (const auto& ch : sim.info().channels)
+        labels += (labels.empty() ? "" : ",") + ch.label;
+
+    const std::string semg = SEMG_EXE;
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
+                     "--duration-s", "8", "--labels", labels, "--out", (dir / "live").string(),
+                     "--live", "plain"},
+                    dir / "capture.log");
+    std::this_thread::sleep_for(200ms);
+    acquisition::SerialStreamerConfig dev;
+    dev.packets.protocol = "semg";
+    dev.speed = 3.0;
+    test::FakeDevice device(sim, pair.device_side(), dev);
+    ASSERT_EQ(capture.wait(30s), 0) << capture.output();
+    device.stop();
+    const std::string log = capture.output();
+    EXPECT_NE(log.find("epoch 0 0.00-1.00 s"), std::string::npos) << "no live view: " << log;
+
+    Process analyze({semg, "analyze", (dir / "live" / "raw.bdf").string(), "--out",
+                     (dir / "offline").string(), "-q"},
+                    dir / "analyze.log");
+    ASSERT_EQ(analyze.wait(30s), 0) << analyze.output();
+    expect_same_table(dir / "live" / "epochs.csv", dir / "offline" / "epochs.csv", 1e-4);
+    expect_same_table(dir / "live" / "pairs.csv", dir / "offline" / "pairs.csv", 1e-4);
+    const auto live = summary_of(dir / "live");
+    const auto offline = summary_of(dir / "offline");
+    EXPECT_EQ(live["epochs"], offline["epochs"]);
+    EXPECT_EQ(live["input"]["sha256"], offline["input"]["sha256"])
+        << "the summary names the raw file it describes";
+    EXPECT_EQ(live["acquisition"]["frames"], 8 * 2048);
+    EXPECT_EQ(live["acquisition"]["lost_samples"], 0);
+    EXPECT_EQ(live["acquisition"]["stop_reason"], "duration");
+}
+
+// Must show 1 through the commands: `semg simulate --serial` with faults; `semg capture` counts
+// exactly what the simulator says it broke.
+TEST(CaptureCli, SimulateSerialFaultsAreCountedExactly) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("simulate-faults");
+    test::SocatPair pair(dir);
+    const std::string semg = SEMG_EXE;
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "cyton",
+                     "--duration-s", "4", "--out", (dir / "live").string(), "-q"},
+                    dir / "capture.log");
+    std::this_thread::sleep_for(200ms);
+    Process simulate({semg,
+                      "simulate",
+                      "--serial",
+                      pair.device_side(),
+                      "--protocol",
+                      "cyton",
+                      "--rest-s",
+                      "1",
+                      "--duration-s",
+                      "2",
+                      "--pairs",
+                      "4",
+                      "--corrupt-rate",
+                      "0.03",
+                      "--drop-rate",
+                      "0.03",
+                      "--fault-seed",
+                      "9",
+                      "--speed",
+                      "4"},
+                     dir / "simulate.log");
+    ASSERT_EQ(capture.wait(30s), 0) << capture.output();
+    ASSERT_EQ(simulate.wait(10s), 0) << simulate.output();
+    const std::string sim_log = simulate.output();
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(
+        sim_log, m,
+        std::regex(
+            R"(sent (\d+) frames .* corrupted (\d+), dropped (\d+) packets: (\d+) frames lost in (\d+) runs)")))
+        << sim_log;
+    EXPECT_EQ(m[1].str(), "1000");
+    EXPECT_GT(std::stoi(m[2].str()), 3);
+    const auto acq = summary_of(dir / "live")["acquisition"];
+    EXPECT_EQ(acq["lost_samples"].get<long>(), std::stol(m[4].str())) << acq.dump(1);
+    EXPECT_EQ(acq["gaps"].get<long>(), std::stol(m[5].str())) << acq.dump(1);
+    EXPECT_EQ(acq["frames"], 1000);
+    EXPECT_NE(capture.output().find("too slow for meaningful EMG spectra"), std::string::npos)
+        << capture.output();
+}
+
+TEST(CaptureCli, CtrlCClosesEveryFileAtAWholeSecond) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("sigint");
+    test::SocatPair pair(dir);
+    const std::string semg = SEMG_EXE;
+    Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "ascii",
+                      "--fs", "1000", "--duration-s", "60", "--pairs", "2"},
+                     dir / "simulate.log");
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii", "--fs",
+                     "1000", "--channels", "4", "--out", (dir / "live").string(), "--live",
+                     "plain"},
+                    dir / "capture.log");
+    std::this_thread::sleep_for(2500ms);
+    capture.signal(SIGINT);
+    ASSERT_EQ(capture.wait(10s), 0) << capture.output();
+    simulate.signal(SIGTERM);
+    EXPECT_EQ(simulate.wait(5s), 0) << simulate.output();
+    const auto summary = summary_of(dir / "live");
+    EXPECT_EQ(summary["acquisition"]["stop_reason"], "interrupted (SIGINT)");
+    const auto frames = summary["acquisition"]["frames"].get<long>();
+    EXPECT_EQ(frames % 1000, 0);
+    EXPECT_GE(frames, 1000);
+    acquisition::SourceInfo info;
+    const auto raw = test::read_bdf(dir / "live" / "raw.bdf", &info);
+    EXPECT_EQ(static_cast<long>(raw[0].size()), frames);
+    // The ASCII header named the channels; the montage was inferred from them.
+    EXPECT_EQ(info.channels[0].label, "LT_L1_L");
+    EXPECT_TRUE(fs::exists(dir / "live" / "pairs.csv")) << capture.output();
+}
+
+TEST(CaptureCli, DeviceUnpluggedKeepsTheRecordingAndSaysSo) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("unplugged");
+    test::SocatPair pair(dir);
+    const std::string semg = SEMG_EXE;
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
+                     "--reconnect-s", "0.3", "--out", (dir / "live").string(), "-q"},
+                    dir / "capture.log");
+    std::this_thread::sleep_for(200ms);
+    Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "semg",
+                      "--duration-s", "60"},
+                     dir / "simulate.log");
+    std::this_thread::sleep_for(2000ms);
+    pair.stop();
+    ASSERT_EQ(capture.wait(10s), 0) << capture.output();
+    EXPECT_EQ(simulate.wait(5s), 0)
+        << "the simulator should end when its port goes: " << simulate.output();
+    const std::string log = capture.output();
+    EXPECT_NE(log.find("device gone"), std::string::npos) << log;
+    EXPECT_NE(log.find("kept what was received in"), std::string::npos) << log;
+    acquisition::SourceInfo info;
+    const auto raw = test::read_bdf(dir / "live" / "raw.bdf", &info);
+    EXPECT_GT(raw[0].size(), 2048u);
+    EXPECT_EQ(summary_of(dir / "live")["acquisition"]["stop_reason"].get<std::string>().rfind(
+                  "device gone", 0),
+              0u);
+}
+
+TEST(CaptureCli, BadInputIsOneClearLineAndNoOutput) {
+    const auto dir = fresh_dir("bad-input");
+    const std::string semg = SEMG_EXE;
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    for (const Case& k :
+         {Case{{"--port", "/dev/no-such-semg-port"}, "cannot open"},
+          Case{{"--port", "/dev/null", "--protocol", "ascii"}, "needs --fs"},
+          Case{{"--port", "/dev/null", "--protocol", "morse"}, "--protocol must be"},
+          Case{{"--port", "/dev/null", "--contractions", "annotations"}, "no annotations"},
+          Case{{"--port", "/dev/null", "--range-uv", "-1.5:1.5"}, "whole numbers"}}) {
+        std::vector<std::string> args{semg, "capture", "--out", (dir / "out").string()};
+        args.insert(args.end(), k.args.begin(), k.args.end());
+        Process p(args, dir / "log");
+        EXPECT_EQ(p.wait(10s), 1) << p.output();
+        const std::string out = p.output();
+        EXPECT_NE(out.find(k.message), std::string::npos)
+            << "missing '" << k.message << "' in: " << out;
+        EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 2) << out;
+        EXPECT_FALSE(fs::exists(dir / "out")) << out;
+    }
+}

@@ -1,0 +1,288 @@
+// `semg capture --port PORT --out DIR`: records a serial device losslessly to DIR/raw.bdf,
+// analyses it live (the same analysis as `semg analyze`) and writes the same result files.
+// Threads, rings and stop behaviour: docs/capture.md.
+#include "acquisition/file_source.hpp"
+#include "acquisition/serial_port.hpp"
+#include "pipeline/capture.hpp"
+#include "pipeline/montage.hpp"
+#include "pipeline/mvc.hpp"
+#include "tools/cli_util.hpp"
+#include "tools/commands.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+namespace semg::tools {
+namespace {
+
+struct CaptureOptions {
+    std::string port;
+    std::optional<unsigned> baud;
+    std::string parity = "none";
+    std::string stop_bits = "1";
+    std::string flow_control = "none";
+    std::string protocol = "semg";
+    std::optional<double> fs_hz;
+    double gain = 24.0;
+    std::optional<std::size_t> channels;
+    std::string labels;
+    std::optional<double> scale_uv;
+    std::optional<double> offset_counts;
+    std::optional<double> duration_s;
+    double reconnect_s = 5.0;
+    double start_timeout_s = 10.0;
+    std::string range_uv;
+    std::filesystem::path out;
+    std::string live = "auto";
+    bool quiet = false;
+    std::filesystem::path recover;
+    AnalysisOptions analysis;
+};
+
+unsigned default_baud(const std::string& protocol) {
+    if (protocol == "openeeg")
+        return 57600;
+    if (protocol == "semg")
+        return 921600;
+    return 115200; // Cyton dongle, most Arduino sketches
+}
+
+pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
+    pipeline::CaptureSettings s;
+    s.serial.port = o.port;
+    s.serial.baud_rate = o.baud.value_or(default_baud(o.protocol));
+    s.serial.parity = acquisition::parity_from_string(o.parity);
+    s.serial.stop_bits = acquisition::stop_bits_from_string(o.stop_bits);
+    s.serial.flow_control = acquisition::flow_control_from_string(o.flow_control);
+
+    auto& p = s.protocol;
+    p.name = o.protocol;
+    if (p.name != "cyton" && p.name != "cyton-daisy" && p.name != "ascii" && p.name != "openeeg" &&
+        p.name != "semg")
+        throw std::invalid_argument(
+            "--protocol must be cyton, cyton-daisy, ascii, openeeg or semg, got '" + p.name + "'");
+    p.cyton.gain = o.gain;
+    if (p.name == "ascii") {
+        if (!o.fs_hz)
+            throw std::invalid_argument(
+                "--protocol ascii needs --fs: text devices send no sample rate");
+        p.ascii.sample_rate_hz = *o.fs_hz;
+        if (o.scale_uv)
+            p.ascii.scale_uv_per_count = *o.scale_uv;
+        if (o.offset_counts)
+            p.ascii.offset_counts = *o.offset_counts;
+    } else if (o.fs_hz) {
+        if (p.name != "cyton" && p.name != "cyton-daisy")
+            throw std::invalid_argument("--fs applies to ascii (and cyton's packet rate); " +
+                                        p.name + " streams give their own rate");
+        p.cyton.sample_rate_hz = *o.fs_hz;
+    }
+    if (p.name == "openeeg") {
+        if (o.scale_uv)
+            p.openeeg.scale_uv_per_count = *o.scale_uv;
+        if (o.offset_counts)
+            p.openeeg.offset_counts = *o.offset_counts;
+    }
+    if (o.channels && p.name != "ascii")
+        throw std::invalid_argument(
+            "--channels N applies to --protocol ascii (the other protocols fix or send it)");
+    s.expected_channels = o.channels;
+    s.labels = split_list(o.labels);
+
+    s.analysis = analysis_settings_from(o.analysis);
+    if (s.analysis.contractions == pipeline::ContractionMode::Annotations)
+        throw std::invalid_argument(
+            "--contractions annotations: a serial stream has no annotations (use auto, "
+            "detect, whole or --segment)");
+    s.out_dir = o.out;
+    s.duration_s = o.duration_s;
+    s.reconnect_s = o.reconnect_s;
+    s.start_timeout_s = o.start_timeout_s;
+    if (!o.range_uv.empty())
+        s.range_uv = parse_range(o.range_uv, "--range-uv");
+
+    if (o.quiet || o.live == "none")
+        s.live = pipeline::LiveMode::None;
+    else if (o.live == "plain")
+        s.live = pipeline::LiveMode::Plain;
+    else if (o.live == "terminal")
+        s.live = pipeline::LiveMode::Terminal;
+    else if (o.live == "auto")
+        s.live =
+            ::isatty(STDOUT_FILENO) == 1 ? pipeline::LiveMode::Terminal : pipeline::LiveMode::Plain;
+    else
+        throw std::invalid_argument("--live must be auto, terminal, plain or none, got '" + o.live +
+                                    "'");
+
+    // Montage and MVC need the channel labels, which only the stream gives.
+    const auto montage = o.analysis.montage;
+    const auto mvc = o.analysis.mvc;
+    const auto mvc_segment = o.analysis.mvc_segment;
+    if (mvc.empty() && !mvc_segment.empty())
+        throw std::invalid_argument(
+            "--mvc-segment needs --mvc FILE: the live stream cannot be its own MVC reference");
+    s.configure = [montage, mvc, mvc_segment](const acquisition::SourceInfo& info,
+                                              pipeline::AnalysisSettings& a) {
+        std::vector<std::string> labels;
+        for (const auto& ch : info.channels)
+            labels.push_back(ch.label);
+        if (!montage.empty())
+            a.montage = pipeline::load_montage(montage, labels);
+        if (!mvc.empty()) {
+            auto source = acquisition::open_file_source(mvc);
+            std::optional<std::pair<double, double>> segment;
+            if (!mvc_segment.empty())
+                segment = parse_range(mvc_segment, "--mvc-segment");
+            pipeline::FatigueAnalysis probe(a);
+            probe.prepare(info, [](const std::string&) {});
+            a.mvc_rms_uv = pipeline::mvc_reference_rms(*source, probe.labels(), a.band, segment);
+        }
+    };
+    s.warn = [](const std::string& m) { log_warning(m); };
+    s.notice = [](const std::string& m) { log_notice(m); };
+    return s;
+}
+
+std::filesystem::path default_out_dir() {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    ::localtime_r(&now, &local);
+    char name[64];
+    std::strftime(name, sizeof name, "capture-%Y%m%d-%H%M%S.semg", &local);
+    return name;
+}
+
+void capture(CaptureOptions o) {
+    if (!o.recover.empty()) {
+        const auto records = pipeline::recover_raw_bdf(o.recover);
+        if (!o.quiet)
+            std::cout << o.recover.string() << ": " << records
+                      << " whole data records kept (one per second); gap annotations are not "
+                         "recoverable\n";
+        return;
+    }
+    if (o.port.empty())
+        throw std::invalid_argument("--port is required");
+    if (o.out.empty())
+        o.out = default_out_dir();
+    pipeline::Capture session(settings_from(o));
+
+    // Ctrl-C and SIGTERM: blocked in every thread (the capture's threads inherit the mask) and
+    // taken by one thread with sigtimedwait, so no work ever runs in a signal handler. They stay
+    // blocked until exit: a late signal must not kill us while the files are being closed.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::jthread signal_thread([&session, signals](std::stop_token stop) {
+        acquisition::set_current_thread_name("semg-signals");
+        const timespec poll{0, 100'000'000};
+        while (!stop.stop_requested()) {
+            const int sig = ::sigtimedwait(&signals, nullptr, &poll);
+            if (sig == SIGINT)
+                session.request_stop("interrupted (SIGINT)");
+            else if (sig == SIGTERM)
+                session.request_stop("terminated (SIGTERM)");
+        }
+    });
+
+    const pipeline::CaptureReport r = session.run();
+    signal_thread.request_stop();
+    signal_thread.join();
+
+    const auto& k = r.counters;
+    const std::string counts =
+        fmt::format("{} samples x {} channels at {} Hz ({:.1f} s); lost {} samples in {} gaps, {} "
+                    "sync losses, {} bad "
+                    "checksums{}",
+                    r.frames, r.labels.size(), r.sample_rate_hz, r.duration_s, k.lost_samples,
+                    k.gaps, k.sync_losses, k.bad_checksums,
+                    k.bad_lines > 0 ? fmt::format(", {} bad lines", k.bad_lines) : std::string());
+    if (r.stop_reason.rfind("device gone", 0) == 0)
+        log_warning(fmt::format("{}: {}; kept what was received in {}", r.port, r.stop_reason,
+                                r.raw_path.string()));
+    if (!r.results_written) {
+        const bool too_short = r.results_error.find("shorter than one epoch") != std::string::npos;
+        const std::string text = fmt::format("{}: {}; the raw recording is kept: {} ({})", r.port,
+                                             r.results_error, r.raw_path.string(), counts);
+        if (!too_short)
+            throw std::runtime_error(text);
+        log_warning(text);
+        return;
+    }
+    if (!o.quiet) {
+        std::cout << fmt::format("captured {} from {} (stop: {})\n", counts, r.port, r.stop_reason);
+        std::cout << fmt::format(
+            "{} epochs; latency of an epoch's result after its last sample: p50 {:.1f} ms, p99 "
+            "{:.1f} ms (analysis delay included)\n",
+            r.epochs, r.epoch_latency.p50_ms, r.epoch_latency.p99_ms);
+        std::string files = "raw.bdf, epochs.csv, ";
+        if (std::filesystem::exists(o.out / "pairs.csv"))
+            files += "pairs.csv, ";
+        std::cout << "wrote " << files << "summary.json in " << o.out.string() << "\n";
+    }
+}
+
+} // namespace
+
+void register_capture(CLI::App& app) {
+    auto o = std::make_shared<CaptureOptions>();
+    auto* cmd =
+        app.add_subcommand("capture", "Record a serial EMG device to BDF+ and analyse it live");
+    cmd->add_option("--port", o->port,
+                    "Serial port: /dev/ttyUSB0, /dev/ttyACM0, a pty or socat link (required)");
+    cmd->add_option("--protocol", o->protocol,
+                    "cyton, cyton-daisy, ascii, openeeg or semg (docs/protocol.md)")
+        ->capture_default_str();
+    cmd->add_option("--baud", o->baud,
+                    "Baud rate (default: cyton/ascii 115200, openeeg 57600, semg 921600)");
+    cmd->add_option("--parity", o->parity, "none, odd or even")->capture_default_str();
+    cmd->add_option("--stop-bits", o->stop_bits, "1, 1.5 or 2")->capture_default_str();
+    cmd->add_option("--flow-control", o->flow_control, "none, software or hardware")
+        ->capture_default_str();
+    cmd->add_option("--fs", o->fs_hz,
+                    "Sample rate in Hz: required for ascii; cyton's packet rate (250)");
+    cmd->add_option("--gain", o->gain, "Cyton PGA gain set on the board (scales counts to uV)")
+        ->capture_default_str();
+    cmd->add_option("--channels", o->channels,
+                    "ascii: the number of values per line the device sends");
+    cmd->add_option(
+        "--labels", o->labels,
+        "Comma-separated channel names (default: from the device, else ch1..chN); names like "
+        "'ES L4 L' let the montage be inferred");
+    cmd->add_option("--scale-uv", o->scale_uv, "ascii/openeeg: uV per count");
+    cmd->add_option("--offset-counts", o->offset_counts, "ascii/openeeg: count of 0 uV");
+    cmd->add_option("--out", o->out,
+                    "Output folder for raw.bdf and the results (default: capture-DATE-TIME.semg)");
+    cmd->add_option("--duration-s", o->duration_s,
+                    "Stop after this many seconds of samples (rounded up to whole s)");
+    cmd->add_option("--reconnect-s", o->reconnect_s,
+                    "When the device disappears, keep trying to reopen it this long")
+        ->capture_default_str();
+    cmd->add_option("--start-timeout-s", o->start_timeout_s,
+                    "Give up if no frame arrives within this")
+        ->capture_default_str();
+    cmd->add_option(
+        "--range-uv", o->range_uv,
+        "Physical range MIN:MAX of raw.bdf in whole uV (default: the device's range, else "
+        "-100000:100000)");
+    add_analysis_options(*cmd, o->analysis, "--select", true);
+    cmd->add_option("--live", o->live,
+                    "Live view: auto (terminal if stdout is one, else plain lines), terminal, "
+                    "plain or none")
+        ->capture_default_str();
+    cmd->add_flag("-q,--quiet", o->quiet, "No live view and no summary on stdout");
+    cmd->add_option(
+        "--recover", o->recover,
+        "Make the raw.bdf of a killed capture readable (sets its record count from the file size) "
+        "and exit");
+    cmd->callback([o]() { run_command([&] { capture(*o); }); });
+}
+
+} // namespace semg::tools
