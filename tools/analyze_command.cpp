@@ -22,55 +22,9 @@ struct AnalyzeOptions {
     std::vector<std::filesystem::path> inputs;
     std::filesystem::path out;
     std::optional<double> fs_hz;
-    std::string channels;
-    std::string band = "20:450";
-    int order = 4;
-    std::string mains = "auto";
-    std::string ecg = "template";
-    double mains_exclude_hz = 1.0;
-    double epoch_s = 1.0;
-    double overlap = 0.5;
-    std::string psd = "welch";
-    double welch_segment_s = 0.25;
-    std::vector<std::string> segments;
-    std::string contractions = "auto";
-    std::string annotation = "contraction";
-    std::filesystem::path montage;
-    std::filesystem::path mvc;
-    std::string mvc_segment;
-    double ai_threshold_pct = 10.0;
-    bool keep_flagged = false;
+    AnalysisOptions analysis; // shared with `semg capture`
     bool quiet = false;
 };
-
-pipeline::ContractionMode parse_contraction_mode(const std::string& text) {
-    if (text == "auto") return pipeline::ContractionMode::Auto;
-    if (text == "detect") return pipeline::ContractionMode::Detect;
-    if (text == "annotations") return pipeline::ContractionMode::Annotations;
-    if (text == "whole") return pipeline::ContractionMode::Whole;
-    throw std::invalid_argument("--contractions must be auto, detect, annotations or whole, got '" + text + "'");
-}
-
-pipeline::AnalysisSettings settings_from(const AnalyzeOptions& o) {
-    pipeline::AnalysisSettings s;
-    const auto [low, high] = parse_range(o.band, "--band");
-    s.band = {low, high, o.order};
-    if (o.mains == "auto") s.mains_hz.reset();
-    else s.mains_hz = parse_mains(o.mains);
-    s.ecg = dsp::ecg_method_from_string(o.ecg);
-    s.mains_exclude_hz = o.mains_exclude_hz;
-    s.epoch_s = o.epoch_s;
-    s.overlap = o.overlap;
-    s.psd = {dsp::psd_method_from_string(o.psd), o.welch_segment_s};
-    for (const auto& seg : o.segments) s.segments_s.push_back(parse_range(seg, "--segment"));
-    s.contractions = parse_contraction_mode(o.contractions);
-    if (!s.segments_s.empty()) s.contractions = pipeline::ContractionMode::Segments;
-    s.annotation = o.annotation;
-    s.ai_threshold_pct = o.ai_threshold_pct;
-    s.channels = split_list(o.channels);
-    s.keep_flagged = o.keep_flagged;
-    return s;
-}
 
 std::string num(double v, int precision) {
     return std::isfinite(v) ? fmt::format("{:.{}f}", v, precision) : std::string("-");
@@ -139,13 +93,14 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     for (const auto& notice : info.notices) log_notice(input.string() + ": " + notice);
     if (info.channels.empty()) throw std::runtime_error(input.string() + ": no EMG channels");
 
-    auto settings = settings_from(o);
-    if (!o.montage.empty()) settings.montage = pipeline::load_montage_for(o.montage, info);
-    if (!o.mvc.empty() || !o.mvc_segment.empty()) {
+    auto settings = analysis_settings_from(o.analysis);
+    const AnalysisOptions& a = o.analysis;
+    if (!a.montage.empty()) settings.montage = pipeline::load_montage_for(a.montage, info);
+    if (!a.mvc.empty() || !a.mvc_segment.empty()) {
         // The reference comes from its own reading of the MVC file (or of this file's segment).
-        auto mvc_source = acquisition::open_file_source(o.mvc.empty() ? input : o.mvc, {o.fs_hz});
+        auto mvc_source = acquisition::open_file_source(a.mvc.empty() ? input : a.mvc, {o.fs_hz});
         std::optional<std::pair<double, double>> segment;
-        if (!o.mvc_segment.empty()) segment = parse_range(o.mvc_segment, "--mvc-segment");
+        if (!a.mvc_segment.empty()) segment = parse_range(a.mvc_segment, "--mvc-segment");
         pipeline::FatigueAnalysis probe(settings);
         probe.prepare(info, [](const std::string&) {});
         settings.mvc_rms_uv = pipeline::mvc_reference_rms(*mvc_source, probe.labels(), settings.band, segment);
@@ -196,7 +151,7 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     log_findings(input.string(), result);
     if (!o.quiet) {
         std::cout << input.string() << " -> " << out_dir.string() << "\n";
-        if (o.montage.empty() && !analysis.pairs().empty()) {
+        if (a.montage.empty() && !analysis.pairs().empty()) {
             pipeline::Montage shown;
             shown.source = "inferred from channel labels";
             shown.channels = analysis.sites();
@@ -216,31 +171,7 @@ void register_analyze(CLI::App& app) {
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
                     "the parent of one <name>.semg folder each)");
     cmd->add_option("--fs", o->fs_hz, "Sample rate in Hz, for CSV files without a time column");
-    cmd->add_option("--channels", o->channels, "Comma-separated channel labels to analyse (default: all)");
-    cmd->add_option("--band", o->band, "Band-pass LOW:HIGH in Hz (upper edge clamped to 0.45 fs)")->capture_default_str();
-    cmd->add_option("--order", o->order, "Butterworth prototype order (scipy convention)")->capture_default_str();
-    cmd->add_option("--mains", o->mains,
-                    "Mains frequency whose harmonics leave the spectral moments: auto (detected from the "
-                    "first 10 s), 50, 60 or off")->capture_default_str();
-    cmd->add_option("--ecg", o->ecg,
-                    "ECG removal: template (QRS detection and beat-template subtraction), highpass "
-                    "(30 Hz lower band edge) or off (docs/quality.md)")->capture_default_str();
-    cmd->add_option("--mains-exclude-hz", o->mains_exclude_hz, "Half-width of the excluded bins around each harmonic")->capture_default_str();
-    cmd->add_option("--epoch-s", o->epoch_s, "Epoch length in seconds")->capture_default_str();
-    cmd->add_option("--overlap", o->overlap, "Epoch overlap fraction in [0, 1)")->capture_default_str();
-    cmd->add_option("--psd", o->psd, "PSD method: welch or periodogram")->capture_default_str();
-    cmd->add_option("--welch-segment-s", o->welch_segment_s, "Welch segment length in seconds")->capture_default_str();
-    cmd->add_option("--segment", o->segments, "Contraction START:END in seconds; repeat for several (overrides --contractions)");
-    cmd->add_option("--contractions", o->contractions,
-                    "Where contractions come from: auto (annotations, else detection, else whole recording), "
-                    "detect, annotations or whole")->capture_default_str();
-    cmd->add_option("--annotation", o->annotation,
-                    "EDF+/BDF+ annotation marking a contraction (with a duration), or START,STOP labels")->capture_default_str();
-    cmd->add_option("--montage", o->montage, "TOML montage file (docs/montage.md); default: inferred from labels");
-    cmd->add_option("--mvc", o->mvc, "MVC recording with the same channels: RMS also as %MVC");
-    cmd->add_option("--mvc-segment", o->mvc_segment, "MVC trial START:END in seconds (in --mvc, or in the input)");
-    cmd->add_option("--ai-threshold-pct", o->ai_threshold_pct, "Flag pairs whose |mean AI| exceeds this")->capture_default_str();
-    cmd->add_flag("--keep-flagged", o->keep_flagged, "Include flagged epochs in the fits");
+    add_analysis_options(*cmd, o->analysis, "--channels", false);
     cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout");
     cmd->callback([o]() {
         int failures = 0;
