@@ -5,7 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
@@ -58,6 +62,22 @@ inline std::vector<std::size_t> random_chunks(std::size_t n, std::size_t max, un
         done += s;
     }
     return sizes;
+}
+
+// Runs the built `semg` with `args` (shell words), stdout and stderr together.
+struct Run {
+    int exit_code;
+    std::string output;
+};
+
+inline Run run(const std::string& args) {
+    const std::string cmd = std::string(SEMG_EXE) + " " + args + " 2>&1";
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 } // namespace semg::test

@@ -17,20 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int exit_code;
-    std::string output; // stdout and stderr
-};
-
-Run run(const std::string& args) {
-    const std::string cmd = std::string(SEMG_EXE) + " " + args + " 2>&1";
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-    const int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::Run;
+using test::run;
 
 acquisition::EdfWriterConfig bdf_config(int fs, std::vector<std::string> labels) {
     acquisition::EdfWriterConfig c;

@@ -4,6 +4,8 @@
 // The page in a browser: tests/tools/test_report_browser.js.
 #include "report/report.hpp"
 
+#include "tests/test_util.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -21,20 +23,8 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-struct Run {
-    int exit_code;
-    std::string output; // stdout and stderr
-};
-
-Run run(const std::string& args) {
-    const std::string cmd = std::string(SEMG_EXE) + " " + args + " 2>&1";
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-    const int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using semg::test::Run;
+using semg::test::run;
 
 std::string read(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
