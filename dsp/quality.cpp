@@ -49,19 +49,33 @@ void QualityAnalyzer::prepare(const StreamSpec &spec, std::vector<ChannelLimits>
     lf_window_ = 2 * lf_pre_;
     lf_template_.assign(lf_window_ * spec.channels, 0.0f);
     lf_residual_.assign(epoch_frames_ * spec.channels, 0.0f);
-    window_.resize(epoch_frames_);
+    std::vector<double> window(epoch_frames_);
     window_sum_ = 0.0;
     for (std::size_t i = 0; i < epoch_frames_; ++i) {
-        window_[i] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * static_cast<double>(i) /
-                                          static_cast<double>(epoch_frames_));
-        window_sum_ += window_[i];
+        window[i] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * static_cast<double>(i) /
+                                         static_cast<double>(epoch_frames_));
+        window_sum_ += window[i];
     }
+    std::vector<double> harmonics;
     for (std::size_t f = 0; f < 2; ++f) {
-        goertzel_coefficient_[f].clear();
-        for (double h = kFamilies[f]; h <= config_.band_high_hz && h < nyquist; h += kFamilies[f])
-            goertzel_coefficient_[f].push_back(
-                2.0 * std::cos(2.0 * std::numbers::pi * h / spec.sample_rate_hz));
+        family_harmonics_[f] = 0;
+        for (double h = kFamilies[f]; h <= config_.band_high_hz && h < nyquist; h += kFamilies[f]) {
+            harmonics.push_back(h);
+            ++family_harmonics_[f];
+        }
     }
+    mains_basis_.resize(static_cast<Eigen::Index>(2 * harmonics.size()),
+                        static_cast<Eigen::Index>(epoch_frames_));
+    for (std::size_t k = 0; k < harmonics.size(); ++k)
+        for (std::size_t i = 0; i < epoch_frames_; ++i) {
+            const double phase = 2.0 * std::numbers::pi * harmonics[k] * static_cast<double>(i) /
+                                 spec.sample_rate_hz;
+            const auto row = static_cast<Eigen::Index>(2 * k), col = static_cast<Eigen::Index>(i);
+            mains_basis_(row, col) = static_cast<float>(window[i] * std::cos(phase));
+            mains_basis_(row + 1, col) = static_cast<float>(window[i] * std::sin(phase));
+        }
+    mains_x_.resize(static_cast<Eigen::Index>(epoch_frames_));
+    mains_dft_.resize(mains_basis_.rows());
     frame_.flags.assign(spec.channels, 0);
     frame_.metrics.assign(spec.channels, QualityMetrics{});
     reset();
@@ -146,33 +160,24 @@ std::size_t QualityAnalyzer::fill(ConstBlockRef raw, ConstBlockRef analysed,
 }
 
 double QualityAnalyzer::mains_power(const float *y) const noexcept {
-    // One Goertzel recursion per harmonic, all harmonics of a family advanced together in one
-    // pass over the epoch: the recursions are independent, so they overlap instead of each
-    // waiting on its own chain (this was the analysis's hottest loop).
-    constexpr std::size_t kMaxHarmonics = 32;
+    for (std::size_t i = 0; i < epoch_frames_; ++i)
+        mains_x_[static_cast<Eigen::Index>(i)] = y[i];
+    mains_dft_.noalias() = mains_basis_ * mains_x_; // re, im of each harmonic's windowed DFT
     double best = 0.0;
-    for (const auto &coefficients : goertzel_coefficient_) {
-        const std::size_t n = std::min(coefficients.size(), kMaxHarmonics);
-        std::array<double, kMaxHarmonics> s1{}, s2{};
-        for (std::size_t i = 0; i < epoch_frames_; ++i) {
-            const double x = window_[i] * y[i];
-            for (std::size_t h = 0; h < n; ++h) {
-                const double s = x + coefficients[h] * s1[h] - s2[h];
-                s2[h] = s1[h];
-                s1[h] = s;
-            }
-        }
+    std::size_t row = 0;
+    for (const std::size_t harmonics : family_harmonics_) {
         double family = 0.0, fundamental = 0.0, strongest = 0.0;
-        for (std::size_t h = 0; h < n; ++h) {
-            const double x2 = s1[h] * s1[h] + s2[h] * s2[h] - coefficients[h] * s1[h] * s2[h]; // |X(f)|²
-            const double power = 2.0 * x2 / (window_sum_ * window_sum_); // sine power A²/2
+        for (std::size_t h = 0; h < harmonics; ++h, row += 2) {
+            const double re = mains_dft_[static_cast<Eigen::Index>(row)];
+            const double im = mains_dft_[static_cast<Eigen::Index>(row + 1)]; // float -> double
+            const double power = 2.0 * (re * re + im * im) / (window_sum_ * window_sum_); // A²/2
             family += power;
             if (h == 0)
                 fundamental = power;
             strongest = std::max(strongest, power);
         }
         // Mains has its fundamental: a tone at 100, 120 or 150 Hz alone is something else.
-        if (fundamental >= 0.25 * strongest)
+        if (harmonics > 0 && fundamental >= 0.25 * strongest)
             best = std::max(best, family);
     }
     return best;

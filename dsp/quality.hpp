@@ -40,6 +40,8 @@
 #include "dsp/features.hpp"
 #include "dsp/iir.hpp"
 
+#include <Eigen/Dense>
+
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -137,9 +139,12 @@ private:
     std::uint64_t lf_learnt_ = 0;
     std::int64_t lf_last_folded_ = -1;
     bool started_ = false;
-    std::vector<double> window_; // Hann over the epoch, for the mains lines
     double window_sum_ = 0.0;
-    std::array<std::vector<double>, 2> goertzel_coefficient_; // 2cos(ω) per harmonic, 50 / 60 Hz
+    // Hann-windowed cos and sin of every mains harmonic (50 Hz family, then 60 Hz) over the
+    // epoch, one row each: the harmonics' DFT values are one matrix-vector product per epoch.
+    Eigen::MatrixXf mains_basis_;
+    std::array<std::size_t, 2> family_harmonics_{};
+    mutable Eigen::VectorXf mains_x_, mains_dft_; // float: a 1e-6 error on a power ratio is plenty
     std::size_t fill_ = 0;
     std::uint64_t next_index_ = 0;
     static constexpr std::size_t kGapRing = 64;
