@@ -232,37 +232,41 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
         QualityMetrics m;
         std::uint32_t flags = 0;
 
-        // Raw statistics: mean and SD (two passes), extremes, runs of identical samples.
-        double mean = 0.0;
+        // Two passes over the epoch. First: raw sum and extremes, band power of the analysed
+        // signal, and the sums of the low-frequency residual (near zero mean: one pass is exact
+        // enough for its variance).
+        double mean = 0.0, band = 0.0, lf_sum = 0.0, lf_sum_sq = 0.0;
         float lo = x[0], hi = x[0];
         for (std::size_t i = 0; i < epoch_frames_; ++i) {
             mean += x[i];
             lo = std::min(lo, x[i]);
             hi = std::max(hi, x[i]);
+            band += static_cast<double>(y[i]) * y[i];
+            lf_sum += lf[i];
+            lf_sum_sq += static_cast<double>(lf[i]) * lf[i];
         }
         mean /= n;
-        double var = 0.0;
-        for (std::size_t i = 0; i < epoch_frames_; ++i)
-            var += (x[i] - mean) * (x[i] - mean);
-        m.raw_sd_uv = std::sqrt(var / n);
-        std::size_t run = 1, longest = 1, extreme_in_runs = 0, at_rail = 0;
+        // Second: raw variance about the mean, runs of identical samples, samples at the rails
+        // and extremes inside runs (flat tops), without branches on the samples.
         const ChannelLimits &lim = limits_[c];
         const double tol = std::max(0.5 * lim.resolution_uv, std::isfinite(lim.max_uv - lim.min_uv)
                                                                  ? 1e-6 * (lim.max_uv - lim.min_uv)
                                                                  : 0.0);
+        const double rail_hi = lim.max_uv - tol, rail_lo = lim.min_uv + tol;
+        double var = 0.0;
+        std::size_t run = 1, longest = 1, extreme_in_runs = 0, at_rail = 0;
+        const std::size_t last = epoch_frames_ - 1;
         for (std::size_t i = 0; i < epoch_frames_; ++i) {
-            if (i > 0) {
-                run = x[i] == x[i - 1] ? run + 1 : 1;
-                longest = std::max(longest, run);
-            }
-            const bool extreme = x[i] == hi || x[i] == lo;
-            const bool in_run =
-                (i > 0 && x[i] == x[i - 1]) || (i + 1 < epoch_frames_ && x[i] == x[i + 1]);
-            if (extreme && in_run)
-                ++extreme_in_runs;
-            if (x[i] >= lim.max_uv - tol || x[i] <= lim.min_uv + tol)
-                ++at_rail;
+            const float v = x[i];
+            var += (v - mean) * (v - mean);
+            const bool eq_prev = x[i > 0 ? i - 1 : 0] == v && i > 0;
+            const bool eq_next = x[i < last ? i + 1 : last] == v && i < last;
+            run = eq_prev ? run + 1 : 1;
+            longest = std::max(longest, run);
+            extreme_in_runs += static_cast<std::size_t>(((v == hi) | (v == lo)) & (eq_prev | eq_next));
+            at_rail += static_cast<std::size_t>((v >= rail_hi) | (v <= rail_lo));
         }
+        m.raw_sd_uv = std::sqrt(var / n);
         m.longest_run_fraction = static_cast<double>(longest) / n;
         const bool flatline =
             m.raw_sd_uv < th.flatline_sd_uv || m.longest_run_fraction >= th.flatline_run_fraction;
@@ -275,19 +279,11 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
             ((at_rail >= 2 && rail_share >= th.rail_fraction) || extreme_share >= th.clip_fraction))
             flags |= Clipping;
 
-        // Band power of the analysed epoch, and the ratios against it.
-        double band = 0.0;
-        for (std::size_t i = 0; i < epoch_frames_; ++i)
-            band += static_cast<double>(y[i]) * y[i];
+        // The ratios against the band power of the analysed epoch.
         const double band_energy = band;
         band /= n;
-        double lf_mean = 0.0, lf_var = 0.0;
-        for (std::size_t i = 0; i < epoch_frames_; ++i)
-            lf_mean += lf[i];
-        lf_mean /= n;
-        for (std::size_t i = 0; i < epoch_frames_; ++i)
-            lf_var += (lf[i] - lf_mean) * (lf[i] - lf_mean);
-        lf_var /= n;
+        const double lf_mean = lf_sum / n;
+        const double lf_var = std::max(0.0, lf_sum_sq / n - lf_mean * lf_mean);
         if (band > kTiny) {
             m.lf_ratio = lf_var / band;
             m.mains_share = mains_power(y) / band;
