@@ -8,6 +8,17 @@
 
 namespace semg::dsp {
 
+EpochGeometry epoch_geometry(double epoch_s, double overlap, double sample_rate_hz) {
+    EpochGeometry g;
+    g.epoch_frames = static_cast<std::size_t>(std::lround(epoch_s * sample_rate_hz));
+    g.hop_frames = static_cast<std::size_t>(
+        std::lround(static_cast<double>(g.epoch_frames) * (1.0 - overlap)));
+    if (g.epoch_frames < 16 || g.hop_frames == 0)
+        throw std::invalid_argument("an epoch of " + std::to_string(epoch_s) + " s at " +
+                                    std::to_string(sample_rate_hz) + " Hz is too short");
+    return g;
+}
+
 EpochAnalyzer::EpochAnalyzer(Config config) : config_(config), psd_(config.psd) {
     if (!(config_.epoch_s > 0.0))
         throw std::invalid_argument("epoch length must be positive, got " +
@@ -19,12 +30,9 @@ EpochAnalyzer::EpochAnalyzer(Config config) : config_(config), psd_(config.psd) 
 
 void EpochAnalyzer::prepare(const StreamSpec& spec) {
     spec_ = spec;
-    epoch_frames_ = static_cast<std::size_t>(std::lround(config_.epoch_s * spec.sample_rate_hz));
-    hop_frames_ = static_cast<std::size_t>(
-        std::lround(static_cast<double>(epoch_frames_) * (1.0 - config_.overlap)));
-    if (epoch_frames_ < 16 || hop_frames_ == 0)
-        throw std::invalid_argument("an epoch of " + std::to_string(config_.epoch_s) + " s at " +
-                                    std::to_string(spec.sample_rate_hz) + " Hz is too short");
+    const auto geometry = epoch_geometry(config_.epoch_s, config_.overlap, spec.sample_rate_hz);
+    epoch_frames_ = geometry.epoch_frames;
+    hop_frames_ = geometry.hop_frames;
     psd_.prepare(spec.sample_rate_hz, epoch_frames_);
     for (std::size_t k = 0; k < 3; ++k) {
         SpectralBand band = config_.band;

@@ -25,6 +25,15 @@ struct EpochFrame {
     std::vector<EpochFeatures> channels;
 };
 
+// Epoch and hop in frames for epoch_s and overlap at a sample rate: one definition, so that every
+// windowed stage (features, quality) cuts the same epochs. Throws std::invalid_argument when the
+// epoch is shorter than 16 samples.
+struct EpochGeometry {
+    std::size_t epoch_frames = 0;
+    std::size_t hop_frames = 0;
+};
+EpochGeometry epoch_geometry(double epoch_s, double overlap, double sample_rate_hz);
+
 class EpochAnalyzer {
 public:
     struct Config {

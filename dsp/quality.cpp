@@ -1,5 +1,7 @@
 #include "dsp/quality.hpp"
 
+#include "dsp/epoch_analyzer.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -27,13 +29,10 @@ QualityAnalyzer::QualityAnalyzer(Config config) : config_(config) {
 
 void QualityAnalyzer::prepare(const StreamSpec &spec, std::vector<ChannelLimits> limits) {
     spec_ = spec;
-    // The same arithmetic as EpochAnalyzer, so that the epochs coincide.
-    epoch_frames_ = static_cast<std::size_t>(std::lround(config_.epoch_s * spec.sample_rate_hz));
-    hop_frames_ = static_cast<std::size_t>(
-        std::lround(static_cast<double>(epoch_frames_) * (1.0 - config_.overlap)));
-    if (epoch_frames_ < 16 || hop_frames_ == 0)
-        throw std::invalid_argument("an epoch of " + std::to_string(config_.epoch_s) + " s at " +
-                                    std::to_string(spec.sample_rate_hz) + " Hz is too short");
+    // The same epochs as EpochAnalyzer's.
+    const auto geometry = epoch_geometry(config_.epoch_s, config_.overlap, spec.sample_rate_hz);
+    epoch_frames_ = geometry.epoch_frames;
+    hop_frames_ = geometry.hop_frames;
     if (!limits.empty() && limits.size() != spec.channels)
         throw std::invalid_argument("channel limits must be given for every channel or none");
     limits_ = limits.empty() ? std::vector<ChannelLimits>(spec.channels) : std::move(limits);

@@ -243,21 +243,9 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
                                             std::to_string(duration) + " s)");
     }
 
-    auto fresh = [&](Contraction span) {
-        Accumulators a;
-        a.span = span;
-        a.counts.assign(selected_.size(), {});
-        a.mdf.assign(selected_.size(), {});
-        a.mnf.assign(selected_.size(), {});
-        a.rms.assign(selected_.size(), {});
-        a.pair_n.assign(pairs_.size(), 0);
-        a.ai_sum.assign(pairs_.size(), 0.0);
-        a.ai_sum_sq = a.rms_left_sum = a.rms_right_sum = a.ai_sum;
-        return a;
-    };
-    whole_ = fresh({0.0, kInf});
+    whole_ = make_accumulators({0.0, kInf});
     contractions_.clear();
-    for (const auto& s : fixed_spans_) contractions_.push_back(fresh(s));
+    for (const auto& s : fixed_spans_) contractions_.push_back(make_accumulators(s));
 
     work_ = dsp::Block(selected_.size(), kWorkFrames);
     frames_ = 0;
@@ -429,20 +417,26 @@ void FatigueAnalysis::classify_pending(bool final) {
             auto it = std::find_if(contractions_.begin(), contractions_.end(),
                                    [&](const Accumulators& a) { return a.span.start_s == span.start_s; });
             if (it == contractions_.end()) {
-                Accumulators a = whole_; // same shape, emptied below
-                a.span = span;
-                for (auto& c : a.counts) c = {};
-                for (auto* v : {&a.mdf, &a.mnf, &a.rms}) std::fill(v->begin(), v->end(), LinearFitAccumulator{});
-                std::fill(a.pair_n.begin(), a.pair_n.end(), 0);
-                for (auto* v : {&a.ai_sum, &a.ai_sum_sq, &a.rms_left_sum, &a.rms_right_sum})
-                    std::fill(v->begin(), v->end(), 0.0);
-                contractions_.push_back(std::move(a));
+                contractions_.push_back(make_accumulators(span));
                 it = std::prev(contractions_.end());
             }
             add_epoch(*it, e);
         }
         pending_.pop_front();
     }
+}
+
+FatigueAnalysis::Accumulators FatigueAnalysis::make_accumulators(Contraction span) const {
+    Accumulators a;
+    a.span = span;
+    a.counts.assign(selected_.size(), {});
+    a.mdf.assign(selected_.size(), {});
+    a.mnf.assign(selected_.size(), {});
+    a.rms.assign(selected_.size(), {});
+    a.pair_n.assign(pairs_.size(), 0);
+    a.ai_sum.assign(pairs_.size(), 0.0);
+    a.ai_sum_sq = a.rms_left_sum = a.rms_right_sum = a.ai_sum;
+    return a;
 }
 
 void FatigueAnalysis::add_epoch(Accumulators& acc, const PendingEpoch& e) {

@@ -195,6 +195,7 @@ private:
     void run_delayed(std::size_t at, std::size_t n, const EpochObserver& observer);
     void on_epoch(const dsp::EpochFrame& frame, const dsp::QualityFrame* quality,
                   const EpochObserver& observer);
+    Accumulators make_accumulators(Contraction span) const;
     void classify_pending(bool final);
     std::vector<Contraction> current_spans() const;
     void add_epoch(Accumulators& acc, const PendingEpoch& e);
