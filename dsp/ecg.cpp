@@ -91,9 +91,12 @@ void EcgCanceller::prepare(const StreamSpec &analysed, std::size_t detect_channe
     align_ = frames_of(config_.align_s, fs);
     latency_frames_ =
         static_cast<std::int64_t>(std::max<std::size_t>(1, frames_of(config_.max_latency_s, fs)));
-    delay_ =
+    // Frames from the start of a beat window (less the alignment margin) to the frame at which
+    // the beat is surely confirmed and its window complete.
+    const std::size_t span =
         pre_ + align_ + std::max(post_ + align_, static_cast<std::size_t>(latency_frames_)) + 1;
-    ring_ = delay_ + 1;
+    delay_ = config_.subtract ? span : 0;
+    ring_ = span + kScratch + 1; // process() stores a whole piece before it outputs
     learn_frames_ =
         static_cast<std::int64_t>(std::max<std::size_t>(1, frames_of(config_.learn_s, fs)));
     refractory_frames_ = static_cast<std::int64_t>(frames_of(config_.refractory_s, fs));
@@ -106,6 +109,7 @@ void EcgCanceller::prepare(const StreamSpec &analysed, std::size_t detect_channe
         detect_filter_.prepare({fs, detect_channels_});
     }
     scratch_.assign(kScratch * detect_channels_, 0.0f);
+    energy_sum_.assign(kScratch, 0.0);
     first_sample_.assign(detect_channels_, 0.0f);
     energy_mean_.assign(detect_channels_, 0.0);
     mwi_ring_.assign(std::max<std::size_t>(1, frames_of(config_.integration_s, fs)), 0.0);
@@ -144,80 +148,122 @@ void EcgCanceller::reset() noexcept {
     recent_rr_s_.fill(0.0);
     rr_count_ = 0;
     rhythm_ = false;
+    recent_rr_median_s_ = 0.0;
     n_ = 0;
 }
 
 void EcgCanceller::process(ConstBlockRef detect, BlockRef io) noexcept {
-    const std::size_t nd = detect_channels_;
     for (std::size_t off = 0; off < io.frames;) {
         const std::size_t k = std::min(kScratch, io.frames - off);
-        if (nd > 0) {
-            if (n_ == 0)
-                for (std::size_t d = 0; d < nd; ++d)
-                    first_sample_[d] = detect.channel(d)[off];
-            for (std::size_t d = 0; d < nd; ++d) {
-                const float *src = detect.channel(d) + off;
-                float *dst = scratch_.data() + d * kScratch;
-                for (std::size_t i = 0; i < k; ++i)
-                    dst[i] = src[i] - first_sample_[d];
+        const std::int64_t n0 = n_, n1 = n_ + static_cast<std::int64_t>(k);
+        if (detect_channels_ > 0)
+            detect_block(detect.slice(off, k));
+        for (std::size_t c = 0; c < channels_; ++c) { // history of frames [n0, n1)
+            const float *src = io.channel(c) + off;
+            float *ring = history_.data() + c * ring_;
+            std::size_t slot = static_cast<std::size_t>(n0 % static_cast<std::int64_t>(ring_));
+            for (std::size_t i = 0; i < k; ++i) {
+                ring[slot] = src[i];
+                if (++slot == ring_)
+                    slot = 0;
             }
-            detect_filter_.process({scratch_.data(), k, nd, kScratch});
         }
-        for (std::size_t i = 0; i < k; ++i) {
-            const std::int64_t n = n_;
-            if (nd > 0) {
-                if (n < learn_frames_) {
-                    for (std::size_t d = 0; d < nd; ++d) {
-                        const double y = scratch_[d * kScratch + i];
-                        energy_mean_[d] += y * y / static_cast<double>(learn_frames_);
-                    }
-                } else {
-                    double s = 0.0;
-                    for (std::size_t d = 0; d < nd; ++d) {
-                        const double y = scratch_[d * kScratch + i];
-                        const double e = y * y;
-                        s += e / (energy_mean_[d] + kTiny);
-                        energy_mean_[d] += norm_alpha_ * (e - energy_mean_[d]);
-                    }
-                    detect_sample(n, s / static_cast<double>(nd));
-                }
-            }
-            const std::size_t slot = static_cast<std::size_t>(n % static_cast<std::int64_t>(ring_));
-            for (std::size_t c = 0; c < channels_; ++c) {
-                history_[c * ring_ + slot] = io.channel(c)[off + i];
-            }
-            // Fold in every confirmed beat whose (aligned) window is now complete.
-            while (next_learn_ < beats_total_ && beat_ring_[next_learn_ % kBeatRing] +
-                                                         static_cast<std::int64_t>(post_ + align_) -
-                                                         1 <=
-                                                     n)
+        // Frames in order, in pieces that end where a beat's (aligned) window completes: that
+        // beat is folded into the templates before the frames after it are output.
+        for (std::int64_t n = n0; n < n1;) {
+            while (next_learn_ < beats_total_ && learn_frame(next_learn_) <= n)
                 learn_beat(next_learn_++);
-            // Output: the input delayed by delay_, less the beats that cover it.
-            const std::int64_t m = n - static_cast<std::int64_t>(delay_);
-            while (first_active_ < beats_total_ &&
-                   (beat_ring_[first_active_ % kBeatRing] + static_cast<std::int64_t>(post_) <= m ||
-                    first_active_ + kBeatRing < beats_total_))
-                ++first_active_;
-            for (std::size_t c = 0; c < channels_; ++c) {
-                float y = m >= 0 ? history(c, m) : 0.0f;
-                if (subtracting_[c]) {
-                    const float *t = templates_.data() + c * window_;
-                    for (std::uint64_t b = first_active_; b < beats_total_ && b < next_learn_;
-                         ++b) {
-                        const std::int64_t start =
-                            beat_ring_[b % kBeatRing] - static_cast<std::int64_t>(pre_);
-                        if (start > m)
-                            break;
-                        const std::size_t j = static_cast<std::size_t>(m - start);
-                        if (j < window_)
-                            y -= amplitude_[(b % kBeatRing) * channels_ + c] * t[j];
-                    }
-                }
-                io.channel(c)[off + i] = y;
-            }
-            ++n_;
+            const std::int64_t end =
+                next_learn_ < beats_total_ ? std::min(n1, learn_frame(next_learn_)) : n1;
+            if (delay_ > 0)
+                output(n, end, io.channel(0) + off + static_cast<std::size_t>(n - n0), io.stride);
+            n = end;
         }
+        n_ = n1;
         off += k;
+    }
+}
+
+// The frame at which beat k is folded in: once it is confirmed and its window (with the
+// alignment margin) is in the history.
+std::int64_t EcgCanceller::learn_frame(std::uint64_t k) const noexcept {
+    return std::max(confirmed_at_[k % kBeatRing],
+                    beat_ring_[k % kBeatRing] + static_cast<std::int64_t>(post_ + align_) - 1);
+}
+
+// Detection over the frames [n_, n_ + detect.frames): band-pass, normalised energy summed over
+// the detection channels (in channel order), then the per-frame detector.
+void EcgCanceller::detect_block(ConstBlockRef detect) noexcept {
+    const std::size_t nd = detect_channels_, k = detect.frames;
+    if (n_ == 0)
+        for (std::size_t d = 0; d < nd; ++d)
+            first_sample_[d] = detect.channel(d)[0];
+    for (std::size_t d = 0; d < nd; ++d) {
+        const float *src = detect.channel(d);
+        float *dst = scratch_.data() + d * kScratch;
+        for (std::size_t i = 0; i < k; ++i)
+            dst[i] = src[i] - first_sample_[d];
+    }
+    detect_filter_.process({scratch_.data(), k, nd, kScratch});
+    // Frames before learn_frames_ set each channel's energy mean; later ones are detected.
+    const std::size_t learning = static_cast<std::size_t>(
+        std::clamp<std::int64_t>(learn_frames_ - n_, 0, static_cast<std::int64_t>(k)));
+    std::fill(energy_sum_.begin(), energy_sum_.begin() + static_cast<std::ptrdiff_t>(k), 0.0);
+    for (std::size_t d = 0; d < nd; ++d) {
+        const float *y = scratch_.data() + d * kScratch;
+        double mean = energy_mean_[d];
+        for (std::size_t i = 0; i < learning; ++i)
+            mean += static_cast<double>(y[i]) * y[i] / static_cast<double>(learn_frames_);
+        for (std::size_t i = learning; i < k; ++i) {
+            const double e = static_cast<double>(y[i]) * y[i];
+            energy_sum_[i] += e / (mean + kTiny);
+            mean += norm_alpha_ * (e - mean);
+        }
+        energy_mean_[d] = mean;
+    }
+    for (std::size_t i = learning; i < k; ++i)
+        detect_sample(n_ + static_cast<std::int64_t>(i), energy_sum_[i] / static_cast<double>(nd));
+}
+
+// Output frames [n, end) (input frames n − delay_ on, zeros before the first input), less the
+// learnt beats that cover them on the channels whose template is subtracted.
+void EcgCanceller::output(std::int64_t n, std::int64_t end, float *out,
+                          std::size_t stride) noexcept {
+    const std::int64_t m0 = n - static_cast<std::int64_t>(delay_),
+                       m1 = end - static_cast<std::int64_t>(delay_);
+    const auto count = static_cast<std::size_t>(end - n);
+    while (first_active_ < beats_total_ &&
+           (beat_ring_[first_active_ % kBeatRing] + static_cast<std::int64_t>(post_) <= m0 ||
+            first_active_ + kBeatRing < beats_total_))
+        ++first_active_;
+    for (std::size_t c = 0; c < channels_; ++c) {
+        float *y = out + c * stride;
+        const float *ring = history_.data() + c * ring_;
+        std::size_t i = 0;
+        for (; i < count && m0 + static_cast<std::int64_t>(i) < 0; ++i)
+            y[i] = 0.0f;
+        if (i < count) {
+            std::size_t slot = static_cast<std::size_t>((m0 + static_cast<std::int64_t>(i)) %
+                                                        static_cast<std::int64_t>(ring_));
+            for (; i < count; ++i) {
+                y[i] = ring[slot];
+                if (++slot == ring_)
+                    slot = 0;
+            }
+        }
+        if (!subtracting_[c])
+            continue;
+        const float *t = templates_.data() + c * window_;
+        for (std::uint64_t b = first_active_; b < beats_total_ && b < next_learn_; ++b) {
+            const std::int64_t start = beat_ring_[b % kBeatRing] - static_cast<std::int64_t>(pre_);
+            if (start >= m1)
+                break;
+            const std::int64_t lo = std::max(m0, start),
+                               hi = std::min(m1, start + static_cast<std::int64_t>(window_));
+            const float a = amplitude_[(b % kBeatRing) * channels_ + c];
+            for (std::int64_t m = lo; m < hi; ++m)
+                y[m - m0] -= a * t[m - start];
+        }
     }
 }
 
@@ -252,7 +298,7 @@ void EcgCanceller::detect_sample(std::int64_t n, double s) noexcept {
         }
         if (integrated < 0.5 * candidate_max_ || n - candidate_pos_ >= latency_frames_) {
             in_candidate_ = false;
-            confirm(candidate_pos_, candidate_max_);
+            confirm(candidate_pos_, candidate_max_, n);
         }
         return;
     }
@@ -275,11 +321,12 @@ void EcgCanceller::detect_sample(std::int64_t n, double s) noexcept {
     }
 }
 
-void EcgCanceller::confirm(std::int64_t fiducial, double peak) noexcept {
+void EcgCanceller::confirm(std::int64_t fiducial, double peak, std::int64_t now) noexcept {
     spk_ = 0.125 * peak + 0.875 * spk_;
     refractory_until_ = fiducial + refractory_frames_;
     last_event_ = fiducial;
     beat_ring_[beats_total_ % kBeatRing] = fiducial;
+    confirmed_at_[beats_total_ % kBeatRing] = now;
     for (std::size_t c = 0; c < channels_; ++c)
         amplitude_[(beats_total_ % kBeatRing) * channels_ + c] = 0.0f;
     ++beats_total_;
@@ -381,6 +428,7 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
         for (std::size_t i = 0; i < known; ++i)
             regular += std::abs(sorted[i] - median) <= 0.2 * median ? 1 : 0;
         rhythm_ = median >= 0.3 && median <= 2.0 && 4 * regular >= 3 * known;
+        recent_rr_median_s_ = median;
     }
     for (std::size_t c = 0; c < channels_; ++c)
         subtracting_[c] = config_.subtract &&

@@ -30,10 +30,12 @@
 //   the exponential average), so channels without a visible ECG, and recordings without one,
 //   pass through unchanged. That energy is measured on a second template averaged at the
 //   detector's own fiducials, which the alignment cannot bias.
-// Delay: the output is the input delayed by delay_frames() = pre + align + max(post + align,
-//   max_latency) + 1 samples on every channel, whether or not anything is subtracted, so that a
-//   beat is confirmed, aligned and measured before its window reaches the output (0.42 s by
-//   default).
+// Delay: with subtract (--ecg template), the output is the input delayed by delay_frames() =
+//   pre + align + max(post + align, max_latency) + 1 samples on every channel, whether or not
+//   anything is subtracted, so that a beat is confirmed, aligned and measured before its window
+//   reaches the output (0.42 s by default). Without subtract (detection and templates only, for
+//   the ECG score of --ecg off and highpass) the output is the input, undelayed, and a beat
+//   becomes known up to pre + max_latency after the first frame its window covers.
 // Units: µV in, µV out. Real time: process() is noexcept and allocation-free; everything is
 // allocated in prepare(). Chunk-invariant.
 #pragma once
@@ -143,6 +145,8 @@ public:
     // and noise trigger irregularly; without this, aligning templates on them could teach the
     // templates a pattern of noise.
     bool rhythm() const noexcept { return rhythm_; }
+    // Median of those RR intervals in seconds (0 before 4 are known).
+    double recent_rr_s() const noexcept { return recent_rr_median_s_; }
     // The template of channel c stands out of averaged EMG (snr >= significance) and the
     // detections form a rhythm.
     bool significant(std::size_t c) const noexcept {
@@ -152,7 +156,10 @@ public:
 
 private:
     void detect_sample(std::int64_t n, double s) noexcept;
-    void confirm(std::int64_t fiducial, double peak) noexcept;
+    void detect_block(ConstBlockRef detect) noexcept;
+    void confirm(std::int64_t fiducial, double peak, std::int64_t now) noexcept;
+    std::int64_t learn_frame(std::uint64_t k) const noexcept;
+    void output(std::int64_t n, std::int64_t end, float *out, std::size_t stride) noexcept;
     void learn_beat(std::uint64_t k) noexcept; // refine, measure and fold in beat k
     float history(std::size_t c, std::int64_t n) const noexcept {
         if (n < 0)
@@ -172,6 +179,7 @@ private:
     SosFilter detect_filter_;
     static constexpr std::size_t kScratch = 512;
     std::vector<float> scratch_;      // kScratch per detection channel
+    std::vector<double> energy_sum_;  // kScratch: normalised energy summed over the channels
     std::vector<float> first_sample_; // per detection channel
     std::vector<double> energy_mean_; // per detection channel
     std::vector<double> mwi_ring_;    // integration window
@@ -189,6 +197,7 @@ private:
 
     // Beats and templates.
     std::array<std::int64_t, kBeatRing> beat_ring_{};
+    std::array<std::int64_t, kBeatRing> confirmed_at_{}; // frame at which each beat was confirmed
     std::uint64_t beats_total_ = 0;
     std::uint64_t learnt_ = 0;     // beats folded into the templates
     std::uint64_t next_learn_ = 0; // index of the next beat to fold in
@@ -212,6 +221,7 @@ private:
     std::array<double, kRhythmBeats> recent_rr_s_{};
     std::uint64_t rr_count_ = 0;
     bool rhythm_ = false;
+    double recent_rr_median_s_ = 0.0;
 };
 
 } // namespace semg::dsp

@@ -185,6 +185,13 @@ double QualityAnalyzer::mains_power(const float *y) const noexcept {
 double QualityAnalyzer::ecg_energy(std::size_t c, const float *y,
                                    const EcgCanceller &ecg) const noexcept {
     const auto t = ecg.beat_template(c);
+    if (ecg.delay_frames() == 0) { // nothing subtracted: one beat's energy × the beats expected
+        double tt = 0.0;
+        for (const float v : t)
+            tt += static_cast<double>(v) * v;
+        return tt * static_cast<double>(epoch_frames_) /
+               (ecg.recent_rr_s() * spec_.sample_rate_hz);
+    }
     const std::int64_t pre = static_cast<std::int64_t>(ecg.pre_frames());
     const std::int64_t w = static_cast<std::int64_t>(t.size());
     const std::int64_t first = static_cast<std::int64_t>(frame_.first_frame);

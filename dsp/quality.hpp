@@ -26,7 +26,11 @@
 //   ecg        Σ over the beats whose template window overlaps the epoch of (y·T)²/(T·T), y the
 //              analysed samples and T the channel's ECG template (dsp::EcgCanceller), divided by
 //              Σ y², >= ecg_share: the ECG energy still present after any ECG removal. Measured
-//              on channels whose template is significant (else 0), NaN before templates exist;
+//              on channels whose template is significant (else 0), NaN before templates exist.
+//              Without subtraction (--ecg off, highpass) the canceller has no delay and the
+//              beats at the end of an epoch are not confirmed when it ends: the ECG energy is
+//              then T·T × the epoch's length / the median of the recent RR intervals (the
+//              energy of one beat times the beats expected in the epoch);
 //   gap        a gap reported with note_gap() falls inside the epoch;
 //   low_rate   the sample rate is below min_sample_rate_hz.
 // Band power is the mean square of the analysed epoch. Ratios with no band power are NaN and

@@ -9,10 +9,12 @@
 // and are left out of the fits (settings.exclude_flags) unless keep_flagged. Mains is detected
 // (50/60 Hz/none) from the first mains_detect_s of data unless fixed. ECG: detected on an ECG
 // channel when the recording has one, else on the EMG channels, and removed by template
-// subtraction (default), a 30 Hz high-pass, or left (off); in every mode the analysed stream
-// lags the input by the ECG stage's fixed delay (dsp::EcgCanceller, about 0.42 s), epoch times
-// stay in input time. Call flush(observer) after the last process() so that the epochs held in
-// that delay reach the observer; finish() flushes without an observer if that was not done.
+// subtraction (default), a 30 Hz high-pass, or left (off). With template subtraction the
+// analysed stream lags the input by the ECG stage's fixed delay (dsp::EcgCanceller, about
+// 0.42 s: a beat must be detected before its window is subtracted); with off and highpass there
+// is no delay. Epoch times stay in input time. Call flush(observer) after the last process() so
+// that the epochs held in that delay reach the observer; finish() flushes without an observer
+// if that was not done.
 #pragma once
 
 #include "acquisition/source.hpp"

@@ -108,8 +108,8 @@ struct CaptureReport {
     std::uint64_t clipped_samples = 0; // beyond the raw.bdf range, saved at the rail
     std::uint64_t reconnects = 0;
     std::string stop_reason; // "duration", "interrupted (SIGINT)", "device gone (...)", ...
-    // Last sample of an epoch read -> its rows written. Includes the analysis' fixed delay (its
-    // ECG stage holds the stream back by about 0.4 s) ...
+    // Last sample of an epoch read -> its rows written. Includes the analysis' fixed delay (with
+    // --ecg template its ECG stage holds the stream back by 0.416 s) ...
     LatencyStats epoch_latency;
     // ... which this one leaves out: the read whose samples made the analysis emit the epoch ->
     // its rows written (what the capture's threads and the DSP cost).

@@ -411,6 +411,32 @@ TEST(EcgCanceller, NoiseAloneIsPassedThroughDelayed) {
         ASSERT_EQ(out[i], i < delay ? 0.0f : x.channel(0)[i - delay]) << i;
 }
 
+// Detection only (the ECG score of --ecg off and highpass): the same beats and templates, and
+// the output is the input with no delay.
+TEST(EcgCanceller, WithoutSubtractionDetectsTheSameBeatsWithNoDelay) {
+    const double fs = 2048.0;
+    const std::size_t n = static_cast<std::size_t>(25 * fs);
+    const auto d = ecg_data(fs, n, 250.0, 60.0, 70.0, 2);
+    const auto in = bandpassed(d.raw, fs);
+    dsp::EcgCanceller subtracting({}), detecting({.subtract = false});
+    subtracting.prepare({fs, 2}, 2);
+    detecting.prepare({fs, 2}, 2);
+    run_canceller(subtracting, d.raw, in, {n});
+    const auto out = run_canceller(detecting, d.raw, in, test::random_chunks(n, 1500, 3));
+    EXPECT_EQ(detecting.delay_frames(), 0u);
+    EXPECT_GT(subtracting.delay_frames(), 0u);
+    for (std::size_t i = 0; i < n; ++i)
+        ASSERT_EQ(out[i], in.channel(0)[i]) << i;
+    EXPECT_GT(detecting.beats(), 20u);
+    EXPECT_EQ(detecting.beats(), subtracting.beats());
+    EXPECT_TRUE(detecting.report().detected);
+    EXPECT_FALSE(detecting.subtracting(0));
+    for (std::size_t c = 0; c < 2; ++c) {
+        const auto a = subtracting.beat_template(c), b = detecting.beat_template(c);
+        EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin())) << c;
+    }
+}
+
 TEST(EcgCanceller, ChunkInvariantAndAllocationFree) {
     const double fs = 2048.0;
     const std::size_t n = static_cast<std::size_t>(25 * fs);

@@ -90,6 +90,30 @@ TEST(FatigueAnalysis, ChunkInvariantEndToEnd) {
               many.finish().contractions[0].channels[0].mdf.slope_per_s);
 }
 
+// An epoch reaches the observer in the process() call that brings its last sample, except with
+// template subtraction, whose ECG stage holds the stream back by its fixed delay.
+TEST(FatigueAnalysis, EmitsEachEpochWithItsLastSampleUnlessTemplateSubtractionDelaysIt) {
+    const double fs = 2048.0;
+    const std::size_t n = 40960, hop = 1024, epoch = 2048; // 1 s epochs, 50 % overlap
+    auto block = test::make_block({test::white_noise(n, 50.0, 1), test::white_noise(n, 20.0, 2)});
+    for (const auto method : {dsp::EcgMethod::Off, dsp::EcgMethod::Highpass, dsp::EcgMethod::Template}) {
+        pipeline::AnalysisSettings settings;
+        settings.ecg = method;
+        pipeline::FatigueAnalysis analysis(settings);
+        analysis.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
+        const std::size_t delay = analysis.ecg().delay_frames();
+        EXPECT_EQ(delay == 0, method != dsp::EcgMethod::Template) << dsp::to_string(method);
+        std::size_t emitted = 0;
+        for (std::size_t fed = 0; fed < n; fed += hop) {
+            analysis.process(block.cref().slice(fed, hop), [&](const dsp::EpochFrame&, const pipeline::EpochDerived&) { ++emitted; });
+            const std::size_t out = fed + hop > delay ? fed + hop - delay : 0; // frames through the delay
+            ASSERT_EQ(emitted, out >= epoch ? (out - epoch) / hop + 1 : 0) << dsp::to_string(method) << " at " << fed + hop;
+        }
+        analysis.flush([&](const dsp::EpochFrame&, const pipeline::EpochDerived&) { ++emitted; });
+        EXPECT_EQ(emitted, (n - epoch) / hop + 1) << dsp::to_string(method);
+    }
+}
+
 TEST(FatigueAnalysis, SelectsChannelsByLabel) {
     pipeline::AnalysisSettings s;
     s.channels = {"b"};
