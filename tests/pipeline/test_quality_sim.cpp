@@ -343,25 +343,31 @@ TEST(QualitySimulated, MainsAutoDetectionFindsFiftySixtyAndNone) {
 }
 
 TEST(QualitySimulated, TemplateRemovalRestoresTheMedianFrequency) {
-    // ECG R peaks at `ratio` x the mean EMG RMS (the simulator's definition). At ratio 3 the R
-    // peak on LT L1 L is as high as the EMG's own peaks (about 3-4 RMS): an ECG of amplitude
-    // comparable to the EMG. Two errors of the initial MDF (IMF) of LT L1 L (left, L1: strongest
-    // ECG), fitted over the plateau with every epoch kept:
+    // ECG R peaks at `ratio` x the mean EMG RMS (the simulator's definition) on a 60 s hold;
+    // channel LT L1 L (left, L1: the strongest ECG). Two errors of its initial MDF (IMF), fitted
+    // over the plateau with every epoch kept, each the mean over six seeds:
+    //   truth error: IMF − the simulator's model MDF. Includes the estimator's own error on the
+    //              clean recording (printed: about +1.4 Hz here, from the 20 Hz band edge and the
+    //              0.25 s Welch segments' smoothing, plus a scatter of 1.5 Hz between seeds);
     //   ECG error: IMF with ECG − IMF of the same recording without ECG (same seed, same EMG,
-    //              same method): what the ECG does, free of the estimator's own error;
-    //   truth error: IMF − the simulator's model MDF; includes the estimator's own bias (the 20 Hz
-    //              band edge raises the MDF by 1-2 Hz on this channel, docs/simulator.md), which
-    //              the ECG's downward pull happens to offset with --ecg off.
+    //              same method): what the ECG alone does.
+    // "ECG at an amplitude comparable to the EMG" is taken as equal RMS on the channel (measured
+    // here on the simulated components): ratio 5. At ratio 3 (R peak as high as the EMG's own
+    // peaks) the ECG's pull, -2.8 Hz, is about twice the estimator's own error, so only the ECG
+    // error is asserted there.
     struct Fit {
         double imf_hz, slope_pct_per_s, truth_hz, truth_slope_pct_per_s;
     };
-    const auto fit = [](double ratio, dsp::EcgMethod method, std::uint64_t seed) {
+    const auto scenario = [](double ratio, std::uint64_t seed) {
         Scenario s;
         s.seed = seed;
         s.protocol.hold_s = 60.0;
         s.ecg.enabled = ratio > 0.0;
         s.ecg.ratio = ratio > 0.0 ? ratio : 1.0;
-        Simulator sim(s);
+        return s;
+    };
+    const auto fit = [&](double ratio, dsp::EcgMethod method, std::uint64_t seed) {
+        Simulator sim(scenario(ratio, seed));
         pipeline::AnalysisSettings settings;
         settings.ecg = method;
         settings.keep_flagged = true;
@@ -376,19 +382,40 @@ TEST(QualitySimulated, TemplateRemovalRestoresTheMedianFrequency) {
         return Fit{mdf.initial, mdf.slope_pct_per_s, truth,
                    sim.channels()[0].mdf_slope_pct_per_s * sim.mdf_hz(0, con.start_s) / truth};
     };
+    // RMS of the ECG over the RMS of everything else on LT L1 L, over the hold.
+    const auto ecg_to_emg_rms = [&](double ratio) {
+        const Scenario s = scenario(ratio, 1);
+        Simulator clean(scenario(0.0, 1));
+        const auto ecg = ecg_component(s, ratio)[0];
+        const auto emg = read_all(clean)[0];
+        const auto con = clean.contractions()[0];
+        const auto from = static_cast<std::size_t>((con.start_s + 1.0) * clean.info().sample_rate_hz);
+        const auto to = static_cast<std::size_t>((con.end_s - 1.0) * clean.info().sample_rate_hz);
+        double e = 0.0, m = 0.0;
+        for (std::size_t i = from; i < to; ++i) {
+            e += static_cast<double>(ecg[i]) * ecg[i];
+            m += static_cast<double>(emg[i]) * emg[i];
+        }
+        return std::sqrt(e / m);
+    };
     const std::array<dsp::EcgMethod, 3> methods{dsp::EcgMethod::Off, dsp::EcgMethod::Highpass,
                                                 dsp::EcgMethod::Template};
-    const std::vector<std::uint64_t> seeds{1, 2, 3};
+    const std::vector<std::uint64_t> seeds{1, 2, 3, 4, 5, 6};
     const double n = static_cast<double>(seeds.size());
     std::array<std::vector<Fit>, 3> clean;
+    std::array<double, 3> clean_error{};
     for (std::size_t m = 0; m < methods.size(); ++m)
-        for (const auto seed : seeds)
+        for (const auto seed : seeds) {
             clean[m].push_back(fit(0.0, methods[m], seed));
-    std::printf("IMF of LT L1 L, mean over %zu seeds (Hz; slope error: worst, %%/s):\n",
-                seeds.size());
-    std::printf("  %-5s %-9s %10s %11s %12s %12s\n", "ratio", "method", "ECG error", "truth error",
-                "|truth err|", "slope error");
-    for (const double ratio : {1.0, 2.0, 3.0}) {
+            clean_error[m] += (clean[m].back().imf_hz - clean[m].back().truth_hz) / n;
+        }
+    std::printf("IMF of LT L1 L, mean over %zu seeds (Hz; slope error: worst, %%/s). Without ECG "
+                "the truth error is %+.2f (off), %+.2f (highpass), %+.2f (template)\n",
+                seeds.size(), clean_error[0], clean_error[1], clean_error[2]);
+    std::printf("  %-5s %-7s %-9s %10s %11s %12s %12s\n", "ratio", "ECG/EMG", "method",
+                "ECG error", "truth error", "|truth err|", "slope error");
+    for (const double ratio : {1.0, 3.0, 5.0}) {
+        const double rms_ratio = ecg_to_emg_rms(ratio);
         std::array<double, 3> ecg_error{}, truth_error{}, abs_truth_error{}, slope_error{};
         for (std::size_t m = 0; m < methods.size(); ++m)
             for (std::size_t k = 0; k < seeds.size(); ++k) {
@@ -400,14 +427,21 @@ TEST(QualitySimulated, TemplateRemovalRestoresTheMedianFrequency) {
                     std::max(slope_error[m], std::abs(f.slope_pct_per_s - f.truth_slope_pct_per_s));
             }
         for (std::size_t m = 0; m < methods.size(); ++m)
-            std::printf("  %-5.1f %-9s %+10.2f %+11.2f %12.2f %12.3f\n", ratio,
+            std::printf("  %-5.1f %-7.2f %-9s %+10.2f %+11.2f %12.2f %12.3f\n", ratio, rms_ratio,
                         dsp::to_string(methods[m]).c_str(), ecg_error[m], truth_error[m],
                         abs_truth_error[m], slope_error[m]);
+        if (ratio == 5.0) {
+            EXPECT_GT(rms_ratio, 0.8) << "ECG and EMG of comparable amplitude";
+            EXPECT_LT(rms_ratio, 1.25) << "ECG and EMG of comparable amplitude";
+            EXPECT_LT(3.0 * abs_truth_error[2], abs_truth_error[0])
+                << "template removal: >= 3x smaller error against the truth";
+            EXPECT_LT(abs_truth_error[2], 3.0);
+            EXPECT_LT(slope_error[2], 0.1);
+        }
         if (ratio == 3.0) {
             EXPECT_GT(std::abs(ecg_error[0]), 1.5) << "the ECG matters at this ratio";
             EXPECT_LT(3.0 * std::abs(ecg_error[2]), std::abs(ecg_error[0]))
                 << "template removal: >= 3x smaller ECG error";
-            EXPECT_LT(abs_truth_error[2], 3.0);
             EXPECT_LT(slope_error[2], 0.1);
         }
         // Where the ECG is too weak to find, template mode leaves the signal alone: no harm.
