@@ -121,6 +121,7 @@ void EcgCanceller::prepare(const StreamSpec &analysed, std::size_t detect_channe
     snr_.assign(channels_, 0.0);
     subtracting_.assign(channels_, 0);
     history_.assign(ring_ * channels_, 0.0f);
+    beat_.assign(window_ + 2 * align_, 0.0f);
     reset();
 }
 
@@ -334,6 +335,27 @@ void EcgCanceller::confirm(std::int64_t fiducial, double peak, std::int64_t now)
         next_learn_ = beats_total_ - kBeatRing; // cannot happen at sane rates
 }
 
+// Channel c's samples from detected − pre − align over window + 2·align frames, out of the
+// history ring into one contiguous piece (zeros before the first input).
+const float *EcgCanceller::gather(std::size_t c, std::int64_t detected) noexcept {
+    const std::int64_t first = detected - static_cast<std::int64_t>(pre_ + align_);
+    const float *ring = history_.data() + c * ring_;
+    for (std::size_t j = 0; j < beat_.size(); ++j) {
+        const std::int64_t n = first + static_cast<std::int64_t>(j);
+        if (n >= 0) {
+            std::size_t slot = static_cast<std::size_t>(n % static_cast<std::int64_t>(ring_));
+            for (; j < beat_.size(); ++j) {
+                beat_[j] = ring[slot];
+                if (++slot == ring_)
+                    slot = 0;
+            }
+            break;
+        }
+        beat_[j] = 0.0f;
+    }
+    return beat_.data();
+}
+
 void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
     std::int64_t &fiducial = beat_ring_[k % kBeatRing];
     const std::int64_t detected = fiducial;
@@ -355,13 +377,11 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
                 continue;
             any = true;
             const double scale = weight / std::sqrt(tt);
+            const float *x = gather(c, detected);
             for (std::size_t l = 0; l < lag_score_.size(); ++l) {
-                const std::int64_t start = fiducial - static_cast<std::int64_t>(pre_ + align_) +
-                                           static_cast<std::int64_t>(l);
                 double xt = 0.0;
                 for (std::size_t j = 0; j < window_; ++j)
-                    xt += static_cast<double>(history(c, start + static_cast<std::int64_t>(j))) *
-                          t[j];
+                    xt += static_cast<double>(x[l + j]) * t[j];
                 lag_score_[l] += scale * xt;
             }
         }
@@ -371,7 +391,7 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
                         static_cast<std::int64_t>(align_);
         }
     }
-    const std::int64_t start = fiducial - static_cast<std::int64_t>(pre_);
+    const auto lag = static_cast<std::size_t>(fiducial - detected + static_cast<std::int64_t>(align_));
     const std::uint64_t beats = learnt_ + 1;
     const double alpha = 1.0 / static_cast<double>(std::min<std::uint64_t>(
                                    beats, static_cast<std::uint64_t>(config_.template_beats)));
@@ -379,26 +399,27 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
         beats < static_cast<std::uint64_t>(config_.template_beats) ? alpha : alpha / (2.0 - alpha);
     for (std::size_t c = 0; c < channels_; ++c) {
         float *t = templates_.data() + c * window_;
+        const float *beat = gather(c, detected);
+        const float *aligned = beat + lag;
         // Amplitude of this beat against the template learnt so far.
         double xt = 0.0, tt = 0.0;
         for (std::size_t j = 0; j < window_; ++j) {
-            const double x = history(c, start + static_cast<std::int64_t>(j));
+            const double x = aligned[j];
             xt += x * t[j];
             tt += static_cast<double>(t[j]) * t[j];
         }
         const double a = tt > kTiny ? std::clamp(xt / tt, 0.0, 2.0) : 0.0;
         amplitude_[(k % kBeatRing) * channels_ + c] = static_cast<float>(a);
         for (std::size_t j = 0; j < window_; ++j)
-            t[j] += static_cast<float>(alpha *
-                                       (history(c, start + static_cast<std::int64_t>(j)) - t[j]));
+            t[j] += static_cast<float>(alpha * (aligned[j] - t[j]));
         // Significance from the check template, averaged at the detector's own fiducials: the
         // alignment cannot teach it anything (a lag search finds a match in any noise, or in a
         // mains sine one period away, and would then confirm itself).
         float *check = check_templates_.data() + c * window_;
-        const std::int64_t check_start = detected - static_cast<std::int64_t>(pre_);
+        const float *unaligned = beat + align_;
         double energy = 0.0, window_energy = 0.0;
         for (std::size_t j = 0; j < window_; ++j) {
-            const double x = history(c, check_start + static_cast<std::int64_t>(j));
+            const double x = unaligned[j];
             check[j] += static_cast<float>(alpha * (x - check[j]));
             energy += static_cast<double>(check[j]) * check[j];
             window_energy += x * x;

@@ -161,11 +161,7 @@ private:
     std::int64_t learn_frame(std::uint64_t k) const noexcept;
     void output(std::int64_t n, std::int64_t end, float *out, std::size_t stride) noexcept;
     void learn_beat(std::uint64_t k) noexcept; // refine, measure and fold in beat k
-    float history(std::size_t c, std::int64_t n) const noexcept {
-        if (n < 0)
-            return 0.0f;
-        return history_[c * ring_ + static_cast<std::size_t>(n % static_cast<std::int64_t>(ring_))];
-    }
+    const float *gather(std::size_t c, std::int64_t detected) noexcept;
 
     Config config_;
     std::size_t channels_ = 0, detect_channels_ = 0;
@@ -211,6 +207,7 @@ private:
     std::vector<double> snr_;
     std::vector<unsigned char> subtracting_;
     std::vector<float> history_; // ring_ per analysed channel
+    std::vector<float> beat_;    // window_ + 2·align_: one channel's beat window (gather())
     std::int64_t n_ = 0;         // frames seen
 
     // RR statistics: histogram in 10 ms bins up to 3 s.
