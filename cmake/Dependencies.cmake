@@ -2,7 +2,10 @@
 find_package(Eigen3 3.4 REQUIRED NO_MODULE)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
+# Boost, header-only parts: Asio (serial transport), Beast (the capture dashboard's HTTP and
+# WebSocket server), CRC (protocol checksums). Debian's libboost-dev ships them all.
 find_package(Boost 1.74 REQUIRED)
+find_path(SEMG_BEAST_INCLUDE_DIR boost/beast/websocket.hpp HINTS ${Boost_INCLUDE_DIRS} REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(tomlplusplus REQUIRED)

@@ -148,6 +148,14 @@ nlohmann::ordered_json acquisition_json(const CaptureReport& r) {
     j["clipped_samples"] = r.clipped_samples;
     j["live_view_dropped_epochs"] = r.live_dropped_epochs;
     j["reconnects"] = r.reconnects;
+    if (r.dashboard)
+        j["dashboard"] = {{"url", r.dashboard_url},
+                          {"clients_served", r.dashboard->clients_served},
+                          {"epochs", r.dashboard->epochs},
+                          {"dropped_epochs", r.dashboard->dropped_epochs},
+                          {"dropped_updates", r.dashboard->dropped_updates},
+                          {"stalled_clients", r.dashboard->stalled_clients},
+                          {"refused_clients", r.dashboard->refused_clients}};
     j["stop_reason"] = r.stop_reason;
     j["epoch_latency_ms"] = {
         {"epochs", r.epoch_latency.epochs},
@@ -590,6 +598,10 @@ struct Capture::Impl {
         epochs_csv->write(f, d);
         if (pairs_csv)
             pairs_csv->write(f, d);
+        if (settings.dashboard)
+            settings.dashboard->publish_epoch(f.index, epochs_csv->last_rows(),
+                                              pairs_csv ? std::string_view(pairs_csv->last_rows())
+                                                        : std::string_view());
         const auto now = Clock::now();
         const auto end_frame = static_cast<std::uint64_t>(std::llround(f.t_end_s * fs));
         const double ms = std::chrono::duration<double, std::milli>(
@@ -932,6 +944,15 @@ struct Capture::Impl {
                             settings.protocol.name, channels, fs, settings.out_dir.string()),
                 analysis->labels(), analysis->pairs());
         }
+        if (settings.dashboard) {
+            const InputFacts facts{std::filesystem::absolute(raw_path),
+                                   "computed when the capture ends", info};
+            auto header = start_summary_json(facts, *analysis);
+            header["acquisition"] = {{"protocol", settings.protocol.name},
+                                     {"port", settings.serial.port},
+                                     {"sample_rate_hz", fs}};
+            settings.dashboard->start(header);
+        }
         recorder_thread = std::jthread([this] { recorder_main(); });
         dsp_thread = std::jthread([this] { dsp_main(); });
     }
@@ -946,6 +967,7 @@ struct Capture::Impl {
     }
 
     CaptureReport run();
+    void write_results(CaptureReport& r, std::optional<nlohmann::ordered_json>& summary);
 };
 
 CaptureReport Capture::Impl::run() {
@@ -1021,6 +1043,7 @@ CaptureReport Capture::Impl::run() {
     // ---- running ----
     std::string reason;
     auto last_health = Clock::now();
+    auto last_dashboard_health = last_health;
     std::optional<Clock::time_point> stop_deadline;
     for (;;) {
         wait_event(std::chrono::milliseconds(100));
@@ -1029,6 +1052,10 @@ CaptureReport Capture::Impl::run() {
             if (view)
                 view->health(health());
             last_health = Clock::now();
+        }
+        if (s.dashboard && Clock::now() - last_dashboard_health >= std::chrono::seconds(1)) {
+            s.dashboard->publish_health(health());
+            last_dashboard_health = Clock::now();
         }
         if (recorder_failed) {
             reason = "recording failed: " + recorder_error;
@@ -1092,24 +1119,41 @@ CaptureReport Capture::Impl::run() {
     r.queue_latency = queue_latency.stats();
     r.analysis_delay_s = static_cast<double>(analysis->ecg().delay_frames()) / fs;
     r.raw_path = raw_path;
+    auto last = health();
+    last.stopped = true;
     if (view) {
-        auto h = health();
-        h.stopped = true;
-        view->health(h);
+        view->health(last);
         view->close();
         view.reset();
+    }
+    if (s.dashboard) {
+        s.dashboard->publish_health(last);
+        r.dashboard_url = s.dashboard->url();
+        r.dashboard = s.dashboard->stats();
     }
     if (r.clipped_samples > 0)
         warn(fmt::format("{} samples were beyond the raw.bdf range {:.0f}:{:.0f} uV and saved at "
                          "the rail (--range-uv)",
                          r.clipped_samples, grid->min_uv(), grid->max_uv()));
+    std::optional<nlohmann::ordered_json> summary;
+    write_results(r, summary);
+    if (s.dashboard) {
+        s.dashboard->finish(summary, r.results_error);
+        r.dashboard = s.dashboard->stats();
+    }
+    return r;
+}
+
+// The result files, when the recorder and the analysis got through; else why not.
+void Capture::Impl::write_results(CaptureReport& r,
+                                  std::optional<nlohmann::ordered_json>& summary) {
     if (recorder_failed) {
         r.results_error = "raw recording failed: " + recorder_error;
-        return r;
+        return;
     }
     if (dsp_failed) {
         r.results_error = "analysis failed: " + dsp_error;
-        return r;
+        return;
     }
     try {
         const AnalysisResult result = analysis->finish();
@@ -1118,7 +1162,7 @@ CaptureReport Capture::Impl::run() {
             r.results_error =
                 fmt::format("{} samples is shorter than one epoch ({} samples): no result files",
                             r.frames, analysis->analyzer().epoch_frames());
-            return r;
+            return;
         }
         const InputFacts facts{
             std::filesystem::weakly_canonical(std::filesystem::absolute(raw_path)),
@@ -1130,10 +1174,10 @@ CaptureReport Capture::Impl::run() {
         pairs_csv.reset();
         out->commit();
         r.results_written = true;
+        summary = std::move(j);
     } catch (const std::exception& e) {
         r.results_error = e.what();
     }
-    return r;
 }
 
 Capture::Capture(CaptureSettings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {

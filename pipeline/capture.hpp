@@ -5,9 +5,12 @@
 //                  BDF quantisation -> the two rings below. Never waits on the disk or the DSP
 //                  except when a ring is full (bounded wait, then a counted loss).
 //   semg-dsp       FatigueAnalysis on every sample (the same code as `semg analyze`), epochs.csv
-//                  and pairs.csv rows, per-epoch latency, the live-view ring.
+//                  and pairs.csv rows, per-epoch latency, the live-view ring, and the same rows
+//                  to the dashboard (a drop-oldest hand-over, see pipeline/dashboard.hpp).
 //   semg-recorder  raw.bdf through EdfWriter, lost samples filled with 0 µV and annotated.
-//   caller         control: start-up, stop conditions, reconnection, the live view, results.
+//   caller         control: start-up, stop conditions, reconnection, the live view, results,
+//                  the dashboard's page, health (once a second) and final summary.
+//   semg-dashboard (optional, owned by the caller) serves the dashboard; nothing waits for it.
 // Rings: reader -> DSP and reader -> recorder are bounded SPSC rings; the reader never drops
 // silently (it waits up to block_wait, then counts the frames as an overrun, which the consumer
 // fills with zeros and annotates). DSP -> live view drops the oldest epoch and counts it.
@@ -19,6 +22,7 @@
 #include "acquisition/protocols/protocol.hpp"
 #include "acquisition/serial_port.hpp"
 #include "pipeline/analysis.hpp"
+#include "pipeline/dashboard.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -81,6 +85,9 @@ struct CaptureSettings {
     // Runs on the control thread once the stream's format is known, before the analysis is
     // prepared: montage files, MVC references. May throw (the capture then ends, nothing written).
     std::function<void(const acquisition::SourceInfo&, AnalysisSettings&)> configure;
+    // Live dashboard, already listening (so that its errors come before the capture); not owned.
+    // Gets the page at the first frame, every epoch's rows, health and the summary.
+    DashboardServer* dashboard = nullptr;
     std::function<void(const std::string&)> warn;   // default: stderr
     std::function<void(const std::string&)> notice; // default: stderr
 };
@@ -107,6 +114,9 @@ struct CaptureReport {
     std::uint64_t live_dropped_epochs = 0;
     std::uint64_t clipped_samples = 0; // beyond the raw.bdf range, saved at the rail
     std::uint64_t reconnects = 0;
+    // With a dashboard: its address, and its counts when the capture ended.
+    std::optional<DashboardStats> dashboard;
+    std::string dashboard_url;
     std::string stop_reason; // "duration", "interrupted (SIGINT)", "device gone (...)", ...
     // Last sample of an epoch read -> its rows written. Includes the analysis' fixed delay (with
     // --ecg template its ECG stage holds the stream back by 0.416 s) ...

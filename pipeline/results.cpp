@@ -111,60 +111,8 @@ nlohmann::ordered_json quality_settings_json(const AnalysisSettings& settings) {
             {"excluded_from_fits", settings.keep_flagged ? nlohmann::ordered_json::array() : excluded}};
 }
 
-} // namespace
-
-std::string software_version() { return SEMG_VERSION; }
-
-EpochsCsvWriter::EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels,
-                                 std::vector<ChannelSite> sites)
-    : out_(out), labels_(std::move(labels)), sites_(std::move(sites)) {
-    out_ << "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,"
-            "quality,side,muscle,level,rms_pct_mvc\n";
-}
-
-void EpochsCsvWriter::write(const dsp::EpochFrame& frame, const EpochDerived& derived) {
-    for (std::size_t c = 0; c < frame.channels.size(); ++c) {
-        const auto& f = frame.channels[c];
-        const auto& site = sites_[c];
-        row_.clear();
-        fmt::format_to(std::back_inserter(row_),
-                       "{:.6f},{:.6f},{},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{},{},{},{},{:.7g}\n",
-                       frame.t_start_s, frame.t_end_s, labels_[c], f.rms_uv, f.arv_uv, f.mdf_hz,
-                       f.mnf_hz, f.total_power_uv2, f.zcr_hz, f.fi_nsm5,
-                       dsp::quality_to_string(f.quality), to_string(site.side), site.muscle,
-                       site.level, derived.rms_pct_mvc[c]);
-        out_ << row_;
-    }
-}
-
-PairsCsvWriter::PairsCsvWriter(std::ostream& out, std::vector<std::string> labels,
-                               std::vector<BilateralPair> pairs)
-    : out_(out), labels_(std::move(labels)), pairs_(std::move(pairs)) {
-    out_ << "t_start_s,t_end_s,muscle,level,left,right,rms_left_uv,rms_right_uv,ai_pct,lr_ratio\n";
-}
-
-void PairsCsvWriter::write(const dsp::EpochFrame& frame, const EpochDerived& derived) {
-    for (std::size_t p = 0; p < pairs_.size(); ++p) {
-        const auto& pair = pairs_[p];
-        row_.clear();
-        fmt::format_to(std::back_inserter(row_), "{:.6f},{:.6f},{},{},{},{},{:.7g},{:.7g},{:.7g},{:.7g}\n",
-                       frame.t_start_s, frame.t_end_s, pair.muscle, pair.level, labels_[pair.left],
-                       labels_[pair.right], frame.channels[pair.left].rms_uv,
-                       frame.channels[pair.right].rms_uv, derived.ai_pct[p], derived.lr_ratio[p]);
-        out_ << row_;
-    }
-}
-
-nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSettings& settings,
-                            const AnalysisResult& result) {
-    nlohmann::ordered_json j;
-    j["input"] = {{"path", input.path.string()},
-                  {"sha256", input.sha256},
-                  {"format", input.info.format},
-                  {"sample_rate_hz", result.sample_rate_hz},
-                  {"duration_s", result.duration_s},
-                  {"channels", result.labels}};
-    j["settings"] = {
+nlohmann::ordered_json settings_json(const AnalysisSettings& settings, const AnalysisResult& result) {
+    return {
         {"band_hz", {result.band_low_hz, result.effective_high_hz}},
         {"band_requested_hz", {settings.band.low_hz, settings.band.high_hz}},
         {"filter", {{"type", "butterworth band-pass, second-order sections"},
@@ -197,7 +145,90 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
         {"fit", "ordinary least squares over epoch centre time from contraction start; initial = intercept"},
         {"keep_flagged", settings.keep_flagged},
         {"quality", quality_settings_json(settings)}};
-    j["software"] = {{"name", "semg"}, {"version", software_version()}};
+}
+
+nlohmann::ordered_json input_json(const InputFacts& input, const AnalysisResult& result) {
+    nlohmann::ordered_json j{{"path", input.path.string()},
+                             {"sha256", input.sha256},
+                             {"format", input.info.format},
+                             {"sample_rate_hz", result.sample_rate_hz}};
+    if (result.frames > 0) j["duration_s"] = result.duration_s;
+    j["channels"] = result.labels;
+    return j;
+}
+
+nlohmann::ordered_json software_json() { return {{"name", "semg"}, {"version", software_version()}}; }
+
+nlohmann::ordered_json channel_site_json(const AnalysisResult& result, std::size_t c) {
+    return {{"label", result.labels[c]},
+            {"side", std::string(to_string(result.sites[c].side))},
+            {"muscle", result.sites[c].muscle},
+            {"level", result.sites[c].level}};
+}
+
+nlohmann::ordered_json pair_site_json(const AnalysisResult& result, std::size_t p) {
+    const auto& pair = result.pairs[p];
+    return {{"muscle", pair.muscle},
+            {"level", pair.level},
+            {"left", result.labels[pair.left]},
+            {"right", result.labels[pair.right]}};
+}
+
+} // namespace
+
+std::string software_version() { return SEMG_VERSION; }
+
+bool is_text_column(std::string_view column) noexcept {
+    for (const std::string_view text : {"channel", "quality", "side", "muscle", "level", "left", "right"})
+        if (column == text) return true;
+    return false;
+}
+
+EpochsCsvWriter::EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels,
+                                 std::vector<ChannelSite> sites)
+    : out_(out), labels_(std::move(labels)), sites_(std::move(sites)) {
+    out_ << epochs_csv_columns << '\n';
+}
+
+void EpochsCsvWriter::write(const dsp::EpochFrame& frame, const EpochDerived& derived) {
+    rows_.clear();
+    for (std::size_t c = 0; c < frame.channels.size(); ++c) {
+        const auto& f = frame.channels[c];
+        const auto& site = sites_[c];
+        fmt::format_to(std::back_inserter(rows_),
+                       "{:.6f},{:.6f},{},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{:.7g},{},{},{},{},{:.7g}\n",
+                       frame.t_start_s, frame.t_end_s, labels_[c], f.rms_uv, f.arv_uv, f.mdf_hz,
+                       f.mnf_hz, f.total_power_uv2, f.zcr_hz, f.fi_nsm5,
+                       dsp::quality_to_string(f.quality), to_string(site.side), site.muscle,
+                       site.level, derived.rms_pct_mvc[c]);
+    }
+    out_ << rows_;
+}
+
+PairsCsvWriter::PairsCsvWriter(std::ostream& out, std::vector<std::string> labels,
+                               std::vector<BilateralPair> pairs)
+    : out_(out), labels_(std::move(labels)), pairs_(std::move(pairs)) {
+    out_ << pairs_csv_columns << '\n';
+}
+
+void PairsCsvWriter::write(const dsp::EpochFrame& frame, const EpochDerived& derived) {
+    rows_.clear();
+    for (std::size_t p = 0; p < pairs_.size(); ++p) {
+        const auto& pair = pairs_[p];
+        fmt::format_to(std::back_inserter(rows_), "{:.6f},{:.6f},{},{},{},{},{:.7g},{:.7g},{:.7g},{:.7g}\n",
+                       frame.t_start_s, frame.t_end_s, pair.muscle, pair.level, labels_[pair.left],
+                       labels_[pair.right], frame.channels[pair.left].rms_uv,
+                       frame.channels[pair.right].rms_uv, derived.ai_pct[p], derived.lr_ratio[p]);
+    }
+    out_ << rows_;
+}
+
+nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSettings& settings,
+                            const AnalysisResult& result) {
+    nlohmann::ordered_json j;
+    j["input"] = input_json(input, result);
+    j["settings"] = settings_json(settings, result);
+    j["software"] = software_json();
     j["epochs"] = result.epochs;
     j["contraction_source"] = result.contraction_source;
 
@@ -211,28 +242,23 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
                                       {"rms", amplitude_fit(f.rms)}};
     };
     auto pair_fit = [&](std::size_t p, const PairFit& f) {
-        const auto& pair = result.pairs[p];
-        return nlohmann::ordered_json{{"muscle", pair.muscle},
-                                      {"level", pair.level},
-                                      {"left", result.labels[pair.left]},
-                                      {"right", result.labels[pair.right]},
-                                      {"epochs", f.epochs},
-                                      {"amplitude_asymmetry_pct", number(f.ai_mean_pct)},
-                                      {"amplitude_asymmetry_sd_pct", number(f.ai_sd_pct)},
-                                      {"amplitude_basis", result.mvc ? "pct_mvc" : "rms"},
-                                      {"lr_rms_ratio", number(f.lr_rms_ratio)},
-                                      {"mdf_slope_difference_pct_per_s", number(f.mdf_slope_difference_pct_per_s)},
-                                      {"mdf_initial_difference_hz", number(f.mdf_initial_difference_hz)},
-                                      {"flagged", f.flagged}};
+        auto pair = pair_site_json(result, p);
+        pair.update(nlohmann::ordered_json{
+            {"epochs", f.epochs},
+            {"amplitude_asymmetry_pct", number(f.ai_mean_pct)},
+            {"amplitude_asymmetry_sd_pct", number(f.ai_sd_pct)},
+            {"amplitude_basis", result.mvc ? "pct_mvc" : "rms"},
+            {"lr_rms_ratio", number(f.lr_rms_ratio)},
+            {"mdf_slope_difference_pct_per_s", number(f.mdf_slope_difference_pct_per_s)},
+            {"mdf_initial_difference_hz", number(f.mdf_initial_difference_hz)},
+            {"flagged", f.flagged}});
+        return pair;
     };
     // Top level: the first contraction; every contraction is listed under "contractions".
     const auto& first = result.contractions.front();
     nlohmann::ordered_json channels = nlohmann::ordered_json::array();
     for (std::size_t c = 0; c < result.labels.size(); ++c) {
-        nlohmann::ordered_json ch{{"label", result.labels[c]},
-                                  {"side", std::string(to_string(result.sites[c].side))},
-                                  {"muscle", result.sites[c].muscle},
-                                  {"level", result.sites[c].level}};
+        auto ch = channel_site_json(result, c);
         ch.update(channel_fit(first.channels[c]));
         channels.push_back(ch);
     }
@@ -291,6 +317,38 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
                 {"heart_rate_bpm", e.detected ? number(e.heart_rate_bpm) : nlohmann::ordered_json()},
                 {"rr_regular_fraction", number(e.rr_regular_fraction)},
                 {"channels", ecg_channels}};
+    return j;
+}
+
+nlohmann::ordered_json start_summary_json(const InputFacts& input, const FatigueAnalysis& analysis) {
+    const auto& settings = analysis.settings();
+    AnalysisResult known; // no frames, epochs, contractions or fits yet
+    known.sample_rate_hz = input.info.sample_rate_hz;
+    known.effective_high_hz = analysis.effective_high_hz();
+    known.band_low_hz = analysis.effective_low_hz();
+    known.labels = analysis.labels();
+    known.sites = analysis.sites();
+    known.pairs = analysis.pairs();
+    known.mvc = !settings.mvc_rms_uv.empty();
+    known.contraction_source = "decided at the end";
+    known.mains.mode = !settings.mains_hz ? "auto" : (*settings.mains_hz == 0.0 ? "off" : "fixed");
+    known.mains.frequency_hz = analysis.mains_hz();
+    known.mains.detection = analysis.mains_detector().report();
+    known.ecg.method = settings.ecg;
+    known.ecg.source = analysis.ecg_source();
+    known.ecg.delay_s = static_cast<double>(analysis.ecg().delay_frames()) / known.sample_rate_hz;
+    known.ecg.highpass_hz = settings.ecg == dsp::EcgMethod::Highpass ? settings.ecg_highpass_hz : 0.0;
+
+    nlohmann::ordered_json j;
+    j["input"] = input_json(input, known);
+    j["settings"] = settings_json(settings, known);
+    j["software"] = software_json();
+    nlohmann::ordered_json channels = nlohmann::ordered_json::array();
+    for (std::size_t c = 0; c < known.labels.size(); ++c) channels.push_back(channel_site_json(known, c));
+    j["channels"] = std::move(channels);
+    nlohmann::ordered_json pairs = nlohmann::ordered_json::array();
+    for (std::size_t p = 0; p < known.pairs.size(); ++p) pairs.push_back(pair_site_json(known, p));
+    j["pairs"] = std::move(pairs);
     return j;
 }
 

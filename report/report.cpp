@@ -451,7 +451,8 @@ std::string page_title(const json& data) {
         if (input.is_object() && input.contains("path") && input["path"].is_string())
             name = fs::path(input["path"].get<std::string>()).filename().string();
     }
-    return name.empty() ? "semg report" : "semg report: " + name;
+    const std::string what = data.contains("live") ? "semg capture (live)" : "semg report";
+    return name.empty() ? what : what + ": " + name;
 }
 
 } // namespace
@@ -473,6 +474,8 @@ json load_report_data(const fs::path& result_dir) {
 std::string render_report_html(const json& data) {
     const std::map<std::string_view, std::string> parts{
         {"title", html_escape(page_title(data))},
+        // Only the dashboard's page connects, and only to where it came from.
+        {"connect_src", data.contains("live") ? "connect-src 'self'" : "connect-src 'none'"},
         {"uplot_css", inline_safe(assets::uplot_css(), "style")},
         {"report_css", inline_safe(assets::report_css(), "style")},
         {"data", json_for_script(data)},
@@ -502,6 +505,20 @@ std::string render_report_html(const json& data) {
     }
     out.append(page.substr(at));
     return out;
+}
+
+std::string render_live_html(const json& header) {
+    json summary = header;
+    round_summary(summary);
+    return render_report_html({{"format", data_format},
+                               {"generator", {{"name", "semg capture"}, {"version", SEMG_VERSION}}},
+                               {"summary", std::move(summary)},
+                               {"epochs", {{"rows", 0},
+                                           {"stride", 1},
+                                           {"quality_names", {"ok"}},
+                                           {"channels", json::array()}}},
+                               {"pairs", json::array()},
+                               {"live", {{"socket", "/ws"}, {"max_points", kMaxPointsPerSeries}}}});
 }
 
 std::string render_report(const fs::path& result_dir) {

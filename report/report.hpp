@@ -25,6 +25,12 @@ nlohmann::ordered_json load_report_data(const std::filesystem::path& result_dir)
 // The complete page for data from load_report_data().
 std::string render_report_html(const nlohmann::ordered_json& data);
 
+// The page of `semg capture --dashboard`: the same template, script, style and chart library,
+// drawn from `header` (the capture's summary before any epoch: input, settings, channels,
+// pairs) with no epochs; in the browser it opens the dashboard's WebSocket (/ws) and adds each
+// epoch as it comes (docs/report.md, "Live use").
+std::string render_live_html(const nlohmann::ordered_json& header);
+
 // load_report_data() and render_report_html().
 std::string render_report(const std::filesystem::path& result_dir);
 

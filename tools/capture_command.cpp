@@ -4,8 +4,10 @@
 #include "acquisition/file_source.hpp"
 #include "acquisition/serial_port.hpp"
 #include "pipeline/capture.hpp"
+#include "pipeline/dashboard.hpp"
 #include "pipeline/montage.hpp"
 #include "pipeline/mvc.hpp"
+#include "report/report.hpp"
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
 
@@ -39,6 +41,7 @@ struct CaptureOptions {
     std::string range_uv;
     std::filesystem::path out;
     std::string live = "auto";
+    std::string dashboard; // [ADDR:]PORT; empty: none
     bool quiet = false;
     std::filesystem::path recover;
     AnalysisOptions analysis;
@@ -170,7 +173,18 @@ void capture(CaptureOptions o) {
         throw std::invalid_argument("--port is required");
     if (o.out.empty())
         o.out = default_out_dir();
-    pipeline::Capture session(settings_from(o));
+    auto settings = settings_from(o);
+    // Listening before the capture starts: a port in use or a bad address stops us here.
+    std::unique_ptr<pipeline::DashboardServer> dashboard;
+    if (!o.dashboard.empty()) {
+        pipeline::DashboardSettings server;
+        server.endpoint = pipeline::parse_dashboard_endpoint(o.dashboard);
+        server.page = report::render_live_html;
+        dashboard = std::make_unique<pipeline::DashboardServer>(std::move(server));
+        settings.dashboard = dashboard.get();
+        log_notice("dashboard (read-only): " + dashboard->url());
+    }
+    pipeline::Capture session(std::move(settings));
 
     // Ctrl-C and SIGTERM: blocked in every thread (the capture's threads inherit the mask) and
     // taken by one thread with sigtimedwait, so no work ever runs in a signal handler. They stay
@@ -226,6 +240,11 @@ void capture(CaptureOptions o) {
         if (std::filesystem::exists(o.out / "pairs.csv"))
             files += "pairs.csv, ";
         std::cout << "wrote " << files << "summary.json in " << o.out.string() << "\n";
+        if (r.dashboard)
+            std::cout << fmt::format("dashboard {}: {} clients; {} updates dropped for slow "
+                                     "clients, {} disconnected for not reading\n",
+                                     r.dashboard_url, r.dashboard->clients_served,
+                                     r.dashboard->dropped_updates, r.dashboard->stalled_clients);
     }
 }
 
@@ -277,6 +296,10 @@ void register_capture(CLI::App& app) {
                     "Live view: auto (terminal if stdout is one, else plain lines), terminal, "
                     "plain or none")
         ->capture_default_str();
+    cmd->add_option("--dashboard", o->dashboard,
+                    "Serve a live dashboard (the report's charts, updated every epoch, and the "
+                    "link's health) at [ADDR:]PORT: 8080 is 127.0.0.1:8080, 0 a free port; "
+                    "read-only");
     cmd->add_flag("-q,--quiet", o->quiet, "No live view and no summary on stdout");
     cmd->add_option(
         "--recover", o->recover,

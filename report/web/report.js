@@ -10,8 +10,9 @@
 //   - the model (createModel, appendEpochs, appendPairEpochs, fitValues, qualityTable, jasaPoints)
 //     is plain data without the DOM, and is tested under Node;
 //   - the view (render) draws the model. report.appendEpochs(rows) adds epochs and redraws only
-//     the charts they touch, so a live dashboard can render an empty model and feed it epochs
-//     as they arrive (docs/report.md, "Live use").
+//     the charts they touch, and report.setSummary(summary) redraws the page with new fits and
+//     tables, so the live dashboard of `semg capture --dashboard` renders an empty model and
+//     feeds it epochs as they arrive over its WebSocket (connectLive; docs/report.md, "Live use").
 (function (global) {
   'use strict';
 
@@ -143,9 +144,42 @@
       if (t === null || row.channel === undefined) continue;
       const ch = addChannel(model, String(row.channel), null);
       pushEpoch(ch, t, row.mdf_hz, row.mnf_hz, row.rms_uv, row.quality, row.rms_pct_mvc);
+      if (ch.flagCounts) countQuality(ch.flagCounts, row.quality || 'ok');
       touched.add(ch.label);
     }
     return Array.from(touched);
+  }
+
+  // A new summary (summary.json, or the capture's at its end): settings, contractions with their
+  // fits, sites and pair facts. The epochs stay.
+  function setSummary(model, summary) {
+    summary = summary || {};
+    model.summary = summary;
+    model.settings = summary.settings || {};
+    model.contractions = contractionsOf(summary);
+    for (const ch of summary.channels || []) if (ch && ch.label !== undefined) addChannel(model, String(ch.label), ch);
+    for (const p of summary.pairs || []) if (p && p.left !== undefined) addPair(model, p.left, p.right, p);
+    return model;
+  }
+
+  // Keeps at most `max` epochs per channel and pair, dropping the oldest, so that a long live
+  // session does not grow the page without end. Quality counts keep every epoch. Returns the
+  // number of channel epochs dropped now; model.droppedEpochs counts them all.
+  function capPoints(model, max) {
+    let dropped = 0;
+    const cut = function (series, keys) {
+      const n = series.t.length - max;
+      if (n <= 0) return 0;
+      for (const key of keys) series[key].splice(0, n);
+      return n;
+    };
+    for (const ch of model.channels) {
+      if (ch.t.length > max && !ch.flagCounts) ch.flagCounts = tallyQuality(ch.quality);
+      dropped += cut(ch, ['t', 'mdf', 'mnf', 'rms', 'mvc', 'quality']);
+    }
+    for (const pair of model.pairs) cut(pair, ['t', 'ai', 'lr']);
+    model.droppedEpochs = (model.droppedEpochs || 0) + dropped;
+    return dropped;
   }
 
   // Rows as in pairs.csv. Returns the pairs that changed.
@@ -192,27 +226,29 @@
     return out;
   }
 
-  // Per channel: epochs, flagged epochs and a count per flag ("a|b" counts for a and for b).
+  // Adds one epoch's quality to {epochs, flagged, counts} ("a|b" counts for a and for b).
+  function countQuality(tally, quality) {
+    tally.epochs++;
+    if (!isFlagged(quality)) return;
+    tally.flagged++;
+    for (const name of quality.split('|')) {
+      if (name && name !== 'ok') tally.counts[name] = (tally.counts[name] || 0) + 1;
+    }
+  }
+
+  function tallyQuality(qualities) {
+    const tally = { epochs: 0, flagged: 0, counts: {} };
+    for (const q of qualities) countQuality(tally, q);
+    return tally;
+  }
+
+  // Per channel: epochs, flagged epochs and a count per flag.
   function qualityTable(model) {
     const flags = new Set();
     const rows = model.channels.map(function (ch) {
-      if (ch.flagCounts) {
-        for (const name of Object.keys(ch.flagCounts.counts)) flags.add(name);
-        return { label: ch.label, epochs: ch.flagCounts.epochs, flagged: ch.flagCounts.flagged,
-                 counts: ch.flagCounts.counts };
-      }
-      const counts = {};
-      let flagged = 0;
-      for (const q of ch.quality) {
-        if (!isFlagged(q)) continue;
-        flagged++;
-        for (const name of q.split('|')) {
-          if (!name || name === 'ok') continue;
-          flags.add(name);
-          counts[name] = (counts[name] || 0) + 1;
-        }
-      }
-      return { label: ch.label, epochs: ch.quality.length, flagged: flagged, counts: counts };
+      const tally = ch.flagCounts || tallyQuality(ch.quality);
+      for (const name of Object.keys(tally.counts)) flags.add(name);
+      return { label: ch.label, epochs: tally.epochs, flagged: tally.flagged, counts: tally.counts };
     });
     return { flags: Array.from(flags).sort(), rows: rows };
   }
@@ -512,6 +548,13 @@
 
   ChartSet.prototype.fitAll = function () {
     for (const chart of this.list) chart.fit();
+  };
+
+  ChartSet.prototype.destroy = function () {
+    if (this.observer) this.observer.disconnect();
+    for (const chart of this.list) chart.plot.destroy();
+    this.list = [];
+    this.byBox.clear();
   };
 
   // ---------------------------------------------------------------------------------------
@@ -1102,9 +1145,8 @@
     });
   }
 
-  // Draws the report into root and returns the handle published as window.semgReport.
-  function render(root, data) {
-    const model = createModel(data);
+  // Draws every section of the model into root; returns the view (charts, grids, cards).
+  function drawPage(root, model) {
     const view = {
       model: model, charts: new ChartSet(), grids: {},
       channelCharts: new Map(), pairCharts: new Map(), pairChartsByChannel: new Map(),
@@ -1120,6 +1162,13 @@
     // Charts are made once their boxes are in the page, so that they take its width.
     model.channels.forEach(function (ch, i) { channelCard(view, ch, i); });
     model.pairs.forEach(function (pair, i) { pairCard(view, pair, i); });
+    return view;
+  }
+
+  // Draws the report into root and returns the handle published as window.semgReport.
+  function render(root, data) {
+    const model = createModel(data);
+    let view = drawPage(root, model);
     wireControls(root);
     const fitAll = function () { view.charts.fitAll(); };
     global.addEventListener('beforeprint', fitAll);
@@ -1139,6 +1188,7 @@
       // Adds epochs (rows as in epochs.csv) and redraws the charts they touch.
       appendEpochs: function (rows) {
         const labels = appendEpochs(model, rows);
+        if (model.maxPoints) capPoints(model, model.maxPoints);
         for (const label of labels) {
           if (!view.channelCharts.has(label)) channelCard(view, model.channelIndex.get(label), model.channels.length - 1);
           for (const chart of view.channelCharts.get(label)) chart.refresh();
@@ -1146,17 +1196,142 @@
         }
         return labels.length;
       },
-      // Adds pair epochs (rows as in pairs.csv) and redraws their asymmetry charts.
+      // Adds pair epochs (rows as in pairs.csv) and redraws their asymmetry charts. With
+      // model.maxPoints (live), both keep that many epochs per chart (capPoints).
       appendPairEpochs: function (rows) {
         const pairs = appendPairEpochs(model, rows);
+        if (model.maxPoints) capPoints(model, model.maxPoints);
         for (const pair of pairs) {
           if (!view.pairCharts.has(pair)) pairCard(view, pair, model.pairs.length - 1);
           for (const chart of view.pairCharts.get(pair)) chart.refresh();
         }
         return pairs.length;
       },
+      // A new summary: fits, tables, JASA and sites; the whole page is drawn again.
+      setSummary: function (summary) {
+        setSummary(model, summary);
+        view.charts.destroy();
+        view = drawPage(root, model);
+        handle.charts = view.charts.info;
+      },
     };
+    if (data && data.live) connectLive(handle, root, data.live);
     return handle;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Live: the messages of `semg capture --dashboard` (docs/report.md, "Live use")
+  // ---------------------------------------------------------------------------------------
+
+  // Applies the dashboard's messages to a report handle (appendEpochs, appendPairEpochs,
+  // setSummary). Plain logic, tested under Node. Rows the page already has (the replay a
+  // reconnected page gets) are skipped by their epoch's end time; `missed` counts the epochs the
+  // server dropped for this page (gaps in seq).
+  function LiveFeed(target) {
+    this.target = target;
+    this.state = 'connecting';
+    this.hello = null;
+    this.health = null;
+    this.lastSeq = null;
+    this.lastEnd = -Infinity;
+    this.epochs = 0;
+    this.missed = 0;
+    this.ended = false;
+    this.error = null;
+  }
+
+  LiveFeed.prototype.receive = function (message) {
+    if (!message || typeof message !== 'object') return;
+    if (message.type === 'hello') {
+      this.hello = message;
+    } else if (message.type === 'epoch') {
+      if (!message.replay && this.lastSeq !== null && message.seq > this.lastSeq + 1) {
+        this.missed += message.seq - this.lastSeq - 1;
+      }
+      if (this.lastSeq === null || message.seq > this.lastSeq) this.lastSeq = message.seq;
+      const after = this.lastEnd;
+      const fresh = function (row) { return finite(row.t_end_s) && row.t_end_s > after; };
+      const rows = (message.epochs || []).filter(fresh);
+      const pairRows = (message.pairs || []).filter(fresh);
+      const ends = new Set(rows.map(function (r) { return r.t_end_s; }));
+      for (const end of ends) this.lastEnd = Math.max(this.lastEnd, end);
+      this.epochs += ends.size;
+      if (rows.length) this.target.appendEpochs(rows);
+      if (pairRows.length) this.target.appendPairEpochs(pairRows);
+      if (!this.ended) this.state = 'receiving';
+    } else if (message.type === 'health') {
+      this.health = message;
+    } else if (message.type === 'summary') {
+      this.ended = true;
+      this.state = 'ended';
+      this.error = message.error || null;
+      if (message.summary) this.target.setSummary(message.summary);
+    }
+  };
+
+  // The status line above the report: connection, acquisition health, what the page left out.
+  function liveStatus(feed, model) {
+    const h = feed.health || {};
+    const items = [];
+    const item = function (text, bad) { items.push(el('span', { class: 'item' + (bad ? ' bad' : '') }, text)); };
+    const stateText = {
+      connecting: 'connecting\u2026', connected: 'connected, waiting for epochs', receiving: 'live',
+      disconnected: 'disconnected, reconnecting\u2026', ended: 'capture ended',
+    };
+    item(stateText[feed.state] || feed.state, feed.state === 'disconnected');
+    if (h.state && h.state !== 'receiving' && !feed.ended) item('device ' + h.state, h.state === 'disconnected');
+    if (finite(h.stream_s)) item(fmt(h.stream_s, 1) + ' s');
+    if (finite(h.rate_hz)) item(fmt(h.rate_hz, 1) + ' Hz');
+    if (h.frames !== undefined) item(h.frames + ' frames');
+    if (h.lost_samples !== undefined) item('lost ' + h.lost_samples + ' samples in ' + h.gaps + ' gaps', h.lost_samples > 0);
+    if (h.sync_losses) item(h.sync_losses + ' sync losses', true);
+    if (h.bad_checksums) item(h.bad_checksums + ' bad checksums', true);
+    if (h.bad_lines) item(h.bad_lines + ' bad lines', true);
+    if (h.overrun_samples) item(h.overrun_samples + ' samples overrun', true);
+    if (finite(h.dsp_lag_ms)) item('analysis lag ' + fmt(h.dsp_lag_ms, 0) + ' ms', h.dsp_lag_ms > 2000);
+    const d = h.dashboard || {};
+    item(feed.epochs + ' epochs');
+    if (feed.missed || d.dropped_updates || d.dropped_epochs) {
+      item('updates dropped: ' + feed.missed + ' epochs on this page, ' + (d.dropped_updates || 0) +
+           ' messages to slow pages, ' + (d.dropped_epochs || 0) + ' epochs in the server', true);
+    }
+    if (model.droppedEpochs) item('charts show the last ' + fmt(model.maxPoints, 0) + ' epochs (' + model.droppedEpochs + ' older channel epochs left out)');
+    if (!feed.ended) item('fits, tables and JASA are drawn when the capture ends');
+    if (feed.error) item(feed.error, true);
+    return el('div', { class: 'live-items' }, [el('strong', { text: 'Live capture' })].concat(items));
+  }
+
+  // Opens the dashboard's WebSocket and keeps the page and its status line up to date;
+  // reconnects every 2 s until the capture has ended.
+  function connectLive(handle, root, live) {
+    const feed = new LiveFeed(handle);
+    handle.live = feed;
+    handle.model.maxPoints = live.max_points || 0;
+    const bar = el('section', { class: 'live-status', id: 'live', 'aria-live': 'polite' });
+    root.parentNode.insertBefore(bar, root);
+    const show = function () {
+      bar.textContent = '';
+      bar.appendChild(liveStatus(feed, handle.model));
+    };
+    const open = function () {
+      const scheme = global.location.protocol === 'https:' ? 'wss://' : 'ws://';
+      const socket = new global.WebSocket(scheme + global.location.host + (live.socket || '/ws'));
+      socket.onopen = function () { feed.state = 'connected'; show(); };
+      socket.onmessage = function (e) {
+        let message = null;
+        try { message = JSON.parse(e.data); } catch (err) { return; }
+        feed.receive(message);
+        show();
+      };
+      socket.onclose = function () {
+        if (feed.ended) return show();
+        feed.state = 'disconnected';
+        show();
+        global.setTimeout(open, 2000);
+      };
+    };
+    show();
+    open();
   }
 
   // For report.html: renders, and on failure says so in the page and in semgReport.errors.
@@ -1174,6 +1349,7 @@
 
   const api = {
     createModel: createModel, appendEpochs: appendEpochs, appendPairEpochs: appendPairEpochs,
+    setSummary: setSummary, capPoints: capPoints, LiveFeed: LiveFeed,
     fitValues: fitValues, qualityTable: qualityTable, jasaQuadrant: jasaQuadrant, jasaPoints: jasaPoints,
     alignSeries: alignSeries, flaggedSpans: flaggedSpans, fmt: fmt, tickDecimals: tickDecimals,
     render: render, boot: boot,

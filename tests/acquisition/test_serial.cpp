@@ -18,15 +18,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class Pred> bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > end)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using test::wait_until;
 
 struct Collected {
     std::mutex mutex;

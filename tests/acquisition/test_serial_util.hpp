@@ -28,6 +28,17 @@ extern char** environ;
 
 namespace semg::test {
 
+// Polls `pred` every millisecond until it holds (true) or `timeout` passes (false).
+template <class Pred> bool wait_until(Pred pred, std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > end)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
 // Planar samples in memory, read in blocks of any size.
 class VectorSource final : public acquisition::Source {
 public:

@@ -17,62 +17,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    const auto dir = fs::path(SEMG_BINARY_DIR) / "test_capture" / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
-}
+fs::path fresh_dir(const std::string& name) { return test::fresh_test_dir("test_capture", name); }
 
-struct Messages {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-    void add(const std::string& m) {
-        std::lock_guard lock(mutex);
-        lines.push_back(m);
-    }
-    bool contains(const std::string& text) {
-        std::lock_guard lock(mutex);
-        for (const auto& l : lines)
-            if (l.find(text) != std::string::npos)
-                return true;
-        return false;
-    }
-    std::string all() {
-        std::lock_guard lock(mutex);
-        std::string s;
-        for (const auto& l : lines)
-            s += l + "\n";
-        return s;
-    }
-};
-
-pipeline::CaptureSettings session_settings(const std::string& port, const fs::path& out,
-                                           const std::string& protocol, Messages& messages,
-                                           double fs_hz = 0.0) {
-    pipeline::CaptureSettings s;
-    s.serial.port = port;
-    s.protocol.name = protocol;
-    s.protocol.ascii.sample_rate_hz = fs_hz;
-    s.out_dir = out / "capture";
-    s.live = pipeline::LiveMode::None;
-    s.reconnect_s = 0.5;
-    s.start_timeout_s = 5.0;
-    s.analysis.ecg = dsp::EcgMethod::Off;
-    s.analysis.mains_hz = 0.0;
-    s.warn = [&messages](const std::string& m) { messages.add("warning: " + m); };
-    s.notice = [&messages](const std::string& m) { messages.add(m); };
-    return s;
-}
-
-acquisition::SerialStreamerConfig device_config(const std::string& protocol, double speed,
-                                                acquisition::StreamFaults faults = {}) {
-    acquisition::SerialStreamerConfig c;
-    c.packets.protocol = protocol;
-    c.packets.faults = faults;
-    c.speed = speed;
-    return c;
-}
+using test::device_config;
+using test::Messages;
+using test::session_settings;
 
 // The first `frames` frames of the recording must equal the expectation bit for bit.
 void expect_recording(const std::vector<std::vector<float>>& got,

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace semg::test {
@@ -22,6 +23,68 @@ namespace semg::test {
             GTEST_SKIP() << "socat is missing (tools/install-deps.sh installs it): the pty-pair "  \
                             "capture tests need it";                                               \
     } while (0)
+
+// An empty folder build/<suite>/<name> for one test's files.
+inline std::filesystem::path fresh_test_dir(const std::string& suite, const std::string& name) {
+    const auto dir = std::filesystem::path(SEMG_BINARY_DIR) / suite / name;
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+// The warnings and notices of a capture, from any thread.
+struct Messages {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    void add(const std::string& m) {
+        std::lock_guard lock(mutex);
+        lines.push_back(m);
+    }
+    bool contains(const std::string& text) {
+        std::lock_guard lock(mutex);
+        for (const auto& l : lines)
+            if (l.find(text) != std::string::npos)
+                return true;
+        return false;
+    }
+    std::string all() {
+        std::lock_guard lock(mutex);
+        std::string s;
+        for (const auto& l : lines)
+            s += l + "\n";
+        return s;
+    }
+};
+
+// An in-process capture of `port` into out/capture: no live view, quick reconnects and start
+// timeout, no ECG or mains stage (faster), messages collected.
+inline pipeline::CaptureSettings session_settings(const std::string& port,
+                                                  const std::filesystem::path& out,
+                                                  const std::string& protocol, Messages& messages,
+                                                  double fs_hz = 0.0) {
+    pipeline::CaptureSettings s;
+    s.serial.port = port;
+    s.protocol.name = protocol;
+    s.protocol.ascii.sample_rate_hz = fs_hz;
+    s.out_dir = out / "capture";
+    s.live = pipeline::LiveMode::None;
+    s.reconnect_s = 0.5;
+    s.start_timeout_s = 5.0;
+    s.analysis.ecg = dsp::EcgMethod::Off;
+    s.analysis.mains_hz = 0.0;
+    s.warn = [&messages](const std::string& m) { messages.add("warning: " + m); };
+    s.notice = [&messages](const std::string& m) { messages.add(m); };
+    return s;
+}
+
+inline acquisition::SerialStreamerConfig device_config(const std::string& protocol, double speed,
+                                                       acquisition::StreamFaults faults = {}) {
+    acquisition::SerialStreamerConfig c;
+    c.packets.protocol = protocol;
+    c.packets.faults = faults;
+    c.speed = speed;
+    return c;
+}
 
 // Every byte a PacketStream makes, for decoding in-process.
 inline std::vector<std::uint8_t> packet_bytes(acquisition::Source& source,

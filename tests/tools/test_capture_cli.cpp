@@ -1,8 +1,12 @@
 // `semg capture` and `semg simulate --serial` as processes over a socat pty pair: online equals
-// offline (`semg analyze raw.bdf`), faults counted exactly, Ctrl-C, device loss, bad input.
+// offline (`semg analyze raw.bdf`), faults counted exactly, Ctrl-C, device loss, bad input, and
+// the live dashboard (--dashboard): its updates equal epochs.csv, a stalled client costs no
+// sample, address errors come before the capture.
 #include "acquisition/edf.hpp"
 #include "acquisition/simulator.hpp"
+#include "pipeline/dashboard.hpp"
 #include "tests/pipeline/test_capture_util.hpp"
+#include "tests/pipeline/test_dashboard_util.hpp"
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -72,10 +76,7 @@ private:
 };
 
 fs::path fresh_dir(const std::string& name) {
-    const auto dir = fs::path(SEMG_BINARY_DIR) / "test_capture_cli" / name;
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    return dir;
+    return test::fresh_test_dir("test_capture_cli", name);
 }
 
 std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
@@ -123,6 +124,25 @@ void expect_same_table(const fs::path& online, const fs::path& offline, double r
 
 nlohmann::json summary_of(const fs::path& dir) { return test::load_json(dir / "summary.json"); }
 
+// Two bilateral pairs at 2048 Hz: a hold of `hold_s` between rests of 1 s.
+acquisition::Scenario two_pairs(double hold_s) {
+    acquisition::Scenario scenario;
+    scenario.sample_rate_hz = 2048.0;
+    scenario.pairs = acquisition::default_pairs(2);
+    scenario.protocol.rest_before_s = 1.0;
+    scenario.protocol.hold_s = hold_s;
+    scenario.protocol.rest_after_s = 1.0;
+    return scenario;
+}
+
+// "A,B,..." for --labels: the binary protocols send no channel names.
+std::string labels_of(const acquisition::Source& source) {
+    std::string labels;
+    for (const auto& ch : source.info().channels)
+        labels += (labels.empty() ? "" : ",") + ch.label;
+    return labels;
+}
+
 } // namespace
 
 // Must show 2: `semg analyze DIR/raw.bdf` with the same settings reproduces the capture's tables.
@@ -131,16 +151,8 @@ TEST(CaptureCli, OnlineEqualsOffline) {
     SEMG_REQUIRE_SOCAT();
     const auto dir = fresh_dir("online-offline");
     test::SocatPair pair(dir);
-    acquisition::Scenario scenario;
-    scenario.sample_rate_hz = 2048.0;
-    scenario.pairs = acquisition::default_pairs(2);
-    scenario.protocol.rest_before_s = 1.0;
-    scenario.protocol.hold_s = 6.0;
-    scenario.protocol.rest_after_s = 1.0;
-    acquisition::Simulator sim(scenario);
-    std::string labels;
-    for (const auto& ch : sim.info().channels)
-        labels += (labels.empty() ? "" : ",") + ch.label;
+    acquisition::Simulator sim(two_pairs(6.0));
+    const std::string labels = labels_of(sim);
 
     const std::string semg = SEMG_EXE;
     Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
@@ -353,4 +365,135 @@ TEST(CaptureCli, SimulatedSerialStreamMatchesTheSimulatedFile) {
     }
     EXPECT_EQ(compared, 4u * 2048u);
     EXPECT_LE(worst, tolerance) << "largest difference " << worst << " uV";
+}
+
+// ---- `semg capture --dashboard` ------------------------------------------------------------
+
+namespace {
+
+// The dashboard's port, from the URL `semg capture` prints at its start.
+std::uint16_t dashboard_port(const Process& capture) {
+    const std::regex url(R"(dashboard \(read-only\): http://127\.0\.0\.1:(\d+)/)");
+    for (int i = 0; i < 500; ++i) {
+        std::smatch m;
+        const std::string log = capture.output();
+        if (std::regex_search(log, m, url))
+            return static_cast<std::uint16_t>(std::stoi(m[1].str()));
+        std::this_thread::sleep_for(20ms);
+    }
+    ADD_FAILURE() << "no dashboard URL in: " << capture.output();
+    return 0;
+}
+
+} // namespace
+
+// Must show (issue 7): a client of the live dashboard, connected during a simulated capture on a
+// pty, receives epoch updates whose values equal the capture's epochs.csv (and pairs.csv), then
+// the summary, which is summary.json.
+TEST(CaptureCli, DashboardUpdatesEqualTheCapturesEpochsCsv) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("dashboard");
+    test::SocatPair pair(dir);
+    acquisition::Simulator sim(two_pairs(4.0));
+    const std::string labels = labels_of(sim);
+    const std::string semg = SEMG_EXE;
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
+                     "--duration-s", "6", "--labels", labels, "--out", (dir / "live").string(),
+                     "--dashboard", "127.0.0.1:0", "-q"},
+                    dir / "capture.log");
+    const auto port = dashboard_port(capture);
+    ASSERT_NE(port, 0);
+    test::DashboardClient client(port);
+    acquisition::SerialStreamerConfig dev;
+    dev.packets.protocol = "semg";
+    dev.speed = 2.0;
+    test::FakeDevice device(sim, pair.device_side(), dev);
+    ASSERT_EQ(capture.wait(30s), 0) << capture.output();
+    device.stop();
+    ASSERT_TRUE(client.wait_closed(5s)) << "the dashboard did not close after the summary";
+
+    const auto messages = client.messages();
+    ASSERT_GE(messages.size(), 3u);
+    EXPECT_EQ(messages.front()["type"], "hello");
+    EXPECT_EQ(messages.front()["summary"]["channels"].size(), 4u);
+    EXPECT_EQ(messages.front()["summary"]["settings"]["epoch_s"], 1.0);
+    test::expect_rows_equal_csv(test::received_rows(messages, "epochs"),
+                                dir / "live" / "epochs.csv");
+    test::expect_rows_equal_csv(test::received_rows(messages, "pairs"), dir / "live" / "pairs.csv");
+    std::uint64_t seq = 0;
+    for (const auto& m : messages) {
+        if (m["type"] == "epoch") {
+            EXPECT_EQ(m["seq"], seq++) << "an update was dropped";
+        }
+    }
+    EXPECT_EQ(messages.back()["type"], "summary");
+    EXPECT_EQ(messages.back()["summary"], summary_of(dir / "live"));
+    EXPECT_TRUE(std::any_of(messages.begin(), messages.end(),
+                            [](const nlohmann::json& m) { return m["type"] == "health"; }));
+    const auto acq = summary_of(dir / "live")["acquisition"];
+    EXPECT_EQ(acq["dashboard"]["url"], "http://127.0.0.1:" + std::to_string(port) + "/");
+    EXPECT_EQ(acq["dashboard"]["clients_served"], 1);
+}
+
+// Must show (issue 7): a client that completes the handshake and then never reads, while 32
+// channels stream at 4096 Hz, costs no sample: no loss, no ring overrun; the other client still
+// gets every update.
+TEST(CaptureCli, DashboardWithAStalledClientLosesNoSamples) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("dashboard-stalled");
+    test::SocatPair pair(dir);
+    const double fs = 4096.0;
+    test::VectorSource source(fs,
+                              test::emg_like(32, static_cast<std::size_t>(7 * fs), fs, 150.0, 11));
+    const std::string semg = SEMG_EXE;
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
+                     "--duration-s", "6", "--out", (dir / "live").string(), "--epoch-s", "0.25",
+                     "--dashboard", "127.0.0.1:0", "-q"},
+                    dir / "capture.log");
+    const auto port = dashboard_port(capture);
+    ASSERT_NE(port, 0);
+    test::DashboardClient stalled(port, test::DashboardClient::Mode::Stalled);
+    test::DashboardClient reader(port);
+    acquisition::SerialStreamerConfig dev;
+    dev.packets.protocol = "semg";
+    test::FakeDevice device(source, pair.device_side(), dev);
+    ASSERT_EQ(capture.wait(60s), 0) << capture.output();
+    device.stop();
+    const auto acq = summary_of(dir / "live")["acquisition"];
+    EXPECT_EQ(acq["frames"], 6 * 4096);
+    EXPECT_EQ(acq["lost_samples"], 0) << acq.dump(1);
+    EXPECT_EQ(acq["gaps"], 0);
+    EXPECT_EQ(acq["dsp_overrun_samples"], 0);
+    EXPECT_EQ(acq["recorder_overrun_samples"], 0);
+    EXPECT_EQ(acq["dashboard"]["dropped_epochs"], 0);
+    ASSERT_TRUE(reader.wait_closed(5s));
+    test::expect_rows_equal_csv(test::received_rows(reader.messages(), "epochs"),
+                                dir / "live" / "epochs.csv");
+}
+
+TEST(CaptureCli, DashboardAddressErrorsAreOneLineBeforeTheCapture) {
+    const auto dir = fresh_dir("dashboard-bad");
+    const std::string semg = SEMG_EXE;
+    pipeline::DashboardSettings any_port;
+    any_port.endpoint.port = 0;
+    pipeline::DashboardServer busy(any_port);
+    const std::string busy_port = std::to_string(busy.port());
+    struct Case {
+        std::string dashboard, message;
+    };
+    for (const Case& k :
+         {Case{busy_port, "in use"}, Case{"127.0.0.1:" + busy_port, "in use"},
+          Case{"example.org:80", "numeric IP address"}, Case{"99999", "0 to 65535"}}) {
+        Process p({semg, "capture", "--port", "/dev/no-such-semg-port", "--out",
+                   (dir / "out").string(), "--dashboard", k.dashboard},
+                  dir / "log");
+        EXPECT_EQ(p.wait(10s), 1) << p.output();
+        const std::string out = p.output();
+        EXPECT_NE(out.find(k.message), std::string::npos)
+            << "missing '" << k.message << "' in: " << out;
+        EXPECT_EQ(out.find("cannot open"), std::string::npos)
+            << "the port was tried first: " << out;
+        EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+        EXPECT_FALSE(fs::exists(dir / "out")) << out;
+    }
 }

@@ -6,7 +6,11 @@
 //   - every chart exists, has the number of points the CSV files say, and its first series'
 //     colour is on its canvas; the tables and every ISEK item are there; print style applies;
 //   - appendEpochs() (the live-dashboard entry point) adds a point to the charts;
-//   - a screenshot of the bundled dataset's report is written for a person to look at.
+//   - a screenshot of the bundled dataset's report is written for a person to look at;
+//   - the live dashboard: `semg capture --dashboard` of `semg simulate --serial` over a socat pty
+//     pair (skipped with a message without socat), its page opened while the capture runs: the
+//     charts grow, the status line shows the link's health, and when the capture ends the page
+//     passes the same checks as report.html against the capture's own result files.
 // Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe): no
 // dependency beyond Node. Without Chromium it installs Debian's package when run as root, else
 // exits 77 (skipped) with a message.
@@ -103,7 +107,8 @@ class Browser {
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
       '--no-default-browser-check', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--disable-extensions', '--disable-default-apps', '--mute-audio', '--hide-scrollbars',
-      '--host-resolver-rules=MAP * ~NOTFOUND', '--user-data-dir=' + profileDir,
+      // No name resolves; 127.0.0.1 (the live dashboard) is reached as a literal address.
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', '--user-data-dir=' + profileDir,
       '--remote-debugging-pipe', 'about:blank',
     ], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (d) => { this.stderr = (this.stderr + d).slice(-4000); });
@@ -174,9 +179,9 @@ class Browser {
   }
 }
 
-// A page with the network emulated offline; every console error, exception, log error and
-// request for anything but file: or data: is recorded.
-async function openPage(browser) {
+// A page with the network emulated offline (or, for the live dashboard, only `origin` allowed);
+// every console error, exception, log error and request for anything else is recorded.
+async function openPage(browser, origin) {
   const { targetId } = await browser.send('Target.createTarget', { url: 'about:blank' });
   const { sessionId } = await browser.send('Target.attachToTarget', { targetId: targetId, flatten: true });
   const page = { sessionId: sessionId, problems: [] };
@@ -191,7 +196,8 @@ async function openPage(browser) {
       page.problems.push('exception: ' + (d.exception && d.exception.description ? d.exception.description : d.text));
     } else if (m.method === 'Log.entryAdded' && p.entry && p.entry.level === 'error') {
       page.problems.push('log: ' + p.entry.text + (p.entry.url ? ' (' + p.entry.url + ')' : ''));
-    } else if (m.method === 'Network.requestWillBeSent' && p.request && !/^(file|data|about):/.test(p.request.url)) {
+    } else if (m.method === 'Network.requestWillBeSent' && p.request && !/^(file|data|about):/.test(p.request.url) &&
+               !(origin && p.request.url.startsWith(origin))) {
       page.problems.push('network request: ' + p.request.url);
     }
   });
@@ -199,8 +205,10 @@ async function openPage(browser) {
   await page.send('Runtime.enable');
   await page.send('Log.enable');
   await page.send('Network.enable');
-  await page.send('Network.emulateNetworkConditions',
-                  { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  if (!origin) {
+    await page.send('Network.emulateNetworkConditions',
+                    { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  }
   await page.send('Emulation.setDeviceMetricsOverride', { width: 1400, height: 1000, deviceScaleFactor: 1, mobile: false });
   page.evaluate = async (expression) => {
     const r = await page.send('Runtime.evaluate', { expression: expression, returnByValue: true, awaitPromise: true });
@@ -213,7 +221,7 @@ async function openPage(browser) {
 
 async function load(browser, page, file) {
   const loaded = browser.waitFor('Page.loadEventFired', page.sessionId, 30000);
-  await page.send('Page.navigate', { url: 'file://' + path.resolve(file) });
+  await page.send('Page.navigate', { url: /^https?:/.test(file) ? file : 'file://' + path.resolve(file) });
   await loaded;
   for (let i = 0; i < 100; i++) {
     const ready = await page.evaluate('window.semgReport ? window.semgReport.ready : null');
@@ -423,6 +431,104 @@ async function screenshot(page, file, maxHeight, scale, collapse) {
   console.log('test_report_browser: screenshot ' + path.resolve(file) + ' (1400 x ' + height + ' px, scale ' + scale + ')');
 }
 
+// ---- the live dashboard ------------------------------------------------------------------
+
+function waitForOutput(child, pattern, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error('timed out waiting for ' + pattern + ' in:\n' + text)), timeoutMs);
+    const onData = (d) => {
+      text += d;
+      const m = text.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stderr.on('data', onData);
+    child.stdout.on('data', onData);
+  });
+}
+
+function exited(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.on('exit', (code) => resolve(code));
+  });
+}
+
+// `semg capture --dashboard` of a simulated device on a socat pty pair; the page, opened as soon
+// as the stream's format is known, must draw the epochs as they come and, at the end, everything
+// report.html draws from the same result files.
+async function checkLive(args, browser) {
+  const socat = which('socat');
+  if (!socat) {
+    console.log('test_report_browser: live dashboard check skipped: no socat (tools/install-deps.sh installs it)');
+    return;
+  }
+  const dir = path.join(args.work, 'live');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const device = path.join(dir, 'dev-A');
+  const host = path.join(dir, 'dev-B');
+  const children = [];
+  const start = (cmd, argv) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    return child;
+  };
+  try {
+    start(socat, ['-d', '-d', 'pty,raw,echo=0,link=' + device, 'pty,raw,echo=0,link=' + host]);
+    for (let i = 0; i < 100 && !(fs.existsSync(device) && fs.existsSync(host)); i++) await new Promise((r) => setTimeout(r, 50));
+    const out = path.join(dir, 'capture.semg');
+    const capture = start(args.semg, ['capture', '--port', host, '--protocol', 'ascii', '--fs', '1000', '--channels', '4',
+                                      '--duration-s', '9', '--out', out, '--dashboard', '127.0.0.1:0', '-q']);
+    let captureLog = '';
+    capture.stderr.on('data', (d) => { captureLog += d; });
+    const url = (await waitForOutput(capture, /dashboard \(read-only\): (http:\/\/127\.0\.0\.1:\d+\/)/, 20000))[1];
+    start(args.semg, ['simulate', '--serial', device, '--protocol', 'ascii', '--fs', '1000', '--pairs', '2',
+                      '--rest-s', '1', '--duration-s', '7', '--seed', '4']);
+    await waitForOutput(capture, /4 channels at 1000 Hz/, 20000);
+
+    const page = await openPage(browser, url.replace(/\/$/, ''));
+    await load(browser, page, url);
+    const state = () => page.evaluate(`(() => {
+      const r = window.semgReport;
+      if (!r || !r.live) return null;
+      return { state: r.live.state, epochs: r.live.epochs, missed: r.live.missed, errors: r.errors,
+               points: r.charts.filter((c) => c.kind === 'channel-frequency').map((c) => c.series[0].points),
+               status: (document.getElementById('live') || {}).textContent || '' };
+    })()`);
+    let first = null;
+    let grown = null;
+    for (let i = 0; i < 300; i++) {
+      const s = await state();
+      if (s && s.points.length && s.points[0] > 0 && !first) first = s;
+      if (first && s.points[0] > first.points[0] && s.state === 'receiving') grown = s;
+      if (s && s.state === 'ended') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    check(first !== null, 'live: no epoch drawn while the capture ran');
+    check(grown !== null, 'live: the charts did not grow during the capture');
+    if (grown) {
+      check(/Live capture/.test(grown.status) && /frames/.test(grown.status) && /lost 0 samples/.test(grown.status),
+            'live: the status line shows no health: ' + grown.status);
+    }
+    check(await exited(capture) === 0, 'live: semg capture failed:\n' + captureLog);
+    const end = await state();
+    check(end && end.state === 'ended', 'live: the page did not see the end: ' + JSON.stringify(end));
+    check(end && end.missed === 0, 'live: the page missed epochs: ' + JSON.stringify(end));
+    await page.settle();
+    const facts = await page.evaluate(PAGE_FACTS);
+    checkReport('live', facts, expectations(out));
+    check(page.problems.length === 0, 'live: problems in the browser:\n  ' + page.problems.join('\n  '));
+    console.log('test_report_browser: live: ' + end.epochs + ' epochs drawn as they came, ' + facts.charts.length +
+                ' charts checked at the end');
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  }
+}
+
 async function main() {
   const args = parseArgs(process.argv);
   let chromium = findChromium();
@@ -502,6 +608,7 @@ async function main() {
       check(page.problems.length === 0, name + ': problems in the browser:\n  ' + page.problems.join('\n  '));
       console.log('test_report_browser: ' + name + ': ' + facts.charts.length + ' charts checked');
     }
+    await checkLive(args, browser);
   } finally {
     clearTimeout(watchdog);
     await browser.close();

@@ -128,3 +128,73 @@ test('tick labels carry the decimals of the tick step', () => {
   assert.equal(report.tickDecimals(0.05), 2);
   assert.equal(report.tickDecimals(0.25), 2);
 });
+
+// ---- live use: the capture dashboard ------------------------------------------------------
+
+function epochRows(t, labels, mdf) {
+  return labels.map((label, i) => ({ t_start_s: t, t_end_s: t + 1, channel: label, mdf_hz: mdf + i, mnf_hz: mdf + 10,
+                                     rms_uv: 50, quality: i === 1 ? 'mains' : 'ok' }));
+}
+
+test('a summary at the end brings fits, sites and pair facts and keeps the epochs', () => {
+  const full = data();
+  const m = report.createModel({ summary: { channels: full.summary.channels, pairs: [{ left: 'ES L', right: 'ES R' }] } });
+  report.appendEpochs(m, epochRows(11, ['ES L', 'ES R'], 80));
+  assert.deepEqual(report.fitValues(m, 'ES L', 'mdf', [12]), [null], 'no fit before the summary');
+  report.setSummary(m, Object.assign({}, full.summary, {
+    channels: [Object.assign({ jasa: 'fatigue' }, full.summary.channels[0]), full.summary.channels[1]],
+  }));
+  assert.deepEqual(report.fitValues(m, 'ES L', 'mdf', [12]), [79]);
+  assert.equal(m.channels[0].site.jasa, 'fatigue');
+  assert.equal(m.pairs[0].fit.amplitude_asymmetry_pct, 4);
+  assert.deepEqual(m.channels[0].mdf, [80], 'the epochs stay');
+  assert.equal(report.jasaPoints(m).length, 2);
+});
+
+test('capPoints keeps the newest epochs per chart and every epoch in the quality counts', () => {
+  const m = report.createModel({ summary: { channels: [{ label: 'A' }, { label: 'B' }] } });
+  for (let t = 0; t < 5; t++) {
+    report.appendEpochs(m, epochRows(t, ['A', 'B'], 80 + t));
+    report.appendPairEpochs(m, [{ t_start_s: t, t_end_s: t + 1, left: 'A', right: 'B', ai_pct: t }]);
+    report.capPoints(m, 3);
+  }
+  assert.deepEqual(m.channels[0].t, [2.5, 3.5, 4.5]);
+  assert.deepEqual(m.channels[0].mdf, [82, 83, 84]);
+  assert.deepEqual(m.channels[1].quality, ['mains', 'mains', 'mains']);
+  assert.deepEqual(m.pairs[0].ai, [2, 3, 4]);
+  assert.equal(m.droppedEpochs, 4, 'two epochs of two channels');
+  const q = report.qualityTable(m);
+  assert.deepEqual(q.rows.map((r) => [r.label, r.epochs, r.flagged]), [['A', 5, 0], ['B', 5, 5]]);
+  assert.deepEqual(q.flags, ['mains']);
+});
+
+test('the live feed adds epochs once, counts what the server dropped and ends with the summary', () => {
+  const m = report.createModel({ summary: { channels: [{ label: 'A' }] } });
+  const calls = [];
+  const target = {
+    model: m,
+    appendEpochs: (rows) => { calls.push(['epochs', rows.length]); report.appendEpochs(m, rows); },
+    appendPairEpochs: (rows) => { calls.push(['pairs', rows.length]); report.appendPairEpochs(m, rows); },
+    setSummary: (s) => { calls.push(['summary']); report.setSummary(m, s); },
+  };
+  const feed = new report.LiveFeed(target);
+  feed.receive({ type: 'hello', summary: {} });
+  feed.receive({ type: 'epoch', seq: 0, epochs: epochRows(0, ['A'], 80), pairs: [] });
+  feed.receive({ type: 'epoch', seq: 3, epochs: epochRows(1.5, ['A'], 81), pairs: [] });
+  assert.equal(feed.missed, 2, 'seq 1 and 2 never came');
+  // After a reconnection the server replays what it kept: only the new epoch is added.
+  feed.receive({ type: 'epoch', seq: 4, replay: true,
+                 epochs: epochRows(0, ['A'], 80).concat(epochRows(1.5, ['A'], 81), epochRows(2, ['A'], 82)), pairs: [] });
+  assert.equal(feed.missed, 2);
+  assert.deepEqual(m.channels[0].mdf, [80, 81, 82]);
+  assert.equal(feed.epochs, 3);
+  feed.receive({ type: 'health', frames: 100, lost_samples: 0 });
+  assert.equal(feed.health.frames, 100);
+  assert.equal(feed.state, 'receiving');
+  feed.receive({ type: 'summary', summary: { channels: [{ label: 'A', jasa: 'recovery' }], contractions: [] } });
+  assert.equal(feed.state, 'ended');
+  assert.equal(m.channels[0].site.jasa, 'recovery');
+  assert.deepEqual(calls.map((c) => c[0]), ['epochs', 'epochs', 'epochs', 'summary']);
+  feed.receive({ type: 'summary', summary: null, error: 'raw recording failed' });
+  assert.equal(feed.error, 'raw recording failed');
+});
