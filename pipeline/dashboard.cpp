@@ -54,13 +54,8 @@ std::string host_text(const std::string& address) {
 // becomes null), text columns stay strings.
 class CsvRows {
 public:
-    explicit CsvRows(std::string_view header) {
-        for (std::string_view rest = header; !rest.empty();) {
-            const auto comma = std::min(rest.find(','), rest.size());
-            columns_.emplace_back(rest.substr(0, comma));
-            text_.push_back(is_text_column(columns_.back()));
-            rest.remove_prefix(std::min(comma + 1, rest.size()));
-        }
+    explicit CsvRows(std::string_view header) : columns_(csv_fields(header)) {
+        for (const auto& column : columns_) text_.push_back(is_text_column(column));
     }
 
     [[nodiscard]] const std::vector<std::string>& columns() const noexcept { return columns_; }
@@ -73,11 +68,9 @@ public:
             if (line.empty())
                 continue;
             json row = json::object();
-            for (std::size_t c = 0; c < columns_.size(); ++c) {
-                const auto comma = std::min(line.find(','), line.size());
-                row[columns_[c]] = cell(line.substr(0, comma), text_[c]);
-                line.remove_prefix(std::min(comma + 1, line.size()));
-            }
+            const auto fields = csv_fields(line);
+            for (std::size_t c = 0; c < columns_.size() && c < fields.size(); ++c)
+                row[columns_[c]] = cell(fields[c], text_[c]);
             out.push_back(std::move(row));
         }
     }

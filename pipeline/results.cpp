@@ -184,9 +184,49 @@ bool is_text_column(std::string_view column) noexcept {
     return false;
 }
 
+std::string csv_field(std::string_view text) {
+    if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+    std::string field = "\"";
+    for (const char c : text) {
+        if (c == '"') field += '"';
+        field += c;
+    }
+    return field + '"';
+}
+
+std::vector<std::string> csv_fields(std::string_view line) {
+    std::vector<std::string> fields(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+            fields.back() += '"';
+            ++i;
+        } else if (c == '"') {
+            quoted = !quoted;
+        } else if (c == ',' && !quoted) {
+            fields.emplace_back();
+        } else {
+            fields.back() += c;
+        }
+    }
+    return fields;
+}
+
+namespace {
+std::vector<std::string> csv_fields_of(std::vector<std::string> texts) {
+    for (auto& t : texts) t = csv_field(t);
+    return texts;
+}
+} // namespace
+
 EpochsCsvWriter::EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels,
                                  std::vector<ChannelSite> sites)
-    : out_(out), labels_(std::move(labels)), sites_(std::move(sites)) {
+    : out_(out), labels_(csv_fields_of(std::move(labels))), sites_(std::move(sites)) {
+    for (auto& site : sites_) {
+        site.muscle = csv_field(site.muscle);
+        site.level = csv_field(site.level);
+    }
     out_ << epochs_csv_columns << '\n';
 }
 
@@ -207,7 +247,11 @@ void EpochsCsvWriter::write(const dsp::EpochFrame& frame, const EpochDerived& de
 
 PairsCsvWriter::PairsCsvWriter(std::ostream& out, std::vector<std::string> labels,
                                std::vector<BilateralPair> pairs)
-    : out_(out), labels_(std::move(labels)), pairs_(std::move(pairs)) {
+    : out_(out), labels_(csv_fields_of(std::move(labels))), pairs_(std::move(pairs)) {
+    for (auto& pair : pairs_) {
+        pair.muscle = csv_field(pair.muscle);
+        pair.level = csv_field(pair.level);
+    }
     out_ << pairs_csv_columns << '\n';
 }
 

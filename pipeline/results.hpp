@@ -24,6 +24,11 @@ inline constexpr std::string_view pairs_csv_columns =
 // Whether a column of either file holds text (labels, sites, quality names); the others hold
 // numbers, "nan" where a value is undefined.
 bool is_text_column(std::string_view column) noexcept;
+// A CSV field as RFC 4180 has it: in double quotes, with its quotes doubled, when it holds a
+// comma, a quote or a line break (a channel label may); as it is otherwise.
+std::string csv_field(std::string_view text);
+// The fields of one line of epochs.csv or pairs.csv (quoted fields as csv_field() writes them).
+std::vector<std::string> csv_fields(std::string_view line);
 
 // One row per channel per epoch (epochs_csv_columns). The rows of the last write() stay in
 // last_rows(), so that the capture can hand the same text to its dashboard.

@@ -1,5 +1,6 @@
 // `semg analyze` end to end: bad input gives one clear line, a non-zero exit and no output.
 #include "acquisition/edf.hpp"
+#include "pipeline/results.hpp"
 
 #include <edflib.h>
 #include "tests/test_util.hpp"
@@ -11,6 +12,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 using namespace semg;
 namespace fs = std::filesystem;
@@ -148,6 +150,35 @@ TEST_F(Cli, TruncatedBdf) {
     }
     fs::resize_file(path, fs::file_size(path) - 5000);
     expect_failure("analyze " + path.string(), "cut.bdf: not a valid EDF/BDF file");
+}
+
+// Labels with a comma or a quote are quoted in the CSV files (RFC 4180), so every row keeps its
+// columns, and the report reads them back.
+TEST_F(Cli, LabelsWithCommasAndQuotesAreQuotedInTheCsvFiles) {
+    const auto path = dir_ / "labels.bdf";
+    {
+        acquisition::EdfWriter writer(path, bdf_config(1000, {"Ch,1", "Ch \"2\""}));
+        auto block = test::make_block({test::white_noise(5000, 50, 1), test::white_noise(5000, 50, 2)});
+        writer.write(block.cref());
+        writer.close();
+    }
+    const auto out = dir_ / "out";
+    const auto r = run("analyze -q " + path.string() + " --out " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::ifstream in(out / "epochs.csv");
+    std::string line;
+    std::getline(in, line);
+    const std::size_t columns = pipeline::csv_fields(line).size();
+    std::set<std::string> labels;
+    while (std::getline(in, line)) {
+        const auto fields = pipeline::csv_fields(line);
+        ASSERT_EQ(fields.size(), columns) << line;
+        labels.insert(fields[2]);
+    }
+    EXPECT_EQ(labels, (std::set<std::string>{"Ch,1", "Ch \"2\""}));
+    EXPECT_EQ(pipeline::csv_field("EMG \"2\""), "\"EMG \"\"2\"\"\"");
+    const auto report = run("report " + out.string());
+    EXPECT_EQ(report.exit_code, 0) << report.output;
 }
 
 TEST_F(Cli, GarbageBdf) {
