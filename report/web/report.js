@@ -930,24 +930,36 @@
       (model.pairs.some(function (p) { return p.fit && p.fit.amplitude_basis === 'pct_mvc'; }) ? '%MVC' : 'RMS') +
       ' per epoch; the green band is \u00b1' + fmt(threshold, 1) + ' %. These are measurements, not a diagnosis: ' +
       'evidence for clinical use of imbalance indices is weak.');
-    const rows = model.pairs.map(function (pair) {
-      const f = pair.fit || {};
-      const l = channelFit(model, 0, pair.left, 'mdf') || {};
-      const r = channelFit(model, 0, pair.right, 'mdf') || {};
-      return Object.assign([
-        pairTitle(pair), pair.left, pair.right, fmt(l.initial_hz, 1), fmt(r.initial_hz, 1), fmtSigned(f.mdf_initial_difference_hz, 1),
-        fmtSigned(l.slope_pct_per_s, 3), fmtSigned(r.slope_pct_per_s, 3), fmtSigned(f.mdf_slope_difference_pct_per_s, 3),
-        fmtSigned(f.amplitude_asymmetry_pct, 1), fmt(f.amplitude_asymmetry_sd_pct, 1), fmt(f.lr_rms_ratio, 2),
-        f.flagged ? el('span', { class: 'flag-text', text: 'above threshold' }) : (f.flagged === false ? 'within' : '\u2013'),
-      ], { rowClass: f.flagged ? 'has-flags' : null });
-    });
-    if (rows.length) {
+    // One table per contraction, each with that contraction's pair fits (summary.json lists
+    // them under contractions[k].pairs; the top-level pairs are the first contraction's).
+    const pairFit = function (k, pair) {
+      const con = model.contractions[k];
+      const fits = con && Array.isArray(con.pairs) ? con.pairs : null;
+      const f = fits ? fits.find(function (p) { return p.left === pair.left && p.right === pair.right; }) : null;
+      return f || (k === 0 ? pair.fit : null) || {};
+    };
+    const tables = Math.max(1, model.contractions.length);
+    for (let k = 0; model.pairs.length && k < tables; ++k) {
+      const rows = model.pairs.map(function (pair) {
+        const f = pairFit(k, pair);
+        const l = channelFit(model, k, pair.left, 'mdf') || {};
+        const r = channelFit(model, k, pair.right, 'mdf') || {};
+        return Object.assign([
+          pairTitle(pair), pair.left, pair.right, fmt(l.initial_hz, 1), fmt(r.initial_hz, 1), fmtSigned(f.mdf_initial_difference_hz, 1),
+          fmtSigned(l.slope_pct_per_s, 3), fmtSigned(r.slope_pct_per_s, 3), fmtSigned(f.mdf_slope_difference_pct_per_s, 3),
+          fmtSigned(f.amplitude_asymmetry_pct, 1), fmt(f.amplitude_asymmetry_sd_pct, 1), fmt(f.lr_rms_ratio, 2),
+          f.flagged ? el('span', { class: 'flag-text', text: 'above threshold' }) : (f.flagged === false ? 'within' : '\u2013'),
+        ], { rowClass: f.flagged ? 'has-flags' : null });
+      });
+      const con = model.contractions[k];
       sec.body.appendChild(table(
         ['Pair', 'Left', 'Right', 'IMF L (Hz)', 'IMF R (Hz)', '\u0394 IMF (Hz)', 'MDF slope L (%/s)', 'MDF slope R (%/s)',
          '\u0394 slope (%/s)', 'AI mean (%)', 'AI sd (%)', 'L/R RMS', '|AI| vs threshold'],
         rows, { numeric: [3, 4, 5, 6, 7, 8, 9, 10, 11], rowHeaders: true,
-                caption: model.contractions.length > 1 ? 'Contraction 1 (the others: summary.json)' : null }));
-    } else {
+                caption: model.contractions.length > 1 ? 'Contraction ' + (k + 1) + ' of ' + model.contractions.length + ': ' +
+                         fmt(con.start_s, 2) + '\u2013' + fmt(con.end_s, 2) + ' s' : null }));
+    }
+    if (!model.pairs.length) {
       sec.body.appendChild(el('p', { class: 'empty', text: 'No bilateral pairs: every channel is analysed on its own.' }));
     }
     const grid = el('div', { class: 'grid wide' });

@@ -374,7 +374,8 @@ function checkReport(name, facts, expected) {
   }
   check(facts.fatigueRows === expected.channels.length * Math.max(1, (expected.summary.contractions || []).length),
         where + 'fatigue table rows ' + facts.fatigueRows);
-  check(facts.pairRows === expected.pairs.length, where + 'pair table rows ' + facts.pairRows);
+  check(facts.pairRows === expected.pairs.length * Math.max(1, (expected.summary.contractions || []).length),
+        where + 'pair table rows ' + facts.pairRows + ' (a table per contraction)');
   // Quality table: one row per channel, a column per flag, counts as in epochs.csv.
   check(facts.qualityRows.length === expected.channels.length, where + 'quality rows ' + facts.qualityRows.length);
   expected.channels.forEach((ch, i) => {
