@@ -44,6 +44,8 @@ void EpochAnalyzer::prepare(const StreamSpec& spec) {
     set_mains_hz(config_.band.mains_hz);
     buffer_.assign(epoch_frames_ * spec.channels, 0.0f);
     psd_values_.assign(psd_.bins(), 0.0);
+    share_segments_ = hop_frames_ % psd_.step_frames() == 0;
+    segment_power_.assign(spec.channels * psd_.segments() * psd_.bins(), 0.0);
     frame_.channels.assign(spec.channels, EpochFeatures{});
     reset();
 }
@@ -55,6 +57,7 @@ void EpochAnalyzer::set_mains_hz(double mains_hz) noexcept {
 void EpochAnalyzer::reset() noexcept {
     fill_ = 0;
     next_index_ = 0;
+    segments_done_ = 0;
 }
 
 std::size_t EpochAnalyzer::fill(ConstBlockRef in, std::size_t offset) noexcept {
@@ -71,14 +74,25 @@ void EpochAnalyzer::analyse() noexcept {
     frame_.first_frame = next_index_ * hop_frames_;
     frame_.t_start_s = static_cast<double>(frame_.first_frame) / spec_.sample_rate_hz;
     frame_.t_end_s = static_cast<double>(frame_.first_frame + epoch_frames_) / spec_.sample_rate_hz;
+    // Segment j of this epoch is stream segment base + j, kept in slot (base + j) % n of the
+    // channel's ring; those below segments_done_ were transformed for an earlier epoch.
+    const std::size_t n = psd_.segments(), bins = psd_.bins();
+    const std::uint64_t base = share_segments_ ? frame_.first_frame / psd_.step_frames() : 0;
+    const std::size_t kept =
+        share_segments_ && segments_done_ > base
+            ? static_cast<std::size_t>(std::min<std::uint64_t>(segments_done_ - base, n))
+            : 0;
     for (std::size_t c = 0; c < spec_.channels; ++c) {
         const float* x = buffer_.data() + c * epoch_frames_;
         EpochFeatures& f = frame_.channels[c];
         f = EpochFeatures{};
         temporal_features(x, epoch_frames_, spec_.sample_rate_hz, f);
-        psd_.compute(x, psd_values_);
+        double* ring = segment_power_.data() + c * n * bins;
+        psd_.segment_powers(x, kept, n - kept, ring, base);
+        psd_.psd_from(ring, base, psd_values_);
         spectral_[layout_].compute(psd_values_, f);
     }
+    segments_done_ = base + n;
 }
 
 void EpochAnalyzer::advance() noexcept {

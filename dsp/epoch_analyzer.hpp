@@ -1,6 +1,9 @@
 // Windowed analyser: cuts the (already filtered) stream into epochs of epoch_s with the given
 // overlap and emits one EpochFrame of features per epoch, for every channel. Epoch k covers
 // frames [k·hop, k·hop + epoch). Chunk-invariant: any split of the input gives the same frames.
+// Welch segments that overlapping epochs share (the hop a multiple of the segment step) are
+// transformed once: their periodograms are kept for the next epochs, which sum them in the same
+// order, so the PSD is exactly the one PsdEstimator::compute() gives.
 // Real time: process() allocates nothing; frames are emitted into storage the analyser owns and
 // are valid during the callback only.
 // Mains: the bins excluded around line harmonics follow config().band.mains_hz until
@@ -85,6 +88,9 @@ private:
     std::size_t layout_ = 0;
     std::vector<float> buffer_; // epoch_frames_ per channel
     std::vector<double> psd_values_;
+    bool share_segments_ = false;       // the hop is a multiple of the Welch step
+    std::vector<double> segment_power_; // per channel a ring of psd_.segments() periodograms
+    std::uint64_t segments_done_ = 0;   // stream segments (by start frame / step) kept so far
     std::size_t fill_ = 0;
     std::uint64_t next_index_ = 0;
     EpochFrame frame_;

@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace semg::dsp {
 
@@ -99,24 +105,70 @@ void SpectralFeatures::compute(std::span<const double> psd, EpochFeatures& out) 
     out.fi_nsm5 = std::exp(std::log(m_minus1) - std::log(m_5) - 6.0 * std::log(1e3));
 }
 
+namespace {
+// GCC/Clang vectors of 16 bytes (one SSE2 register): arithmetic acts lane by lane with the scalar
+// IEEE operations.
+typedef float Float4 __attribute__((vector_size(16)));        // NOLINT(modernize-use-using)
+typedef double Double2 __attribute__((vector_size(16)));      // NOLINT(modernize-use-using)
+typedef std::int32_t Int4 __attribute__((vector_size(16)));   // NOLINT(modernize-use-using)
+typedef std::int64_t Int64x2 __attribute__((vector_size(16))); // NOLINT(modernize-use-using)
+
+Float4 load4(const float* p) noexcept {
+    Float4 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+// Lanes 0, 1 and 2, 3 as doubles (exact). GCC makes scalar conversions of the generic form.
+Double2 low_half(Float4 v) noexcept {
+#ifdef __SSE2__
+    return reinterpret_cast<Double2>(_mm_cvtps_pd(reinterpret_cast<__m128>(v)));
+#else
+    return Double2{v[0], v[1]};
+#endif
+}
+Double2 high_half(Float4 v) noexcept {
+#ifdef __SSE2__
+    const auto m = reinterpret_cast<__m128>(v);
+    return reinterpret_cast<Double2>(_mm_cvtps_pd(_mm_movehl_ps(m, m)));
+#else
+    return Double2{v[2], v[3]};
+#endif
+}
+} // namespace
+
 void temporal_features(const float* x, std::size_t n, double sample_rate_hz,
                        EpochFeatures& out) noexcept {
-    // Four partial sums let the additions overlap; the crossing count is a branch-free integer
-    // reduction: neighbours of opposite sign have a negative product (a zero never counts).
-    std::array<double, 4> sq{}, ab{};
+    // Four partial sums let the additions overlap (lane k sums the samples i ≡ k mod 4); the
+    // crossing count is a branch-free integer reduction: neighbours of opposite sign have a
+    // negative product (a zero never counts).
+    Double2 sq01{}, sq23{}, ab01{}, ab23{};
+    const Int64x2 magnitude = {INT64_MAX, INT64_MAX}; // clears the sign bit: |v|
     std::size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        for (std::size_t k = 0; k < 4; ++k) {
-            const double v = x[i + k];
-            sq[k] += v * v;
-            ab[k] += std::abs(v);
-        }
+    for (; i + 4 <= n; i += 4) {
+        const Float4 f = load4(x + i);
+        const Double2 v01 = low_half(f), v23 = high_half(f);
+        sq01 += v01 * v01;
+        sq23 += v23 * v23;
+        ab01 += reinterpret_cast<Double2>(reinterpret_cast<Int64x2>(v01) & magnitude);
+        ab23 += reinterpret_cast<Double2>(reinterpret_cast<Int64x2>(v23) & magnitude);
+    }
+    std::array<double, 4> sq{}, ab{};
+    std::memcpy(sq.data(), &sq01, sizeof sq01);
+    std::memcpy(sq.data() + 2, &sq23, sizeof sq23);
+    std::memcpy(ab.data(), &ab01, sizeof ab01);
+    std::memcpy(ab.data() + 2, &ab23, sizeof ab23);
     for (; i < n; ++i) {
         sq[0] += static_cast<double>(x[i]) * x[i];
         ab[0] += std::abs(static_cast<double>(x[i]));
     }
+    Int4 negative4{};
+    std::size_t j = 1;
+    for (; j + 4 <= n; j += 4) negative4 -= load4(x + j - 1) * load4(x + j) < 0.0f; // true: -1
+    std::array<std::int32_t, 4> negative{};
+    std::memcpy(negative.data(), &negative4, sizeof negative4);
     std::size_t crossings = 0;
-    for (std::size_t j = 1; j < n; ++j) crossings += static_cast<std::size_t>(x[j - 1] * x[j] < 0.0f);
+    for (const std::int32_t count : negative) crossings += static_cast<std::size_t>(count);
+    for (; j < n; ++j) crossings += static_cast<std::size_t>(x[j - 1] * x[j] < 0.0f);
     const double count = static_cast<double>(n);
     out.rms_uv = std::sqrt((sq[0] + sq[1] + sq[2] + sq[3]) / count);
     out.arv_uv = (ab[0] + ab[1] + ab[2] + ab[3]) / count;

@@ -28,6 +28,10 @@ std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double h
 double magnitude_at(const std::vector<Sos>& sections, double freq_hz, double sample_rate_hz);
 
 // Runs one SOS cascade on every channel (transposed direct form II, double state).
+// Channels run side by side in SIMD lanes: 2 (SSE2), 4 (AVX) or 8 (AVX-512) per vector, chosen
+// in prepare() from the channel count and what the CPU runs. Every lane does exactly the
+// operations of a one-channel loop, without fused multiply-adds, so the output is the same bit for
+// bit whatever the width.
 class SosFilter {
 public:
     static constexpr std::size_t kMaxSections = 12;
@@ -38,16 +42,22 @@ public:
     }
 
     void prepare(const StreamSpec& spec); // allocates the state of every channel
+    // As prepare(spec), with `lanes` channels per SIMD vector (2, 4 or 8; more than the CPU runs
+    // is reduced to what it runs): for tests and benchmarks of each width.
+    void prepare(const StreamSpec& spec, std::size_t lanes);
     void process(BlockRef io) noexcept;    // in place, any block length
     void reset() noexcept;
     const std::vector<Sos>& sections() const noexcept { return sections_; }
+    std::size_t lanes() const noexcept { return lanes_; }
+    // The widest lane count this CPU runs (2, 4 or 8 on x86-64).
+    static std::size_t native_lanes() noexcept;
 
 private:
-    template <std::size_t G> void process_group(BlockRef io, std::size_t first) noexcept;
-
     std::vector<Sos> sections_;
-    std::vector<std::array<double, 2>> state_; // [channel * sections + section]
+    // [group of lanes_ channels][section][z1, z2][lane]; lanes past the last channel stay 0.
+    std::vector<double> state_;
     std::size_t channels_ = 0;
+    std::size_t lanes_ = 2;
 };
 
 // Band-pass for sEMG (default 20-450 Hz, order 4). The upper edge is clamped to 0.45·fs;

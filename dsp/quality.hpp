@@ -43,6 +43,7 @@
 #include "dsp/ecg.hpp"
 #include "dsp/features.hpp"
 #include "dsp/iir.hpp"
+#include "dsp/spectrum.hpp"
 
 #include <Eigen/Dense>
 
@@ -123,32 +124,62 @@ public:
     const Config &config() const noexcept { return config_; }
 
 private:
+    // The sums and extremes of one segment of a channel: epochs are made of segments of
+    // gcd(epoch, hop) frames (the half epoch at 50 % overlap), so the overlapping part of an epoch
+    // is read once, not once per epoch; analyse() combines them.
+    struct SegmentStats {
+        double raw_sum = 0.0, raw_sq_dev = 0.0; // Σ raw, Σ (raw − segment mean)²
+        double band = 0.0;                      // Σ analysed²
+        double lf_sum = 0.0, lf_sum_sq = 0.0;   // Σ and Σ² of the 1-20 Hz signal
+        float lo = 0.0f, hi = 0.0f, first = 0.0f, last = 0.0f; // raw
+        std::uint32_t at_rail = 0;
+        // Runs of identical raw samples inside the segment: the one it starts with, the one it
+        // ends with, the longest; samples equal to hi (lo) with an identical neighbour inside.
+        std::uint32_t head_run = 1, tail_run = 1, longest_run = 1;
+        std::uint32_t hi_in_runs = 0, lo_in_runs = 0;
+        bool first_in_run = false, last_in_run = false;
+    };
+
     std::size_t fill(ConstBlockRef raw, ConstBlockRef analysed, std::size_t offset) noexcept;
     void analyse(const EcgCanceller *ecg) noexcept;
     void advance() noexcept;
-    double mains_power(const float *y) const noexcept;
+    void segment_stats(std::size_t c, std::size_t offset, SegmentStats &s) const noexcept;
+    double mains_power(const float *y) noexcept;
     void remove_beat_lf(const EcgCanceller &ecg) noexcept; // learns and removes the LF ECG
+    float *lf_residual(std::size_t c) noexcept;            // the channel's residual, made once
     double ecg_energy(std::size_t c, const float *y, const EcgCanceller &ecg) const noexcept;
 
     Config config_;
     StreamSpec spec_{};
     std::size_t epoch_frames_ = 0, hop_frames_ = 0;
+    std::size_t segment_frames_ = 0, segments_ = 0; // per epoch
+    bool share_segments_ = false;                   // the hop is a whole number of segments
+    std::vector<SegmentStats> segment_stats_;       // per channel, segments_, slot = index % n
+    std::uint64_t segments_done_ = 0;               // stream segments computed so far
     std::vector<ChannelLimits> limits_;
+    std::vector<std::array<float, 2>> rails_; // per channel: raw >= [1] or <= [0] is at a rail
     SosFilter lf_filter_;
     std::vector<float> raw_, lf_, analysed_; // epoch_frames_ per channel each
     std::vector<float> first_sample_;
     std::size_t lf_pre_ = 0, lf_window_ = 0;
     std::vector<float> lf_template_; // lf_window_ per channel
-    std::vector<float> lf_residual_; // epoch_frames_ per channel
+    std::vector<float> lf_residual_; // epoch_frames_ per channel, for channels with a beat removed
+    std::vector<std::uint8_t> lf_removed_; // per channel: lf_residual_ holds this epoch's residual
     std::uint64_t lf_learnt_ = 0;
     std::int64_t lf_last_folded_ = -1;
     bool started_ = false;
+    std::vector<double> window_; // Hann over the epoch
     double window_sum_ = 0.0;
-    // Hann-windowed cos and sin of every mains harmonic (50 Hz family, then 60 Hz) over the
-    // epoch, one row each: the harmonics' DFT values are one matrix-vector product per epoch.
-    Eigen::MatrixXf mains_basis_;
+    // Mains: the Hann-windowed DFT of the epoch at every harmonic (50 Hz family, then 60 Hz).
+    // When each harmonic falls on a bin of the epoch's DFT (a whole number of cycles per epoch,
+    // as with 1 s epochs), one FFT of the windowed epoch, folded mains_fold_ times, gives them
+    // all; else a matrix-vector product with the harmonics' windowed cos and sin (a row each).
     std::array<std::size_t, 2> family_harmonics_{};
-    mutable Eigen::VectorXf mains_x_, mains_dft_; // float: a 1e-6 error on a power ratio is plenty
+    std::vector<std::size_t> mains_bins_; // per harmonic, in the folded FFT; empty: not on bins
+    std::size_t mains_fold_ = 1;
+    RealFft mains_fft_;
+    Eigen::MatrixXf mains_basis_;
+    Eigen::VectorXf mains_x_, mains_dft_; // float: a 1e-6 error on a power ratio is plenty
     std::size_t fill_ = 0;
     std::uint64_t next_index_ = 0;
     static constexpr std::size_t kGapRing = 64;
