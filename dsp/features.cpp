@@ -1,5 +1,7 @@
 #include "dsp/features.hpp"
 
+#include "dsp/simd.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -8,9 +10,6 @@
 #include <limits>
 #include <stdexcept>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 namespace semg::dsp {
 
@@ -105,39 +104,9 @@ void SpectralFeatures::compute(std::span<const double> psd, EpochFeatures& out) 
     out.fi_nsm5 = std::exp(std::log(m_minus1) - std::log(m_5) - 6.0 * std::log(1e3));
 }
 
-namespace {
-// GCC/Clang vectors of 16 bytes (one SSE2 register): arithmetic acts lane by lane with the scalar
-// IEEE operations.
-typedef float Float4 __attribute__((vector_size(16)));        // NOLINT(modernize-use-using)
-typedef double Double2 __attribute__((vector_size(16)));      // NOLINT(modernize-use-using)
-typedef std::int32_t Int4 __attribute__((vector_size(16)));   // NOLINT(modernize-use-using)
-typedef std::int64_t Int64x2 __attribute__((vector_size(16))); // NOLINT(modernize-use-using)
-
-Float4 load4(const float* p) noexcept {
-    Float4 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-// Lanes 0, 1 and 2, 3 as doubles (exact). GCC makes scalar conversions of the generic form.
-Double2 low_half(Float4 v) noexcept {
-#ifdef __SSE2__
-    return reinterpret_cast<Double2>(_mm_cvtps_pd(reinterpret_cast<__m128>(v)));
-#else
-    return Double2{v[0], v[1]};
-#endif
-}
-Double2 high_half(Float4 v) noexcept {
-#ifdef __SSE2__
-    const auto m = reinterpret_cast<__m128>(v);
-    return reinterpret_cast<Double2>(_mm_cvtps_pd(_mm_movehl_ps(m, m)));
-#else
-    return Double2{v[2], v[3]};
-#endif
-}
-} // namespace
-
 void temporal_features(const float* x, std::size_t n, double sample_rate_hz,
                        EpochFeatures& out) noexcept {
+    using namespace simd;
     // Four partial sums let the additions overlap (lane k sums the samples i ≡ k mod 4); the
     // crossing count is a branch-free integer reduction: neighbours of opposite sign have a
     // negative product (a zero never counts).

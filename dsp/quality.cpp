@@ -1,6 +1,7 @@
 #include "dsp/quality.hpp"
 
 #include "dsp/epoch_analyzer.hpp"
+#include "dsp/simd.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,10 +11,6 @@
 #include <stdexcept>
 #include <string>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 namespace semg::dsp {
 namespace {
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
@@ -22,32 +19,8 @@ constexpr double kFamilies[2] = {50.0, 60.0};
 // Shorter segments than this are not worth combining: an epoch is then one segment.
 constexpr std::size_t kMinSegmentFrames = 32;
 
-// GCC/Clang vectors of 16 bytes (one SSE2 register), lane by lane IEEE arithmetic.
-typedef float Float4 __attribute__((vector_size(16)));      // NOLINT(modernize-use-using)
-typedef double Double2 __attribute__((vector_size(16)));    // NOLINT(modernize-use-using)
-typedef std::int32_t Int4 __attribute__((vector_size(16))); // NOLINT(modernize-use-using)
+using namespace simd;
 
-Float4 load4(const float *p) noexcept {
-    Float4 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-// Lanes 0, 1 and 2, 3 as doubles (exact). GCC makes scalar conversions of the generic form.
-Double2 low_half(Float4 v) noexcept {
-#ifdef __SSE2__
-    return reinterpret_cast<Double2>(_mm_cvtps_pd(reinterpret_cast<__m128>(v)));
-#else
-    return Double2{v[0], v[1]};
-#endif
-}
-Double2 high_half(Float4 v) noexcept {
-#ifdef __SSE2__
-    const auto m = reinterpret_cast<__m128>(v);
-    return reinterpret_cast<Double2>(_mm_cvtps_pd(_mm_movehl_ps(m, m)));
-#else
-    return Double2{v[2], v[3]};
-#endif
-}
 double sum_lanes(Double2 a, Double2 b) noexcept { return (a[0] + a[1]) + (b[0] + b[1]); }
 std::uint32_t sum_lanes(Int4 v) noexcept {
     return static_cast<std::uint32_t>(-(v[0] + v[1] + v[2] + v[3])); // true lanes are -1
