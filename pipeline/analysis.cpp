@@ -504,6 +504,11 @@ AnalysisResult FatigueAnalysis::finish() {
         if (s.start_s >= duration_s || (std::isfinite(s.end_s) && s.end_s > duration_s + kEps))
             throw std::invalid_argument("segment " + span_text(s) + " s is outside the recording (0:" +
                                         std::to_string(duration_s) + " s)");
+    return snapshot();
+}
+
+AnalysisResult FatigueAnalysis::snapshot() const {
+    const double duration_s = static_cast<double>(frames_) / sample_rate_hz_;
     AnalysisResult r;
     r.sample_rate_hz = sample_rate_hz_;
     r.frames = frames_;
@@ -515,7 +520,7 @@ AnalysisResult FatigueAnalysis::finish() {
     r.pairs = pairs_;
     r.mvc = !settings_.mvc_rms_uv.empty();
     r.contraction_source = contraction_source_;
-    for (auto& acc : contractions_) {
+    for (Accumulators acc : contractions_) {
         if (mode_ == ContractionMode::Detect) {
             // The detector may since have closed the contraction, or dropped it as too short.
             const auto& found = detector_.contractions();

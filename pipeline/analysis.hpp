@@ -165,6 +165,9 @@ public:
     void flush(const EpochObserver& observer);
     // Throws std::invalid_argument when a segment lies outside the recording.
     AnalysisResult finish();
+    // The results so far, from the epochs classified up to now (a contraction still going on
+    // has the fits of its epochs so far): for live displays. finish() gives the final ones.
+    AnalysisResult snapshot() const;
 
     const std::vector<std::string>& labels() const noexcept { return labels_; }
     const std::vector<ChannelSite>& sites() const noexcept { return sites_; }

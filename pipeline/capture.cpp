@@ -414,6 +414,8 @@ struct Capture::Impl {
     std::unique_ptr<OutputDir> out;
     std::unique_ptr<LiveView> view;
     std::filesystem::path raw_path;
+    std::optional<InputFacts> dashboard_facts; // the input as the dashboard's summaries give it
+    std::uint64_t dsp_epochs = 0, fits_published = 0; // DSP thread
     acquisition::SourceInfo info;
     std::uint64_t reconnects = 0;
     std::deque<std::pair<Clock::time_point, std::uint64_t>> rate_window;
@@ -598,6 +600,7 @@ struct Capture::Impl {
         epochs_csv->write(f, d);
         if (pairs_csv)
             pairs_csv->write(f, d);
+        ++dsp_epochs;
         if (settings.dashboard)
             settings.dashboard->publish_epoch(f.index, epochs_csv->last_rows(),
                                               pairs_csv ? std::string_view(pairs_csv->last_rows())
@@ -627,6 +630,16 @@ struct Capture::Impl {
                 e.ai_pct[p] = d.ai_pct[p];
             e.latency_ms = ms;
         });
+    }
+
+    // The dashboard's fits, every kFitsEpochs epochs (5 s at the default hop), after the epoch's
+    // rows and latency are done.
+    static constexpr std::uint64_t kFitsEpochs = 10;
+    void publish_fits() {
+        if (!settings.dashboard || dsp_epochs < fits_published + kFitsEpochs)
+            return;
+        fits_published = dsp_epochs;
+        settings.dashboard->publish_fits(summary_json(*dashboard_facts, analysis->settings(), analysis->snapshot()));
     }
 
     void dsp_main() {
@@ -668,6 +681,7 @@ struct Capture::Impl {
                     analysis->process(
                         dsp::ConstBlockRef(s->samples.data(), s->frames, channels, slot_frames),
                         observer);
+                    publish_fits();
                 } catch (const std::exception& e) {
                     dsp_error = e.what();
                     dsp_failed = true;
@@ -945,9 +959,9 @@ struct Capture::Impl {
                 analysis->labels(), analysis->pairs());
         }
         if (settings.dashboard) {
-            const InputFacts facts{std::filesystem::absolute(raw_path),
-                                   "computed when the capture ends", info};
-            auto header = start_summary_json(facts, *analysis);
+            dashboard_facts.emplace(InputFacts{std::filesystem::absolute(raw_path),
+                                               "computed when the capture ends", info});
+            auto header = start_summary_json(*dashboard_facts, *analysis);
             header["acquisition"] = {{"protocol", settings.protocol.name},
                                      {"port", settings.serial.port},
                                      {"sample_rate_hz", fs}};

@@ -160,6 +160,7 @@ public:
     void publish_epoch(std::uint64_t index, std::string_view epoch_rows,
                        std::string_view pair_rows);
     void publish_health(const CaptureHealth& h);
+    void publish_fits(json summary);
     void finish(const std::optional<json>& summary, const std::string& error,
                 std::chrono::milliseconds linger);
     DashboardStats stats() const;
@@ -196,7 +197,7 @@ private:
         stalled_clients_{0}, refused_clients_{0};
 
     // io thread only. Declared before io_, so that sessions destroyed with it still find them.
-    Message page_, hello_, last_health_, summary_;
+    Message page_, hello_, last_health_, last_fits_, summary_;
     std::deque<EpochText> history_;
     std::vector<std::weak_ptr<WsSession>> sessions_;
     EpochText scratch_;
@@ -497,6 +498,15 @@ void Server::publish_health(const CaptureHealth& h) {
     });
 }
 
+void Server::publish_fits(json summary) {
+    asio::post(io_, [this, summary = std::move(summary)]() mutable {
+        if (finished_)
+            return;
+        last_fits_ = message({{"type", "fits"}, {"summary", std::move(summary)}});
+        broadcast(last_fits_);
+    });
+}
+
 json Server::dashboard_json() const {
     const auto s = stats();
     return {{"clients", s.clients},
@@ -557,6 +567,8 @@ void Server::opened(const std::shared_ptr<WsSession>& session) {
     }
     if (last_health_)
         session->send(last_health_);
+    if (last_fits_ && !finished_)
+        session->send(last_fits_);
     if (finished_) {
         session->send(summary_);
         session->close_when_sent();
@@ -657,6 +669,9 @@ void DashboardServer::publish_epoch(std::uint64_t index, std::string_view epoch_
 }
 void DashboardServer::publish_health(const CaptureHealth& health) {
     impl_->server.publish_health(health);
+}
+void DashboardServer::publish_fits(nlohmann::ordered_json summary) {
+    impl_->server.publish_fits(std::move(summary));
 }
 void DashboardServer::finish(const std::optional<nlohmann::ordered_json>& summary,
                              const std::string& error, std::chrono::milliseconds linger) {

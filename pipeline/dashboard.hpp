@@ -91,6 +91,10 @@ public:
                        std::string_view pair_rows);
     // Control thread, about once a second.
     void publish_health(const CaptureHealth& health);
+    // DSP thread, every few seconds: the fits so far ({"type":"fits"}, summary.json's form), so
+    // that regression lines, tables and JASA fill in during the capture. Sent to every client and
+    // to those that connect later.
+    void publish_fits(nlohmann::ordered_json summary);
     // Control thread, at the end: sends {"type":"summary"} (summary.json, or null with `error`
     // when no results were written), closes each client once its queue is sent, and waits up to
     // `linger` for them. Publishing after this does nothing.

@@ -1248,6 +1248,7 @@
     this.lastEnd = -Infinity;
     this.epochs = 0;
     this.missed = 0;
+    this.fits = 0; // fits messages taken
     this.ended = false;
     this.error = null;
   }
@@ -1273,6 +1274,11 @@
       if (!this.ended) this.state = 'receiving';
     } else if (message.type === 'health') {
       this.health = message;
+    } else if (message.type === 'fits') {
+      if (!this.ended && message.summary) {
+        this.fits += 1;
+        this.target.setSummary(message.summary);
+      }
     } else if (message.type === 'summary') {
       this.ended = true;
       this.state = 'ended';
@@ -1308,7 +1314,7 @@
            ' messages to slow pages, ' + (d.dropped_epochs || 0) + ' epochs in the server', true);
     }
     if (model.droppedEpochs) item('charts show the last ' + fmt(model.maxPoints, 0) + ' epochs (' + model.droppedEpochs + ' older channel epochs left out)');
-    if (!feed.ended) item('fits, tables and JASA are drawn when the capture ends');
+    if (!feed.ended) item(feed.fits ? 'fits, tables and JASA so far (final when the capture ends)' : 'fits, tables and JASA: after the first 10 epochs');
     if (feed.error) item(feed.error, true);
     return el('div', { class: 'live-items' }, [el('strong', { text: 'Live capture' })].concat(items));
   }

@@ -430,6 +430,16 @@ TEST(CaptureCli, DashboardUpdatesEqualTheCapturesEpochsCsv) {
     EXPECT_EQ(messages.back()["summary"], summary_of(dir / "live"));
     EXPECT_TRUE(std::any_of(messages.begin(), messages.end(),
                             [](const nlohmann::json& m) { return m["type"] == "health"; }));
+    // The fits so far, every 10 epochs, in summary.json's form: the charts' regression lines and
+    // the tables fill in during the capture.
+    const auto fits = std::find_if(messages.begin(), messages.end(),
+                                   [](const nlohmann::json& m) { return m["type"] == "fits"; });
+    ASSERT_NE(fits, messages.end()) << "no fits during the capture";
+    const auto& so_far = (*fits)["summary"];
+    EXPECT_EQ(so_far["input"]["channels"], messages.back()["summary"]["input"]["channels"]);
+    ASSERT_FALSE(so_far["contractions"].empty());
+    EXPECT_TRUE(so_far["contractions"][0]["channels"][0]["mdf"]["initial_hz"].is_number());
+    EXPECT_LT(so_far["epochs"].get<int>(), messages.back()["summary"]["epochs"].get<int>());
     const auto acq = summary_of(dir / "live")["acquisition"];
     EXPECT_EQ(acq["dashboard"]["url"], "http://127.0.0.1:" + std::to_string(port) + "/");
     EXPECT_EQ(acq["dashboard"]["clients_served"], 1);

@@ -191,10 +191,16 @@ test('the live feed adds epochs once, counts what the server dropped and ends wi
   feed.receive({ type: 'health', frames: 100, lost_samples: 0 });
   assert.equal(feed.health.frames, 100);
   assert.equal(feed.state, 'receiving');
+  // The fits so far update the model without ending the feed.
+  feed.receive({ type: 'fits', summary: { channels: [{ label: 'A', jasa: 'fatigue' }], contractions: [] } });
+  assert.equal(feed.state, 'receiving');
+  assert.equal(m.channels[0].site.jasa, 'fatigue');
   feed.receive({ type: 'summary', summary: { channels: [{ label: 'A', jasa: 'recovery' }], contractions: [] } });
   assert.equal(feed.state, 'ended');
   assert.equal(m.channels[0].site.jasa, 'recovery');
-  assert.deepEqual(calls.map((c) => c[0]), ['epochs', 'epochs', 'epochs', 'summary']);
+  feed.receive({ type: 'fits', summary: { channels: [{ label: 'A', jasa: 'fatigue' }], contractions: [] } });
+  assert.equal(m.channels[0].site.jasa, 'recovery', 'fits after the summary are ignored');
+  assert.deepEqual(calls.map((c) => c[0]), ['epochs', 'epochs', 'epochs', 'summary', 'summary']);
   feed.receive({ type: 'summary', summary: null, error: 'raw recording failed' });
   assert.equal(feed.error, 'raw recording failed');
 });
