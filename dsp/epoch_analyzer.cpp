@@ -8,7 +8,17 @@
 
 namespace semg::dsp {
 
+void check_epoch(double epoch_s, double overlap) {
+    if (!(epoch_s > 0.0))
+        throw std::invalid_argument("epoch length must be positive, got " +
+                                    std::to_string(epoch_s) + " s");
+    if (!(overlap >= 0.0 && overlap < 1.0))
+        throw std::invalid_argument("epoch overlap must be in [0, 1), got " +
+                                    std::to_string(overlap));
+}
+
 EpochGeometry epoch_geometry(double epoch_s, double overlap, double sample_rate_hz) {
+    check_epoch(epoch_s, overlap);
     EpochGeometry g;
     g.epoch_frames = static_cast<std::size_t>(std::lround(epoch_s * sample_rate_hz));
     g.hop_frames = static_cast<std::size_t>(
@@ -20,12 +30,7 @@ EpochGeometry epoch_geometry(double epoch_s, double overlap, double sample_rate_
 }
 
 EpochAnalyzer::EpochAnalyzer(Config config) : config_(config), psd_(config.psd) {
-    if (!(config_.epoch_s > 0.0))
-        throw std::invalid_argument("epoch length must be positive, got " +
-                                    std::to_string(config_.epoch_s) + " s");
-    if (!(config_.overlap >= 0.0 && config_.overlap < 1.0))
-        throw std::invalid_argument("epoch overlap must be in [0, 1), got " +
-                                    std::to_string(config_.overlap));
+    check_epoch(config_.epoch_s, config_.overlap);
 }
 
 void EpochAnalyzer::prepare(const StreamSpec& spec) {

@@ -35,6 +35,8 @@ struct EpochGeometry {
     std::size_t epoch_frames = 0;
     std::size_t hop_frames = 0;
 };
+// Throws std::invalid_argument unless epoch_s > 0 and 0 <= overlap < 1.
+void check_epoch(double epoch_s, double overlap);
 EpochGeometry epoch_geometry(double epoch_s, double overlap, double sample_rate_hz);
 
 class EpochAnalyzer {

@@ -43,12 +43,7 @@ float float_at_or_below(double v) noexcept {
 } // namespace
 
 QualityAnalyzer::QualityAnalyzer(Config config) : config_(config) {
-    if (!(config_.epoch_s > 0.0))
-        throw std::invalid_argument("epoch length must be positive, got " +
-                                    std::to_string(config_.epoch_s) + " s");
-    if (!(config_.overlap >= 0.0 && config_.overlap < 1.0))
-        throw std::invalid_argument("epoch overlap must be in [0, 1), got " +
-                                    std::to_string(config_.overlap));
+    check_epoch(config_.epoch_s, config_.overlap);
     if (!(config_.lf_low_hz > 0.0 && config_.lf_high_hz > config_.lf_low_hz))
         throw std::invalid_argument("motion band must satisfy 0 < low < high");
 }

@@ -467,10 +467,10 @@ void FatigueAnalysis::add_epoch(Accumulators& acc, const PendingEpoch& e) {
     }
 }
 
-ContractionResult FatigueAnalysis::result_of(const Accumulators& acc) const {
+ContractionResult FatigueAnalysis::result_of(const Accumulators& acc, const Contraction& span) const {
     ContractionResult r;
-    r.start_s = acc.span.start_s;
-    r.end_s = std::min(acc.span.end_s, static_cast<double>(frames_) / sample_rate_hz_);
+    r.start_s = span.start_s;
+    r.end_s = std::min(span.end_s, static_cast<double>(frames_) / sample_rate_hz_);
     for (std::size_t c = 0; c < selected_.size(); ++c) {
         ChannelFit f = acc.counts[c];
         f.mdf = acc.mdf[c].result();
@@ -520,18 +520,19 @@ AnalysisResult FatigueAnalysis::snapshot() const {
     r.pairs = pairs_;
     r.mvc = !settings_.mvc_rms_uv.empty();
     r.contraction_source = contraction_source_;
-    for (Accumulators acc : contractions_) {
+    for (const auto& acc : contractions_) {
+        Contraction span = acc.span;
         if (mode_ == ContractionMode::Detect) {
             // The detector may since have closed the contraction, or dropped it as too short.
             const auto& found = detector_.contractions();
             auto it = std::find_if(found.begin(), found.end(), [&](const Contraction& c) { return c.start_s == acc.span.start_s; });
             if (it == found.end() || !detector_.accepted(static_cast<std::size_t>(it - found.begin()))) continue;
-            acc.span = *it;
+            span = *it;
         }
-        r.contractions.push_back(result_of(acc));
+        r.contractions.push_back(result_of(acc, span));
     }
     if (r.contractions.empty()) {
-        r.contractions.push_back(result_of(whole_));
+        r.contractions.push_back(result_of(whole_, whole_.span));
         r.contraction_source = mode_ == ContractionMode::Detect
                                    ? "whole recording (no contraction detected)"
                                    : "whole recording";

@@ -204,7 +204,7 @@ private:
     void classify_pending(bool final);
     std::vector<Contraction> current_spans() const;
     void add_epoch(Accumulators& acc, const PendingEpoch& e);
-    ContractionResult result_of(const Accumulators& acc) const;
+    ContractionResult result_of(const Accumulators& acc, const Contraction& span) const;
 
     AnalysisSettings settings_;
     dsp::Bandpass bandpass_;
