@@ -75,15 +75,24 @@ constexpr std::array<Wave, 5> ecg_waves{{{0.12, -0.16, 0.020},
                                          {1.00, 0.000, 0.007},
                                          {-0.30, 0.030, 0.007},
                                          {0.25, 0.260, 0.045}}};
+// A narrow QRS alone (Q, R, S), for leads that show no P or T wave.
+constexpr std::array<Wave, 5> ecg_waves_qrs{{{0.0, 0.0, 1.0},
+                                             {-0.10, -0.012, 0.003},
+                                             {1.00, 0.000, 0.004},
+                                             {-0.25, 0.012, 0.004},
+                                             {0.0, 0.0, 1.0}}};
+const std::array<Wave, 5>& ecg_shape(const std::string& shape) noexcept {
+    return shape == "qrs" ? ecg_waves_qrs : ecg_waves;
+}
 constexpr double ecg_before_s =
     0.30; // a complex has no power outside [beat − before, beat + after]
 constexpr double ecg_after_s = 0.60;
 // Peak of sin(x)·(1 − cos x)/2, at cos x = −1/2: (√3/2)·(3/4).
 constexpr double motion_peak = 0.6495190528383290;
 
-double ecg_wave(double dt_s) noexcept {
+double ecg_wave(double dt_s, const std::array<Wave, 5>& waves) noexcept {
     double v = 0.0;
-    for (const auto& w : ecg_waves) {
+    for (const auto& w : waves) {
         const double z = (dt_s - w.offset_s) / w.sigma_s;
         v += w.amplitude * std::exp(-0.5 * z * z);
     }
@@ -358,6 +367,8 @@ void validate(const Scenario& s) {
     if (s.noise.snr_db && !finite(*s.noise.snr_db))
         fail("noise.snr_db must be finite");
     if (s.ecg.enabled) {
+        if (s.ecg.shape != "pqrst" && s.ecg.shape != "qrs")
+            fail("ecg.shape must be \"pqrst\" or \"qrs\"");
         if (!(s.ecg.ratio >= 0.0))
             fail("ecg.ratio must be >= 0");
         if (!(s.ecg.heart_rate_bpm >= 20.0 && s.ecg.heart_rate_bpm <= 250.0))
@@ -622,7 +633,8 @@ Scenario scenario_from_toml(std::string_view text, const std::string& source_nam
         const std::string w = "ecg";
         r.check_keys(
             *t, w,
-            {"enabled", "ratio", "heart_rate_bpm", "hrv_fraction", "right_gain", "level_decay"});
+            {"enabled", "ratio", "heart_rate_bpm", "hrv_fraction", "right_gain", "level_decay",
+             "shape"});
         s.ecg.enabled = true; // a [ecg] table switches it on unless enabled = false
         r.boolean(*t, w, "enabled", s.ecg.enabled);
         r.number(*t, w, "ratio", s.ecg.ratio);
@@ -630,6 +642,7 @@ Scenario scenario_from_toml(std::string_view text, const std::string& source_nam
         r.number(*t, w, "hrv_fraction", s.ecg.hrv_fraction);
         r.number(*t, w, "right_gain", s.ecg.right_gain);
         r.number(*t, w, "level_decay", s.ecg.level_decay);
+        r.string(*t, w, "shape", s.ecg.shape);
     }
     if (const auto* t = r.table(root, "mains")) {
         const std::string w = "mains";
@@ -721,7 +734,8 @@ nlohmann::json to_json(const Scenario& s) {
                 {"heart_rate_bpm", s.ecg.heart_rate_bpm},
                 {"hrv_fraction", s.ecg.hrv_fraction},
                 {"right_gain", s.ecg.right_gain},
-                {"level_decay", s.ecg.level_decay}};
+                {"level_decay", s.ecg.level_decay},
+                {"shape", s.ecg.shape}};
     j["mains"] = {{"frequency_hz", s.mains.frequency_hz},
                   {"amplitude_uv", s.mains.amplitude_uv},
                   {"harmonics", s.mains.harmonics}};
@@ -1115,7 +1129,7 @@ void Simulator::next_chunk() {
             for (std::size_t i = 0; i < H; ++i) {
                 const double dt = st.t_s[i] - b;
                 if (dt > -ecg_before_s && dt < ecg_after_s)
-                    st.ecg[i] += ecg_wave(dt);
+                    st.ecg[i] += ecg_wave(dt, ecg_shape(scenario_.ecg.shape));
             }
     }
 
@@ -1366,15 +1380,18 @@ nlohmann::json Simulator::truth() const {
         for (const auto& ch : channels_)
             per.push_back({{"label", ch.label}, {"r_peak_uv", ch.ecg_peak_uv}});
         json waves = json::array();
-        for (const auto& w : ecg_waves)
-            waves.push_back(
-                {{"amplitude", w.amplitude}, {"offset_s", w.offset_s}, {"sigma_s", w.sigma_s}});
+        for (const auto& w : ecg_shape(s.ecg.shape))
+            if (w.amplitude != 0.0)
+                waves.push_back({{"amplitude", w.amplitude},
+                                 {"offset_s", w.offset_s},
+                                 {"sigma_s", w.sigma_s}});
         cont.push_back({{"type", "ecg"},
                         {"ratio", s.ecg.ratio},
                         {"heart_rate_bpm", s.ecg.heart_rate_bpm},
                         {"hrv_fraction", s.ecg.hrv_fraction},
                         {"right_gain", s.ecg.right_gain},
                         {"level_decay", s.ecg.level_decay},
+                        {"shape", s.ecg.shape},
                         {"waves", waves},
                         {"channels", per},
                         {"r_peak_times_s", ecg_beat_times()}});

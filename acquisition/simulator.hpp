@@ -112,6 +112,9 @@ struct EcgSpec {
     double hrv_fraction = 0.04; // SD of RR intervals relative to the mean
     double right_gain = 0.6;    // left side gain is 1
     double level_decay = 0.15;  // per vertebral segment below L1
+    // Waveform: "pqrst" (P wave, QRS, T wave) or "qrs" (a narrow QRS alone, as on leads where the
+    // P and T waves vanish).
+    std::string shape = "pqrst";
 };
 
 struct MainsSpec {

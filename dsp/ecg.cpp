@@ -101,6 +101,7 @@ void EcgCanceller::prepare(const StreamSpec &analysed, std::size_t detect_channe
         static_cast<std::int64_t>(std::max<std::size_t>(1, frames_of(config_.learn_s, fs)));
     refractory_frames_ = static_cast<std::int64_t>(frames_of(config_.refractory_s, fs));
     recovery_frames_ = static_cast<std::int64_t>(frames_of(1.5, fs));
+    warmup_frames_ = static_cast<std::int64_t>(frames_of(config_.warmup_max_s, fs));
     noise_window_frames_ = static_cast<std::int64_t>(std::max<std::size_t>(1, frames_of(0.2, fs)));
     norm_alpha_ = 1.0 - std::exp(-1.0 / (config_.normalise_tau_s * fs));
     if (detect_channels_ > 0) {
@@ -149,6 +150,7 @@ void EcgCanceller::reset() noexcept {
     recent_rr_s_.fill(0.0);
     rr_count_ = 0;
     rhythm_ = false;
+    found_rhythm_ = false;
     recent_rr_median_s_ = 0.0;
     n_ = 0;
 }
@@ -210,20 +212,29 @@ void EcgCanceller::detect_block(ConstBlockRef detect) noexcept {
     const std::size_t learning = static_cast<std::size_t>(
         std::clamp<std::int64_t>(learn_frames_ - n_, 0, static_cast<std::int64_t>(k)));
     std::fill(energy_sum_.begin(), energy_sum_.begin() + static_cast<std::ptrdiff_t>(k), 0.0);
+    // Once the detection channels are the analysed ones and some carry a significant template,
+    // the channels without one weigh a tenth: ECG-free channels (one side, low levels) only add
+    // noise to the sum and would hide beats.
+    bool any_significant = false;
+    if (nd == channels_)
+        for (std::size_t d = 0; d < nd; ++d) any_significant = any_significant || significant(d);
+    double weight_sum = 0.0;
     for (std::size_t d = 0; d < nd; ++d) {
+        const double weight = !any_significant || significant(d) ? 1.0 : kQuietChannelWeight;
+        weight_sum += weight;
         const float *y = scratch_.data() + d * kScratch;
         double mean = energy_mean_[d];
         for (std::size_t i = 0; i < learning; ++i)
             mean += static_cast<double>(y[i]) * y[i] / static_cast<double>(learn_frames_);
         for (std::size_t i = learning; i < k; ++i) {
             const double e = static_cast<double>(y[i]) * y[i];
-            energy_sum_[i] += e / (mean + kTiny);
+            energy_sum_[i] += weight * e / (mean + kTiny);
             mean += norm_alpha_ * (e - mean);
         }
         energy_mean_[d] = mean;
     }
     for (std::size_t i = learning; i < k; ++i)
-        detect_sample(n_ + static_cast<std::int64_t>(i), energy_sum_[i] / static_cast<double>(nd));
+        detect_sample(n_ + static_cast<std::int64_t>(i), energy_sum_[i] / weight_sum);
 }
 
 // Output frames [n, end) (input frames n − delay_ on, zeros before the first input), less the
@@ -437,6 +448,7 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
         recent_rr_s_[rr_count_++ % kRhythmBeats] = rr_s;
     }
     last_beat_ = fiducial;
+    const bool was_rhythm = rhythm_;
     rhythm_ = false;
     const std::size_t known =
         static_cast<std::size_t>(std::min<std::uint64_t>(rr_count_, kRhythmBeats));
@@ -447,13 +459,29 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
             known % 2 ? sorted[known / 2] : 0.5 * (sorted[known / 2 - 1] + sorted[known / 2]);
         std::size_t regular = 0;
         for (std::size_t i = 0; i < known; ++i)
-            regular += std::abs(sorted[i] - median) <= 0.2 * median ? 1 : 0;
-        rhythm_ = median >= 0.3 && median <= 2.0 && 4 * regular >= 3 * known;
+            regular += std::abs(sorted[i] - median) <= kRegularRr * median ? 1 : 0;
+        // Hysteresis: a rhythm is found when 5 of 8 intervals are regular and lost only when
+        // fewer than 3 of 8 are, so heart-rate variability does not switch subtraction on and off.
+        const double share = static_cast<double>(regular) / static_cast<double>(known);
+        const bool rate_ok = median >= kMinRr_s && median <= kMaxRr_s;
+        rhythm_ = rate_ok && (was_rhythm ? share >= kRhythmKeep : share >= kRhythmFind);
         recent_rr_median_s_ = median;
     }
-    for (std::size_t c = 0; c < channels_; ++c)
-        subtracting_[c] = config_.subtract &&
-                          beats >= static_cast<std::uint64_t>(config_.min_beats) && significant(c);
+    if (rhythm_) found_rhythm_ = true;
+    // Per channel, with hysteresis: subtraction starts when the template is significant and stops
+    // only when its significance falls below half the threshold (or the rhythm is lost).
+    for (std::size_t c = 0; c < channels_; ++c) {
+        const double needed = subtracting_[c] ? 0.5 * config_.significance : config_.significance;
+        subtracting_[c] = config_.subtract && rhythm_ &&
+                          beats >= static_cast<std::uint64_t>(config_.min_beats) &&
+                          snr_[c] >= needed;
+    }
+}
+
+bool EcgCanceller::warming_up() const noexcept {
+    if (detect_channels_ == 0) return false;
+    if (template_ready() && found_rhythm_) return false;
+    return n_ < warmup_frames_;
 }
 
 EcgReport EcgCanceller::report() const {

@@ -5,7 +5,8 @@
 //   1. per detection channel: first sample subtracted (no start-up step), Butterworth band-pass
 //      detect_low_hz-detect_high_hz (5-15 Hz, where QRS energy is high and EMG energy low),
 //      squared, divided by its own running mean (time constant normalise_tau_s), so that every
-//      channel weighs the same whatever its EMG level; the channels are summed;
+//      channel weighs the same whatever its EMG level; the channels are averaged (once some
+//      channel's template is significant, channels without a significant one weigh a tenth);
 //   2. moving-window integration over integration_s;
 //   3. adaptive threshold θ = NPK + 0.25·(SPK − NPK) with running signal (SPK) and noise (NPK)
 //      peak levels, learnt over the first 2·learn_s (the first learn_s sets the normalisation);
@@ -24,12 +25,15 @@
 //   removed as a·template, with a the least-squares amplitude of that beat on that channel (clamped
 //   to [0, 2]), so a false detection removes next to nothing and respiration's amplitude modulation
 //   is followed. A channel's template is subtracted once min_beats beats are learnt, the detections
-//   form a heart rhythm (rhythm(): regular RR intervals at 30-200 bpm), and its energy exceeds
+//   form a heart rhythm (rhythm(): regular RR intervals at 30-240 bpm), and its energy exceeds
 //   `significance` times the energy that averaging EMG alone would leave in it: the beat windows'
 //   mean energy times the averaging's noise factor (1/k for a mean of k beats, α/(2 − α) for
 //   the exponential average), so channels without a visible ECG, and recordings without one,
 //   pass through unchanged. That energy is measured on a second template averaged at the
-//   detector's own fiducials, which the alignment cannot bias.
+//   detector's own fiducials, which the alignment cannot bias. Subtraction on a channel stops
+//   only when that ratio falls below half the threshold or the rhythm is lost (hysteresis).
+// Warm-up: before the first rhythm with learnt templates nothing is removed; warming_up() says so
+//   (for at most warmup_max_s), and the analysis flags those epochs ecg_warmup.
 // Delay: with subtract (--ecg template), the output is the input delayed by delay_frames() =
 //   pre + align + max(post + align, max_latency) + 1 samples on every channel, whether or not
 //   anything is subtracted, so that a beat is confirmed, aligned and measured before its window
@@ -102,8 +106,12 @@ public:
         double post_s = 0.08;
         double align_s = 0.015;
         int template_beats = 32;
-        int min_beats = 8;
+        int min_beats = 5;
         double significance = 2.5;
+        // Warm-up: until the detections form a rhythm and the templates are learnt, ECG that may
+        // be there is neither removed nor measured; warming_up() says so for at most this long
+        // (a recording without ECG never forms a rhythm).
+        double warmup_max_s = 15.0;
     };
     explicit EcgCanceller(Config config); // throws std::invalid_argument
     // analysed: the channels to clean; detect_channels: channels of the detection input (0: no
@@ -140,11 +148,16 @@ public:
         return {templates_.data() + c * window_, window_};
     }
     bool subtracting(std::size_t c) const noexcept { return subtracting_[c] != 0; }
-    // The detections form a heart rhythm: of the last kRhythmBeats RR intervals (at least 4), 75 %
-    // lie within ±20 % of their median, and that median is 0.3-2 s (30-200 bpm). Bursts of EMG
-    // and noise trigger irregularly; without this, aligning templates on them could teach the
-    // templates a pattern of noise.
+    // The detections form a heart rhythm: of the last kRhythmBeats RR intervals (at least 4),
+    // 5 of 8 lie within ±30 % of their median (kept while 3 of 8 do: hysteresis, so that a heart
+    // rate variability of 20 % does not switch it off), and that median is 0.25-2 s
+    // (30-240 bpm). Bursts of EMG and noise trigger irregularly; without this, aligning templates
+    // on them could teach the templates a pattern of noise.
     bool rhythm() const noexcept { return rhythm_; }
+    // Still learning: no rhythm with learnt templates yet, within the first warmup_max_s. What
+    // leaves the stage meanwhile may hold ECG that nothing removes or measures (the analysis
+    // flags it ecg_warmup).
+    bool warming_up() const noexcept;
     // Median of those RR intervals in seconds (0 before 4 are known).
     double recent_rr_s() const noexcept { return recent_rr_median_s_; }
     // The template of channel c stands out of averaged EMG (snr >= significance) and the
@@ -218,7 +231,15 @@ private:
     std::array<double, kRhythmBeats> recent_rr_s_{};
     std::uint64_t rr_count_ = 0;
     bool rhythm_ = false;
+    bool found_rhythm_ = false; // a rhythm has been found at some point
     double recent_rr_median_s_ = 0.0;
+    std::int64_t warmup_frames_ = 0;
+    static constexpr double kRegularRr = 0.3;    // an RR within ±30 % of the median is regular
+    static constexpr double kRhythmFind = 0.625; // 5 of 8 regular: a rhythm is found
+    static constexpr double kRhythmKeep = 0.375; // fewer than 3 of 8: it is lost
+    static constexpr double kMinRr_s = 0.25;     // 240 bpm (the refractory period)
+    static constexpr double kMaxRr_s = 2.0;      // 30 bpm
+    static constexpr double kQuietChannelWeight = 0.1; // detection weight of an ECG-free channel
 };
 
 } // namespace semg::dsp

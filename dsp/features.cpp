@@ -15,7 +15,8 @@ namespace semg::dsp {
 
 namespace {
 constexpr std::array<const char*, kQualityFlagCount> kFlagNames = {
-    "empty_spectrum", "flatline", "clipping", "mains", "motion", "ecg", "gap", "low_rate"};
+    "empty_spectrum", "flatline", "clipping", "mains", "motion", "ecg", "gap", "low_rate",
+    "ecg_warmup"};
 } // namespace
 
 const char* quality_flag_name(std::size_t k) noexcept {
@@ -53,7 +54,7 @@ SpectralFeatures::SpectralFeatures(const SpectralBand& band, double bin_hz, std:
     for (std::size_t k = 0; k < bins; ++k) {
         const double f = static_cast<double>(k) * bin_hz;
         if (f < band.low_hz || f > band.high_hz || f <= 0.0) continue;
-        if (band.mains_hz > 0.0) {
+        if (band.mains_hz > 0.0 && band.exclude_hz > 0.0) {
             const double harmonic = std::round(f / band.mains_hz) * band.mains_hz;
             if (harmonic > 0.0 && std::abs(f - harmonic) <= band.exclude_hz) continue;
         }

@@ -30,8 +30,9 @@ enum QualityFlag : std::uint32_t {
     EcgContamination = 1u << 5, // "ecg": beat-synchronous ECG energy left in the analysed signal
     SampleGap = 1u << 6,        // "gap": the source lost samples inside the epoch
     LowSampleRate = 1u << 7,    // "low_rate": sample rate below 1 kHz, MDF is band-limited
+    EcgWarmup = 1u << 8,        // "ecg_warmup": the ECG canceller was still learning (template)
 };
-inline constexpr std::size_t kQualityFlagCount = 8;
+inline constexpr std::size_t kQualityFlagCount = 9;
 // Name of bit k (0 <= k < kQualityFlagCount), as in the quality column.
 const char* quality_flag_name(std::size_t k) noexcept;
 std::string quality_to_string(std::uint32_t flags);
@@ -46,6 +47,7 @@ struct QualityMetrics {
     double clipped_fraction = 0.0;     // raw samples at a rail or in flat-topped extremes / length
     double lf_ratio = 0.0;             // raw power in 1-20 Hz / analysed band power
     double mains_share = 0.0;          // power at 50 or 60 Hz harmonics / analysed band power
+    double mains_raw_ratio = 0.0;      // the same harmonics' power in the raw samples / that power
     double ecg_share = 0.0;            // beat-synchronous ECG energy / analysed energy
     std::uint32_t gaps = 0;            // sample gaps reported inside the epoch
 };
@@ -63,7 +65,7 @@ struct EpochFeatures {
 };
 
 // Which PSD bins count: those inside [low_hz, high_hz] and not within exclude_hz of a
-// multiple of mains_hz (mains_hz = 0: no exclusion).
+// multiple of mains_hz (mains_hz = 0 or exclude_hz = 0: no exclusion).
 struct SpectralBand {
     double low_hz = 20.0;
     double high_hz = 450.0;

@@ -137,6 +137,33 @@ std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double h
     return to_sos(d);
 }
 
+Sos notch(double f0_hz, double bandwidth_hz, double sample_rate_hz) {
+    if (!(f0_hz > 0.0 && f0_hz < sample_rate_hz / 2.0))
+        throw std::invalid_argument("notch frequency " + std::to_string(f0_hz) +
+                                    " Hz must lie between 0 and half the sample rate");
+    if (!(bandwidth_hz > 0.0 && bandwidth_hz < f0_hz))
+        throw std::invalid_argument("notch bandwidth " + std::to_string(bandwidth_hz) +
+                                    " Hz must be positive and below the notch frequency");
+    // scipy.signal.iirnotch: beta = tan(bw/2) with bw in rad/sample (the −3 dB width).
+    const double w0 = 2.0 * std::numbers::pi * f0_hz / sample_rate_hz;
+    const double bw = 2.0 * std::numbers::pi * bandwidth_hz / sample_rate_hz;
+    const double gain = 1.0 / (1.0 + std::tan(bw / 2.0));
+    Sos s;
+    s.b = {gain, -2.0 * gain * std::cos(w0), gain};
+    s.a = {1.0, -2.0 * gain * std::cos(w0), 2.0 * gain - 1.0};
+    return s;
+}
+
+std::vector<Sos> mains_comb(double mains_hz, double bandwidth_hz, double up_to_hz,
+                            double sample_rate_hz) {
+    std::vector<Sos> comb;
+    if (!(mains_hz > 0.0) || !(bandwidth_hz > 0.0)) return comb;
+    for (double f = mains_hz; f <= up_to_hz + 1e-9 && f + bandwidth_hz < sample_rate_hz / 2.0;
+         f += mains_hz)
+        comb.push_back(notch(f, bandwidth_hz, sample_rate_hz));
+    return comb;
+}
+
 double magnitude_at(const std::vector<Sos>& sections, double freq_hz, double sample_rate_hz) {
     const Complex z = std::exp(Complex(0.0, -2.0 * std::numbers::pi * freq_hz / sample_rate_hz));
     Complex h(1.0, 0.0);

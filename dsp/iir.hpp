@@ -24,6 +24,14 @@ enum class FilterKind { Lowpass, Highpass, Bandpass };
 std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double high_hz,
                              double sample_rate_hz);
 
+// Second-order IIR notch at f0_hz with −3 dB bandwidth bandwidth_hz, as scipy.signal.iirnotch
+// (Q = f0/bandwidth): unit gain away from f0, zero at f0. Throws std::invalid_argument unless
+// 0 < f0 < fs/2 and 0 < bandwidth.
+Sos notch(double f0_hz, double bandwidth_hz, double sample_rate_hz);
+// A notch at every harmonic k·mains_hz (k = 1, 2, ...) up to up_to_hz and below fs/2, each of the
+// same bandwidth_hz: the mains comb. Empty when mains_hz or bandwidth_hz is 0.
+std::vector<Sos> mains_comb(double mains_hz, double bandwidth_hz, double up_to_hz,
+                            double sample_rate_hz);
 // Magnitude response |H(f)| of a cascade, for tests and reports.
 double magnitude_at(const std::vector<Sos>& sections, double freq_hz, double sample_rate_hz);
 

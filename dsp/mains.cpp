@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace semg::dsp {
 namespace {
@@ -206,6 +207,44 @@ MainsReport MainsDetector::report() const {
         r.confidence = top < t - 3.0 ? "high" : "medium";
     }
     return r;
+}
+
+MainsNotch::MainsNotch(Config config) : config_(config) {
+    if (!(config_.bandwidth_hz >= 0.0 && config_.bandwidth_hz <= 10.0))
+        throw std::invalid_argument("mains notch bandwidth must be between 0 and 10 Hz, got " +
+                                    std::to_string(config_.bandwidth_hz));
+}
+
+void MainsNotch::prepare(const StreamSpec &spec, double band_high_hz) {
+    for (std::size_t k = 0; k < 2; ++k) {
+        combs_[k].clear();
+        const auto comb = mains_comb(kFamilies[k], config_.bandwidth_hz, band_high_hz,
+                                     spec.sample_rate_hz);
+        for (std::size_t i = 0; i < comb.size(); i += SosFilter::kMaxSections) {
+            const auto end = comb.begin() + static_cast<std::ptrdiff_t>(
+                                                std::min(comb.size(), i + SosFilter::kMaxSections));
+            combs_[k].emplace_back(std::vector<Sos>(comb.begin() + static_cast<std::ptrdiff_t>(i), end));
+            combs_[k].back().prepare(spec);
+        }
+    }
+    active_ = -1;
+}
+
+void MainsNotch::set_mains_hz(double mains_hz) noexcept {
+    const int next = mains_hz == 50.0 ? 0 : mains_hz == 60.0 ? 1 : -1;
+    if (next == active_) return;
+    active_ = next;
+    reset();
+}
+
+void MainsNotch::process(BlockRef io) noexcept {
+    if (active_ < 0) return;
+    for (auto &piece : combs_[static_cast<std::size_t>(active_)]) piece.process(io);
+}
+
+void MainsNotch::reset() noexcept {
+    for (auto &family : combs_)
+        for (auto &piece : family) piece.reset();
 }
 
 } // namespace semg::dsp

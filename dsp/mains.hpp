@@ -18,6 +18,7 @@
 #pragma once
 
 #include "dsp/block.hpp"
+#include "dsp/iir.hpp"
 #include "dsp/spectrum.hpp"
 
 #include <array>
@@ -57,6 +58,8 @@ public:
 
     double frequency_hz() const noexcept { return decided_hz_; } // current (provisional) decision
     bool final() const noexcept { return final_; }
+    // Frames until the current block is complete (and the decision may change).
+    std::size_t frames_to_block() const noexcept { return block_frames_ - fill_; }
     MainsReport report() const;
     // Threshold in dB for K accumulated blocks at the given false-alarm probability.
     static double threshold_db(std::size_t blocks, double false_alarm);
@@ -87,6 +90,38 @@ private:
     std::vector<double> threshold_by_blocks_;
     double decided_hz_ = 0.0;
     bool final_ = false;
+};
+
+// Mains removal: the mains comb (dsp::mains_comb: a second-order notch of bandwidth_hz at every
+// harmonic of 50 or 60 Hz up to the band's upper edge) run causally on the band-passed channels.
+// Why a notch rather than only leaving bins out of the spectral moments: a line as strong as the
+// EMG leaks far beyond its own bin (a Hann window's main lobe is ±2 bins, ±8 Hz with the default
+// 0.25 s Welch segments), so excluding ±1 Hz leaves most of it in, and excluding the whole lobe
+// would drop a third of the band. The notch takes the line out in the time domain, whatever the
+// PSD settings; the EMG it takes with it (about π/2·bandwidth_hz of spectrum per harmonic) moves
+// MDF by about 0.1 Hz (measured, docs/quality.md "Mains").
+// Combs for 50 and 60 Hz are designed in prepare(); set_mains_hz() selects one (0: pass-through),
+// and a change of choice restarts the notches from rest. Units: µV in, µV out. Delay: none that
+// matters (the notches' phase is flat away from the lines). Real time: process() is noexcept and
+// allocation-free. Chunk-invariant.
+class MainsNotch {
+public:
+    struct Config {
+        double bandwidth_hz = 1.0; // −3 dB width of each notch; 0: no notch
+    };
+    explicit MainsNotch(Config config); // throws std::invalid_argument
+    void prepare(const StreamSpec &spec, double band_high_hz);
+    void set_mains_hz(double mains_hz) noexcept; // 0, 50 or 60 (others: 0)
+    double mains_hz() const noexcept { return active_ < 0 ? 0.0 : kFamilies[active_]; }
+    void process(BlockRef io) noexcept;
+    void reset() noexcept;
+    const Config &config() const noexcept { return config_; }
+
+private:
+    static constexpr double kFamilies[2] = {50.0, 60.0};
+    Config config_;
+    std::array<std::vector<SosFilter>, 2> combs_; // per family, in pieces of kMaxSections
+    int active_ = -1;
 };
 
 } // namespace semg::dsp

@@ -510,18 +510,19 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
         if (band > kTiny) {
             m.lf_ratio = lf_var / band;
             m.mains_share = mains_power(y) / band;
+            m.mains_raw_ratio = mains_power(raw_.data() + c * epoch_frames_) / band;
             // Only a channel whose template is significant has an ECG to measure; elsewhere the
             // projection on a template of averaged EMG would measure EMG.
             m.ecg_share = !ecg_ready            ? kNan
                           : ecg->significant(c) ? ecg_energy(c, y, *ecg) / band_energy
                                                 : 0.0;
         } else {
-            m.lf_ratio = m.mains_share = m.ecg_share = kNan;
+            m.lf_ratio = m.mains_share = m.mains_raw_ratio = m.ecg_share = kNan;
         }
         // A flat channel has no band power to compare with: the ratios mean nothing then (and at
         // the moment an electrode comes off, the filters ring on the step).
         if (!flatline) {
-            if (m.mains_share >= th.mains_share)
+            if (m.mains_share >= th.mains_share || m.mains_raw_ratio >= th.mains_buried_ratio)
                 flags |= MainsDominant;
             if (m.lf_ratio >= th.motion_lf_ratio)
                 flags |= MotionArtefact;

@@ -14,7 +14,10 @@
 //              edge of the Hann-windowed single-bin power of the analysed epoch, divided by the
 //              analysed band power, >= mains_share; a family counts only if its fundamental
 //              carries at least a quarter of the power of its strongest harmonic (a lone tone
-//              at 100, 120 or 150 Hz is not mains);
+//              at 100, 120 or 150 Hz is not mains). The analysed epoch has been through the
+//              mains notch, so this is the line power the notch left; the same sum over the raw
+//              samples >= mains_buried_ratio × the analysed band power (mains 20 dB above what
+//              is left: an electrode not in contact) also raises the flag;
 //   motion     raw power in 1-20 Hz (2nd-order Butterworth band-pass of raw − first sample), less
 //              its beat-synchronous part, over the analysed band power >= motion_lf_ratio. The
 //              ECG's P and T waves and QRS are mostly below 20 Hz: without this a resting
@@ -33,6 +36,8 @@
 //              energy of one beat times the beats expected in the epoch);
 //   gap        a gap reported with note_gap() falls inside the epoch;
 //   low_rate   the sample rate is below min_sample_rate_hz.
+// (ecg_warmup is set by pipeline::FatigueAnalysis, which knows only after the warm-up which
+// channels carry an ECG.)
 // Band power is the mean square of the analysed epoch. Ratios with no band power are NaN and
 // raise no flag (flatline or empty_spectrum say why); a flatline epoch raises no ratio flag
 // (mains, motion, ecg), since its band power is only the filters' ringing.
@@ -61,6 +66,7 @@ struct QualityThresholds {
     double rail_fraction = 0.001;
     double clip_fraction = 0.01;
     double mains_share = 0.3;
+    double mains_buried_ratio = 100.0; // raw mains power / analysed band power (20 dB)
     double motion_lf_ratio = 1.0;
     double ecg_share = 0.02;
     double min_sample_rate_hz = 1000.0;
@@ -70,7 +76,7 @@ struct QualityThresholds {
 // every epoch of a recording alike (the verdict reports it instead).
 inline constexpr std::uint32_t kFitExcludingFlags = EmptySpectrum | Flatline | Clipping |
                                                     MainsDominant | MotionArtefact |
-                                                    EcgContamination | SampleGap;
+                                                    EcgContamination | SampleGap | EcgWarmup;
 
 // The ADC range of a channel in µV, where the file states it.
 struct ChannelLimits {

@@ -103,7 +103,7 @@ Jasa jasa_of(double mdf_slope, double rms_slope) {
 FatigueAnalysis::FatigueAnalysis(AnalysisSettings settings)
     : settings_(std::move(settings)), bandpass_(band_config(settings_)),
       analyzer_(analyzer_config(settings_, settings_.band.high_hz)), mains_(mains_config(settings_)),
-      ecg_(ecg_config(settings_)), quality_(quality_config(settings_, settings_.band.high_hz)),
+      notch_({settings_.mains_notch_hz}), ecg_(ecg_config(settings_)), quality_(quality_config(settings_, settings_.band.high_hz)),
       detector_(settings_.detector) {
     if (settings_.mains_hz && *settings_.mains_hz != 0.0 && *settings_.mains_hz != 50.0 && *settings_.mains_hz != 60.0)
         throw std::invalid_argument("mains frequency must be 50, 60, off or auto");
@@ -173,6 +173,9 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
         mains_ = dsp::MainsDetector(mains_config(settings_));
         mains_.prepare(spec, bandpass_.effective_high_hz());
     }
+    notch_ = dsp::MainsNotch({settings_.mains_notch_hz});
+    notch_.prepare(spec, bandpass_.effective_high_hz());
+    notch_.set_mains_hz(analyzer_.mains_hz());
     quality_ = dsp::QualityAnalyzer(quality_config(settings_, bandpass_.effective_high_hz()));
     std::vector<dsp::ChannelLimits> limits;
     for (auto c : selected_) {
@@ -199,6 +202,8 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
                                : "EMG channels (sum of normalised 5-15 Hz energies)";
     ecg_ = dsp::EcgCanceller(ecg_config(settings_));
     ecg_.prepare(spec, ecg_channel_ ? 1 : selected_.size());
+    warmup_open_ = ecg_.delay_frames() > 0; // template subtraction
+    held_.clear();
     raw_delay_.prepare(spec, ecg_.delay_frames());
     raw_ = dsp::Block(selected_.size(), kWorkFrames);
     detect_ = dsp::Block(ecg_channel_ ? 1 : 0, kWorkFrames);
@@ -303,10 +308,15 @@ void FatigueAnalysis::push(std::size_t n, dsp::ConstBlockRef detect, bool real, 
         const std::uint64_t epoch_end = emitted_ + analyzer_.frames_to_epoch(); // in output frames
         if (emitted_ < frames_ && epoch_end + delay > fed_)
             k = static_cast<std::size_t>(std::min<std::uint64_t>(k, epoch_end + delay - fed_));
+        if (!settings_.mains_hz) notch_.set_mains_hz(mains_.frequency_hz()); // as decided so far
         if (real && !settings_.mains_hz && !mains_.final()) {
+            // A piece ends where the detector may decide, so that the notch switches at the same
+            // input frame (the start of the next piece) however the input was split.
+            k = std::min(k, mains_.frames_to_block());
             mains_.process(work_.cref().slice(off, k));
             analyzer_.set_mains_hz(mains_.frequency_hz());
         }
+        notch_.process({work_.channel(0) + off, k, channels, work_.capacity()});
         ecg_.process(detect.slice(off, k), {work_.channel(0) + off, k, channels, work_.capacity()});
         raw_delay_.process({raw_.channel(0) + off, k, channels, raw_.capacity()});
         run_delayed(off, k, observer);
@@ -336,6 +346,7 @@ void FatigueAnalysis::flush(const EpochObserver& observer) {
         push(n, hold.cref(), false, observer);
         left -= n;
     }
+    release_held(observer); // the recording ended during the warm-up: as decided so far
 }
 
 // The delay stages have just produced n frames at `at` in work_ and raw_: input frames
@@ -379,13 +390,36 @@ void FatigueAnalysis::on_epoch(const dsp::EpochFrame& frame, const dsp::QualityF
             f.quality |= quality->flags[c];
             f.metrics = quality->metrics[c];
         }
-        for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)
-            if (f.quality & (1u << b)) ++whole_flags_[c][b];
     }
+    if (warmup_open_ && ecg_.warming_up()) {
+        held_.push_back(merged_);
+        return;
+    }
+    release_held(observer);
+    emit(merged_, observer);
+}
+
+// The warm-up is over (or the recording is): the held epochs go on, with ecg_warmup on the
+// channels the canceller now cleans (none if it found no ECG).
+void FatigueAnalysis::release_held(const EpochObserver& observer) {
+    if (!warmup_open_) return;
+    warmup_open_ = false;
+    for (auto& frame : held_) {
+        for (std::size_t c = 0; c < frame.channels.size(); ++c)
+            if (ecg_.subtracting(c)) frame.channels[c].quality |= dsp::EcgWarmup;
+        emit(frame, observer);
+    }
+    held_.clear();
+}
+
+void FatigueAnalysis::emit(const dsp::EpochFrame& frame, const EpochObserver& observer) {
+    for (std::size_t c = 0; c < frame.channels.size(); ++c)
+        for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)
+            if (frame.channels[c].quality & (1u << b)) ++whole_flags_[c][b];
     ++epochs_;
-    derive(merged_);
-    if (observer) observer(merged_, derived_);
-    pending_.push_back({merged_.t_start_s, merged_.t_end_s, merged_.channels, derived_.ai_pct});
+    derive(frame);
+    if (observer) observer(frame, derived_);
+    pending_.push_back({frame.t_start_s, frame.t_end_s, frame.channels, derived_.ai_pct});
 }
 
 void FatigueAnalysis::derive(const dsp::EpochFrame& frame) {

@@ -15,6 +15,12 @@
 // is no delay. Epoch times stay in input time. Call flush(observer) after the last process() so
 // that the epochs held in that delay reach the observer; finish() flushes without an observer
 // if that was not done.
+// ECG warm-up: until the canceller has found a rhythm with learnt templates (or, after
+// EcgCanceller::Config::warmup_max_s, decided there is none) nothing is removed, and nobody knows
+// yet which channels carry an ECG. With template subtraction the epochs of that time are held
+// back (neither observed nor fitted) until it is decided; the channels then cleaned get the
+// ecg_warmup flag on them, which leaves them out of the fits. Live, the first epochs therefore
+// arrive at the end of the warm-up (at most warmup_max_s).
 #pragma once
 
 #include "acquisition/source.hpp"
@@ -42,7 +48,8 @@ struct AnalysisSettings {
     dsp::Bandpass::Config band{};
     // Mains: empty = detect 50 Hz, 60 Hz or none from the data (default); 0 = off; 50 or 60.
     std::optional<double> mains_hz;
-    double mains_exclude_hz = 1.0; // bins within ± this of each harmonic leave the moments
+    double mains_notch_hz = 1.0;   // −3 dB width of the notch at each harmonic (0: no notch)
+    double mains_exclude_hz = 0.0; // bins within ± this of each harmonic leave the moments
     double mains_detect_s = 10.0;  // auto: the decision is final after this much data
     dsp::EcgMethod ecg = dsp::EcgMethod::Template;
     double ecg_highpass_hz = 30.0; // EcgMethod::Highpass: replaces the band-pass low edge
@@ -200,6 +207,8 @@ private:
     void run_delayed(std::size_t at, std::size_t n, const EpochObserver& observer);
     void on_epoch(const dsp::EpochFrame& frame, const dsp::QualityFrame* quality,
                   const EpochObserver& observer);
+    void emit(const dsp::EpochFrame& frame, const EpochObserver& observer);
+    void release_held(const EpochObserver& observer);
     Accumulators make_accumulators(Contraction span) const;
     void classify_pending(bool final);
     std::vector<Contraction> current_spans() const;
@@ -210,6 +219,7 @@ private:
     dsp::Bandpass bandpass_;
     dsp::EpochAnalyzer analyzer_;
     dsp::MainsDetector mains_;
+    dsp::MainsNotch notch_;
     dsp::EcgCanceller ecg_;
     dsp::DelayLine raw_delay_;
     dsp::QualityAnalyzer quality_;
@@ -237,6 +247,10 @@ private:
     std::size_t epochs_ = 0;
     EpochDerived derived_;
     std::deque<PendingEpoch> pending_;
+    // ECG warm-up (template subtraction): epochs wait here until the canceller has found the
+    // ECG (they then get ecg_warmup on the channels it cleans) or decided there is none.
+    bool warmup_open_ = false;
+    std::deque<dsp::EpochFrame> held_;
     std::vector<Accumulators> contractions_;
     Accumulators whole_;
 };

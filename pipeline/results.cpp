@@ -44,7 +44,12 @@ nlohmann::ordered_json mains_json(const AnalysisSettings& settings, const Analys
         {"mode", m.mode},
         {"frequency_hz", m.frequency_hz > 0.0 ? nlohmann::ordered_json(m.frequency_hz)
                                               : nlohmann::ordered_json(m.mode == "off" ? "off" : "none")},
-        {"method", m.frequency_hz > 0.0 ? "exclude PSD bins around each harmonic up to the band edge from the spectral moments" : "none"},
+        {"method", m.frequency_hz <= 0.0 ? "none"
+                   : settings.mains_notch_hz > 0.0
+                       ? "causal IIR notch (scipy iirnotch form) of notch_bandwidth_hz at each harmonic "
+                         "up to the band edge (docs/quality.md)"
+                       : "exclude PSD bins around each harmonic up to the band edge from the spectral moments"},
+        {"notch_bandwidth_hz", settings.mains_notch_hz},
         {"exclude_half_width_hz", settings.mains_exclude_hz}};
     if (m.mode == "auto") {
         const auto& d = m.detection;

@@ -91,10 +91,13 @@ void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, const std::string& 
     cmd.add_option("--order", o.order, "Butterworth prototype order (scipy convention)")
         ->capture_default_str();
     cmd.add_option("--mains", o.mains,
-                   "Mains whose harmonics leave the spectral moments: auto (detect), 50, 60 or off")
+                   "Mains whose harmonics are notched out: auto (detect), 50, 60 or off")
+        ->capture_default_str();
+    cmd.add_option("--mains-notch-hz", o.mains_notch_hz,
+                   "-3 dB width of the notch at each mains harmonic, 0 for none (docs/quality.md)")
         ->capture_default_str();
     cmd.add_option("--mains-exclude-hz", o.mains_exclude_hz,
-                   "Half-width of the excluded bins around each harmonic")
+                   "Also leave PSD bins within this of each harmonic out of the spectral moments")
         ->capture_default_str();
     cmd.add_option("--ecg", o.ecg, "ECG removal: template (subtraction), highpass (30 Hz) or off")
         ->capture_default_str();
@@ -137,6 +140,7 @@ pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
     s.band = {low, high, o.order};
     s.mains_hz = parse_mains_setting(o.mains);
     s.mains_exclude_hz = o.mains_exclude_hz;
+    s.mains_notch_hz = o.mains_notch_hz;
     s.ecg = dsp::ecg_method_from_string(o.ecg);
     s.epoch_s = o.epoch_s;
     s.overlap = o.overlap;

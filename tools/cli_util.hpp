@@ -20,7 +20,8 @@ struct AnalysisOptions {
     std::string band = "20:450";
     int order = 4;
     std::string mains = "auto";
-    double mains_exclude_hz = 1.0;
+    double mains_notch_hz = 1.0;
+    double mains_exclude_hz = 0.0;
     std::string ecg = "template";
     double epoch_s = 1.0;
     double overlap = 0.5;

@@ -199,3 +199,43 @@ TEST(SosFilter, EveryLaneWidthEqualsTheScalarLoop) {
             ASSERT_EQ(block.channel(2)[n / 2 + i], copy.channel(0)[i]) << lanes << " lanes, sample " << i;
     }
 }
+
+TEST(Notch, CoefficientsMatchScipyIirnotch) {
+    for (const auto& c : golden()["notch"]) {
+        const auto s = dsp::notch(c["f0_hz"], c["bandwidth_hz"], c["fs_hz"]);
+        const auto b = c["b"].get<std::vector<double>>(), a = c["a"].get<std::vector<double>>();
+        for (std::size_t i = 0; i < 3; ++i) {
+            EXPECT_NEAR(s.b[i], b[i], 1e-12) << "b" << i << " at " << c["f0_hz"] << " Hz";
+            EXPECT_NEAR(s.a[i], a[i], 1e-12) << "a" << i << " at " << c["f0_hz"] << " Hz";
+        }
+    }
+}
+
+TEST(Notch, ZeroAtTheLineHalfPowerAtTheBandEdgesUnitGainAway) {
+    // Analytic: |H(f0)| = 0; the −3 dB points lie at f0 ± bw/2, up to the notch's geometric (not
+    // arithmetic) symmetry, which puts |H|² there at 1/2 ± 0.0025 (at 50 Hz, bw 1 Hz) with a mean
+    // of 1/2 (bilinear warping adds < 1e-4 up to 450 Hz at 2048 Hz); |H| → 1 far from the line.
+    const double fs = 2048.0;
+    for (const double f0 : {50.0, 60.0, 450.0}) {
+        const std::vector<dsp::Sos> s{dsp::notch(f0, 1.0, fs)};
+        EXPECT_LT(dsp::magnitude_at(s, f0, fs), 1e-9);
+        const double below = std::pow(dsp::magnitude_at(s, f0 - 0.5, fs), 2);
+        const double above = std::pow(dsp::magnitude_at(s, f0 + 0.5, fs), 2);
+        EXPECT_NEAR(below, 0.5, 3e-3) << f0;
+        EXPECT_NEAR(above, 0.5, 3e-3) << f0;
+        EXPECT_NEAR((below + above) / 2.0, 0.5, 1e-4) << f0;
+        EXPECT_NEAR(dsp::magnitude_at(s, f0 + 20.0, fs), 1.0, 1e-3);
+    }
+    EXPECT_THROW(dsp::notch(0.0, 1.0, fs), std::invalid_argument);
+    EXPECT_THROW(dsp::notch(1100.0, 1.0, fs), std::invalid_argument);
+    EXPECT_THROW(dsp::notch(50.0, 0.0, fs), std::invalid_argument);
+}
+
+TEST(MainsComb, NotchesEveryHarmonicUpToTheBandEdge) {
+    EXPECT_EQ(dsp::mains_comb(50.0, 1.0, 450.0, 2048.0).size(), 9u);
+    EXPECT_EQ(dsp::mains_comb(60.0, 1.0, 450.0, 2048.0).size(), 7u);
+    EXPECT_EQ(dsp::mains_comb(60.0, 1.0, 450.0, 250.0).size(), 2u); // below fs/2 only
+    EXPECT_TRUE(dsp::mains_comb(0.0, 1.0, 450.0, 2048.0).empty());
+    const auto comb = dsp::mains_comb(50.0, 1.0, 450.0, 2048.0);
+    for (int k = 1; k <= 9; ++k) EXPECT_LT(dsp::magnitude_at(comb, 50.0 * k, 2048.0), 1e-9) << k;
+}

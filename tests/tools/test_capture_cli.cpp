@@ -397,9 +397,11 @@ TEST(CaptureCli, DashboardUpdatesEqualTheCapturesEpochsCsv) {
     acquisition::Simulator sim(two_pairs(4.0));
     const std::string labels = labels_of(sim);
     const std::string semg = SEMG_EXE;
+    // --ecg highpass: epochs stream from the first second (template subtraction holds back the
+    // epochs of its warm-up, up to 15 s without an ECG, longer than this capture).
     Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
                      "--duration-s", "6", "--labels", labels, "--out", (dir / "live").string(),
-                     "--dashboard", "127.0.0.1:0", "-q"},
+                     "--ecg", "highpass", "--dashboard", "127.0.0.1:0", "-q"},
                     dir / "capture.log");
     const auto port = dashboard_port(capture);
     ASSERT_NE(port, 0);

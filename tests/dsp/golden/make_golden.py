@@ -42,6 +42,12 @@ sos = signal.butter(4, [20, 450], btype="bandpass", fs=fs, output="sos")
 out["sosfilt"] = {"fs_hz": fs, "x": x.astype(np.float64).tolist(),
                   "y": signal.sosfilt(sos, x.astype(np.float64)).tolist()}
 
+# Mains notches: scipy.signal.iirnotch (Q = f0 / bandwidth) coefficients.
+out["notch"] = []
+for f0, bw, fs in [(50.0, 1.0, 2048.0), (450.0, 1.0, 2048.0), (60.0, 2.0, 1000.0), (150.0, 0.5, 4096.0)]:
+    b, a = signal.iirnotch(f0, f0 / bw, fs=fs)
+    out["notch"].append({"f0_hz": f0, "bandwidth_hz": bw, "fs_hz": fs, "b": b.tolist(), "a": a.tolist()})
+
 # Least-squares fatigue fits: scipy.stats.linregress and the Student t 97.5 % quantile.
 from scipy import stats
 fits = []
