@@ -263,8 +263,8 @@ Header read_header(std::FILE* file, const std::string& name, std::uintmax_t file
         h.start[i + 1] = h.start[i] + s.samples_per_record * bytes_per_sample;
     }
     if (h.plus && std::none_of(h.signals.begin(), h.signals.end(), [](const auto& s) { return s.annotation; }))
-        not_valid(name, "reserved field '" + shown(reserved) + "' marks an " + plus_mark + " file, which needs a signal labelled '" +
-             trim(annotation_label) + "', and there is none");
+        not_valid(name, "reserved field '" + shown(reserved) + "' marks the file as " + plus_mark +
+                            ", which needs a signal labelled '" + trim(annotation_label) + "': there is none");
     h.record_bytes = h.start[n];
 
     // A writer that was stopped before it closed the file (a killed capture) leaves -1 as the
