@@ -374,6 +374,8 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     header_bytes_ = h.header_bytes;
     record_bytes_ = h.record_bytes;
     const double record_s = static_cast<double>(hdr.datarecord_duration) / EDFLIB_TIME_DIMENSION;
+    const double recording_s = static_cast<double>(records_) * record_s;
+    std::vector<std::string> outside; // annotations that cannot belong to this recording
     for (long long a = 0; a < hdr.annotations_in_file; ++a) {
         edf_annotation_struct an{};
         if (edf_get_annotation(hdr.handle, static_cast<int>(a), &an) != 0) continue;
@@ -382,7 +384,19 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
         if (an.duration_l >= 0)
             note.duration_s = static_cast<double>(an.duration_l) / EDFLIB_TIME_DIMENSION;
         note.text = an.annotation;
+        if (!std::isfinite(note.onset_s) || note.onset_s < 0.0 || note.onset_s > recording_s) {
+            outside.push_back("'" + note.text + "' at " + number_text(note.onset_s) + " s");
+            continue;
+        }
         info_.annotations.push_back(std::move(note));
+    }
+    if (!outside.empty()) {
+        std::string list;
+        for (std::size_t i = 0; i < outside.size() && i < 3; ++i) list += (i ? ", " : "") + outside[i];
+        if (outside.size() > 3) list += " and " + std::to_string(outside.size() - 3) + " more";
+        info_.warnings.push_back("ignoring " + std::to_string(outside.size()) + " annotation" +
+                                 (outside.size() > 1 ? "s" : "") + " with an onset outside the recording (0 to " +
+                                 number_text(recording_s) + " s): " + list);
     }
 
     // EDFlib's signal s is the s-th signal it does not hide. Its labels and sample counts must

@@ -364,3 +364,23 @@ TEST(Edf, MalformedEdfPlusFieldsAreBlamedOnThem) {
         EXPECT_NE(std::string(e.what()).find("EDFlib rejects its BDF+ fields"), std::string::npos) << e.what();
     }
 }
+
+// Annotations whose onset lies outside the recording cannot mark anything in it: they are left
+// out with one warning that names them; the others are kept.
+TEST(Edf, AnnotationsOutsideTheRecordingAreDroppedWithAWarning) {
+    const auto dir = test_dir();
+    RawFile f;
+    f.reserved = "BDF+C";
+    f.signals = {{"ES L3 L"}, {"BDF Annotations", 40, true}};
+    const std::string end(1, '\0');
+    f.tals = {"-99999999\x15" "10\x14" "contraction\x14" + end, "+1.5\x15" "1\x14" "contraction\x14" + end,
+              "+3.5\x14late\x14" + end};
+    acquisition::EdfSource source(write_raw(dir, "onsets.bdf", build(f)));
+    const auto& info = source.info();
+    ASSERT_EQ(info.annotations.size(), 1u);
+    EXPECT_EQ(info.annotations[0].onset_s, 1.5);
+    EXPECT_EQ(info.annotations[0].duration_s, 1.0);
+    ASSERT_EQ(info.warnings.size(), 1u);
+    EXPECT_EQ(info.warnings[0], "ignoring 2 annotations with an onset outside the recording (0 to 3 s): "
+                                "'contraction' at -99999999 s, 'late' at 3.5 s");
+}
