@@ -186,7 +186,7 @@ Header read_header(std::FILE* file, const std::string& name, std::uintmax_t file
     if (!header_bytes || *header_bytes != static_cast<double>(h.header_bytes))
         not_valid(name, "number of bytes in header '" + shown(field(184, 8)) + "' should be " +
              std::to_string(h.header_bytes) + " for " + std::to_string(n) + " signals");
-    const auto reserved = field(192, 44);
+    const std::string reserved(field(192, 44)); // a copy: the header buffer grows below
     const std::string plus_mark = h.bdf ? "BDF+" : "EDF+";
     h.plus = reserved.substr(0, 5) == plus_mark + "C" || reserved.substr(0, 5) == plus_mark + "D";
     if (h.plus && reserved[4] == 'D')
