@@ -266,6 +266,11 @@ Header read_header(std::FILE* file, const std::string& name, std::uintmax_t file
         not_valid(name, "reserved field '" + shown(reserved) + "' marks the file as " + plus_mark +
                             ", which needs a signal labelled '" + trim(annotation_label) + "': there is none");
     h.record_bytes = h.start[n];
+    const std::size_t edflib_max_record_bytes = (h.bdf ? 15u : 10u) * 1024u * 1024u; // EDFlib's limit
+    if (h.record_bytes > edflib_max_record_bytes)
+        not_valid(name, "a data record of " + std::to_string(h.record_bytes) + " bytes (the samples per record of " +
+                            "all signals) is larger than EDFlib's limit of " +
+                            std::to_string(edflib_max_record_bytes) + " bytes");
 
     // A writer that was stopped before it closed the file (a killed capture) leaves -1 as the
     // record count, or the count of its last header update, which lags the data: the records
@@ -360,9 +365,12 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     if (h.length_disagrees) view.emplace(file_.get(), h, name);
     edf_hdr_struct hdr{};
     if (edfopen_file_readonly(view ? view->path().c_str() : path.c_str(), &hdr, EDFLIB_READ_ALL_ANNOTATIONS) != 0) {
-        if (hdr.filetype == EDFLIB_FILE_CONTAINS_FORMAT_ERRORS)
+        // The header checks above mirror EDFlib's except for what EDF+/BDF+ add.
+        if (hdr.filetype == EDFLIB_FILE_CONTAINS_FORMAT_ERRORS && h.plus)
             throw SourceError(name + ": not a valid EDF/BDF file: EDFlib rejects its " + (h.bdf ? "BDF+" : "EDF+") +
                               " fields (patient or recording identification, or the annotation signal)");
+        if (hdr.filetype == EDFLIB_FILE_CONTAINS_FORMAT_ERRORS)
+            throw SourceError(name + ": not a valid EDF/BDF file: EDFlib rejects its header");
         throw SourceError(name + ": " + open_error(hdr.filetype));
     }
     const bool bdf = hdr.filetype == EDFLIB_FILETYPE_BDF || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;

@@ -323,6 +323,9 @@ TEST(Edf, EachHeaderFaultNamesItsField) {
          "digital maximum of signal 1 'ES L4 L' '9000000' is not a whole number from -8388608 to 8388607"},
         {"digital_order", [](RawFile& f) { f.signals[2].dig_min = "10", f.signals[2].dig_max = "10"; },
          "digital maximum of signal 3 'ES L3 L' (10) is not above its digital minimum (10)"},
+        {"record_size", [](RawFile& f) { f.signals[0].samples_field = "6000000"; },
+         "a data record of 18000600 bytes (the samples per record of all signals) is larger than EDFlib's limit of "
+         "15728640 bytes"},
         {"version", [](RawFile& f) { f.version = "1"; }, "version field '1' is neither"},
         {"start_date", [](RawFile& f) { f.start_date = "32.01.00"; }, "start date '32.01.00' is not dd.mm.yy"},
         {"patient", [](RawFile& f) { f.patient = "caf\xC3\xA9"; }, "patient identification field 'caf\\xC3\\xA9' holds a byte"},
