@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path test_dir() {
-    const auto dir = fs::path(SEMG_BINARY_DIR) / "test_edf" / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    const auto dir = fs::path(SEMG_BINARY_DIR) / "test_edf" /
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name();
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir;
@@ -47,12 +48,14 @@ Written write_bdf(const fs::path& path, std::size_t seconds) {
     {
         acquisition::EdfWriter writer(path, cfg);
         const auto n = seconds * 1000;
-        auto block = test::make_block({test::white_noise(n, 50.0, 1), test::white_noise(n, 50.0, 2)});
+        auto block =
+            test::make_block({test::white_noise(n, 50.0, 1), test::white_noise(n, 50.0, 2)});
         writer.write(block.cref());
         writer.annotate({1.5, 2.0, "contraction"});
         writer.close();
     }
-    const std::size_t header_bytes = 256 * (2 + 1 + 1); // two signals and EDFlib's annotation signal
+    const std::size_t header_bytes =
+        256 * (2 + 1 + 1); // two signals and EDFlib's annotation signal
     return {header_bytes, (fs::file_size(path) - header_bytes) / seconds};
 }
 
@@ -83,7 +86,8 @@ struct RawFile {
     std::vector<RawSignal> signals;
     std::vector<std::string> tals;
     // Header fields to overwrite, empty: consistent values.
-    std::string version, patient, start_date, header_bytes, records_field, duration = "1", signals_field;
+    std::string version, patient, start_date, header_bytes, records_field, duration = "1",
+                                                                           signals_field;
 };
 
 std::string field(std::string text, std::size_t width) {
@@ -95,7 +99,8 @@ std::string build(const RawFile& f) {
     const bool plus = !f.reserved.empty();
     const std::size_t n = f.signals.size();
     std::string h;
-    h += f.version.empty() ? (f.bdf ? std::string("\xFF") + "BIOSEMI" : field("0", 8)) : field(f.version, 8);
+    h += f.version.empty() ? (f.bdf ? std::string("\xFF") + "BIOSEMI" : field("0", 8))
+                           : field(f.version, 8);
     h += field(f.patient.empty() ? (plus ? "X X X X" : "test") : f.patient, 80);
     h += field(plus ? "Startdate 01-JAN-2000 X X X" : "test", 80);
     h += field(f.start_date.empty() ? "01.01.00" : f.start_date, 8) + "00.00.00";
@@ -108,7 +113,9 @@ std::string build(const RawFile& f) {
     auto each = [&](std::size_t width, auto value) {
         for (const auto& s : f.signals) h += field(value(s), width);
     };
-    auto or_default = [](const std::string& given, const std::string& fallback) { return given.empty() ? fallback : given; };
+    auto or_default = [](const std::string& given, const std::string& fallback) {
+        return given.empty() ? fallback : given;
+    };
     each(16, [](const RawSignal& s) { return s.label; });
     each(80, [](const RawSignal&) { return std::string(); });
     each(8, [](const RawSignal& s) { return s.tal ? std::string() : std::string("uV"); });
@@ -117,7 +124,9 @@ std::string build(const RawFile& f) {
     each(8, [&](const RawSignal& s) { return or_default(s.dig_min, low); });
     each(8, [&](const RawSignal& s) { return or_default(s.dig_max, high); });
     each(80, [](const RawSignal&) { return std::string(); });
-    each(8, [&](const RawSignal& s) { return or_default(s.samples_field, std::to_string(s.samples)); });
+    each(8, [&](const RawSignal& s) {
+        return or_default(s.samples_field, std::to_string(s.samples));
+    });
     each(32, [](const RawSignal&) { return std::string(); });
     const std::size_t bytes = f.bdf ? 3 : 2;
     for (int r = 0; r < f.records; ++r)
@@ -126,12 +135,14 @@ std::string build(const RawFile& f) {
             std::string data;
             if (sig.tal) {
                 data = "+" + std::to_string(r) + "\x14\x14" + std::string(1, '\0');
-                if (static_cast<std::size_t>(r) < f.tals.size()) data += f.tals[static_cast<std::size_t>(r)];
+                if (static_cast<std::size_t>(r) < f.tals.size())
+                    data += f.tals[static_cast<std::size_t>(r)];
                 data.resize(static_cast<std::size_t>(sig.samples) * bytes, '\0');
             } else {
                 for (int i = 0; i < sig.samples; ++i) {
                     const int v = static_cast<int>(s + 1) * 1000 + r * 100 + i % 100;
-                    for (std::size_t b = 0; b < bytes; ++b) data += static_cast<char>((v >> (8 * b)) & 0xFF);
+                    for (std::size_t b = 0; b < bytes; ++b)
+                        data += static_cast<char>((v >> (8 * b)) & 0xFF);
                 }
             }
             h += data;
@@ -145,7 +156,8 @@ fs::path write_raw(const fs::path& dir, const std::string& name, const std::stri
 }
 
 // Every data channel read from `path` holds its own signal's values (see RawFile).
-void expect_own_samples(const fs::path& path, const std::vector<std::pair<std::string, int>>& channels) {
+void expect_own_samples(const fs::path& path,
+                        const std::vector<std::pair<std::string, int>>& channels) {
     acquisition::EdfSource source(path);
     const auto& info = source.info();
     ASSERT_EQ(info.channels.size(), channels.size());
@@ -155,7 +167,8 @@ void expect_own_samples(const fs::path& path, const std::vector<std::pair<std::s
     for (std::size_t c = 0; c < channels.size(); ++c) {
         EXPECT_EQ(info.channels[c].label, channels[c].first);
         for (std::size_t i = 0; i < frames; ++i)
-            ASSERT_EQ(block.channel(c)[i], static_cast<float>(channels[c].second * 1000 + (i / 100) * 100 + i % 100))
+            ASSERT_EQ(block.channel(c)[i],
+                      static_cast<float>(channels[c].second * 1000 + (i / 100) * 100 + i % 100))
                 << channels[c].first << " sample " << i;
     }
 }
@@ -220,8 +233,10 @@ TEST(Edf, RecordCountMinusOneIsTakenFromTheFileLength) {
     acquisition::EdfSource source(path);
     const auto& info = source.info();
     ASSERT_EQ(info.warnings.size(), 1u);
-    EXPECT_NE(info.warnings[0].find("number of data records is -1"), std::string::npos) << info.warnings[0];
-    EXPECT_NE(info.warnings[0].find("reading the 7 complete"), std::string::npos) << info.warnings[0];
+    EXPECT_NE(info.warnings[0].find("number of data records is -1"), std::string::npos)
+        << info.warnings[0];
+    EXPECT_NE(info.warnings[0].find("reading the 7 complete"), std::string::npos)
+        << info.warnings[0];
     EXPECT_NE(info.warnings[0].find("partial last record"), std::string::npos) << info.warnings[0];
     EXPECT_EQ(info.total_frames, 7000u);
     EXPECT_EQ(frames_read(source), 7000u);
@@ -238,7 +253,8 @@ TEST(Edf, LaggingRecordCountReadsEveryCompleteRecord) {
     fs::resize_file(path, w.header_bytes + 9 * w.record_bytes + 100);
     acquisition::EdfSource source(path);
     ASSERT_EQ(source.info().warnings.size(), 1u);
-    EXPECT_NE(source.info().warnings[0].find("is 3 in the header but the file holds 9 complete"), std::string::npos)
+    EXPECT_NE(source.info().warnings[0].find("is 3 in the header but the file holds 9 complete"),
+              std::string::npos)
         << source.info().warnings[0];
     EXPECT_EQ(frames_read(source), 9000u);
 }
@@ -268,7 +284,8 @@ TEST(Edf, AnnotationLabelInAPlainBdfIsAnOrdinarySignal) {
     const auto dir = test_dir();
     RawFile f;
     f.signals = {{"ES L3 L"}, {"BDF Annotations"}, {"ES L3 R"}};
-    expect_own_samples(write_raw(dir, "plain.bdf", build(f)), {{"ES L3 L", 1}, {"BDF Annotations", 2}, {"ES L3 R", 3}});
+    expect_own_samples(write_raw(dir, "plain.bdf", build(f)),
+                       {{"ES L3 L", 1}, {"BDF Annotations", 2}, {"ES L3 R", 3}});
 }
 
 TEST(Edf, OtherTypesAnnotationLabelIsAnOrdinarySignal) {
@@ -276,12 +293,14 @@ TEST(Edf, OtherTypesAnnotationLabelIsAnOrdinarySignal) {
     RawFile bdf;
     bdf.reserved = "BDF+C";
     bdf.signals = {{"ES L3 L"}, {"EDF Annotations"}, {"ES L3 R"}, {"BDF Annotations", 40, true}};
-    expect_own_samples(write_raw(dir, "plus.bdf", build(bdf)), {{"ES L3 L", 1}, {"EDF Annotations", 2}, {"ES L3 R", 3}});
+    expect_own_samples(write_raw(dir, "plus.bdf", build(bdf)),
+                       {{"ES L3 L", 1}, {"EDF Annotations", 2}, {"ES L3 R", 3}});
     RawFile edf;
     edf.bdf = false;
     edf.reserved = "EDF+C";
     edf.signals = {{"EDF Annotations", 40, true}, {"BDF Annotations"}, {"ES L3 L"}};
-    expect_own_samples(write_raw(dir, "plus.edf", build(edf)), {{"BDF Annotations", 2}, {"ES L3 L", 3}});
+    expect_own_samples(write_raw(dir, "plus.edf", build(edf)),
+                       {{"BDF Annotations", 2}, {"ES L3 L", 3}});
 }
 
 TEST(Edf, AnnotationSignalBetweenDataSignalsIsSkipped) {
@@ -307,31 +326,46 @@ TEST(Edf, EachHeaderFaultNamesItsField) {
         std::size_t cut_to = 0; // bytes to keep, 0: all
     };
     const std::vector<Case> cases = {
-        {"records", [](RawFile& f) { f.records_field = "abc"; }, "number of data records 'abc' is not a whole number"},
-        {"records_negative", [](RawFile& f) { f.records_field = "-2"; }, "number of data records '-2'"},
-        {"duration_zero", [](RawFile& f) { f.duration = "0"; }, "duration of a data record '0' is not a positive"},
+        {"records", [](RawFile& f) { f.records_field = "abc"; },
+         "number of data records 'abc' is not a whole number"},
+        {"records_negative", [](RawFile& f) { f.records_field = "-2"; },
+         "number of data records '-2'"},
+        {"duration_zero", [](RawFile& f) { f.duration = "0"; },
+         "duration of a data record '0' is not a positive"},
         {"duration_text", [](RawFile& f) { f.duration = "1s"; }, "duration of a data record '1s'"},
-        {"signals", [](RawFile& f) { f.signals_field = "0"; }, "number of signals '0' is not a whole number from 1"},
-        {"header_bytes", [](RawFile& f) { f.header_bytes = "768"; }, "number of bytes in header '768' should be 1024 for 3 signals"},
+        {"signals", [](RawFile& f) { f.signals_field = "0"; },
+         "number of signals '0' is not a whole number from 1"},
+        {"header_bytes", [](RawFile& f) { f.header_bytes = "768"; },
+         "number of bytes in header '768' should be 1024 for 3 signals"},
         {"samples", [](RawFile& f) { f.signals[2].samples_field = "0"; },
          "samples per record of signal 3 'ES L3 L' '0' is not a whole number of at least 1"},
-        {"physical_equal", [](RawFile& f) { f.signals[1].phys_min = f.signals[1].phys_max = "100"; },
+        {"physical_equal",
+         [](RawFile& f) { f.signals[1].phys_min = f.signals[1].phys_max = "100"; },
          "physical minimum and maximum of signal 2 'ES L4 R' are both 100"},
         {"physical_text", [](RawFile& f) { f.signals[0].phys_max = "1mV"; },
          "physical maximum of signal 1 'ES L4 L' '1mV' is not a number"},
         {"digital_range", [](RawFile& f) { f.signals[0].dig_max = "9000000"; },
-         "digital maximum of signal 1 'ES L4 L' '9000000' is not a whole number from -8388608 to 8388607"},
-        {"digital_order", [](RawFile& f) { f.signals[2].dig_min = "10", f.signals[2].dig_max = "10"; },
+         "digital maximum of signal 1 'ES L4 L' '9000000' is not a whole number from -8388608 to "
+         "8388607"},
+        {"digital_order",
+         [](RawFile& f) { f.signals[2].dig_min = "10", f.signals[2].dig_max = "10"; },
          "digital maximum of signal 3 'ES L3 L' (10) is not above its digital minimum (10)"},
         {"record_size", [](RawFile& f) { f.signals[0].samples_field = "6000000"; },
-         "a data record of 18000600 bytes (the samples per record of all signals) is larger than EDFlib's limit of "
+         "a data record of 18000600 bytes (the samples per record of all signals) is larger than "
+         "EDFlib's limit of "
          "15728640 bytes"},
         {"version", [](RawFile& f) { f.version = "1"; }, "version field '1' is neither"},
-        {"start_date", [](RawFile& f) { f.start_date = "32.01.00"; }, "start date '32.01.00' is not dd.mm.yy"},
-        {"patient", [](RawFile& f) { f.patient = "caf\xC3\xA9"; }, "patient identification field 'caf\\xC3\\xA9' holds a byte"},
-        {"plus_without_annotations", [](RawFile& f) { f.reserved = "BDF+C"; }, "reserved field 'BDF+C' marks the file as BDF+, which needs a signal labelled 'BDF Annotations'"},
-        {"cut_in_header", [](RawFile&) {}, "the header of 3 signals needs 1024 bytes, the file has 700", 700},
-        {"cut_in_records", [](RawFile&) {}, "the file is shorter than its header says: number of data records 3", 3000},
+        {"start_date", [](RawFile& f) { f.start_date = "32.01.00"; },
+         "start date '32.01.00' is not dd.mm.yy"},
+        {"patient", [](RawFile& f) { f.patient = "caf\xC3\xA9"; },
+         "patient identification field 'caf\\xC3\\xA9' holds a byte"},
+        {"plus_without_annotations", [](RawFile& f) { f.reserved = "BDF+C"; },
+         "reserved field 'BDF+C' marks the file as BDF+, which needs a signal labelled 'BDF "
+         "Annotations'"},
+        {"cut_in_header", [](RawFile&) {},
+         "the header of 3 signals needs 1024 bytes, the file has 700", 700},
+        {"cut_in_records", [](RawFile&) {},
+         "the file is shorter than its header says: number of data records 3", 3000},
         {"shorter_than_256", [](RawFile&) {}, "100 bytes, shorter than the 256-byte header", 100},
     };
     for (const auto& c : cases) {
@@ -345,7 +379,8 @@ TEST(Edf, EachHeaderFaultNamesItsField) {
             ADD_FAILURE() << c.name << ": accepted";
         } catch (const acquisition::SourceError& e) {
             const std::string what = e.what();
-            EXPECT_NE(what.find(path.string() + ": not a valid EDF/BDF file: " + c.message), std::string::npos)
+            EXPECT_NE(what.find(path.string() + ": not a valid EDF/BDF file: " + c.message),
+                      std::string::npos)
                 << c.name << ": " << what;
             EXPECT_EQ(what.find('\n'), std::string::npos) << what;
         }
@@ -364,7 +399,8 @@ TEST(Edf, MalformedEdfPlusFieldsAreBlamedOnThem) {
         acquisition::EdfSource source(path);
         ADD_FAILURE() << "accepted";
     } catch (const acquisition::SourceError& e) {
-        EXPECT_NE(std::string(e.what()).find("EDFlib rejects its BDF+ fields"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("EDFlib rejects its BDF+ fields"), std::string::npos)
+            << e.what();
     }
 }
 
@@ -376,7 +412,14 @@ TEST(Edf, AnnotationsOutsideTheRecordingAreDroppedWithAWarning) {
     f.reserved = "BDF+C";
     f.signals = {{"ES L3 L"}, {"BDF Annotations", 40, true}};
     const std::string end(1, '\0');
-    f.tals = {"-99999999\x15" "10\x14" "contraction\x14" + end, "+1.5\x15" "1\x14" "contraction\x14" + end,
+    f.tals = {"-99999999\x15"
+              "10\x14"
+              "contraction\x14" +
+                  end,
+              "+1.5\x15"
+              "1\x14"
+              "contraction\x14" +
+                  end,
               "+3.5\x14late\x14" + end};
     acquisition::EdfSource source(write_raw(dir, "onsets.bdf", build(f)));
     const auto& info = source.info();
@@ -384,6 +427,7 @@ TEST(Edf, AnnotationsOutsideTheRecordingAreDroppedWithAWarning) {
     EXPECT_EQ(info.annotations[0].onset_s, 1.5);
     EXPECT_EQ(info.annotations[0].duration_s, 1.0);
     ASSERT_EQ(info.warnings.size(), 1u);
-    EXPECT_EQ(info.warnings[0], "ignoring 2 annotations with an onset outside the recording (0 to 3 s): "
-                                "'contraction' at -99999999 s, 'late' at 3.5 s");
+    EXPECT_EQ(info.warnings[0],
+              "ignoring 2 annotations with an onset outside the recording (0 to 3 s): "
+              "'contraction' at -99999999 s, 'late' at 3.5 s");
 }
