@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace semg::acquisition {
 namespace {
@@ -53,9 +55,9 @@ std::optional<double> microvolts_per(const std::string& dimension) {
 }
 
 std::string number_text(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.10g", v);
-    return text;
+    std::array<char, 32> text{};
+    std::snprintf(text.data(), text.size(), "%.10g", v);
+    return text.data();
 }
 
 // A header field as the message shows it: non-printable bytes as \xNN.
@@ -65,9 +67,9 @@ std::string shown(std::string_view field) {
         if (ch >= 32 && ch <= 126) {
             out += static_cast<char>(ch);
         } else {
-            char hex[5];
-            std::snprintf(hex, sizeof hex, "\\x%02X", ch);
-            out += hex;
+            std::array<char, 5> hex{};
+            std::snprintf(hex.data(), hex.size(), "\\x%02X", ch);
+            out += hex.data();
         }
     }
     return trim(out);
@@ -266,8 +268,8 @@ Header read_header(std::FILE* file, const std::string& name, std::uintmax_t file
                                 number_text(*physical_min));
         const auto digital_min = parse_number(signal_field(120, 8, i), true);
         const auto digital_max = parse_number(signal_field(128, 8, i), true);
-        auto digital_range = std::to_string(static_cast<long>(digital_low)) + " to " +
-                             std::to_string(static_cast<long>(digital_high));
+        const auto digital_range = std::to_string(static_cast<long>(digital_low)) + " to " +
+                                   std::to_string(static_cast<long>(digital_high));
         if (!digital_min || *digital_min < digital_low || *digital_min > digital_high)
             not_valid(name, "digital minimum of " + which + " '" + shown(signal_field(120, 8, i)) +
                                 "' is not a whole number from " + digital_range);
@@ -293,7 +295,7 @@ Header read_header(std::FILE* file, const std::string& name, std::uintmax_t file
                             "': there is none");
     h.record_bytes = h.start[n];
     const std::size_t edflib_max_record_bytes =
-        (h.bdf ? 15u : 10u) * 1024u * 1024u; // EDFlib's limit
+        std::size_t{h.bdf ? 15u : 10u} * 1024 * 1024; // EDFlib's limit
     if (h.record_bytes > edflib_max_record_bytes)
         not_valid(name, "a data record of " + std::to_string(h.record_bytes) +
                             " bytes (the samples per record of " +
@@ -349,7 +351,7 @@ public:
         fd_ = ::memfd_create("semg-edf-view", MFD_CLOEXEC);
         auto fail = [&](const std::string& what) {
             throw SourceError(name + ": cannot make a corrected view of the header (" + what +
-                              ": " + std::strerror(errno) + ")");
+                              ": " + std::generic_category().message(errno) + ")");
         };
         if (fd_ < 0) fail("memfd_create");
         const std::uint64_t data_bytes = h.records * h.record_bytes;
@@ -383,7 +385,7 @@ public:
     }
     CorrectedView(const CorrectedView&) = delete;
     CorrectedView& operator=(const CorrectedView&) = delete;
-    std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+    [[nodiscard]] std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
 
 private:
     int fd_ = -1;
@@ -395,7 +397,9 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     const std::string name = path.string();
     file_.reset(std::fopen(path.c_str(), "rb"));
     if (!file_)
-        throw SourceError(name + ": " + (errno == ENOENT ? "no such file" : std::strerror(errno)));
+        throw SourceError(
+            name + ": " +
+            (errno == ENOENT ? "no such file" : std::generic_category().message(errno)));
     std::error_code ec;
     const auto file_size = std::filesystem::file_size(path, ec);
     if (ec) throw SourceError(name + ": " + ec.message());
