@@ -431,3 +431,26 @@ TEST(Edf, AnnotationsOutsideTheRecordingAreDroppedWithAWarning) {
               "ignoring 2 annotations with an onset outside the recording (0 to 3 s): "
               "'contraction' at -99999999 s, 'late' at 3.5 s");
 }
+
+// The corrected view works for every type: plain (no annotation signal to copy) and EDF+.
+TEST(Edf, RecordCountMinusOneInPlainAndEdfPlusFiles) {
+    const auto dir = test_dir();
+    RawFile plain;
+    plain.records_field = "-1";
+    plain.signals = {{"ES L3 L"}, {"ES L3 R"}};
+    expect_own_samples(write_raw(dir, "plain.bdf", build(plain)), {{"ES L3 L", 1}, {"ES L3 R", 2}});
+    RawFile edf;
+    edf.bdf = false;
+    edf.reserved = "EDF+C";
+    edf.records_field = "-1";
+    edf.signals = {{"ES L3 L"}, {"EDF Annotations", 40, true}};
+    edf.tals = {"", "+1.25\x14mark\x14" + std::string(1, '\0')};
+    const auto path = write_raw(dir, "plus.edf", build(edf));
+    expect_own_samples(path, {{"ES L3 L", 1}});
+    acquisition::EdfSource source(path);
+    EXPECT_EQ(source.info().format, "edf+");
+    EXPECT_EQ(source.info().warnings.size(), 1u);
+    ASSERT_EQ(source.info().annotations.size(), 1u);
+    EXPECT_EQ(source.info().annotations[0].text, "mark");
+    EXPECT_EQ(source.info().annotations[0].onset_s, 1.25);
+}
