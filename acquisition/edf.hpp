@@ -14,9 +14,16 @@ namespace semg::acquisition {
 
 // Reads the EMG signals of an EDF/BDF file. Signals at another sample rate than the fastest
 // voltage signals, and signals whose dimension is not a voltage, are skipped with a notice.
-// EDFlib opens and validates the file and reads its annotations; the samples are then read a
-// data record at a time with one fread and decoded here, because EDFlib reads them with one
-// getc per byte, which is slow and, once the process has a second thread, slower still.
+// The header is first checked here field by field, so that a fault is named (EDFlib reports
+// them all as one "format error"), and gives the data layout with every signal, annotation
+// signals included, decided by EDFlib's rule. EDFlib then validates the rest and reads the
+// annotations; the samples are read a data record at a time with one fread and decoded here,
+// because EDFlib reads them with one getc per byte, which is slow and, once the process has a
+// second thread, slower still.
+// A file whose writer did not finish (record count -1 or lagging, a partial last record) is
+// read up to its last complete record with a warning (EDFlib is given a corrected in-memory
+// view of header and annotation signals; the file is never written). Annotations with an onset
+// outside the recording are dropped with a warning.
 class EdfSource final : public Source {
 public:
     explicit EdfSource(const std::filesystem::path& path); // throws SourceError
