@@ -2,16 +2,20 @@
 
 #include <edflib.h>
 #include <fcntl.h>
+
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace semg::acquisition {
 namespace {
@@ -51,18 +55,328 @@ std::optional<double> microvolts_per(const std::string& dimension) {
     return it->second;
 }
 
+std::string number_text(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.10g", v);
+    return text;
+}
+
+// A header field as the message shows it: non-printable bytes as \xNN.
+std::string shown(std::string_view field) {
+    std::string out;
+    for (const unsigned char ch : field) {
+        if (ch >= 32 && ch <= 126) {
+            out += static_cast<char>(ch);
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02X", ch);
+            out += hex;
+        }
+    }
+    return trim(out);
+}
+
+bool printable(std::string_view field) {
+    return std::all_of(field.begin(), field.end(), [](unsigned char ch) { return ch >= 32 && ch <= 126; });
+}
+
+// EDFlib's number syntax, so that what passes here passes there: an optional sign, digits
+// (one '.' allowed in a real), an exponent for reals, then nothing but trailing spaces.
+std::optional<double> parse_number(std::string_view field, bool whole) {
+    std::size_t end = field.find_last_not_of(' ');
+    if (end == std::string_view::npos) return std::nullopt;
+    std::string text(field.substr(0, end + 1));
+    if (text.find(' ') != std::string::npos) return std::nullopt;
+    std::size_t i = text[0] == '+' || text[0] == '-' ? 1 : 0;
+    std::size_t digits = 0, dots = 0;
+    for (; i < text.size(); ++i) {
+        const char ch = text[i];
+        if (ch >= '0' && ch <= '9') ++digits;
+        else if (ch == '.' && !whole && ++dots == 1) continue;
+        else if ((ch == 'e' || ch == 'E') && !whole && digits > 0) break;
+        else return std::nullopt;
+    }
+    if (digits == 0) return std::nullopt;
+    if (i < text.size()) { // exponent
+        std::size_t j = i + 1, exp_digits = 0;
+        if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
+        for (; j < text.size(); ++j, ++exp_digits)
+            if (text[j] < '0' || text[j] > '9') return std::nullopt;
+        if (exp_digits == 0) return std::nullopt;
+    }
+    if (text[0] == '+') text.erase(0, 1);
+    double value = 0.0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
+    return value;
+}
+
+// The header as far as the reader needs it, checked field by field so that a fault is named
+// (EDFlib reports every one of them as the same "format error"). Checks mirror EDFlib's, so a
+// file that passes them fails in EDFlib only for its EDF+ subfields and annotation lists.
+struct HeaderSignal {
+    std::string label;             // trimmed
+    std::size_t samples_per_record = 0;
+    bool annotation = false;       // an annotation signal that EDFlib hides
+};
+
+struct Header {
+    bool bdf = false;
+    bool plus = false;
+    std::string bytes;             // the whole header, as in the file
+    std::size_t header_bytes = 0;
+    std::size_t record_bytes = 0;
+    long long records_field = 0;   // as the header says; -1: the writer never finished
+    std::uint64_t records = 0;     // complete data records to read
+    bool length_disagrees = false; // records_field or a partial record: EDFlib refuses the file
+    std::vector<HeaderSignal> signals;
+    std::vector<std::size_t> start; // byte offset of each signal in a record; back(): record size
+    std::string warning;           // why the record count comes from the file's length
+};
+
+constexpr long long kMaxSignals = EDFLIB_MAXSIGNALS;
+
+[[noreturn]] void not_valid(const std::string& name, const std::string& what) {
+    throw SourceError(name + ": not a valid EDF/BDF file: " + what);
+}
+
+Header read_header(std::FILE* file, const std::string& name, std::uintmax_t file_size) {
+    Header h;
+    if (file_size < 256)
+        not_valid(name, std::to_string(file_size) + " bytes, shorter than the 256-byte header");
+    h.bytes.resize(256);
+    if (std::fread(h.bytes.data(), 1, 256, file) != 256) throw SourceError(name + ": cannot read the header");
+    const std::string_view fixed(h.bytes);
+    auto field = [&](std::size_t offset, std::size_t width) { return fixed.substr(offset, width); };
+
+    const auto version = field(0, 8);
+    h.bdf = static_cast<unsigned char>(version[0]) == 0xFF && version.substr(1) == "BIOSEMI";
+    if (!h.bdf && version != "0       ")
+        not_valid(name, "version field '" + shown(version) + "' is neither '0' (EDF) nor 0xFF 'BIOSEMI' (BDF)");
+    struct Named {
+        std::size_t offset, width;
+        const char* name;
+    };
+    for (const Named& f : {Named{8, 80, "patient identification"}, Named{88, 80, "recording identification"},
+                           Named{168, 8, "start date"}, Named{176, 8, "start time"},
+                           Named{184, 8, "number of bytes in header"}, Named{192, 44, "reserved"},
+                           Named{236, 8, "number of data records"}, Named{244, 8, "duration of a data record"},
+                           Named{252, 4, "number of signals"}})
+        if (!printable(field(f.offset, f.width)))
+            not_valid(name, std::string(f.name) + " field '" + shown(field(f.offset, f.width)) +
+                 "' holds a byte that is not printable ASCII");
+    auto two_digits = [](std::string_view s, std::size_t at) {
+        return std::isdigit(static_cast<unsigned char>(s[at])) && std::isdigit(static_cast<unsigned char>(s[at + 1]))
+                   ? (s[at] - '0') * 10 + (s[at + 1] - '0')
+                   : -1;
+    };
+    const auto date = field(168, 8), time = field(176, 8);
+    const int day = two_digits(date, 0), month = two_digits(date, 3), year = two_digits(date, 6);
+    if (date[2] != '.' || date[5] != '.' || day < 1 || day > 31 || month < 1 || month > 12 || year < 0)
+        not_valid(name, "start date '" + shown(date) + "' is not dd.mm.yy");
+    const int hour = two_digits(time, 0), minute = two_digits(time, 3), second = two_digits(time, 6);
+    if (time[2] != '.' || time[5] != '.' || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 ||
+        second > 59)
+        not_valid(name, "start time '" + shown(time) + "' is not hh.mm.ss");
+
+    const auto signals = parse_number(field(252, 4), true);
+    if (!signals || *signals < 1 || *signals > kMaxSignals)
+        not_valid(name, "number of signals '" + shown(field(252, 4)) + "' is not a whole number from 1 to " +
+             std::to_string(kMaxSignals));
+    const auto n = static_cast<std::size_t>(*signals);
+    h.header_bytes = 256 * (n + 1);
+    const auto header_bytes = parse_number(field(184, 8), true);
+    if (!header_bytes || *header_bytes != static_cast<double>(h.header_bytes))
+        not_valid(name, "number of bytes in header '" + shown(field(184, 8)) + "' should be " +
+             std::to_string(h.header_bytes) + " for " + std::to_string(n) + " signals");
+    const auto reserved = field(192, 44);
+    const std::string plus_mark = h.bdf ? "BDF+" : "EDF+";
+    h.plus = reserved.substr(0, 5) == plus_mark + "C" || reserved.substr(0, 5) == plus_mark + "D";
+    if (h.plus && reserved[4] == 'D')
+        throw SourceError(name + ": discontinuous EDF+D/BDF+D files are not supported");
+    const auto records = parse_number(field(236, 8), true);
+    if (!records || *records < -1)
+        not_valid(name, "number of data records '" + shown(field(236, 8)) + "' is not a whole number (or -1)");
+    h.records_field = static_cast<long long>(*records);
+    const auto duration = parse_number(field(244, 8), false);
+    if (!duration || !(*duration > 0.0))
+        not_valid(name, "duration of a data record '" + shown(field(244, 8)) + "' is not a positive number of seconds");
+    if (file_size < h.header_bytes)
+        not_valid(name, "the header of " + std::to_string(n) + " signals needs " + std::to_string(h.header_bytes) +
+             " bytes, the file has " + std::to_string(file_size));
+
+    h.bytes.resize(h.header_bytes);
+    if (std::fread(h.bytes.data() + 256, 1, h.header_bytes - 256, file) != h.header_bytes - 256)
+        throw SourceError(name + ": cannot read the header");
+    const std::string_view all(h.bytes);
+    // Signal i's field of a given width, starting at `column` bytes per signal into the block.
+    auto signal_field = [&](std::size_t column, std::size_t width, std::size_t i) {
+        return all.substr(256 + column * n + width * i, width);
+    };
+    // EDFlib hides an annotation signal only in an EDF+/BDF+ file and only under the label of
+    // the file's own type; anywhere else it is an ordinary signal.
+    const std::string annotation_label = h.bdf ? "BDF Annotations " : "EDF Annotations ";
+    const double digital_low = h.bdf ? -8388608.0 : -32768.0, digital_high = h.bdf ? 8388607.0 : 32767.0;
+    const std::size_t bytes_per_sample = h.bdf ? 3 : 2;
+    h.signals.resize(n);
+    h.start.assign(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        auto& s = h.signals[i];
+        const auto label = signal_field(0, 16, i);
+        s.label = shown(label);
+        const std::string which = "signal " + std::to_string(i + 1) + " '" + s.label + "'";
+        struct Column {
+            std::size_t column, width;
+            const char* name;
+        };
+        for (const Column& c : {Column{0, 16, "label"}, Column{16, 80, "transducer type"},
+                                Column{96, 8, "physical dimension"}, Column{104, 8, "physical minimum"},
+                                Column{112, 8, "physical maximum"}, Column{120, 8, "digital minimum"},
+                                Column{128, 8, "digital maximum"}, Column{136, 80, "prefiltering"},
+                                Column{216, 8, "samples per record"}, Column{224, 32, "reserved"}})
+            if (!printable(signal_field(c.column, c.width, i)))
+                not_valid(name, std::string(c.name) + " of " + which + " holds a byte that is not printable ASCII");
+        s.annotation = h.plus && label == annotation_label;
+        const auto physical_min = parse_number(signal_field(104, 8, i), false);
+        if (!physical_min)
+            not_valid(name, "physical minimum of " + which + " '" + shown(signal_field(104, 8, i)) + "' is not a number");
+        const auto physical_max = parse_number(signal_field(112, 8, i), false);
+        if (!physical_max)
+            not_valid(name, "physical maximum of " + which + " '" + shown(signal_field(112, 8, i)) + "' is not a number");
+        if (*physical_min == *physical_max)
+            not_valid(name, "physical minimum and maximum of " + which + " are both " + number_text(*physical_min));
+        const auto digital_min = parse_number(signal_field(120, 8, i), true);
+        const auto digital_max = parse_number(signal_field(128, 8, i), true);
+        auto digital_range = std::to_string(static_cast<long>(digital_low)) + " to " +
+                             std::to_string(static_cast<long>(digital_high));
+        if (!digital_min || *digital_min < digital_low || *digital_min > digital_high)
+            not_valid(name, "digital minimum of " + which + " '" + shown(signal_field(120, 8, i)) +
+                 "' is not a whole number from " + digital_range);
+        if (!digital_max || *digital_max < digital_low || *digital_max > digital_high)
+            not_valid(name, "digital maximum of " + which + " '" + shown(signal_field(128, 8, i)) +
+                 "' is not a whole number from " + digital_range);
+        if (!(*digital_max > *digital_min))
+            not_valid(name, "digital maximum of " + which + " (" + number_text(*digital_max) +
+                 ") is not above its digital minimum (" + number_text(*digital_min) + ")");
+        const auto samples = parse_number(signal_field(216, 8, i), true);
+        if (!samples || *samples < 1)
+            not_valid(name, "samples per record of " + which + " '" + shown(signal_field(216, 8, i)) +
+                 "' is not a whole number of at least 1");
+        s.samples_per_record = static_cast<std::size_t>(*samples);
+        h.start[i + 1] = h.start[i] + s.samples_per_record * bytes_per_sample;
+    }
+    if (h.plus && std::none_of(h.signals.begin(), h.signals.end(), [](const auto& s) { return s.annotation; }))
+        not_valid(name, "reserved field '" + shown(reserved) + "' marks an " + plus_mark + " file, which needs a signal labelled '" +
+             trim(annotation_label) + "', and there is none");
+    h.record_bytes = h.start[n];
+
+    // A writer that was stopped before it closed the file (a killed capture) leaves -1 as the
+    // record count, or the count of its last header update, which lags the data: the records
+    // the file holds are then the truth, and a partial last one is left out.
+    const std::uintmax_t data_bytes = file_size - h.header_bytes;
+    const std::uint64_t complete = data_bytes / h.record_bytes;
+    const std::uintmax_t partial = data_bytes % h.record_bytes;
+    const std::string of_bytes = " data records of " + std::to_string(h.record_bytes) + " bytes";
+    if (h.records_field >= 0 && static_cast<std::uint64_t>(h.records_field) > complete)
+        not_valid(name, "the file is shorter than its header says: number of data records " +
+             std::to_string(h.records_field) + of_bytes + " needs " +
+             std::to_string(static_cast<std::uintmax_t>(h.records_field) * h.record_bytes) +
+             " bytes after the header, the file has " + std::to_string(data_bytes) + " (truncated?)");
+    h.records = complete;
+    h.length_disagrees = h.records_field != static_cast<long long>(complete) || partial != 0;
+    if (complete == 0)
+        not_valid(name, "the file holds no complete data record (" + std::to_string(data_bytes) +
+             " bytes after the header, a record is " + std::to_string(h.record_bytes) + ")");
+    const std::string ignored =
+        partial ? ", a partial last record of " + std::to_string(partial) + " bytes ignored" : std::string();
+    if (h.records_field == -1)
+        h.warning = "number of data records is -1 in the header (its writer did not finish, e.g. a killed "
+                    "capture): reading the " + std::to_string(complete) + " complete" + of_bytes +
+                    " the file holds" + ignored;
+    else if (static_cast<std::uint64_t>(h.records_field) < complete)
+        h.warning = "number of data records is " + std::to_string(h.records_field) + " in the header but the file holds " +
+                    std::to_string(complete) + " complete ones (its writer did not finish?): reading all " +
+                    std::to_string(complete) + ignored;
+    else if (partial)
+        h.warning = "the file ends with a partial data record of " + std::to_string(partial) + " bytes: ignored";
+    return h;
+}
+
+// EDFlib refuses a file whose length disagrees with its record count, and the user's file is
+// never written to. EDFlib reads only the header and the annotation signals, so it gets an
+// anonymous in-memory file of the same layout: the header with the count of complete records,
+// the annotation signals copied, the samples left as holes (which take no memory).
+class CorrectedView {
+public:
+    CorrectedView(std::FILE* source, const Header& h, const std::string& name) {
+        fd_ = ::memfd_create("semg-edf-view", MFD_CLOEXEC);
+        auto fail = [&](const std::string& what) {
+            throw SourceError(name + ": cannot make a corrected view of the header (" + what + ": " +
+                              std::strerror(errno) + ")");
+        };
+        if (fd_ < 0) fail("memfd_create");
+        const std::uint64_t data_bytes = h.records * h.record_bytes;
+        if (::ftruncate(fd_, static_cast<off_t>(h.header_bytes + data_bytes)) != 0) fail("ftruncate");
+        std::string header = h.bytes;
+        std::string count = std::to_string(h.records);
+        count.resize(8, ' ');
+        header.replace(236, 8, count);
+        if (::pwrite(fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size())) fail("write");
+        const int in = ::fileno(source);
+        std::vector<char> buffer;
+        for (std::size_t s = 0; s < h.signals.size(); ++s) {
+            if (!h.signals[s].annotation) continue;
+            buffer.resize(h.start[s + 1] - h.start[s]);
+            for (std::uint64_t r = 0; r < h.records; ++r) {
+                const auto at = static_cast<off_t>(h.header_bytes + r * h.record_bytes + h.start[s]);
+                if (::pread(in, buffer.data(), buffer.size(), at) != static_cast<ssize_t>(buffer.size()))
+                    fail("read");
+                if (::pwrite(fd_, buffer.data(), buffer.size(), at) != static_cast<ssize_t>(buffer.size()))
+                    fail("write");
+            }
+        }
+    }
+    ~CorrectedView() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    CorrectedView(const CorrectedView&) = delete;
+    CorrectedView& operator=(const CorrectedView&) = delete;
+    std::string path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+private:
+    int fd_ = -1;
+};
+
 } // namespace
 
 EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
+    const std::string name = path.string();
+    file_.reset(std::fopen(path.c_str(), "rb"));
+    if (!file_) throw SourceError(name + ": " + (errno == ENOENT ? "no such file" : std::strerror(errno)));
+    std::error_code ec;
+    const auto file_size = std::filesystem::file_size(path, ec);
+    if (ec) throw SourceError(name + ": " + ec.message());
+    const Header h = read_header(file_.get(), name, file_size);
+    if (!h.warning.empty()) info_.warnings.push_back(h.warning);
+
+    std::optional<CorrectedView> view;
+    if (h.length_disagrees) view.emplace(file_.get(), h, name);
     edf_hdr_struct hdr{};
-    if (edfopen_file_readonly(path.c_str(), &hdr, EDFLIB_READ_ALL_ANNOTATIONS) != 0)
-        throw SourceError(path.string() + ": " + open_error(hdr.filetype));
+    if (edfopen_file_readonly(view ? view->path().c_str() : path.c_str(), &hdr, EDFLIB_READ_ALL_ANNOTATIONS) != 0) {
+        if (hdr.filetype == EDFLIB_FILE_CONTAINS_FORMAT_ERRORS)
+            throw SourceError(name + ": not a valid EDF/BDF file: EDFlib rejects its " + (h.bdf ? "BDF+" : "EDF+") +
+                              " fields (patient or recording identification, or the annotation signal)");
+        throw SourceError(name + ": " + open_error(hdr.filetype));
+    }
     const bool bdf = hdr.filetype == EDFLIB_FILETYPE_BDF || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;
     const bool plus =
         hdr.filetype == EDFLIB_FILETYPE_EDFPLUS || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;
     info_.format = std::string(bdf ? "bdf" : "edf") + (plus ? "+" : "");
     bytes_per_sample_ = bdf ? 3 : 2;
-    records_ = static_cast<std::uint64_t>(hdr.datarecords_in_file);
+    records_ = h.records;
+    header_bytes_ = h.header_bytes;
+    record_bytes_ = h.record_bytes;
+    const double record_s = static_cast<double>(hdr.datarecord_duration) / EDFLIB_TIME_DIMENSION;
     for (long long a = 0; a < hdr.annotations_in_file; ++a) {
         edf_annotation_struct an{};
         if (edf_get_annotation(hdr.handle, static_cast<int>(a), &an) != 0) continue;
@@ -73,40 +387,30 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
         note.text = an.annotation;
         info_.annotations.push_back(std::move(note));
     }
-    edfclose_file(hdr.handle);
 
-    // The data layout needs every signal, annotation signals included, which EDFlib hides:
-    // read the count and the samples per record from the header EDFlib has just validated.
-    file_.reset(std::fopen(path.c_str(), "rb"));
-    if (!file_) throw SourceError(path.string() + ": cannot open");
-    auto header_field = [&](long offset, std::size_t width) {
-        std::string text(width, ' ');
-        if (std::fseek(file_.get(), offset, SEEK_SET) != 0 || std::fread(text.data(), 1, width, file_.get()) != width)
-            throw SourceError(path.string() + ": cannot read the header");
-        return trim(text);
-    };
-    const std::size_t all_signals = std::stoul(header_field(252, 4));
-    header_bytes_ = 256 * (all_signals + 1);
-    std::vector<std::size_t> start(all_signals + 1, 0); // byte offset of each signal in a record
-    std::vector<bool> annotation(all_signals);
-    for (std::size_t i = 0; i < all_signals; ++i) {
-        const auto label = header_field(static_cast<long>(256 + 16 * i), 16);
-        annotation[i] = label == "EDF Annotations" || label == "BDF Annotations";
-        const auto samples = std::stoul(header_field(static_cast<long>(256 + 216 * all_signals + 8 * i), 8));
-        start[i + 1] = start[i] + samples * bytes_per_sample_;
+    // EDFlib's signal s is the s-th signal it does not hide. Its labels and sample counts must
+    // agree with the header read here, or the samples would be read from another signal's place.
+    std::vector<std::size_t> visible;
+    for (std::size_t i = 0; i < h.signals.size(); ++i)
+        if (!h.signals[i].annotation) visible.push_back(i);
+    const bool agree = visible.size() == static_cast<std::size_t>(hdr.edfsignals) &&
+                       std::equal(visible.begin(), visible.end(), hdr.signalparam, [&](std::size_t i, const auto& p) {
+                           return h.signals[i].label == trim(p.label) &&
+                                  h.signals[i].samples_per_record == static_cast<std::size_t>(p.smp_in_datarecord);
+                       });
+    if (!agree) {
+        edfclose_file(hdr.handle);
+        throw SourceError(name + ": EDFlib and the header disagree on which signals are annotation signals");
     }
-    record_bytes_ = start[all_signals];
 
-    const double record_s = static_cast<double>(hdr.datarecord_duration) / EDFLIB_TIME_DIMENSION;
     auto rate_of = [&](int s) { return hdr.signalparam[s].smp_in_datarecord / record_s; };
     // EMG is the fastest voltage signal; slower signals (accelerometers, ...) are skipped.
     double emg_rate = 0.0;
     for (int s = 0; s < hdr.edfsignals; ++s)
         if (microvolts_per(trim(hdr.signalparam[s].physdimension)) || !*hdr.signalparam[s].physdimension)
             emg_rate = std::max(emg_rate, rate_of(s));
-    std::size_t file_signal = 0;
-    for (int s = 0; s < hdr.edfsignals; ++s, ++file_signal) {
-        while (annotation[file_signal]) ++file_signal; // EDFlib's signal s, in the file's order
+    for (int s = 0; s < hdr.edfsignals; ++s) {
+        const std::size_t file_signal = visible[static_cast<std::size_t>(s)];
         const auto& p = hdr.signalparam[s];
         const std::string label = trim(p.label);
         const std::string dim = trim(p.physdimension);
@@ -133,14 +437,15 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
         ch.physical_max_uv = p.phys_max * f;
         if (p.dig_max > p.dig_min) ch.resolution_uv = step * f;
         info_.channels.push_back(ch);
-        layout_.push_back({start[file_signal], step * f, (p.phys_min - p.dig_min * step) * f});
-        samples_per_record_ = static_cast<std::size_t>(p.smp_in_datarecord);
-        info_.total_frames = static_cast<std::uint64_t>(p.smp_in_file);
+        layout_.push_back({h.start[file_signal], step * f, (p.phys_min - p.dig_min * step) * f});
+        samples_per_record_ = h.signals[file_signal].samples_per_record;
+        info_.total_frames = records_ * samples_per_record_;
     }
+    edfclose_file(hdr.handle);
     info_.sample_rate_hz = emg_rate;
     record_.resize(record_bytes_);
     if (std::fseek(file_.get(), static_cast<long>(header_bytes_), SEEK_SET) != 0)
-        throw SourceError(path.string() + ": cannot seek to the data records");
+        throw SourceError(name + ": cannot seek to the data records");
 }
 
 EdfSource::~EdfSource() = default;

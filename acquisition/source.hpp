@@ -40,6 +40,9 @@ struct SourceInfo {
     std::optional<std::uint64_t> total_frames; // known for files
     std::vector<Annotation> annotations;
     std::vector<std::string> notices; // things the user should hear about (skipped signals, ...)
+    // Input read differently from what it says (a record count from the file's length, dropped
+    // annotations, ...): shown as warnings.
+    std::vector<std::string> warnings;
     std::vector<SkippedSignal> skipped;
 
     dsp::StreamSpec spec() const { return {sample_rate_hz, channels.size()}; }

@@ -91,6 +91,7 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     auto source = acquisition::open_file_source(input, {o.fs_hz});
     const auto& info = source->info();
     for (const auto& notice : info.notices) log_notice(input.string() + ": " + notice);
+    for (const auto& warning : info.warnings) log_warning(input.string() + ": " + warning);
     if (info.channels.empty()) throw std::runtime_error(input.string() + ": no EMG channels");
 
     auto settings = analysis_settings_from(o.analysis);

@@ -152,6 +152,36 @@ TEST_F(Cli, TruncatedBdf) {
     expect_failure("analyze " + path.string(), "cut.bdf: not a valid EDF/BDF file");
 }
 
+// A BDF+ left by a killed capture: record count -1 and a partial last record. `semg analyze`
+// reads the complete records with one warning and leaves the file as it was.
+TEST_F(Cli, KilledCaptureBdfIsReadFromItsLengthWithAWarning) {
+    const auto path = dir_ / "killed.bdf";
+    {
+        acquisition::EdfWriter writer(path, bdf_config(1000, {"ES L3 L", "ES L3 R"}));
+        auto block = test::make_block({test::white_noise(10000, 50, 1), test::white_noise(10000, 50, 2)});
+        writer.write(block.cref());
+        writer.close();
+    }
+    const std::size_t header_bytes = 256 * 4; // two signals and the annotation signal
+    const std::size_t record_bytes = (fs::file_size(path) - header_bytes) / 10;
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(236);
+        f << "-1      ";
+    }
+    fs::resize_file(path, header_bytes + 6 * record_bytes + record_bytes / 3);
+    const auto size = fs::file_size(path);
+    const auto r = run("analyze -q " + path.string() + " --out " + (dir_ / "out").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("warning: " + path.string() + ": number of data records is -1"), std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("warning:", r.output.find("warning:") + 1), std::string::npos)
+        << "one warning only: " << r.output;
+    EXPECT_EQ(fs::file_size(path), size) << "the input was modified";
+    const auto summary = test::load_json(dir_ / "out" / "summary.json");
+    EXPECT_DOUBLE_EQ(summary["input"]["duration_s"].get<double>(), 6.0); // 6 complete records of 1 s
+}
+
 // Labels with a comma or a quote are quoted in the CSV files (RFC 4180), so every row keeps its
 // columns, and the report reads them back.
 TEST_F(Cli, LabelsWithCommasAndQuotesAreQuotedInTheCsvFiles) {
