@@ -564,12 +564,23 @@ EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
 // one record of zeros; its header goes into our file now with a record count of 0, and EDFlib
 // later writes the same bytes over it (count -1, which the first record's count replaces).
 void EdfWriter::write_header_now() {
-    auto scratch = std::filesystem::temp_directory_path() / "semg-edf-header-XXXXXX";
-    std::string name = scratch.string();
-    const int scratch_fd = ::mkstemp(name.data());
-    if (scratch_fd < 0) throw SourceError(path_.string() + ": cannot make the scratch header file");
+    // In the system's temporary folder, else next to the file (which is writable).
+    std::error_code no_tmp;
+    const auto tmp = std::filesystem::temp_directory_path(no_tmp);
+    std::filesystem::path scratch;
+    int scratch_fd = -1;
+    for (const auto& folder : {no_tmp ? path_.parent_path() : tmp, path_.parent_path()}) {
+        std::string name = ((folder.empty() ? std::filesystem::path(".") : folder) /
+                            ".semg-edf-header-XXXXXX").string();
+        scratch_fd = ::mkstemp(name.data());
+        if (scratch_fd >= 0) {
+            scratch = name;
+            break;
+        }
+    }
+    if (scratch_fd < 0)
+        throw SourceError(path_.string() + ": cannot make the scratch header file (" + std::strerror(errno) + ")");
     ::close(scratch_fd);
-    scratch = name;
     std::string header;
     try {
         const int h = open_edflib_writer(scratch, config_, digital_min_, digital_max_);

@@ -150,10 +150,12 @@ struct CaptureReport {
     std::size_t epochs = 0;
 };
 
-// A capture that was killed (SIGKILL, power loss, a crash) leaves raw.bdf with every record it
-// had flushed but with EDFlib's "-1" in the header's record count, which readers refuse. This
-// sets the count from the file size and cuts a partial last record; the annotations (gaps),
-// which EDFlib writes only when it closes the file, are lost. Returns the records kept.
+// A killed capture (SIGKILL, power loss, a crash) leaves raw.bdf with every completed record and
+// their count in the header (EdfWriter's durable mode), which `semg analyze` reads as it stands;
+// captures of older versions left EDFlib's "-1", and a kill during a record's write leaves a
+// count one behind the length, which other readers refuse. This sets the count from the file
+// size and cuts a partial last record; the annotations (gaps), which EDFlib writes only when it
+// closes the file, are lost. Returns the records kept.
 // Throws acquisition::SourceError when the file has no EDF/BDF header.
 std::uint64_t recover_raw_bdf(const std::filesystem::path& path);
 
