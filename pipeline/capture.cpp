@@ -363,7 +363,7 @@ struct Capture::Impl {
     bool fill_baseline_pending = false; // after a reconnection: the next frames set the baseline
     std::uint64_t fill_base_frames = 0, fill_base_lost = 0;
     Clock::time_point last_frame_read{};
-    std::atomic<double> longest_silence_s{0.0}; // written by the reader only
+    std::atomic<double> longest_silence_s{0.0};  // written by the reader only
     std::atomic<Clock::rep> last_frame_ticks{0}; // last_frame_read, for the control thread
     std::atomic<bool> stream_rejected{false};
 
@@ -424,7 +424,7 @@ struct Capture::Impl {
     std::unique_ptr<OutputDir> out;
     std::unique_ptr<LiveView> view;
     std::filesystem::path raw_path;
-    bool out_dir_created = false; // by this capture: removed again if the set-up fails
+    bool out_dir_created = false;              // by this capture: removed again if the set-up fails
     std::optional<InputFacts> dashboard_facts; // the input as the dashboard's summaries give it
     std::uint64_t dsp_epochs = 0, fits_published = 0; // DSP thread
     acquisition::SourceInfo info;
@@ -490,9 +490,9 @@ struct Capture::Impl {
             // Per read: a read that decoded a frame ends the run of failures.
             failure_streak = 0;
             if (last_frame_read != Clock::time_point{})
-                longest_silence_s.store(std::max(
-                    longest_silence_s.load(),
-                    std::chrono::duration<double>(read_time - last_frame_read).count()));
+                longest_silence_s.store(
+                    std::max(longest_silence_s.load(),
+                             std::chrono::duration<double>(read_time - last_frame_read).count()));
             mark_frame_time(read_time);
             if (fill_baseline_pending) {
                 // The first frames after a reconnection reveal the outage as one gap: a device
@@ -506,8 +506,8 @@ struct Capture::Impl {
         }
         seen_failures = failures;
         seen_frames = k.frames;
-        const std::string hint = fmt::format("is the device sending {} data? check --protocol and --baud",
-                                             settings.protocol.name);
+        const std::string hint = fmt::format(
+            "is the device sending {} data? check --protocol and --baud", settings.protocol.name);
         if (failure_streak >= settings.max_sync_failures) {
             reject(fmt::format("{} sync failures (sync losses, bad checksums, bad lines) with no "
                                "frame between them (--max-sync-failures {}): {}",
@@ -527,8 +527,7 @@ struct Capture::Impl {
         const std::uint64_t lost = k.lost_samples - fill_base_lost;
         const std::uint64_t total = k.frames - fill_base_frames + lost;
         if (total > 0 && static_cast<double>(total) >= min_stream_s * rate_hz &&
-            100.0 * static_cast<double>(lost) >
-                settings.max_fill_pct * static_cast<double>(total))
+            100.0 * static_cast<double>(lost) > settings.max_fill_pct * static_cast<double>(total))
             reject(fmt::format("{:.1f} % of the {:.1f} s of stream is gap fill (--max-fill-pct "
                                "{}): the sample counter jumps at random; is the device sending "
                                "{} data? check --protocol and --baud",

@@ -265,8 +265,7 @@ void capture(CaptureOptions o) {
     // job: exit non-zero so that a script notices.
     if (r.stalled)
         throw std::runtime_error(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
-                                             r.port, r.stop_reason, r.duration_s,
-                                             o.out.string()));
+                                             r.port, r.stop_reason, r.duration_s, o.out.string()));
 }
 
 } // namespace

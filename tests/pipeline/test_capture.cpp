@@ -194,7 +194,8 @@ TEST(RawBdf, ADurableWriterIsReadableAsItStandsAfterAKill) {
         w.write(block.cref());
         w.close();
     }
-    std::ifstream a(dir / "closed.bdf", std::ios::binary), b(dir / "closed-durable.bdf", std::ios::binary);
+    std::ifstream a(dir / "closed.bdf", std::ios::binary),
+        b(dir / "closed-durable.bdf", std::ios::binary);
     const std::string bytes_a((std::istreambuf_iterator<char>(a)), {});
     const std::string bytes_b((std::istreambuf_iterator<char>(b)), {});
     EXPECT_EQ(bytes_a.size(), bytes_b.size());

@@ -534,8 +534,9 @@ std::vector<std::string> temporaries_in(const fs::path& dir) {
     return found;
 }
 
-// Waits until `path` holds a file whose name contains `part`.
-bool wait_for_file(const fs::path& dir, const std::string& part, std::chrono::milliseconds timeout) {
+// Waits until `dir` holds a file whose name contains `part`.
+bool wait_for_file(const fs::path& dir, const std::string& part,
+                   std::chrono::milliseconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
         std::error_code ec;
@@ -729,8 +730,8 @@ TEST(CaptureCli, KillNineLeavesARawBdfReadableAsItStands) {
         ASSERT_TRUE(fs::exists(raw)) << s.capture->output();
         const std::uint64_t due =
             s.device->frames_written_by(killed_at[k] - std::chrono::seconds(2));
-        Process analyze({semg, "analyze", raw.string(), "--out", (s.out.parent_path() / "offline").string(),
-                         "--ecg", "off", "-q"},
+        Process analyze({semg, "analyze", raw.string(), "--out",
+                         (s.out.parent_path() / "offline").string(), "--ecg", "off", "-q"},
                         s.out.parent_path() / "analyze.log");
         const int rc = analyze.wait(60s);
         const std::string said = analyze.output();
@@ -816,7 +817,8 @@ TEST(CaptureCli, AStalledDeviceStopsTheCaptureWithAnError) {
     const auto dir = fresh_dir("stall");
     test::SocatPair pair(dir);
     const double fs = 1000.0;
-    test::VectorSource source(fs, test::emg_like(4, static_cast<std::size_t>(2.0 * fs), fs, 150.0, 3));
+    test::VectorSource source(fs,
+                              test::emg_like(4, static_cast<std::size_t>(2.0 * fs), fs, 150.0, 3));
     const std::string semg = SEMG_EXE;
     Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
                      "--out", (dir / "live").string(), "--stall-timeout-s", "2", "--live", "plain"},
