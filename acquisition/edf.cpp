@@ -1,6 +1,7 @@
 #include "acquisition/edf.hpp"
 
 #include <edflib.h>
+#include <fcntl.h>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,7 +11,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 #include <string>
 #include <string_view>
@@ -563,6 +566,41 @@ std::size_t EdfSource::read(dsp::BlockRef out) {
     return done;
 }
 
+namespace {
+
+// An EDFlib write handle for `path` with every header setting of `c` applied.
+int open_edflib_writer(const std::filesystem::path& path, const EdfWriterConfig& c, int digital_min,
+                       int digital_max) {
+    const int n = static_cast<int>(c.labels.size());
+    const int type = c.format == EdfFormat::BdfPlus ? EDFLIB_FILETYPE_BDFPLUS : EDFLIB_FILETYPE_EDFPLUS;
+    const int handle = edfopen_file_writeonly(path.c_str(), type, n);
+    if (handle < 0) throw SourceError(path.string() + ": cannot create (" + open_error(handle) + ")");
+    bool ok = true;
+    for (int s = 0; s < n; ++s) {
+        ok = ok && edf_set_samplefrequency(handle, s, c.sample_rate_hz) == 0;
+        ok = ok && edf_set_physical_maximum(handle, s, c.physical_max_uv) == 0;
+        ok = ok && edf_set_physical_minimum(handle, s, c.physical_min_uv) == 0;
+        ok = ok && edf_set_digital_maximum(handle, s, digital_max) == 0;
+        ok = ok && edf_set_digital_minimum(handle, s, digital_min) == 0;
+        ok = ok && edf_set_label(handle, s, c.labels[static_cast<std::size_t>(s)].c_str()) == 0;
+        ok = ok && edf_set_physical_dimension(handle, s, "uV") == 0;
+        if (!c.prefilter.empty())
+            ok = ok && edf_set_prefilter(handle, s, c.prefilter.c_str()) == 0;
+    }
+    ok = ok && edf_set_equipment(handle, c.equipment.c_str()) == 0;
+    if (c.start) {
+        const auto& t = *c.start;
+        ok = ok && edf_set_startdatetime(handle, t[0], t[1], t[2], t[3], t[4], t[5]) == 0;
+    }
+    if (!ok) {
+        edfclose_file(handle);
+        throw SourceError(path.string() + ": EDFlib rejected the header settings");
+    }
+    return handle;
+}
+
+} // namespace
+
 EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
     : path_(path), config_(std::move(config)) {
     const int n = static_cast<int>(config_.labels.size());
@@ -571,38 +609,100 @@ EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
     if (config_.sample_rate_hz <= 0)
         throw SourceError(path.string() + ": EDF/BDF output needs a whole-number sample rate");
     const bool bdf = config_.format == EdfFormat::BdfPlus;
-    const int type = bdf ? EDFLIB_FILETYPE_BDFPLUS : EDFLIB_FILETYPE_EDFPLUS;
     digital_max_ = bdf ? 8388607 : 32767;
     digital_min_ = bdf ? -8388608 : -32768;
-    handle_ = edfopen_file_writeonly(path.c_str(), type, n);
-    if (handle_ < 0) throw SourceError(path.string() + ": cannot create (" + open_error(handle_) + ")");
-    bool ok = true;
-    for (int s = 0; s < n; ++s) {
-        ok = ok && edf_set_samplefrequency(handle_, s, config_.sample_rate_hz) == 0;
-        ok = ok && edf_set_physical_maximum(handle_, s, config_.physical_max_uv) == 0;
-        ok = ok && edf_set_physical_minimum(handle_, s, config_.physical_min_uv) == 0;
-        ok = ok && edf_set_digital_maximum(handle_, s, digital_max_) == 0;
-        ok = ok && edf_set_digital_minimum(handle_, s, digital_min_) == 0;
-        ok = ok && edf_set_label(handle_, s, config_.labels[static_cast<std::size_t>(s)].c_str()) == 0;
-        ok = ok && edf_set_physical_dimension(handle_, s, "uV") == 0;
-        if (!config_.prefilter.empty())
-            ok = ok && edf_set_prefilter(handle_, s, config_.prefilter.c_str()) == 0;
+    if (config_.durable && !config_.start) {
+        // EDFlib's default start is "now" at open: fix it, so that the header written at open
+        // and the one EDFlib writes with the first record are the same bytes.
+        const std::time_t now = std::time(nullptr);
+        std::tm local{};
+        ::localtime_r(&now, &local);
+        config_.start = std::array<int, 6>{local.tm_year + 1900, local.tm_mon + 1, local.tm_mday,
+                                           local.tm_hour,        local.tm_min,     local.tm_sec};
     }
-    ok = ok && edf_set_equipment(handle_, config_.equipment.c_str()) == 0;
-    if (config_.start) {
-        const auto& t = *config_.start;
-        ok = ok && edf_set_startdatetime(handle_, t[0], t[1], t[2], t[3], t[4], t[5]) == 0;
-    }
-    if (!ok) {
-        edfclose_file(handle_);
-        handle_ = -1;
-        throw SourceError(path.string() + ": EDFlib rejected the header settings");
-    }
+    handle_ = open_edflib_writer(path_, config_, digital_min_, digital_max_);
     record_.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(config_.sample_rate_hz), 0);
+    if (config_.durable) {
+        try {
+            write_header_now();
+        } catch (...) {
+            edfclose_file(handle_);
+            handle_ = -1;
+            if (header_fd_ >= 0) ::close(header_fd_);
+            throw;
+        }
+    }
+}
+
+// EDFlib writes the header only with the first data record. For a file that is readable from
+// the start, EDFlib makes the same header (same settings and start time) in a scratch file with
+// one record of zeros; its header goes into our file now with a record count of 0, and EDFlib
+// later writes the same bytes over it (count -1, which the first record's count replaces).
+void EdfWriter::write_header_now() {
+    // In the system's temporary folder, else next to the file (which is writable).
+    std::error_code no_tmp;
+    const auto tmp = std::filesystem::temp_directory_path(no_tmp);
+    std::filesystem::path scratch;
+    int scratch_fd = -1;
+    for (const auto& folder : {no_tmp ? path_.parent_path() : tmp, path_.parent_path()}) {
+        std::string name = ((folder.empty() ? std::filesystem::path(".") : folder) /
+                            ".semg-edf-header-XXXXXX").string();
+        scratch_fd = ::mkstemp(name.data());
+        if (scratch_fd >= 0) {
+            scratch = name;
+            break;
+        }
+    }
+    if (scratch_fd < 0)
+        throw SourceError(path_.string() + ": cannot make the scratch header file (" + std::strerror(errno) + ")");
+    ::close(scratch_fd);
+    std::string header;
+    try {
+        const int h = open_edflib_writer(scratch, config_, digital_min_, digital_max_);
+        std::vector<int> zeros(static_cast<std::size_t>(config_.sample_rate_hz), 0);
+        bool ok = true;
+        for (std::size_t c = 0; c < config_.labels.size(); ++c)
+            ok = ok && edfwrite_digital_samples(h, zeros.data()) == 0;
+        ok = edfclose_file(h) == 0 && ok;
+        std::FILE* f = std::fopen(scratch.c_str(), "rb");
+        if (f) {
+            char field[9] = {};
+            const bool read = std::fseek(f, 184, SEEK_SET) == 0 && std::fread(field, 1, 8, f) == 8;
+            const long bytes = read ? std::atol(field) : 0;
+            header.resize(static_cast<std::size_t>(std::max(0L, bytes)));
+            ok = ok && bytes > 256 && std::fseek(f, 0, SEEK_SET) == 0 &&
+                 std::fread(header.data(), 1, header.size(), f) == header.size();
+            std::fclose(f);
+        }
+        if (!ok || !f || header.size() <= 256) throw SourceError(path_.string() + ": cannot make the header");
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove(scratch, ignored);
+        throw;
+    }
+    std::error_code ec;
+    std::filesystem::remove(scratch, ec);
+    header.replace(236, 8, "0       ");
+    header_fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (header_fd_ < 0 ||
+        ::pwrite(header_fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
+        throw SourceError(path_.string() + ": cannot write the header (" + std::strerror(errno) + ")");
+}
+
+void EdfWriter::write_record_count() {
+    // EDFlib writes through a stdio stream it does not expose: flush them all, so that every
+    // record the count includes is in the kernel (a killed process loses nothing the kernel has).
+    if (std::fflush(nullptr) != 0)
+        throw SourceError(path_.string() + ": write failed (" + std::strerror(errno) + ")");
+    char count[16];
+    std::snprintf(count, sizeof count, "%-8llu", static_cast<unsigned long long>(records_written_));
+    if (records_written_ > 99999999ULL || ::pwrite(header_fd_, count, 8, 236) != 8)
+        throw SourceError(path_.string() + ": cannot update the header's record count");
 }
 
 EdfWriter::~EdfWriter() {
     if (handle_ >= 0) edfclose_file(handle_);
+    if (header_fd_ >= 0) ::close(header_fd_);
 }
 
 void EdfWriter::write(dsp::ConstBlockRef block) {
@@ -632,6 +732,8 @@ void EdfWriter::flush_record() {
         if (edfwrite_digital_samples(handle_, record_.data() + c * per_record) != 0)
             throw SourceError(path_.string() + ": write failed (disk full?)");
     record_fill_ = 0;
+    ++records_written_;
+    if (header_fd_ >= 0) write_record_count();
 }
 
 void EdfWriter::annotate(const Annotation& annotation) {
@@ -658,6 +760,10 @@ void EdfWriter::close() {
     }
     const int rc = edfclose_file(handle_);
     handle_ = -1;
+    if (header_fd_ >= 0) {
+        ::close(header_fd_);
+        header_fd_ = -1;
+    }
     if (rc != 0) throw SourceError(path_.string() + ": closing failed");
 }
 

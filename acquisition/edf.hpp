@@ -70,6 +70,11 @@ struct EdfWriterConfig {
     // Start date and time in the header; empty: EDFlib's default (now). A fixed start makes
     // files reproducible byte for byte (the simulator uses 2000-01-01 00:00:00).
     std::optional<std::array<int, 6>> start; // year, month, day, hour, minute, second
+    // Readable after a kill at any moment (a capture's raw.bdf): the header is on disk from the
+    // start, and after every data record the record is pushed to the kernel and the header's
+    // record count rewritten. Without it EDFlib writes the header with the first record and
+    // leaves its count at -1 until close(), which readers refuse.
+    bool durable = false;
 };
 
 // Writes float µV blocks as digital samples, one data record per second. An unfinished last
@@ -87,9 +92,12 @@ public:
     void annotate(const Annotation& annotation);
     void close();
     std::uint64_t frames_written() const noexcept { return frames_written_; }
+    std::uint64_t records_written() const noexcept { return records_written_; }
 
 private:
     void flush_record();
+    void write_header_now();
+    void write_record_count();
 
     std::filesystem::path path_;
     EdfWriterConfig config_;
@@ -99,6 +107,8 @@ private:
     std::vector<int> record_; // one data record, channel after channel
     std::size_t record_fill_ = 0;
     std::uint64_t frames_written_ = 0;
+    std::uint64_t records_written_ = 0;
+    int header_fd_ = -1; // durable: a second descriptor on the file for the header's count
 };
 
 

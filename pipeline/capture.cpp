@@ -148,6 +148,8 @@ nlohmann::ordered_json acquisition_json(const CaptureReport& r) {
     j["clipped_samples"] = r.clipped_samples;
     j["live_view_dropped_epochs"] = r.live_dropped_epochs;
     j["reconnects"] = r.reconnects;
+    j["stall_timeout_s"] = r.stall_timeout_s;
+    j["longest_silence_s"] = r.longest_silence_s;
     if (r.dashboard)
         j["dashboard"] = {{"url", r.dashboard_url},
                           {"clients_served", r.dashboard->clients_served},
@@ -356,6 +358,14 @@ struct Capture::Impl {
     Clock::time_point read_time{};
     bool second_limit_set = false;
     std::uint64_t clipped_local = 0;
+    // Is this the protocol at all, and is it still coming (see check_stream)?
+    std::uint64_t seen_failures = 0, seen_frames = 0, failure_streak = 0;
+    bool fill_baseline_pending = false; // after a reconnection: the next frames set the baseline
+    std::uint64_t fill_base_frames = 0, fill_base_lost = 0;
+    Clock::time_point last_frame_read{};
+    std::atomic<double> longest_silence_s{0.0};  // written by the reader only
+    std::atomic<Clock::rep> last_frame_ticks{0}; // last_frame_read, for the control thread
+    std::atomic<bool> stream_rejected{false};
 
     // Format: written by the reader before format_ready (release), read after it (acquire).
     std::atomic<bool> format_ready{false};
@@ -414,6 +424,7 @@ struct Capture::Impl {
     std::unique_ptr<OutputDir> out;
     std::unique_ptr<LiveView> view;
     std::filesystem::path raw_path;
+    bool out_dir_created = false;              // by this capture: removed again if the set-up fails
     std::optional<InputFacts> dashboard_facts; // the input as the dashboard's summaries give it
     std::uint64_t dsp_epochs = 0, fits_published = 0; // DSP thread
     acquisition::SourceInfo info;
@@ -447,8 +458,93 @@ struct Capture::Impl {
         read_time = Clock::now();
         parser->feed(bytes, *assembler);
         assembler->flush(); // a frame never waits for the next read
+        check_stream(parser->counters());
         std::lock_guard lock(counters_mutex);
         counters = parser->counters();
+    }
+
+    void mark_frame_time(Clock::time_point t) {
+        last_frame_read = t;
+        last_frame_ticks.store(t.time_since_epoch().count(), std::memory_order_release);
+    }
+
+    // Host time since the last frame arrived; 0 before the first.
+    double silence_s() const {
+        const auto ticks = last_frame_ticks.load(std::memory_order_acquire);
+        if (ticks == 0)
+            return 0.0;
+        return std::chrono::duration<double>(Clock::now() -
+                                             Clock::time_point(Clock::duration(ticks)))
+            .count();
+    }
+
+    // Bytes that are not the protocol (random data, a wrong baud rate) still pass its checks
+    // now and then, so they do not stop at the start timeout: they make a recording of noise and
+    // fill. Two signs reject the stream (docs/capture.md, "Stopping"): sync failures in a row
+    // with no frame between them (text lines, checksummed frames), and a recording that is
+    // mostly gap fill (Cyton, whose 8-bit counter makes every false packet a gap).
+    void check_stream(const acquisition::ParserCounters& k) {
+        const std::uint64_t failures = k.sync_losses + k.bad_checksums + k.bad_lines;
+        const bool frames = k.frames > seen_frames;
+        if (frames) {
+            // Per read: a read that decoded a frame ends the run of failures.
+            failure_streak = 0;
+            if (last_frame_read != Clock::time_point{})
+                longest_silence_s.store(
+                    std::max(longest_silence_s.load(),
+                             std::chrono::duration<double>(read_time - last_frame_read).count()));
+            mark_frame_time(read_time);
+            if (fill_baseline_pending) {
+                // The first frames after a reconnection reveal the outage as one gap: a device
+                // that kept counting, not a sign of a wrong stream.
+                fill_baseline_pending = false;
+                fill_base_frames = k.frames;
+                fill_base_lost = k.lost_samples;
+            }
+        } else {
+            failure_streak += failures - seen_failures;
+        }
+        seen_failures = failures;
+        seen_frames = k.frames;
+        const std::string hint = fmt::format(
+            "is the device sending {} data? check --protocol and --baud", settings.protocol.name);
+        if (failure_streak >= settings.max_sync_failures) {
+            reject(fmt::format("{} sync failures (sync losses, bad checksums, bad lines) with no "
+                               "frame between them (--max-sync-failures {}): {}",
+                               failure_streak, settings.max_sync_failures, hint));
+            return;
+        }
+        check_fill(k, settings.fill_min_stream_s);
+    }
+
+    // The gap-fill share since the start or the last reconnection, once the stream holds
+    // min_stream_s of samples (the reader), and at the end of the capture whatever its length:
+    // slower noise can stall before it makes fill_min_stream_s.
+    void check_fill(const acquisition::ParserCounters& k, double min_stream_s) {
+        const double rate_hz = parser->sample_rate_hz();
+        if (fill_baseline_pending || !(rate_hz > 0.0))
+            return;
+        const std::uint64_t lost = k.lost_samples - fill_base_lost;
+        const std::uint64_t total = k.frames - fill_base_frames + lost;
+        if (total > 0 && static_cast<double>(total) >= min_stream_s * rate_hz &&
+            100.0 * static_cast<double>(lost) > settings.max_fill_pct * static_cast<double>(total))
+            reject(fmt::format("{:.1f} % of the {:.1f} s of stream is gap fill (--max-fill-pct "
+                               "{}): the sample counter jumps at random; is the device sending "
+                               "{} data? check --protocol and --baud",
+                               100.0 * static_cast<double>(lost) / static_cast<double>(total),
+                               static_cast<double>(total) / rate_hz, settings.max_fill_pct,
+                               settings.protocol.name));
+    }
+
+    void reject(const std::string& why) {
+        if (stream_rejected.exchange(true))
+            return;
+        {
+            std::lock_guard lock(mutex);
+            reader_fatal = why;
+        }
+        fatal = true;
+        notify();
     }
 
     void on_end(const std::error_code& ec) {
@@ -508,6 +604,7 @@ struct Capture::Impl {
                 const double whole_s = std::ceil(*settings.duration_s - 1e-9);
                 stop_at_frame = static_cast<std::uint64_t>(std::max(1.0, whole_s) * fs);
             }
+            mark_frame_time(read_time); // the stall clock starts with the first frame
             format_ready.store(true, std::memory_order_release);
         } catch (const std::exception& e) {
             {
@@ -766,8 +863,8 @@ struct Capture::Impl {
                 break;
             }
             if (Clock::now() - last_flush >= std::chrono::seconds(1)) {
-                // EDFlib writes through stdio: push whole records to the kernel every second, so
-                // a crash loses at most about a second.
+                // EdfWriter (durable) pushes each record and its count to the kernel as the
+                // record completes; this catches anything else buffered in stdio.
                 std::fflush(nullptr);
                 take_extra_annotations();
                 last_flush = Clock::now();
@@ -830,6 +927,9 @@ struct Capture::Impl {
         annotate_from_control(t_s, "device lost");
         if (settings.reconnect_s <= 0.0)
             return false;
+        // No transport runs now: the reader's state is ours until open_transport().
+        fill_baseline_pending = true;
+        mark_frame_time(Clock::now()); // the stall clock restarts with the port
         notice(fmt::format("{}: device gone ({}); samples so far are kept; retrying for {:.1f} s",
                            settings.serial.port, why, settings.reconnect_s));
         while (std::chrono::duration<double>(Clock::now() - t0).count() < settings.reconnect_s) {
@@ -893,6 +993,8 @@ struct Capture::Impl {
                                   static_cast<double>(recorder_ring->capacity());
         if (live)
             h.live_dropped = live->dropped();
+        if (h.connected)
+            h.silent_s = silence_s();
         return h;
     }
 
@@ -916,13 +1018,10 @@ struct Capture::Impl {
                              "more (surface EMG "
                              "has power up to 400-500 Hz)",
                              fs, 0.45 * fs));
-        AnalysisSettings a = settings.analysis;
-        if (settings.configure)
-            settings.configure(info, a);
-        analysis.emplace(a);
-        analysis->prepare(info, [this](const std::string& w) { warn(w); });
-
+        // raw.bdf first, its header on disk at once: a capture killed while the analysis is
+        // being prepared still leaves a readable (empty) recording.
         std::error_code ec;
+        out_dir_created = !std::filesystem::exists(settings.out_dir, ec);
         std::filesystem::create_directories(settings.out_dir, ec);
         if (ec)
             throw CaptureError(settings.out_dir.string() + ": cannot create (" + ec.message() +
@@ -935,7 +1034,14 @@ struct Capture::Impl {
         cfg.physical_max_uv = grid->max_uv();
         cfg.equipment = "semg capture " + settings.protocol.name;
         cfg.prefilter = "none";
+        cfg.durable = true; // readable as it stands after a kill: header now, count kept current
         writer = std::make_unique<acquisition::EdfWriter>(raw_path, cfg);
+        AnalysisSettings a = settings.analysis;
+        if (settings.configure)
+            settings.configure(info, a);
+        analysis.emplace(a);
+        analysis->prepare(info, [this](const std::string& w) { warn(w); });
+
         // The folder exists now, so OutputDir never removes it (raw.bdf lives there).
         out = std::make_unique<OutputDir>(settings.out_dir);
         epochs_csv.emplace(out->open("epochs.csv"), analysis->labels(), analysis->sites());
@@ -1051,6 +1157,8 @@ CaptureReport Capture::Impl::run() {
         writer.reset();
         std::error_code ec;
         std::filesystem::remove(raw_path, ec); // nothing but a header in it yet
+        if (out_dir_created)
+            std::filesystem::remove(s.out_dir, ec); // only if empty
         throw CaptureError(e.what());
     }
 
@@ -1059,6 +1167,8 @@ CaptureReport Capture::Impl::run() {
     auto last_health = Clock::now();
     auto last_dashboard_health = last_health;
     std::optional<Clock::time_point> stop_deadline;
+    bool silence_told = false;
+    bool stalled = false;
     for (;;) {
         wait_event(std::chrono::milliseconds(100));
         show_live();
@@ -1077,8 +1187,29 @@ CaptureReport Capture::Impl::run() {
         }
         if (fatal) {
             std::lock_guard lock(mutex);
-            reason = "stream failed: " + reader_fatal;
+            reason = (stream_rejected ? "stream rejected: " : "stream failed: ") + reader_fatal;
             break;
+        }
+        if (transport && !device_ended) {
+            // A stall: the port is open but nothing comes (a device that hung, a cable with
+            // power but no data). Said live at 1 s, the end at the stall timeout.
+            const double silent_s = silence_s();
+            if (silent_s > s.stall_timeout_s) {
+                reason = fmt::format("stalled: no frame for {:.1f} s (--stall-timeout-s {})",
+                                     silent_s, s.stall_timeout_s);
+                stalled = true;
+                break;
+            }
+            if (silent_s >= 1.0 && !silence_told) {
+                notice(fmt::format("{}: no frame for {:.1f} s; the capture stops at {} s "
+                                   "(--stall-timeout-s)",
+                                   s.serial.port, silent_s, s.stall_timeout_s));
+                silence_told = true;
+            } else if (silent_s < 1.0 && silence_told) {
+                notice(fmt::format("{}: frames again (longest silence so far {:.1f} s)",
+                                   s.serial.port, longest_silence_s.load()));
+                silence_told = false;
+            }
         }
         if (limit_reached) {
             std::lock_guard lock(mutex);
@@ -1105,6 +1236,15 @@ CaptureReport Capture::Impl::run() {
 
     // ---- shutdown: every file closed, whatever the reason ----
     close_transport(!device_ended);
+    // The reader has stopped: its state is ours. A short stream of noise is rejected too.
+    if (!stream_rejected) {
+        check_fill(parser->counters(), 0.0);
+        if (stream_rejected) {
+            std::lock_guard lock(mutex);
+            reason = "stream rejected: " + reader_fatal + " (at the end; it had " + reason + ")";
+            stalled = false;
+        }
+    }
     assembler->flush();
     dsp_ring->close();
     recorder_ring->close();
@@ -1127,6 +1267,12 @@ CaptureReport Capture::Impl::run() {
     r.live_dropped_epochs = live->dropped();
     r.clipped_samples = clipped.load();
     r.reconnects = reconnects;
+    r.stall_timeout_s = s.stall_timeout_s;
+    r.longest_silence_s = longest_silence_s.load();
+    if (stalled)
+        r.longest_silence_s = std::max(r.longest_silence_s, silence_s());
+    r.stalled = stalled;
+    r.stream_rejected = stream_rejected;
     r.stop_reason = reason;
     r.epoch_latency = latency.stats();
     r.processing_latency = processing_latency.stats();
@@ -1163,6 +1309,11 @@ void Capture::Impl::write_results(CaptureReport& r,
                                   std::optional<nlohmann::ordered_json>& summary) {
     if (recorder_failed) {
         r.results_error = "raw recording failed: " + recorder_error;
+        return;
+    }
+    if (stream_rejected) {
+        // Results of a stream that is not the protocol would be a wrong answer.
+        r.results_error = r.stop_reason + "; no result files";
         return;
     }
     if (dsp_failed) {
@@ -1202,6 +1353,14 @@ Capture::Capture(CaptureSettings settings) : impl_(std::make_unique<Impl>(std::m
         throw std::invalid_argument("--reconnect-s must be >= 0");
     if (!(s.start_timeout_s > 0.0))
         throw std::invalid_argument("start timeout must be > 0");
+    if (!(s.stall_timeout_s > 0.0))
+        throw std::invalid_argument("--stall-timeout-s must be > 0");
+    if (s.max_sync_failures == 0)
+        throw std::invalid_argument("--max-sync-failures must be >= 1");
+    if (!(s.max_fill_pct > 0.0 && s.max_fill_pct <= 100.0))
+        throw std::invalid_argument("--max-fill-pct must be > 0 and <= 100");
+    if (!(s.fill_min_stream_s >= 0.0))
+        throw std::invalid_argument("fill_min_stream_s must be >= 0");
     if (!(s.dsp_ring_s > 0.0) || !(s.recorder_ring_s > 0.0))
         throw std::invalid_argument("ring sizes must be > 0");
     if (!(s.max_gap_fill_s >= 0.0))

@@ -75,6 +75,18 @@ struct CaptureSettings {
     std::optional<double> duration_s; // rounded up to whole seconds (BDF data records)
     double reconnect_s = 5.0;         // after the device disappears, keep trying this long
     double start_timeout_s = 10.0;    // no frame within this: wrong port, protocol or baud
+    // After the first frame, no frame for this long while the port is open: the capture stops
+    // (results for what arrived, raw.bdf closed) and reports the stall.
+    double stall_timeout_s = 5.0;
+    // A stream that is not the protocol (random bytes, wrong baud rate) must not become a
+    // recording. It is rejected when this many sync failures (sync losses, bad checksums, bad
+    // lines) come with no frame decoded between them ...
+    std::uint64_t max_sync_failures = 100;
+    // ... or when more than this share of the samples since the start (or since a reconnection)
+    // is gap fill, once they make fill_min_stream_s of stream: random bytes that pass a weak
+    // check (Cyton) carry random counters, so nearly every sample is fill.
+    double max_fill_pct = 50.0;
+    double fill_min_stream_s = 10.0;
     std::optional<std::pair<double, double>> range_uv; // raw.bdf physical range
     double dsp_ring_s = 4.0;                           // reader -> DSP ring, seconds of samples
     double recorder_ring_s = 10.0;              // reader -> recorder ring, seconds of samples
@@ -114,6 +126,10 @@ struct CaptureReport {
     std::uint64_t live_dropped_epochs = 0;
     std::uint64_t clipped_samples = 0; // beyond the raw.bdf range, saved at the rail
     std::uint64_t reconnects = 0;
+    double stall_timeout_s = 0.0;
+    double longest_silence_s = 0.0; // longest wait for a frame while connected, after the first
+    bool stalled = false;           // stopped by the stall timeout
+    bool stream_rejected = false;   // stopped as not being the protocol: no result files
     // With a dashboard: its address, and its counts when the capture ended.
     std::optional<DashboardStats> dashboard;
     std::string dashboard_url;
@@ -134,10 +150,12 @@ struct CaptureReport {
     std::size_t epochs = 0;
 };
 
-// A capture that was killed (SIGKILL, power loss, a crash) leaves raw.bdf with every record it
-// had flushed but with EDFlib's "-1" in the header's record count, which readers refuse. This
-// sets the count from the file size and cuts a partial last record; the annotations (gaps),
-// which EDFlib writes only when it closes the file, are lost. Returns the records kept.
+// A killed capture (SIGKILL, power loss, a crash) leaves raw.bdf with every completed record and
+// their count in the header (EdfWriter's durable mode), which `semg analyze` reads as it stands;
+// captures of older versions left EDFlib's "-1", and a kill during a record's write leaves a
+// count one behind the length, which other readers refuse. This sets the count from the file
+// size and cuts a partial last record; the annotations (gaps), which EDFlib writes only when it
+// closes the file, are lost. Returns the records kept.
 // Throws acquisition::SourceError when the file has no EDF/BDF header.
 std::uint64_t recover_raw_bdf(const std::filesystem::path& path);
 

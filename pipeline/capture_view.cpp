@@ -37,6 +37,8 @@ std::string format_health(const CaptureHealth& h) {
         s += fmt::format("  clipped {}", h.clipped_samples);
     if (h.overrun_samples > 0)
         s += fmt::format("  OVERRUN {}", h.overrun_samples);
+    if (h.silent_s >= 1.0 && !h.stopped)
+        s += fmt::format("  NO FRAME FOR {:.1f} s", h.silent_s);
     s += fmt::format("  dsp lag {:.0f} ms  rings dsp {:.0f}% raw {:.0f}%", h.dsp_lag_ms,
                      h.dsp_ring_pct, h.recorder_ring_pct);
     if (h.live_dropped > 0)

@@ -42,6 +42,7 @@ struct CaptureHealth {
     double dsp_ring_pct = 0.0;
     double recorder_ring_pct = 0.0;
     std::uint64_t live_dropped = 0;
+    double silent_s = 0.0; // host time since the last frame arrived (a stall when it grows)
 };
 
 std::string format_health(const CaptureHealth& h);

@@ -488,7 +488,8 @@ void Server::publish_health(const CaptureHealth& h) {
            {"dsp_lag_ms", number(h.dsp_lag_ms)},
            {"dsp_ring_pct", number(h.dsp_ring_pct)},
            {"recorder_ring_pct", number(h.recorder_ring_pct)},
-           {"live_view_dropped_epochs", h.live_dropped}};
+           {"live_view_dropped_epochs", h.live_dropped},
+           {"silent_s", number(h.silent_s)}};
     asio::post(io_, [this, j = std::move(j)]() mutable {
         if (finished_)
             return;

@@ -34,6 +34,7 @@ std::filesystem::path OutputDir::temp_path(const std::string& name) {
     if (it != temps_.end()) return it->second;
     auto temp = dir_ / ("." + name + ".tmp-" + std::to_string(::getpid()));
     temps_.emplace(name, temp);
+    on_signal_.emplace(name, TemporaryRegistration(temp));
     return temp;
 }
 
@@ -57,10 +58,12 @@ void OutputDir::commit() {
         if (ec) throw std::runtime_error((dir_ / name).string() + ": cannot rename into place (" + ec.message() + ")");
     }
     committed_ = true;
+    on_signal_.clear();
 }
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
     const auto temp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()));
+    const TemporaryRegistration on_signal(temp);
     {
         std::ofstream out(temp, std::ios::binary | std::ios::trunc);
         out << text;

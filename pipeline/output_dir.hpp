@@ -3,6 +3,8 @@
 // temporaries are removed, and so is the folder if this object created it: no partial output.
 #pragma once
 
+#include "pipeline/temp_cleanup.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,6 +32,7 @@ private:
     bool committed_ = false;
     std::map<std::string, std::filesystem::path> temps_;
     std::map<std::string, std::ofstream> streams_;
+    std::map<std::string, TemporaryRegistration> on_signal_; // temporaries a signal removes
 };
 
 // Writes `text` to `path` atomically (temporary file in the same folder, then rename).

@@ -38,6 +38,9 @@ struct CaptureOptions {
     std::optional<double> duration_s;
     double reconnect_s = 5.0;
     double start_timeout_s = 10.0;
+    double stall_timeout_s = 5.0;
+    std::uint64_t max_sync_failures = 100;
+    double max_fill_pct = 50.0;
     std::string range_uv;
     std::filesystem::path out;
     std::string live = "auto";
@@ -106,6 +109,9 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
     s.duration_s = o.duration_s;
     s.reconnect_s = o.reconnect_s;
     s.start_timeout_s = o.start_timeout_s;
+    s.stall_timeout_s = o.stall_timeout_s;
+    s.max_sync_failures = o.max_sync_failures;
+    s.max_fill_pct = o.max_fill_pct;
     if (!o.range_uv.empty())
         s.range_uv = parse_range(o.range_uv, "--range-uv");
 
@@ -174,6 +180,19 @@ void capture(CaptureOptions o) {
     if (o.out.empty())
         o.out = default_out_dir();
     auto settings = settings_from(o);
+
+    // Ctrl-C, SIGTERM and SIGHUP (the terminal went away): blocked in every thread, taken by one
+    // thread with sigtimedwait, so no work ever runs in a signal handler. Blocked before any
+    // thread starts (the dashboard's included): threads inherit the mask, and a thread without
+    // it would take the signal's default action and kill the process mid-recording. They stay
+    // blocked until exit: a late signal must not kill us while the files are being closed.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
     // Listening before the capture starts: a port in use or a bad address stops us here.
     std::unique_ptr<pipeline::DashboardServer> dashboard;
     if (!o.dashboard.empty()) {
@@ -186,14 +205,6 @@ void capture(CaptureOptions o) {
     }
     pipeline::Capture session(std::move(settings));
 
-    // Ctrl-C and SIGTERM: blocked in every thread (the capture's threads inherit the mask) and
-    // taken by one thread with sigtimedwait, so no work ever runs in a signal handler. They stay
-    // blocked until exit: a late signal must not kill us while the files are being closed.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::jthread signal_thread([&session, signals](std::stop_token stop) {
         acquisition::set_current_thread_name("semg-signals");
         const timespec poll{0, 100'000'000};
@@ -203,6 +214,8 @@ void capture(CaptureOptions o) {
                 session.request_stop("interrupted (SIGINT)");
             else if (sig == SIGTERM)
                 session.request_stop("terminated (SIGTERM)");
+            else if (sig == SIGHUP)
+                session.request_stop("hung up (SIGHUP)");
         }
     });
 
@@ -240,12 +253,19 @@ void capture(CaptureOptions o) {
         if (std::filesystem::exists(o.out / "pairs.csv"))
             files += "pairs.csv, ";
         std::cout << "wrote " << files << "summary.json in " << o.out.string() << "\n";
+        if (r.longest_silence_s >= 1.0)
+            std::cout << fmt::format("longest wait for a frame: {:.1f} s\n", r.longest_silence_s);
         if (r.dashboard)
             std::cout << fmt::format("dashboard {}: {} clients; {} updates dropped for slow "
                                      "clients, {} disconnected for not reading\n",
                                      r.dashboard_url, r.dashboard->clients_served,
                                      r.dashboard->dropped_updates, r.dashboard->stalled_clients);
     }
+    // Results for what arrived are written, but a session that ended this way did not do its
+    // job: exit non-zero so that a script notices.
+    if (r.stalled)
+        throw std::runtime_error(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
+                                             r.port, r.stop_reason, r.duration_s, o.out.string()));
 }
 
 } // namespace
@@ -286,6 +306,18 @@ void register_capture(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--start-timeout-s", o->start_timeout_s,
                     "Give up if no frame arrives within this")
+        ->capture_default_str();
+    cmd->add_option("--stall-timeout-s", o->stall_timeout_s,
+                    "After the first frame, stop with an error (exit 1) when no frame comes for "
+                    "this long; results for what arrived are written")
+        ->capture_default_str();
+    cmd->add_option("--max-sync-failures", o->max_sync_failures,
+                    "Reject the stream (exit 1, no result files, raw.bdf kept) after this many "
+                    "sync failures with no frame between them: not this protocol")
+        ->capture_default_str();
+    cmd->add_option("--max-fill-pct", o->max_fill_pct,
+                    "Reject the stream when more than this % of its samples are gap fill, once "
+                    "there are 10 s of them (random bytes read as Cyton)")
         ->capture_default_str();
     cmd->add_option(
         "--range-uv", o->range_uv,

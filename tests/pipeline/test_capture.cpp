@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <fstream>
 #include <mutex>
@@ -115,6 +116,8 @@ TEST(RawBdf, RecoversWhatAKilledCaptureFlushed) {
     }
     int status = 0;
     ::waitpid(child, &status, 0);
+    // The reader takes the records from the file's length (with a warning); --recover still
+    // fixes the header for other readers, which refuse a count of -1.
     { // EDFlib refuses it; semg's reader counts the records from the length, with a warning
         const acquisition::EdfSource unfinished(path);
         EXPECT_EQ(unfinished.info().total_frames, 3000u);
@@ -131,6 +134,76 @@ TEST(RawBdf, RecoversWhatAKilledCaptureFlushed) {
     std::ofstream(dir / "text.bdf")
         << "not a recording at all, but long enough to have a header.......";
     EXPECT_THROW(pipeline::recover_raw_bdf(dir / "text.bdf"), acquisition::SourceError);
+}
+
+// Issue 12 (b): a durable writer (raw.bdf's) leaves a file that readers accept as it stands
+// after a kill at any moment: the header is on disk before the first sample, and the record
+// count follows every record, so EDFlib (which refuses -1 and any count that disagrees with
+// the file's length) reads every whole record without --recover.
+TEST(RawBdf, ADurableWriterIsReadableAsItStandsAfterAKill) {
+    const auto dir = fresh_dir("durable");
+    const auto x = test::emg_like(3, 3500, 1000.0, 100.0, 2);
+    auto header_count = [](const fs::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        std::string field(8, ' ');
+        in.seekg(236);
+        in.read(field.data(), 8);
+        return field;
+    };
+    // Killed (no close(), no flush by anyone) after `frames` frames.
+    auto killed_after = [&](const std::string& name, std::size_t frames) {
+        const auto path = dir / name;
+        const pid_t child = ::fork();
+        if (child == 0) {
+            acquisition::EdfWriterConfig cfg;
+            cfg.sample_rate_hz = 1000;
+            cfg.labels = {"a", "b", "c"};
+            cfg.durable = true;
+            acquisition::EdfWriter w(path, cfg);
+            if (frames > 0) {
+                dsp::Block block = test::make_block(x);
+                block.set_frames(frames);
+                w.write(block.cref());
+            }
+            ::_exit(0);
+        }
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        return path;
+    };
+    // Before the first record: a header with 0 records, the length of a header (4 signals with
+    // the annotation signal: 256 bytes each and the fixed part).
+    const auto empty = killed_after("empty.bdf", 0);
+    ASSERT_TRUE(fs::exists(empty));
+    EXPECT_EQ(fs::file_size(empty), 5u * 256u);
+    EXPECT_EQ(header_count(empty), "0       ");
+    // 3.5 s: three whole records, counted; the half record never left the writer.
+    const auto three = killed_after("three.bdf", 3500);
+    EXPECT_EQ(header_count(three), "3       ");
+    const auto back = test::read_bdf(three);
+    ASSERT_EQ(back[0].size(), 3000u);
+    const pipeline::BdfGrid grid(-100000, 100000);
+    for (std::size_t c = 0; c < 3; ++c)
+        for (std::size_t i = 0; i < 3000; ++i)
+            ASSERT_EQ(back[c][i], grid.quantise(x[c][i]));
+    // Closed normally, the file is what a writer without `durable` makes.
+    acquisition::EdfWriterConfig cfg;
+    cfg.sample_rate_hz = 1000;
+    cfg.labels = {"a", "b", "c"};
+    cfg.start = std::array<int, 6>{2000, 1, 1, 0, 0, 0};
+    for (const bool durable : {false, true}) {
+        cfg.durable = durable;
+        acquisition::EdfWriter w(dir / (durable ? "closed-durable.bdf" : "closed.bdf"), cfg);
+        dsp::Block block = test::make_block(x);
+        w.write(block.cref());
+        w.close();
+    }
+    std::ifstream a(dir / "closed.bdf", std::ios::binary),
+        b(dir / "closed-durable.bdf", std::ios::binary);
+    const std::string bytes_a((std::istreambuf_iterator<char>(a)), {});
+    const std::string bytes_b((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_EQ(bytes_a.size(), bytes_b.size());
+    EXPECT_TRUE(bytes_a == bytes_b) << "a durable writer's closed file differs";
 }
 
 // ---- rings --------------------------------------------------------------------------------------

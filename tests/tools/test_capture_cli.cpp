@@ -11,8 +11,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <regex>
 #include <sstream>
 
@@ -60,6 +64,14 @@ public:
             }
             std::this_thread::sleep_for(10ms);
         }
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+    }
+    // Exit code if it has ended (-2: by a signal), else -3.
+    int try_wait() {
+        int status = 0;
+        if (pid_ <= 0 || ::waitpid(pid_, &status, WNOHANG) != pid_)
+            return -3;
         pid_ = -1;
         return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
     }
@@ -507,5 +519,372 @@ TEST(CaptureCli, DashboardAddressErrorsAreOneLineBeforeTheCapture) {
             << "the port was tried first: " << out;
         EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
         EXPECT_FALSE(fs::exists(dir / "out")) << out;
+    }
+}
+
+// ---- issue 12: no silent wrong answer, no lost session ----------------------------------------
+
+namespace {
+
+// Temporary result files (`.NAME.tmp-PID`) left in `dir`.
+std::vector<std::string> temporaries_in(const fs::path& dir) {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().filename().string().find(".tmp-") != std::string::npos)
+            found.push_back(e.path().filename().string());
+    return found;
+}
+
+// Waits until `dir` holds a file whose name contains `part`.
+bool wait_for_file(const fs::path& dir, const std::string& part,
+                   std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(dir, ec))
+            if (e.path().filename().string().find(part) != std::string::npos)
+                return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+} // namespace
+
+// Issue 12 (a): with --dashboard, SIGTERM (and Ctrl-C) stop the capture as without it: the
+// dashboard's thread was started before the signals were blocked, took the signal and the
+// process died (exit by signal, no results, raw.bdf with no record count).
+TEST(CaptureCli, SigtermWithADashboardStopsCleanly) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("dashboard-sigterm");
+    test::SocatPair pair(dir);
+    const std::string semg = SEMG_EXE;
+    Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "ascii",
+                      "--fs", "1000", "--duration-s", "60", "--pairs", "2"},
+                     dir / "simulate.log");
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii", "--fs",
+                     "1000", "--channels", "4", "--out", (dir / "live").string(), "--dashboard",
+                     "127.0.0.1:0", "--live", "plain"},
+                    dir / "capture.log");
+    ASSERT_NE(dashboard_port(capture), 0);
+    ASSERT_TRUE(wait_for_file(dir / "live", "raw.bdf", 10s)) << capture.output();
+    std::this_thread::sleep_for(2500ms);
+    capture.signal(SIGTERM);
+    ASSERT_EQ(capture.wait(10s), 0) << capture.output();
+    simulate.signal(SIGTERM);
+    simulate.wait(5s);
+    const auto summary = summary_of(dir / "live");
+    EXPECT_EQ(summary["acquisition"]["stop_reason"], "terminated (SIGTERM)");
+    const auto frames = summary["acquisition"]["frames"].get<long>();
+    EXPECT_EQ(frames % 1000, 0);
+    EXPECT_GE(frames, 1000);
+    const auto raw = test::read_bdf(dir / "live" / "raw.bdf");
+    EXPECT_EQ(static_cast<long>(raw[0].size()), frames);
+    EXPECT_TRUE(temporaries_in(dir / "live").empty());
+}
+
+namespace {
+
+// A 64-channel SEMG device on the device side of a pty pair, written by the test itself so
+// that it knows when each frame had left: paced by the sample clock, non-blocking (a killed
+// capture must not hang it), logging (host time, frames written so far).
+class PacedDevice {
+public:
+    PacedDevice(const std::string& port, const std::vector<std::uint8_t>& bytes,
+                const std::vector<std::pair<std::size_t, std::uint64_t>>& packet_ends, double fs)
+        : bytes_(bytes), ends_(packet_ends), fs_(fs) {
+        fd_ = ::open(port.c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK);
+        if (fd_ < 0)
+            throw std::runtime_error("cannot open " + port);
+    }
+    ~PacedDevice() {
+        stop();
+        ::close(fd_);
+    }
+    void start(std::chrono::steady_clock::time_point t0) {
+        thread_ = std::jthread([this, t0](std::stop_token stop) { run(t0, stop); });
+    }
+    void stop() {
+        if (thread_.joinable()) {
+            thread_.request_stop();
+            thread_.join();
+        }
+    }
+    // Frames written (whole packets) by host time `t`.
+    std::uint64_t frames_written_by(std::chrono::steady_clock::time_point t) {
+        std::lock_guard lock(mutex_);
+        std::uint64_t frames = 0;
+        for (const auto& [when, n] : log_)
+            if (when <= t)
+                frames = n;
+        return frames;
+    }
+
+private:
+    void run(std::chrono::steady_clock::time_point t0, std::stop_token stop) {
+        std::size_t sent = 0, packet = 0;
+        while (!stop.stop_requested() && packet < ends_.size()) {
+            const double t_s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            const auto due = static_cast<std::uint64_t>(t_s * fs_);
+            std::size_t target = sent;
+            for (std::size_t p = packet; p < ends_.size() && ends_[p].second <= due + 1; ++p)
+                target = ends_[p].first;
+            if (target > sent) {
+                const ssize_t n = ::write(fd_, bytes_.data() + sent, target - sent);
+                if (n > 0)
+                    sent += static_cast<std::size_t>(n);
+            }
+            std::uint64_t frames = 0;
+            while (packet < ends_.size() && ends_[packet].first <= sent)
+                frames = ends_[packet++].second;
+            if (frames > 0) {
+                std::lock_guard lock(mutex_);
+                log_.emplace_back(std::chrono::steady_clock::now(), frames);
+            }
+            std::this_thread::sleep_for(2ms);
+        }
+    }
+
+    const std::vector<std::uint8_t>& bytes_;
+    const std::vector<std::pair<std::size_t, std::uint64_t>>& ends_;
+    double fs_;
+    int fd_ = -1;
+    std::mutex mutex_;
+    std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> log_;
+    std::jthread thread_;
+};
+
+} // namespace
+
+// Must show (issue 12): kill -9 at 0.5 s, 5 s and 30 s into a 64-channel capture. Each raw.bdf
+// is read as it stands (no --recover) by `semg analyze` and in-process, and holds every sample
+// that had been read 2 s or more before the kill, bit for bit as the device sent it. The three
+// captures run at once (one 30 s wait). "Read by then" is bounded by "written to the pty by
+// then": the device's log, taken after each write() returned, is a superset of what the capture
+// had read, so the check is, if anything, stricter than the requirement.
+TEST(CaptureCli, KillNineLeavesARawBdfReadableAsItStands) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("kill-9");
+    const double fs = 2048.0;
+    const std::size_t channels = 64;
+    test::VectorSource source(
+        fs, test::emg_like(channels, static_cast<std::size_t>(34 * fs), fs, 150.0, 12));
+    acquisition::PacketStreamConfig packets;
+    packets.protocol = "semg";
+    std::vector<std::uint8_t> bytes;
+    std::vector<std::pair<std::size_t, std::uint64_t>> ends; // (end byte, end frame) per packet
+    {
+        acquisition::PacketStream stream(source, packets);
+        acquisition::PacketStream::Packet p;
+        while (stream.next(p)) {
+            bytes.insert(bytes.end(), p.bytes.begin(), p.bytes.end());
+            ends.emplace_back(bytes.size(), p.end_frame);
+        }
+    }
+    acquisition::ProtocolConfig protocol;
+    protocol.name = "semg";
+    const auto range = pipeline::default_range_uv(protocol);
+    const auto expected =
+        test::expected_recording(bytes, protocol, pipeline::BdfGrid(range.first, range.second));
+
+    const std::string semg = SEMG_EXE;
+    const std::vector<double> kill_after_s = {0.5, 5.0, 30.0};
+    struct Session {
+        std::unique_ptr<test::SocatPair> pair;
+        std::unique_ptr<Process> capture;
+        std::unique_ptr<PacedDevice> device;
+        fs::path out;
+    };
+    std::vector<Session> sessions(kill_after_s.size());
+    for (std::size_t k = 0; k < sessions.size(); ++k) {
+        auto& s = sessions[k];
+        const auto sub = dir / ("at-" + std::to_string(k));
+        fs::create_directories(sub);
+        s.pair = std::make_unique<test::SocatPair>(sub);
+        s.out = sub / "live";
+        s.capture = std::make_unique<Process>(
+            std::vector<std::string>{semg, "capture", "--port", s.pair->host_side(), "--protocol",
+                                     "semg", "--out", s.out.string(), "--ecg", "off", "-q"},
+            sub / "capture.log");
+        s.device = std::make_unique<PacedDevice>(s.pair->device_side(), bytes, ends, fs);
+    }
+    std::this_thread::sleep_for(300ms); // the captures open their ports
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto& s : sessions)
+        s.device->start(t0);
+    std::vector<std::chrono::steady_clock::time_point> killed_at(sessions.size());
+    for (std::size_t k = 0; k < sessions.size(); ++k) {
+        std::this_thread::sleep_until(t0 + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               std::chrono::duration<double>(kill_after_s[k])));
+        sessions[k].capture->signal(SIGKILL);
+        killed_at[k] = std::chrono::steady_clock::now();
+        EXPECT_EQ(sessions[k].capture->wait(5s), -2) << "the capture had ended by itself";
+    }
+    for (auto& s : sessions)
+        s.device->stop();
+
+    for (std::size_t k = 0; k < sessions.size(); ++k) {
+        SCOPED_TRACE("killed at " + std::to_string(kill_after_s[k]) + " s");
+        const auto& s = sessions[k];
+        const auto raw = s.out / "raw.bdf";
+        ASSERT_TRUE(fs::exists(raw)) << s.capture->output();
+        const std::uint64_t due =
+            s.device->frames_written_by(killed_at[k] - std::chrono::seconds(2));
+        Process analyze({semg, "analyze", raw.string(), "--out",
+                         (s.out.parent_path() / "offline").string(), "--ecg", "off", "-q"},
+                        s.out.parent_path() / "analyze.log");
+        const int rc = analyze.wait(60s);
+        const std::string said = analyze.output();
+        if (kill_after_s[k] < 1.0) {
+            // Less than a whole second of samples: the whole header (64 signals and the
+            // annotation signal) and no record; before the fix, an empty file. `semg analyze`
+            // reads the header and says that there is no record yet (not that the file is
+            // truncated or not EDF/BDF); nothing was due.
+            EXPECT_EQ(due, 0u);
+            EXPECT_EQ(fs::file_size(raw), 256u * (channels + 2)) << "header only";
+            EXPECT_EQ(rc, 1) << said;
+            EXPECT_NE(said.find("no complete data record"), std::string::npos) << said;
+            continue;
+        }
+        EXPECT_EQ(rc, 0) << said;
+        EXPECT_TRUE(fs::exists(s.out.parent_path() / "offline" / "summary.json")) << said;
+        const auto got = test::read_bdf(raw);
+        ASSERT_EQ(got.size(), channels);
+        const std::size_t held = got[0].size();
+        EXPECT_GE(held, due) << "raw.bdf lacks samples written to the port 2 s before the kill";
+        EXPECT_EQ(held % static_cast<std::size_t>(fs), 0u) << "whole data records";
+        // Every sample held is the device's, in order (bit for bit on the BDF grid).
+        for (std::size_t c = 0; c < channels; ++c)
+            for (std::size_t i = 0; i < held; ++i)
+                ASSERT_EQ(got[c][i], expected[c][i]) << "channel " << c << " frame " << i;
+        std::cout << "[ kill -9 at " << kill_after_s[k] << " s ] raw.bdf holds " << held
+                  << " frames; written to the port 2 s before the kill: " << due << "\n";
+    }
+}
+
+// Issue 12 (c): random bytes on a port opened as cyton or ascii made a long recording of noise
+// and gap fill with exit 0. Now the stream is rejected: exit 1, one message naming the limit, no
+// result files (raw.bdf kept: it is what arrived).
+TEST(CaptureCli, RandomBytesAreRejectedNotRecorded) {
+    SEMG_REQUIRE_SOCAT();
+    const std::string semg = SEMG_EXE;
+    struct Case {
+        std::string protocol, limit;
+    };
+    for (const Case& k : {Case{"cyton", "--max-fill-pct"}, Case{"ascii", "--max-sync-failures"}}) {
+        SCOPED_TRACE(k.protocol);
+        const auto dir = fresh_dir("random-" + k.protocol);
+        test::SocatPair pair(dir);
+        Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", k.protocol,
+                         "--fs", "250", "--out", (dir / "live").string(), "--stall-timeout-s",
+                         "2", "-q"},
+                        dir / "capture.log");
+        std::this_thread::sleep_for(300ms);
+        const int fd = ::open(pair.device_side().c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK);
+        ASSERT_GE(fd, 0);
+        std::mt19937_64 rng(12);
+        std::vector<std::uint8_t> noise(65536);
+        // Up to 10 s of random bytes, as fast as the pty takes them (the issue's case).
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        int rc = -3;
+        while (std::chrono::steady_clock::now() < end) {
+            for (auto& b : noise)
+                b = static_cast<std::uint8_t>(rng());
+            [[maybe_unused]] const auto n = ::write(fd, noise.data(), noise.size());
+            if ((rc = capture.try_wait()) != -3)
+                break;
+            std::this_thread::sleep_for(1ms);
+        }
+        ::close(fd);
+        if (rc == -3)
+            rc = capture.wait(10s);
+        const std::string out = capture.output();
+        EXPECT_EQ(rc, 1) << out;
+        EXPECT_NE(out.find("stream rejected"), std::string::npos) << out;
+        EXPECT_NE(out.find(k.limit), std::string::npos) << out;
+        EXPECT_FALSE(fs::exists(dir / "live" / "summary.json")) << out;
+        EXPECT_FALSE(fs::exists(dir / "live" / "epochs.csv")) << out;
+        if (fs::exists(dir / "live"))
+            EXPECT_TRUE(temporaries_in(dir / "live").empty());
+    }
+}
+
+// Issue 12 (d): a device that sends frames and then nothing, with its port still open, was
+// waited on for ever. Now: said live, then the capture stops at --stall-timeout-s with results
+// for what arrived, the stall in summary.json, and exit 1.
+TEST(CaptureCli, AStalledDeviceStopsTheCaptureWithAnError) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("stall");
+    test::SocatPair pair(dir);
+    const double fs = 1000.0;
+    test::VectorSource source(fs,
+                              test::emg_like(4, static_cast<std::size_t>(2.0 * fs), fs, 150.0, 3));
+    const std::string semg = SEMG_EXE;
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
+                     "--out", (dir / "live").string(), "--stall-timeout-s", "2", "--live", "plain"},
+                    dir / "capture.log");
+    std::this_thread::sleep_for(300ms);
+    acquisition::SerialStreamerConfig dev;
+    dev.packets.protocol = "semg";
+    // Streams 2 s, then keeps the port open and sends nothing.
+    test::FakeDevice device(source, pair.device_side(), dev);
+    const int rc = capture.wait(30s);
+    const std::string out = capture.output();
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("no frame for"), std::string::npos) << "not said live: " << out;
+    EXPECT_NE(out.find("stalled: no frame for"), std::string::npos) << out;
+    const auto acq = summary_of(dir / "live")["acquisition"];
+    EXPECT_EQ(acq["stop_reason"].get<std::string>().rfind("stalled", 0), 0u) << acq.dump(1);
+    EXPECT_EQ(acq["stall_timeout_s"], 2.0);
+    EXPECT_GE(acq["longest_silence_s"].get<double>(), 2.0);
+    EXPECT_EQ(acq["frames"], 2000) << "whole seconds of what arrived";
+    const auto raw = test::read_bdf(dir / "live" / "raw.bdf");
+    EXPECT_EQ(raw[0].size(), 2000u);
+}
+
+// Issue 12 (e): a signal that ends `semg analyze` or `semg capture` leaves no `.NAME.tmp-PID`
+// result files. analyze reads a CSV from a FIFO, so it is certainly mid-run when SIGTERM comes;
+// capture gets SIGUSR1 (its SIGINT, SIGTERM and SIGHUP are clean stops, tested above).
+TEST(CaptureCli, ASignalLeavesNoTemporaryResultFiles) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("signal-temporaries");
+    const std::string semg = SEMG_EXE;
+    {
+        const auto fifo = dir / "input.csv";
+        ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+        Process analyze({semg, "analyze", fifo.string(), "--fs", "1000", "--out",
+                         (dir / "analyze").string(), "-q"},
+                        dir / "analyze.log");
+        std::ofstream feed(fifo);
+        feed << "ES L3 L,ES L3 R\n";
+        const auto x = test::emg_like(2, 5000, 1000.0, 100.0, 4);
+        for (std::size_t i = 0; i < x[0].size(); ++i)
+            feed << x[0][i] << ',' << x[1][i] << '\n';
+        feed.flush();
+        ASSERT_TRUE(wait_for_file(dir / "analyze", ".tmp-", 10s)) << analyze.output();
+        analyze.signal(SIGTERM);
+        EXPECT_EQ(analyze.wait(10s), -2) << analyze.output();
+        EXPECT_TRUE(temporaries_in(dir / "analyze").empty())
+            << temporaries_in(dir / "analyze").front();
+    }
+    {
+        test::SocatPair pair(dir);
+        Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "ascii",
+                          "--fs", "1000", "--duration-s", "60", "--pairs", "2"},
+                         dir / "simulate.log");
+        Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii",
+                         "--fs", "1000", "--out", (dir / "capture").string(), "-q"},
+                        dir / "capture.log");
+        ASSERT_TRUE(wait_for_file(dir / "capture", ".tmp-", 10s)) << capture.output();
+        std::this_thread::sleep_for(1500ms);
+        capture.signal(SIGUSR1);
+        EXPECT_EQ(capture.wait(10s), -2) << capture.output();
+        simulate.signal(SIGTERM);
+        simulate.wait(5s);
+        EXPECT_TRUE(temporaries_in(dir / "capture").empty());
+        EXPECT_GE(test::read_bdf(dir / "capture" / "raw.bdf")[0].size(), 1000u)
+            << "raw.bdf readable as it stands";
     }
 }
