@@ -37,10 +37,17 @@ std::string lower(std::string_view s) {
     return r;
 }
 
-bool is_time_column(std::string_view name) {
+// Seconds per unit of a time column's name (1 for seconds, 1e-3 for milliseconds); nullopt when
+// the name is not a time column's.
+std::optional<double> time_column_unit_s(std::string_view name) {
     const std::string n = lower(name);
-    return n == "time" || n == "time_s" || n == "t" || n == "t_s" || n == "seconds" ||
-           n == "time (s)" || n == "time[s]" || n == "time [s]" || n == "time(s)";
+    if (n == "time" || n == "time_s" || n == "t" || n == "t_s" || n == "seconds" || n == "time (s)" ||
+        n == "time[s]" || n == "time [s]" || n == "time(s)")
+        return 1.0;
+    if (n == "time_ms" || n == "t_ms" || n == "milliseconds" || n == "time (ms)" || n == "time[ms]" ||
+        n == "time [ms]" || n == "time(ms)")
+        return 1e-3;
+    return std::nullopt;
 }
 
 // µV per unit from a column-name suffix; nullopt when the name carries no unit.
@@ -174,7 +181,9 @@ CsvSource::CsvSource(const std::filesystem::path& path, Options options) : path_
     double probe = 0.0;
     if (!names_.empty() && std::from_chars(names_[0].data(), names_[0].data() + names_[0].size(), probe).ec == std::errc())
         fail("the first line must be a header of column names, found numbers");
-    has_time_ = !names_.empty() && is_time_column(names_[0]);
+    const auto time_unit_s = names_.empty() ? std::nullopt : time_column_unit_s(names_[0]);
+    has_time_ = time_unit_s.has_value();
+    time_unit_s_ = time_unit_s.value_or(1.0);
     info_.format = separator_ == '\t' ? "tsv" : "csv";
     for (std::size_t i = has_time_ ? 1 : 0; i < names_.size(); ++i) {
         if (names_[i].empty()) fail("column " + std::to_string(i + 1) + " has no name");
@@ -240,12 +249,12 @@ void CsvSource::scan(const Options& options) {
             sums[i].sum2 += d * d;
         }
         if (read_time) {
-            const double t = values_[0];
+            const double t = values_[0] * time_unit_s_;
             if (rows > 0) {
                 const double step_s = t - previous_s;
                 if (!(step_s > 0.0))
                     fail(time_name + (step_s < 0.0 ? " goes backwards (" : " does not increase (") + text(t) +
-                         " after " + text(previous_s) + ")");
+                         " s after " + text(previous_s) + " s)");
                 if (step_s < 1.0 / max_sample_rate_hz)
                     fail(time_name + " steps by " + text(step_s) + " s (from " + text(previous_s) + " to " +
                          text(t) + "), a sample rate above " + text(max_sample_rate_hz / 1e6) +

@@ -2,7 +2,7 @@
 // Delimiter: tab, semicolon or comma, whichever splits the header and the first data row alike;
 // with a tab or semicolon delimiter a decimal comma is read as a decimal point. A UTF-8 BOM before
 // the header is skipped.
-// Sample rate: a first column named time/time_s/t/seconds (in seconds) gives it, as the
+// Sample rate: a first column named time/time_s/t/seconds (or time_ms/t_ms) gives it, as the
 // least-squares step over every timestamp (so timestamps rounded to 1 ms or 1 µs, or with jitter,
 // still give the rate to better than 0.01 %). Every step is checked: time must increase, by no
 // less than 1 µs (1 MHz) and by no more than 2.5 sample intervals (a gap). Without a time column
@@ -79,6 +79,7 @@ private:
     char separator_ = ',';
     bool decimal_comma_ = false;
     bool has_time_ = false;
+    double time_unit_s_ = 1.0; // seconds per unit of the time column
     SourceInfo info_;
     std::vector<std::string> names_; // every column, for messages
     std::vector<double> to_uv_;

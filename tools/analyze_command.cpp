@@ -181,7 +181,7 @@ void register_analyze(CLI::App& app) {
     cmd->footer(
         "CSV/TSV input: a header row of column names, then one row per sample. Delimiter: tab,\n"
         "semicolon or comma; with tab or semicolon a decimal comma is read as a decimal point.\n"
-        "Sample rate: a first column time, time_s, t or seconds (in seconds) gives it, as the\n"
+        "Sample rate: a first column time, time_s, t or seconds (or time_ms, t_ms) gives it, as the\n"
         "least-squares step over every timestamp. Time must increase at every row by at least 1 us\n"
         "(1 MHz); a step above 2.5 sample intervals is a gap, an error. Without a time column give\n"
         "--fs; with one, --fs must agree within 0.1 %, or add --force-fs to use --fs and not read it.\n"

@@ -107,13 +107,20 @@ TEST_F(Csv, RateFromJitteredTimestampsWithinOneHundredthOfAPercent) {
     EXPECT_NEAR(source.info().sample_rate_hz, 2000.0, 1e-4 * 2000.0);
 }
 
+TEST_F(Csv, ATimeColumnInMilliseconds) {
+    const auto path = timed("ms.csv", 4000, [](double i) { return i * 0.5; }, 1, "time_ms,emg_uV");
+    CsvSource source(path, {});
+    EXPECT_EQ(source.info().sample_rate_hz, 2000.0);
+    ASSERT_EQ(source.info().channels.size(), 1u) << "the time column is not a channel";
+}
+
 // ---- every row's time is checked --------------------------------------------------------------
 
 TEST_F(Csv, TimeGoingBackwardsLateInTheFileNamesTheLine) {
     // Row 2000 (file line 2002: the header is line 1) repeats an earlier time.
     const auto path = timed("b.csv", 5000, [](double i) { return (i == 2000 ? 1990.0 : i) / 1000.0; }, 3);
     const auto e = open_error(path);
-    EXPECT_NE(e.find("b.csv:2002: time column 'time_s' goes backwards (1.99 after 1.999)"), std::string::npos) << e;
+    EXPECT_NE(e.find("b.csv:2002: time column 'time_s' goes backwards (1.99 s after 1.999 s)"), std::string::npos) << e;
 }
 
 TEST_F(Csv, A100sGapLateInTheFileNamesTheLine) {
@@ -133,7 +140,7 @@ TEST_F(Csv, AGapAmongTheFirstStepsIsFoundToo) {
 TEST_F(Csv, ARepeatedTimestampIsRefused) {
     const auto path = timed("z.csv", 3000, [](double i) { return (i == 10 ? 9 : i) / 1000.0; }, 3);
     const auto e = open_error(path);
-    EXPECT_NE(e.find("z.csv:12: time column 'time_s' does not increase (0.009 after 0.009)"), std::string::npos) << e;
+    EXPECT_NE(e.find("z.csv:12: time column 'time_s' does not increase (0.009 s after 0.009 s)"), std::string::npos) << e;
 }
 
 TEST_F(Csv, ANanosecondStepIsRefusedBeforeAnyAnalysis) {
