@@ -176,7 +176,8 @@ CsvSource::CsvSource(const std::filesystem::path& path, Options options) : path_
         }
     line_number_ = 1;
     separator_ = detect_separator(header, first_row);
-    decimal_comma_ = separator_ != ',' && first_row.find(',') != std::string::npos;
+    // Any row may be the first with a decimal comma ("0;12" then "0,001;12,5").
+    decimal_comma_ = separator_ != ',';
     for (auto name : split(header, separator_)) names_.emplace_back(name);
     double probe = 0.0;
     if (!names_.empty() && std::from_chars(names_[0].data(), names_[0].data() + names_[0].size(), probe).ec == std::errc())
@@ -193,12 +194,12 @@ CsvSource::CsvSource(const std::filesystem::path& path, Options options) : path_
     }
     if (info_.channels.empty()) fail("no signal columns");
     values_.resize(names_.size());
-    if (decimal_comma_)
-        info_.notices.push_back(std::string("decimal commas read as decimal points (delimiter ") +
-                                (separator_ == '\t' ? "tab" : "';'") + ")");
 
     lines_.seek(data_offset_);
     scan(options);
+    if (saw_decimal_comma_)
+        info_.notices.push_back(std::string("decimal commas read as decimal points (delimiter ") +
+                                (separator_ == '\t' ? "tab" : "';'") + ")");
     lines_.seek(data_offset_);
     line_number_ = 1;
 }
@@ -207,6 +208,7 @@ void CsvSource::scan(const Options& options) {
     // With --force-fs the time column is not read: no checks, no fit.
     const bool read_time = has_time_ && !options.force_sample_rate;
     const std::string time_name = has_time_ ? "time column '" + names_[0] + "'" : "";
+    const std::string ignore_it = "; give --fs with --force-fs to ignore the time column";
     StepFit fit;
     // The sample interval that gaps are measured against: the median of the first steps, so that
     // a gap among them does not become the reference.
@@ -222,8 +224,7 @@ void CsvSource::scan(const Options& options) {
         if (s.to_s - s.from_s > gap_steps * interval_s)
             fail_at(s.line, time_name + " jumps by " + text(s.to_s - s.from_s) + " s (from " + text(s.from_s) +
                                 " to " + text(s.to_s) + "; the sample interval is " + text(interval_s) +
-                                " s): a gap in the recording. Analyse the parts as separate files, or "
-                                "give --fs with --force-fs to ignore the time column");
+                                " s): a gap in the recording (analyse the parts as separate files)" + ignore_it);
     };
     const auto set_interval = [&] {
         std::vector<double> steps;
@@ -254,11 +255,11 @@ void CsvSource::scan(const Options& options) {
                 const double step_s = t - previous_s;
                 if (!(step_s > 0.0))
                     fail(time_name + (step_s < 0.0 ? " goes backwards (" : " does not increase (") + text(t) +
-                         " s after " + text(previous_s) + " s)");
+                         " s after " + text(previous_s) + " s)" + ignore_it);
                 if (step_s < 1.0 / max_sample_rate_hz)
                     fail(time_name + " steps by " + text(step_s) + " s (from " + text(previous_s) + " to " +
                          text(t) + "), a sample rate above " + text(max_sample_rate_hz / 1e6) +
-                         " MHz: is the column in seconds?");
+                         " MHz: is the column in seconds?" + ignore_it);
                 const Step s{previous_s, t, line_number_};
                 if (interval_s > 0.0) check_gap(s);
                 else {
@@ -351,6 +352,7 @@ double CsvSource::parse_field(std::string_view field, std::size_t column) const 
     if (const auto comma = f.find(','); decimal_comma_ && comma != f.npos && f.size() <= decimal_point.size()) {
         std::copy(f.begin(), f.end(), decimal_point.begin());
         decimal_point[comma] = '.';
+        saw_decimal_comma_ = true;
         f = {decimal_point.data(), f.size()};
     }
     const auto* begin = f.data() + (!f.empty() && f.front() == '+' ? 1 : 0);

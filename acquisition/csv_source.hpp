@@ -77,7 +77,8 @@ private:
     LineReader lines_;
     std::uint64_t data_offset_ = 0; // the first line after the header
     char separator_ = ',';
-    bool decimal_comma_ = false;
+    bool decimal_comma_ = false;              // allowed: the delimiter is not a comma
+    mutable bool saw_decimal_comma_ = false; // for the notice
     bool has_time_ = false;
     double time_unit_s_ = 1.0; // seconds per unit of the time column
     SourceInfo info_;

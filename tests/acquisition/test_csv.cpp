@@ -226,6 +226,15 @@ TEST_F(Csv, SemicolonsWithDecimalCommas) {
     EXPECT_EQ(data[0], (std::vector<float>{250, -500, 1000, 150}));
 }
 
+TEST_F(Csv, DecimalCommasFromALaterRowOn) {
+    // Whole numbers in the first row say nothing about the decimal mark.
+    CsvSource source(write("d.csv", "time_s;emg_uV\n0;12\n0,001;12,5\n0,002;-1\n"), {});
+    EXPECT_EQ(read_all(source, 3)[0], (std::vector<float>{12, 12.5f, -1}));
+    CsvSource plain(write("p.csv", "time_s;emg_uV\n0;12\n0.001;12.5\n0.002;-1\n"), {});
+    EXPECT_FALSE(has_notice(plain.info(), "decimal commas"));
+    EXPECT_EQ(read_all(plain, 3)[0], (std::vector<float>{12, 12.5f, -1}));
+}
+
 TEST_F(Csv, TabsWithDecimalCommas) {
     CsvSource source(write("d.tsv", "time_s\tleft_uV\tright_uV\n0\t1,5\t2\n0,0005\t-3,25\t4\n0,001\t5\t6,125\n"), {});
     EXPECT_EQ(source.info().format, "tsv");
