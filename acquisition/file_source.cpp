@@ -9,6 +9,9 @@ namespace semg::acquisition {
 
 std::unique_ptr<Source> open_file_source(const std::filesystem::path& path,
                                          const FileSourceOptions& options) {
+    if (path == "-")
+        throw SourceError("-: standard input is not read: a recording is read twice (checked, then "
+                          "analysed); save it to a file first");
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw SourceError(path.string() + ": no such file");
     if (std::filesystem::is_directory(path, ec)) throw SourceError(path.string() + ": is a directory");

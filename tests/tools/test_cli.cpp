@@ -160,6 +160,7 @@ TEST_F(Cli, FifoAndDeviceAreRefused) {
         EXPECT_NE(out.find(path.filename().string() + ": not a regular file"), std::string::npos) << out;
         EXPECT_FALSE(fs::exists(dir_ / "out"));
     }
+    expect_failure("analyze -", "-: standard input is not read");
 }
 
 TEST_F(Cli, HelpStatesTheCsvUnitAndRateRules) {
