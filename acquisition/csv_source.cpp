@@ -63,10 +63,11 @@ std::optional<double> unit_from_name(std::string_view name) {
     return std::nullopt;
 }
 
-// v for messages: 12 significant digits, so a time read as 5.0009999999999994 shows as 5.001.
-std::string text(double v) {
+// v for messages: 12 significant digits by default, so a time read as 5.0009999999999994 shows
+// as 5.001.
+std::string text(double v, int digits = 12) {
     std::array<char, 32> buf{};
-    const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::general, 12);
+    const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::general, digits);
     return {buf.data(), r.ptr};
 }
 
@@ -205,6 +206,11 @@ CsvSource::CsvSource(const std::filesystem::path& path, Options options) : path_
 }
 
 void CsvSource::scan(const Options& options) {
+    if (options.force_sample_rate && !options.sample_rate_hz) fail_at(0, "--force-fs needs --fs");
+    if (options.sample_rate_hz && !(*options.sample_rate_hz > 0.0 && std::isfinite(*options.sample_rate_hz)))
+        fail_at(0, "--fs must be positive");
+    if (!has_time_ && !options.sample_rate_hz)
+        fail_at(0, "no time column (time_s) in the header: give the sample rate with --fs");
     // With --force-fs the time column is not read: no checks, no fit.
     const bool read_time = has_time_ && !options.force_sample_rate;
     const std::string time_name = has_time_ ? "time column '" + names_[0] + "'" : "";
@@ -275,9 +281,6 @@ void CsvSource::scan(const Options& options) {
     if (read_time && interval_s == 0.0 && !first_steps.empty()) set_interval();
     info_.total_frames = rows;
 
-    if (options.force_sample_rate && !options.sample_rate_hz) fail_at(0, "--force-fs needs --fs");
-    if (options.sample_rate_hz && !(*options.sample_rate_hz > 0.0 && std::isfinite(*options.sample_rate_hz)))
-        fail_at(0, "--fs must be positive");
     if (read_time) {
         if (rows < 2) fail("too few rows to measure the sample rate from the " + time_name);
         const double step_s = fit.step();
@@ -305,8 +308,6 @@ void CsvSource::scan(const Options& options) {
         if (has_time_)
             info_.notices.push_back("--force-fs: " + text(info_.sample_rate_hz) + " Hz from --fs; the " +
                                     time_name + " is not read");
-    } else {
-        fail_at(0, "no time column (time_s) in the header: give the sample rate with --fs");
     }
 
     const std::size_t first = has_time_ ? 1 : 0;
@@ -319,7 +320,7 @@ void CsvSource::scan(const Options& options) {
         const double rms = std::sqrt(std::max(0.0, s.sum2 / n - mean * mean));
         if (rms > 0.0 && rms < volts_below_rms) {
             to_uv_[c] = 1e6;
-            info_.notices.push_back("column '" + name + "' has no unit suffix and an RMS of " + text(rms) +
+            info_.notices.push_back("column '" + name + "' has no unit suffix and an RMS of " + text(rms, 2) +
                                     " about its mean, far below any amplifier's noise in uV: read as volts. "
                                     "Name it '" + name + "_V' to say so (or '" + name + "_uV' if it is uV)");
         } else {
