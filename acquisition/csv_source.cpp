@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 namespace semg::acquisition {
 namespace {
@@ -100,8 +101,8 @@ public:
         m2_i_ += di * (i - mean_i_);
         m2_u_ += du * (u - mean_u_);
     }
-    double step() const { return c_iu_ / m2_i_; }
-    double step_se() const {
+    [[nodiscard]] double step() const { return c_iu_ / m2_i_; }
+    [[nodiscard]] double step_se() const {
         if (n_ < 3.0) return 0.0;
         const double rss = std::max(0.0, m2_u_ - c_iu_ * c_iu_ / m2_i_);
         return std::sqrt(rss / (n_ - 2.0) / m2_i_);
@@ -234,10 +235,27 @@ void CsvSource::scan(const Options& options) {
     };
     const auto set_interval = [&] {
         std::vector<double> steps;
+        steps.reserve(first_steps.size());
         for (const auto& s : first_steps) steps.push_back(s.to_s - s.from_s);
         std::nth_element(steps.begin(), steps.begin() + static_cast<long>(steps.size() / 2), steps.end());
         interval_s = steps[steps.size() / 2];
         for (const auto& s : first_steps) check_gap(s);
+    };
+    const auto check_step = [&](double from_s, double to_s) {
+        const double step_s = to_s - from_s;
+        if (!(step_s > 0.0))
+            fail(time_name + (step_s < 0.0 ? " goes backwards (" : " does not increase (") + text(to_s) + " s after " +
+                 text(from_s) + " s)" + ignore_it);
+        if (step_s < 1.0 / max_sample_rate_hz)
+            fail(time_name + " steps by " + text(step_s) + " s (from " + text(from_s) + " to " + text(to_s) +
+                 "), a sample rate above " + text(max_sample_rate_hz / 1e6) + " MHz: is the column in seconds?" +
+                 ignore_it);
+        const Step s{from_s, to_s, line_number_};
+        if (interval_s > 0.0) check_gap(s);
+        else {
+            first_steps.push_back(s);
+            if (first_steps.size() == reference_steps) set_interval();
+        }
     };
 
     // Per column, sums about the first value (no cancellation for a large offset): the RMS about
@@ -257,22 +275,7 @@ void CsvSource::scan(const Options& options) {
         }
         if (read_time) {
             const double t = values_[0] * time_unit_s_;
-            if (rows > 0) {
-                const double step_s = t - previous_s;
-                if (!(step_s > 0.0))
-                    fail(time_name + (step_s < 0.0 ? " goes backwards (" : " does not increase (") + text(t) +
-                         " s after " + text(previous_s) + " s)" + ignore_it);
-                if (step_s < 1.0 / max_sample_rate_hz)
-                    fail(time_name + " steps by " + text(step_s) + " s (from " + text(previous_s) + " to " +
-                         text(t) + "), a sample rate above " + text(max_sample_rate_hz / 1e6) +
-                         " MHz: is the column in seconds?" + ignore_it);
-                const Step s{previous_s, t, line_number_};
-                if (interval_s > 0.0) check_gap(s);
-                else {
-                    first_steps.push_back(s);
-                    if (first_steps.size() == reference_steps) set_interval();
-                }
-            }
+            if (rows > 0) check_step(previous_s, t);
             fit.add(t);
             previous_s = t;
         }
@@ -320,9 +323,14 @@ void CsvSource::scan(const Options& options) {
         const double rms = std::sqrt(std::max(0.0, s.sum2 / n - mean * mean));
         if (rms > 0.0 && rms < volts_below_rms) {
             to_uv_[c] = 1e6;
-            info_.notices.push_back("column '" + name + "' has no unit suffix and an RMS of " + text(rms, 2) +
-                                    " about its mean, far below any amplifier's noise in uV: read as volts. "
-                                    "Name it '" + name + "_V' to say so (or '" + name + "_uV' if it is uV)");
+            std::string notice = "column '" + name + "' has no unit suffix and an RMS of ";
+            notice += text(rms, 2);
+            notice += " about its mean, far below any amplifier's noise in uV: read as volts. Name it '";
+            notice += name;
+            notice += "_V' to say so (or '";
+            notice += name;
+            notice += "_uV' if it is uV)";
+            info_.notices.push_back(std::move(notice));
         } else {
             info_.notices.push_back("column '" + name + "' has no unit suffix: taken as uV");
         }
