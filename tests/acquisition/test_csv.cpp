@@ -24,30 +24,33 @@ namespace {
 class Csv : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::path(SEMG_BINARY_DIR) / "test_csv" / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        dir_ = fs::path(SEMG_BINARY_DIR) / "test_csv" /
+               ::testing::UnitTest::GetInstance()->current_test_info()->name();
         fs::remove_all(dir_);
         fs::create_directories(dir_);
     }
-    fs::path write(const std::string& name, const std::string& text) {
+    fs::path write(const std::string &name, const std::string &text) {
         std::ofstream(dir_ / name, std::ios::binary) << text;
         return dir_ / name;
     }
     // `rows` rows of "time,value" with time from `time_of(i)` printed with `decimals` digits.
-    fs::path timed(const std::string& name, std::size_t rows, const std::function<double(double)>& time_of,
-                   int decimals, const std::string& header = "time_s,emg_uV") {
+    fs::path timed(const std::string &name, std::size_t rows,
+                   const std::function<double(double)> &time_of, int decimals,
+                   const std::string &header = "time_s,emg_uV") {
         std::string text = header + "\n";
         std::array<char, 64> buf{};
         for (std::size_t i = 0; i < rows; ++i) {
-            std::snprintf(buf.data(), buf.size(), "%.*f,%d\n", decimals, time_of(static_cast<double>(i)), static_cast<int>(i % 7));
+            std::snprintf(buf.data(), buf.size(), "%.*f,%d\n", decimals,
+                          time_of(static_cast<double>(i)), static_cast<int>(i % 7));
             text += buf.data();
         }
         return write(name, text);
     }
     // The message of the SourceError that opening `path` throws ("" when it opens).
-    static std::string open_error(const fs::path& path, CsvSource::Options options = {}) {
+    static std::string open_error(const fs::path &path, CsvSource::Options options = {}) {
         try {
             CsvSource source(path, options);
-        } catch (const acquisition::SourceError& e) {
+        } catch (const acquisition::SourceError &e) {
             return e.what();
         }
         return "";
@@ -55,7 +58,7 @@ protected:
     fs::path dir_;
 };
 
-std::vector<std::vector<float>> read_all(acquisition::Source& source, std::size_t block_frames) {
+std::vector<std::vector<float>> read_all(acquisition::Source &source, std::size_t block_frames) {
     std::vector<std::vector<float>> channels(source.info().channels.size());
     dsp::Block block(channels.size(), block_frames);
     while (const std::size_t n = source.read(block.capacity_ref()))
@@ -64,9 +67,10 @@ std::vector<std::vector<float>> read_all(acquisition::Source& source, std::size_
     return channels;
 }
 
-bool has_notice(const acquisition::SourceInfo& info, const std::string& part) {
-    for (const auto& n : info.notices)
-        if (n.find(part) != std::string::npos) return true;
+bool has_notice(const acquisition::SourceInfo &info, const std::string &part) {
+    for (const auto &n : info.notices)
+        if (n.find(part) != std::string::npos)
+            return true;
     return false;
 }
 
@@ -78,13 +82,15 @@ bool has_notice(const acquisition::SourceInfo& info, const std::string& part) {
 // 1.9e-7 for 1 µs over 8 s; so 1e-4 has margin, while the old median of rounded steps misses it.
 
 TEST_F(Csv, RateFromTimestampsRoundedTo100usAt2048Hz) {
-    const auto path = timed("r.csv", 20480, [](double i) { return static_cast<double>(i) / 2048.0; }, 4);
+    const auto path = timed(
+        "r.csv", 20480, [](double i) { return static_cast<double>(i) / 2048.0; }, 4);
     CsvSource source(path, {});
     EXPECT_NEAR(source.info().sample_rate_hz, 2048.0, 1e-4 * 2048.0);
 }
 
 TEST_F(Csv, RateFromTimestampsRoundedTo1msAt1000HzIsExact) {
-    const auto path = timed("r.csv", 5000, [](double i) { return static_cast<double>(i) / 1000.0; }, 3);
+    const auto path = timed(
+        "r.csv", 5000, [](double i) { return static_cast<double>(i) / 1000.0; }, 3);
     CsvSource source(path, {});
     EXPECT_EQ(source.info().sample_rate_hz, 1000.0) << "a whole rate within the timestamps' error";
 }
@@ -92,7 +98,8 @@ TEST_F(Csv, RateFromTimestampsRoundedTo1msAt1000HzIsExact) {
 TEST_F(Csv, RateFromTimestampsRoundedTo1usAtANonIntegerRate) {
     // Delsys Trigno EMG: 34000/27 = 1259.259... Hz, exported with 6 decimals.
     const double rate_hz = 34000.0 / 27.0;
-    const auto path = timed("r.csv", 10030, [&](double i) { return static_cast<double>(i) / rate_hz; }, 6);
+    const auto path = timed(
+        "r.csv", 10030, [&](double i) { return static_cast<double>(i) / rate_hz; }, 6);
     CsvSource source(path, {});
     EXPECT_NEAR(source.info().sample_rate_hz, rate_hz, 1e-4 * rate_hz);
 }
@@ -102,13 +109,15 @@ TEST_F(Csv, RateFromJitteredTimestampsWithinOneHundredthOfAPercent) {
     // Unix time. The fit's own standard error is ~0.1·sqrt(12)/n^1.5 ≈ 1.2e-7 relative.
     std::mt19937_64 rng(5);
     std::normal_distribution<double> jitter(0.0, 0.1 / 2000.0);
-    const auto path = timed("j.csv", 20000, [&](double i) { return 1.7e6 + i / 2000.0 + jitter(rng); }, 7);
+    const auto path = timed(
+        "j.csv", 20000, [&](double i) { return 1.7e6 + i / 2000.0 + jitter(rng); }, 7);
     CsvSource source(path, {});
     EXPECT_NEAR(source.info().sample_rate_hz, 2000.0, 1e-4 * 2000.0);
 }
 
 TEST_F(Csv, ATimeColumnInMilliseconds) {
-    const auto path = timed("ms.csv", 4000, [](double i) { return i * 0.5; }, 1, "time_ms,emg_uV");
+    const auto path = timed(
+        "ms.csv", 4000, [](double i) { return i * 0.5; }, 1, "time_ms,emg_uV");
     CsvSource source(path, {});
     EXPECT_EQ(source.info().sample_rate_hz, 2000.0);
     ASSERT_EQ(source.info().channels.size(), 1u) << "the time column is not a channel";
@@ -118,34 +127,48 @@ TEST_F(Csv, ATimeColumnInMilliseconds) {
 
 TEST_F(Csv, TimeGoingBackwardsLateInTheFileNamesTheLine) {
     // Row 2000 (file line 2002: the header is line 1) repeats an earlier time.
-    const auto path = timed("b.csv", 5000, [](double i) { return (i == 2000 ? 1990.0 : i) / 1000.0; }, 3);
+    const auto path = timed(
+        "b.csv", 5000, [](double i) { return (i == 2000 ? 1990.0 : i) / 1000.0; }, 3);
     const auto e = open_error(path);
-    EXPECT_NE(e.find("b.csv:2002: time column 'time_s' goes backwards (1.99 s after 1.999 s)"), std::string::npos) << e;
+    EXPECT_NE(e.find("b.csv:2002: time column 'time_s' goes backwards (1.99 s after 1.999 s)"),
+              std::string::npos)
+        << e;
 }
 
 TEST_F(Csv, A100sGapLateInTheFileNamesTheLine) {
-    const auto path = timed("g.csv", 5000, [](double i) { return i / 1000.0 + (i >= 3000 ? 100.0 : 0.0); }, 3);
+    const auto path = timed(
+        "g.csv", 5000, [](double i) { return i / 1000.0 + (i >= 3000 ? 100.0 : 0.0); }, 3);
     const auto e = open_error(path);
-    EXPECT_NE(e.find("g.csv:3002: time column 'time_s' jumps by 100.001 s (from 2.999 to 103; the sample interval is 0.001 s)"), std::string::npos) << e;
+    EXPECT_NE(e.find("g.csv:3002: time column 'time_s' jumps by 100.001 s (from 2.999 to 103; the "
+                     "sample interval is 0.001 s)"),
+              std::string::npos)
+        << e;
     EXPECT_NE(e.find("a gap in the recording"), std::string::npos) << e;
 }
 
 TEST_F(Csv, AGapAmongTheFirstStepsIsFoundToo) {
     // The reference interval is the median of the first steps, not the first step.
-    const auto path = timed("g.csv", 3000, [](double i) { return i / 1000.0 + (i >= 2 ? 5.0 : 0.0); }, 3);
+    const auto path = timed(
+        "g.csv", 3000, [](double i) { return i / 1000.0 + (i >= 2 ? 5.0 : 0.0); }, 3);
     const auto e = open_error(path);
-    EXPECT_NE(e.find("g.csv:4: time column 'time_s' jumps by 5.001 s (from 0.001 to 5.002"), std::string::npos) << e;
+    EXPECT_NE(e.find("g.csv:4: time column 'time_s' jumps by 5.001 s (from 0.001 to 5.002"),
+              std::string::npos)
+        << e;
 }
 
 TEST_F(Csv, ARepeatedTimestampIsRefused) {
-    const auto path = timed("z.csv", 3000, [](double i) { return (i == 10 ? 9 : i) / 1000.0; }, 3);
+    const auto path = timed(
+        "z.csv", 3000, [](double i) { return (i == 10 ? 9 : i) / 1000.0; }, 3);
     const auto e = open_error(path);
-    EXPECT_NE(e.find("z.csv:12: time column 'time_s' does not increase (0.009 s after 0.009 s)"), std::string::npos) << e;
+    EXPECT_NE(e.find("z.csv:12: time column 'time_s' does not increase (0.009 s after 0.009 s)"),
+              std::string::npos)
+        << e;
 }
 
 TEST_F(Csv, ANanosecondStepIsRefusedBeforeAnyAnalysis) {
     // 1 ns steps imply 1 GHz: an epoch of a billion samples (FFTW then aborts at 2 GB).
-    const auto path = timed("ns.csv", 3000, [](double i) { return i * 1e-9; }, 9);
+    const auto path = timed(
+        "ns.csv", 3000, [](double i) { return i * 1e-9; }, 9);
     const auto e = open_error(path);
     EXPECT_NE(e.find("ns.csv:3: time column 'time_s' steps by 1e-09 s"), std::string::npos) << e;
     EXPECT_NE(e.find("above 1 MHz"), std::string::npos) << e;
@@ -154,9 +177,11 @@ TEST_F(Csv, ANanosecondStepIsRefusedBeforeAnyAnalysis) {
 // ---- --fs and the time column ------------------------------------------------------------------
 
 TEST_F(Csv, FsDisagreeingWithTheTimeColumnIsAnError) {
-    const auto path = timed("f.csv", 3000, [](double i) { return i / 1000.0; }, 3);
+    const auto path = timed(
+        "f.csv", 3000, [](double i) { return i / 1000.0; }, 3);
     const auto e = open_error(path, {2000.0, false});
-    EXPECT_NE(e.find("f.csv: --fs 2000 Hz disagrees with the time column 'time_s' (1000 Hz from 3000 timestamps) "
+    EXPECT_NE(e.find("f.csv: --fs 2000 Hz disagrees with the time column 'time_s' (1000 Hz from "
+                     "3000 timestamps) "
                      "by 100 %"),
               std::string::npos)
         << e;
@@ -164,7 +189,8 @@ TEST_F(Csv, FsDisagreeingWithTheTimeColumnIsAnError) {
 }
 
 TEST_F(Csv, FsAgreeingWithinATenthOfAPercentLeavesTheTimeColumnsRate) {
-    const auto path = timed("f.csv", 3000, [](double i) { return i / 1000.0; }, 3);
+    const auto path = timed(
+        "f.csv", 3000, [](double i) { return i / 1000.0; }, 3);
     CsvSource source(path, {1000.5, false});
     EXPECT_EQ(source.info().sample_rate_hz, 1000.0);
     EXPECT_TRUE(has_notice(source.info(), "agrees with the time column"));
@@ -172,11 +198,13 @@ TEST_F(Csv, FsAgreeingWithinATenthOfAPercentLeavesTheTimeColumnsRate) {
 
 TEST_F(Csv, ForceFsWinsAndTheTimeColumnIsNotRead) {
     // Even a time column that goes backwards: the user said to ignore it.
-    const auto path = timed("f.csv", 3000, [](double i) { return (i == 100 ? 0.0 : i / 1000.0); }, 3);
+    const auto path = timed(
+        "f.csv", 3000, [](double i) { return (i == 100 ? 0.0 : i / 1000.0); }, 3);
     CsvSource source(path, {2000.0, true});
     EXPECT_EQ(source.info().sample_rate_hz, 2000.0);
     EXPECT_TRUE(has_notice(source.info(), "--force-fs"));
-    EXPECT_NE(open_error(path, {std::nullopt, true}).find("--force-fs needs --fs"), std::string::npos);
+    EXPECT_NE(open_error(path, {std::nullopt, true}).find("--force-fs needs --fs"),
+              std::string::npos);
 }
 
 // ---- units -------------------------------------------------------------------------------------
@@ -188,13 +216,14 @@ TEST_F(Csv, AColumnInVoltsWithoutASuffixIsReadAsVoltsAndSaysSo) {
     std::string text = "time_s,emg,adc,off\n";
     std::array<char, 96> buf{};
     for (std::size_t i = 0; i < x.size(); ++i) {
-        std::snprintf(buf.data(), buf.size(), "%.3f,%.9e,%d,0\n", static_cast<double>(i) / 1000.0, static_cast<double>(x[i]),
-                      2048 + static_cast<int>(i % 50));
+        std::snprintf(buf.data(), buf.size(), "%.3f,%.9e,%d,0\n", static_cast<double>(i) / 1000.0,
+                      static_cast<double>(x[i]), 2048 + static_cast<int>(i % 50));
         text += buf.data();
     }
     CsvSource source(write("v.csv", text), {});
-    const auto& info = source.info();
-    EXPECT_TRUE(has_notice(info, "column 'emg' has no unit suffix and an RMS of")) << info.notices.size();
+    const auto &info = source.info();
+    EXPECT_TRUE(has_notice(info, "column 'emg' has no unit suffix and an RMS of"))
+        << info.notices.size();
     EXPECT_TRUE(has_notice(info, "read as volts. Name it 'emg_V'"));
     EXPECT_TRUE(has_notice(info, "column 'adc' has no unit suffix: taken as uV"));
     EXPECT_TRUE(has_notice(info, "column 'off' has no unit suffix: taken as uV"));
@@ -207,7 +236,9 @@ TEST_F(Csv, AColumnInVoltsWithoutASuffixIsReadAsVoltsAndSaysSo) {
 }
 
 TEST_F(Csv, UnitSuffixesScaleToMicrovolts) {
-    CsvSource source(write("u.csv", "time_s,a_uV,b_mV,c (V),d[uv]\n0,1,1,1,1\n0.001,2,2,2,2\n0.002,3,3,3,3\n"), {});
+    CsvSource source(
+        write("u.csv", "time_s,a_uV,b_mV,c (V),d[uv]\n0,1,1,1,1\n0.001,2,2,2,2\n0.002,3,3,3,3\n"),
+        {});
     const auto data = read_all(source, 2);
     ASSERT_EQ(data.size(), 4u);
     EXPECT_EQ(data[0], (std::vector<float>{1, 2, 3}));
@@ -219,7 +250,8 @@ TEST_F(Csv, UnitSuffixesScaleToMicrovolts) {
 // ---- delimiters, decimal commas, BOM, line endings ----------------------------------------------
 
 TEST_F(Csv, SemicolonsWithDecimalCommas) {
-    CsvSource source(write("d.csv", "time_s;emg_mV\n0,000;0,25\n0,001;-0,5\n0,002;1\n0,003;+1,5e-1\n"), {});
+    CsvSource source(
+        write("d.csv", "time_s;emg_mV\n0,000;0,25\n0,001;-0,5\n0,002;1\n0,003;+1,5e-1\n"), {});
     EXPECT_EQ(source.info().sample_rate_hz, 1000.0);
     EXPECT_TRUE(has_notice(source.info(), "decimal commas read as decimal points"));
     const auto data = read_all(source, 3);
@@ -236,7 +268,9 @@ TEST_F(Csv, DecimalCommasFromALaterRowOn) {
 }
 
 TEST_F(Csv, TabsWithDecimalCommas) {
-    CsvSource source(write("d.tsv", "time_s\tleft_uV\tright_uV\n0\t1,5\t2\n0,0005\t-3,25\t4\n0,001\t5\t6,125\n"), {});
+    CsvSource source(
+        write("d.tsv", "time_s\tleft_uV\tright_uV\n0\t1,5\t2\n0,0005\t-3,25\t4\n0,001\t5\t6,125\n"),
+        {});
     EXPECT_EQ(source.info().format, "tsv");
     EXPECT_EQ(source.info().sample_rate_hz, 2000.0);
     const auto data = read_all(source, 10);
@@ -245,13 +279,15 @@ TEST_F(Csv, TabsWithDecimalCommas) {
 }
 
 TEST_F(Csv, ASemicolonInAColumnNameDoesNotMakeItTheDelimiter) {
-    CsvSource source(write("s.csv", "time_s,emg;left_uV,emg;right_uV\n0,1.5,2\n0.001,3,4\n0.002,5,6\n"), {});
+    CsvSource source(
+        write("s.csv", "time_s,emg;left_uV,emg;right_uV\n0,1.5,2\n0.001,3,4\n0.002,5,6\n"), {});
     ASSERT_EQ(source.info().channels.size(), 2u);
     EXPECT_EQ(source.info().channels[1].label, "emg;right_uV");
 }
 
 TEST_F(Csv, AByteOrderMarkBeforeTheHeader) {
-    CsvSource source(write("bom.csv", "\xEF\xBB\xBFtime_s,emg_uV\r\n0,1\r\n0.001,2\r\n0.002,3"), {});
+    CsvSource source(write("bom.csv", "\xEF\xBB\xBFtime_s,emg_uV\r\n0,1\r\n0.001,2\r\n0.002,3"),
+                     {});
     EXPECT_EQ(source.info().sample_rate_hz, 1000.0);
     EXPECT_EQ(source.info().channels[0].label, "emg_uV");
     EXPECT_EQ(read_all(source, 8)[0], (std::vector<float>{1, 2, 3})) << "CRLF, no final newline";
@@ -266,7 +302,8 @@ TEST_F(Csv, AHugeHeaderLineIsRefusedNotRead) {
 }
 
 TEST_F(Csv, AHugeDataLineNamesItsLine) {
-    const auto e = open_error(write("big.csv", "time_s,emg_uV\n0,1\n0.001," + std::string(2u << 20, '1') + "\n"));
+    const auto e = open_error(
+        write("big.csv", "time_s,emg_uV\n0,1\n0.001," + std::string(2u << 20, '1') + "\n"));
     EXPECT_NE(e.find("big.csv:3: line longer than 1 MiB"), std::string::npos) << e;
 }
 
@@ -294,9 +331,11 @@ TEST_F(Csv, ReadReturnsEveryRowOnceWhateverTheBlockSize) {
     std::string text = "time_s,a_uV,b_uV\n";
     std::array<char, 96> buf{};
     for (std::size_t i = 0; i < rows; ++i) {
-        std::snprintf(buf.data(), buf.size(), "%.4f,%zu,%zu\n", static_cast<double>(i) / 2000.0, i, rows - i);
+        std::snprintf(buf.data(), buf.size(), "%.4f,%zu,%zu\n", static_cast<double>(i) / 2000.0, i,
+                      rows - i);
         text += buf.data();
-        if (i % 1000 == 0) text += "\n"; // blank lines are skipped
+        if (i % 1000 == 0)
+            text += "\n"; // blank lines are skipped
     }
     ASSERT_GT(text.size(), 2u << 20);
     const auto path = write("long.csv", text);
@@ -315,7 +354,8 @@ TEST_F(Csv, ReadReturnsEveryRowOnceWhateverTheBlockSize) {
 
 TEST_F(Csv, TextInAColumnIsFoundBeforeAnySampleIsRead) {
     // The first pass checks every row: the error comes from the constructor, not mid-analysis.
-    const auto path = timed("t.csv", 5000, [](double i) { return i / 1000.0; }, 3);
+    const auto path = timed(
+        "t.csv", 5000, [](double i) { return i / 1000.0; }, 3);
     std::string text;
     {
         std::ifstream in(path);
@@ -323,5 +363,6 @@ TEST_F(Csv, TextInAColumnIsFoundBeforeAnySampleIsRead) {
     }
     text.replace(text.rfind("4.999,"), 5, "4.99x");
     const auto e = open_error(write("t2.csv", text));
-    EXPECT_NE(e.find("t2.csv:5001: column 'time_s': '4.99x' is not a number"), std::string::npos) << e;
+    EXPECT_NE(e.find("t2.csv:5001: column 'time_s': '4.99x' is not a number"), std::string::npos)
+        << e;
 }
