@@ -196,9 +196,11 @@ CsvSource::CsvSource(const std::filesystem::path& path, Options options) : path_
     }
     if (info_.channels.empty()) fail("no signal columns");
     values_.resize(names_.size());
+    parse_.assign(names_.size(), 1);
 
     lines_.seek(data_offset_);
     scan(options);
+    parse_.assign(names_.size(), 1);
     if (saw_decimal_comma_)
         info_.notices.push_back(std::string("decimal commas read as decimal points (delimiter ") +
                                 (separator_ == '\t' ? "tab" : "';'") + ")");
@@ -264,10 +266,15 @@ void CsvSource::scan(const Options& options) {
         double first = 0.0, sum = 0.0, sum2 = 0.0;
     };
     std::vector<Sums> sums(names_.size());
+    // Parsing is most of the cost: this pass parses only the time and the columns without a unit;
+    // read() parses the others (and names the line of a bad value just the same).
+    for (std::size_t i = 0; i < names_.size(); ++i)
+        parse_[i] = (i == 0 && read_time) || (!(i == 0 && has_time_) && !unit_from_name(names_[i]));
     std::uint64_t rows = 0;
     double previous_s = 0.0;
     while (next_row()) {
         for (std::size_t i = 0; i < values_.size(); ++i) {
+            if (!parse_[i]) continue;
             if (rows == 0) sums[i].first = values_[i];
             const double d = values_[i] - sums[i].first;
             sums[i].sum += d;
@@ -383,7 +390,7 @@ bool CsvSource::next_row() {
         std::size_t start = 0;
         for (std::size_t i = 0; i < fields; ++i) {
             const std::size_t end = line.find(separator_, start);
-            values_[i] = parse_field(trim(line.substr(start, end - start)), i);
+            if (parse_[i]) values_[i] = parse_field(trim(line.substr(start, end - start)), i);
             start = end + 1;
         }
         return true;

@@ -11,10 +11,11 @@
 // Units come from the column name suffix (_uV, _mV, _V, "(mV)", "[uV]"). A column without one is
 // µV, unless its RMS about the mean is below 0.01 (below any amplifier's noise in µV, typical of
 // sEMG in volts): then it is read as volts, and a notice says so and which suffix to add.
-// Streams in two passes: the constructor reads the file once (checks every row, fits the rate,
-// measures the columns, counts the rows), read() then reads it again. Memory does not grow with
-// the file's length; a line longer than max_line_bytes is an error. Only regular files are read
-// (a FIFO or a device such as /dev/zero named .csv is refused).
+// Streams in two passes: the constructor reads the file once (checks every row's field count and
+// time, fits the rate, measures the unit-less columns, counts the rows), read() then reads it
+// again and parses every field. Memory does not grow with the file's length; a line longer than
+// max_line_bytes is an error. Only regular files are read (a FIFO or a device such as /dev/zero
+// named .csv is refused).
 #pragma once
 
 #include "acquisition/source.hpp"
@@ -85,6 +86,7 @@ private:
     std::vector<std::string> names_; // every column, for messages
     std::vector<double> to_uv_;
     std::vector<double> values_;
+    std::vector<char> parse_; // per column: next_row() parses it (all but in the first pass)
     std::size_t line_number_ = 0;
 };
 
