@@ -303,11 +303,14 @@ void CsvSource::scan(const Options& options) {
             rate_hz = whole_hz;
         if (options.sample_rate_hz) {
             const double fs_hz = *options.sample_rate_hz;
+            // A time column in milliseconds under a name that says seconds is off by 1000 exactly.
+            const bool in_ms = time_unit_s_ == 1.0 && std::abs(fs_hz - 1e3 * rate_hz) <= 1e-3 * fs_hz;
             if (std::abs(fs_hz - rate_hz) > 1e-3 * rate_hz)
                 fail_at(0, "--fs " + text(fs_hz) + " Hz disagrees with the " + time_name + " (" + text(rate_hz) +
                                " Hz from " + std::to_string(rows) + " timestamps) by " +
-                               text(std::round(1e3 * std::abs(fs_hz - rate_hz) / rate_hz) / 10.0) +
-                               " %: leave out --fs, or add --force-fs to use it and ignore the time column");
+                               text(std::round(1e3 * std::abs(fs_hz - rate_hz) / rate_hz) / 10.0) + " %: " +
+                               (in_ms ? "if the column is in milliseconds, name it time_ms; else " : "") +
+                               "leave out --fs, or add --force-fs to use it and ignore the time column");
             if (fs_hz != rate_hz)
                 info_.notices.push_back("--fs " + text(fs_hz) + " Hz agrees with the " + time_name +
                                         " within 0.1 %; the time column's " + text(rate_hz) + " Hz is used");

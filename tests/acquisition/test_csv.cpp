@@ -188,6 +188,15 @@ TEST_F(Csv, FsDisagreeingWithTheTimeColumnIsAnError) {
     EXPECT_NE(e.find("--force-fs"), std::string::npos) << e;
 }
 
+TEST_F(Csv, FsAThousandTimesTheTimeColumnsRateSuggestsMilliseconds) {
+    const auto path = timed("ms.csv", 3000, [](double i) { return i; }, 0, "time,emg_uV");
+    const auto e = open_error(path, {1000.0, false});
+    EXPECT_NE(e.find("(1 Hz from 3000 timestamps) by 99900 %: if the column is in milliseconds, name "
+                     "it time_ms"),
+              std::string::npos)
+        << e;
+}
+
 TEST_F(Csv, FsAgreeingWithinATenthOfAPercentLeavesTheTimeColumnsRate) {
     const auto path = timed(
         "f.csv", 3000, [](double i) { return i / 1000.0; }, 3);
