@@ -11,6 +11,7 @@ namespace semg::acquisition {
 
 struct FileSourceOptions {
     std::optional<double> sample_rate_hz; // for formats without one (CSV with no time column)
+    bool force_sample_rate = false;       // sample_rate_hz wins over a CSV time column
 };
 
 std::unique_ptr<Source> open_file_source(const std::filesystem::path& path,

@@ -22,6 +22,7 @@ struct AnalyzeOptions {
     std::vector<std::filesystem::path> inputs;
     std::filesystem::path out;
     std::optional<double> fs_hz;
+    bool force_fs = false;
     AnalysisOptions analysis; // shared with `semg capture`
     bool quiet = false;
 };
@@ -88,7 +89,7 @@ void log_findings(const std::string& name, const pipeline::AnalysisResult& r) {
 
 void analyze_one(const std::filesystem::path& input, const std::filesystem::path& out_dir,
                  const AnalyzeOptions& o) {
-    auto source = acquisition::open_file_source(input, {o.fs_hz});
+    auto source = acquisition::open_file_source(input, {o.fs_hz, o.force_fs});
     const auto& info = source->info();
     for (const auto& notice : info.notices) log_notice(input.string() + ": " + notice);
     for (const auto& warning : info.warnings) log_warning(input.string() + ": " + warning);
@@ -99,7 +100,7 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
     if (!a.montage.empty()) settings.montage = pipeline::load_montage_for(a.montage, info);
     if (!a.mvc.empty() || !a.mvc_segment.empty()) {
         // The reference comes from its own reading of the MVC file (or of this file's segment).
-        auto mvc_source = acquisition::open_file_source(a.mvc.empty() ? input : a.mvc, {o.fs_hz});
+        auto mvc_source = acquisition::open_file_source(a.mvc.empty() ? input : a.mvc, {o.fs_hz, o.force_fs});
         std::optional<std::pair<double, double>> segment;
         if (!a.mvc_segment.empty()) segment = parse_range(a.mvc_segment, "--mvc-segment");
         pipeline::FatigueAnalysis probe(settings);
@@ -171,7 +172,23 @@ void register_analyze(CLI::App& app) {
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
                     "the parent of one <name>.semg folder each)");
-    cmd->add_option("--fs", o->fs_hz, "Sample rate in Hz, for CSV files without a time column");
+    auto* fs = cmd->add_option("--fs", o->fs_hz,
+                               "Sample rate in Hz, for CSV files without a time column. With a time "
+                               "column (time_s, first), its least-squares rate is used and --fs must "
+                               "agree within 0.1 %");
+    cmd->add_flag("--force-fs", o->force_fs,
+                  "Use --fs and do not read the CSV time column (its rate, order and gaps)")
+        ->needs(fs);
+    cmd->footer(
+        "CSV/TSV input: a header row of column names, then one row per sample. Delimiter: tab,\n"
+        "semicolon or comma; with tab or semicolon a decimal comma is read as a decimal point.\n"
+        "Sample rate: a first column time, time_s, t or seconds (or time_ms, t_ms) gives it, as the\n"
+        "least-squares step over every timestamp. Time must increase at every row by at least 1 us\n"
+        "(1 MHz); a step above 2.5 sample intervals is a gap, an error. Without a time column give\n"
+        "--fs; with one, --fs must agree within 0.1 %, or add --force-fs to use --fs and not read it.\n"
+        "Units: the column-name suffix _uV, _mV or _V (also \"(mV)\", \"[uV]\", \" V\"). A column\n"
+        "without one is uV, unless its RMS about the mean is below 0.01 (sEMG in volts): then it is\n"
+        "read as volts and a notice says so; add _V or _uV to the name to say which.");
     add_analysis_options(*cmd, o->analysis, "--channels", false);
     cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout");
     cmd->callback([o]() {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -126,6 +127,47 @@ TEST_F(Cli, FewerSamplesThanOneEpoch) {
 TEST_F(Cli, NoTimeColumnNeedsFs) {
     const auto input = write("nofs.csv", "a_uV,b_uV\n1,2\n3,4\n");
     expect_failure("analyze " + input.string(), "give the sample rate with --fs");
+}
+
+// A time column and --fs: the time column wins; a --fs that disagrees by more than 0.1 % is an
+// error (it used to override the time column silently), unless --force-fs says to use it.
+TEST_F(Cli, FsDisagreeingWithTheTimeColumnNeedsForceFs) {
+    const auto input = csv("fs.csv", 3.0);
+    expect_failure("analyze " + input.string() + " --fs 2000",
+                   "fs.csv: --fs 2000 Hz disagrees with the time column 'time_s' (1000 Hz from 3000 timestamps)");
+    expect_failure("analyze " + input.string() + " --force-fs", "--force-fs requires --fs");
+    const auto r = run("analyze -q " + input.string() + " --fs 2000 --force-fs --out " + (dir_ / "forced").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("--force-fs: 2000 Hz from --fs; the time column 'time_s' is not read"), std::string::npos)
+        << r.output;
+    EXPECT_EQ(test::load_json(dir_ / "forced" / "summary.json")["input"]["sample_rate_hz"], 2000.0);
+}
+
+// A FIFO blocked the reader and /dev/zero named .csv grew it without bound: both are refused at
+// once (run under `timeout` and a memory limit so that a regression fails instead of hanging).
+TEST_F(Cli, FifoAndDeviceAreRefused) {
+    const auto fifo = dir_ / "fifo.csv", zero = dir_ / "zero.csv";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    fs::create_symlink("/dev/zero", zero);
+    for (const auto& path : {fifo, zero}) {
+        const std::string cmd = "ulimit -v 4000000; timeout 30 " + std::string(SEMG_EXE) + " analyze " +
+                                path.string() + " --out " + (dir_ / "out").string() + " 2>&1";
+        FILE* pipe = ::popen(cmd.c_str(), "r");
+        std::string out;
+        std::array<char, 4096> buf{};
+        while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+        const int status = ::pclose(pipe);
+        EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << out;
+        EXPECT_NE(out.find(path.filename().string() + ": not a regular file"), std::string::npos) << out;
+        EXPECT_FALSE(fs::exists(dir_ / "out"));
+    }
+    expect_failure("analyze -", "-: standard input is not read");
+}
+
+TEST_F(Cli, HelpStatesTheCsvUnitAndRateRules) {
+    const auto r = run("analyze --help");
+    for (const char* rule : {"_uV", "_mV", "_V", "below 0.01", "least-squares", "--force-fs", "decimal comma"})
+        EXPECT_NE(r.output.find(rule), std::string::npos) << rule << " missing in:\n" << r.output;
 }
 
 TEST_F(Cli, BandAboveNyquist) {
