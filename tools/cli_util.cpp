@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -150,7 +151,27 @@ pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
     s.ai_threshold_pct = o.ai_threshold_pct;
     s.channels = split_list(o.channels);
     s.keep_flagged = o.keep_flagged;
+    pipeline::validate(s);
+    // Files named by options are checked before any input is read or any port opened.
+    for (const auto& [path, option] : {std::pair{o.montage, "--montage"}, std::pair{o.mvc, "--mvc"}})
+        check_input_file(path, option);
+    if (!o.mvc_segment.empty()) {
+        const auto [a, b] = parse_range(o.mvc_segment, "--mvc-segment");
+        if (!(a >= 0.0 && std::isfinite(b)))
+            throw std::invalid_argument("--mvc-segment must be START:END with 0 <= START < END "
+                                        "(seconds), got '" + o.mvc_segment + "'");
+    }
     return s;
+}
+
+void check_input_file(const std::filesystem::path& path, const std::string& option) {
+    if (path.empty()) return;
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(status))
+        throw std::invalid_argument(option + " " + path.string() + ": no such file");
+    if (std::filesystem::is_directory(status))
+        throw std::invalid_argument(option + " " + path.string() + ": is a folder, not a file");
 }
 
 void log_notice(const std::string& message) { logger().info(message); }
