@@ -141,7 +141,11 @@ pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
     s.ecg = dsp::ecg_method_from_string(o.ecg);
     s.epoch_s = o.epoch_s;
     s.overlap = o.overlap;
-    s.psd = {dsp::psd_method_from_string(o.psd), o.welch_segment_s};
+    try {
+        s.psd = {dsp::psd_method_from_string(o.psd), o.welch_segment_s};
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--psd: ") + e.what());
+    }
     for (const auto& seg : o.segments)
         s.segments_s.push_back(parse_range(seg, "--segment"));
     s.contractions = contraction_mode_from_string(o.contractions);
