@@ -157,8 +157,8 @@ pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
     s.keep_flagged = o.keep_flagged;
     pipeline::validate(s);
     // Files named by options are checked before any input is read or any port opened.
-    for (const auto& [path, option] : {std::pair{o.montage, "--montage"}, std::pair{o.mvc, "--mvc"}})
-        check_input_file(path, option);
+    check_input_file(o.montage, "--montage");
+    check_input_file(o.mvc, "--mvc");
     if (!o.mvc_segment.empty()) {
         const auto [a, b] = parse_range(o.mvc_segment, "--mvc-segment");
         if (!(a >= 0.0 && std::isfinite(b)))

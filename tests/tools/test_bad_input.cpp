@@ -6,7 +6,8 @@
 // Adding a case is one entry in catalogue(): a name, the files to make (name and bytes, from the
 // generators csv(), edf(), with_line()), the arguments (split at spaces; the child runs in the
 // case's own folder, so names are relative), the expected exit code and a substring of the
-// error line. A file name ending in '/' makes a folder.
+// error line. A file name ending in '/' makes a folder; an optional setup function makes what
+// bytes cannot (a FIFO, a file without read permission).
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <set>
@@ -52,6 +54,8 @@ struct Case {
     std::string args;
     int exit_code;
     std::string message; // the one error line contains this
+    // Anything files cannot express (a FIFO, a permission), done in the case's folder.
+    std::function<void(const std::filesystem::path& folder)> setup = {};
 };
 
 // gtest prints a failing case by its name, not its bytes.
@@ -165,6 +169,8 @@ std::vector<Case> catalogue() {
     std::vector<Case> c = {
         // Files that are missing, empty or of the wrong kind.
         {"missing_file", {}, "analyze nope.csv --out out", 1, "nope.csv: no such file"},
+        {"input_dangling_symlink", {}, a, 1, "rec.csv: no such file",
+         [](const fs::path& d) { fs::create_symlink("gone.csv", d / "rec.csv"); }},
         {"input_is_a_folder", {{"rec.csv/", ""}}, a, 1, "rec.csv: is a directory"},
         {"unknown_extension", {{"rec.xyz", ok}}, "analyze rec.xyz --out out", 1, "rec.xyz: unknown file type '.xyz'"},
         {"empty_csv", {{"rec.csv", ""}}, a, 1, "rec.csv: empty file"},
@@ -407,6 +413,14 @@ std::vector<std::string> lines_of(const std::string& text) {
     return lines;
 }
 
+// Every file and folder below `folder`, relative to it.
+std::set<std::string> entries_below(const fs::path& folder) {
+    std::set<std::string> entries;
+    for (const auto& entry : fs::recursive_directory_iterator(folder))
+        entries.insert(entry.path().lexically_relative(folder).string());
+    return entries;
+}
+
 class BadInput : public ::testing::TestWithParam<Case> {};
 
 TEST_P(BadInput, OneErrorLineNoOutputBoundedMemoryAndTime) {
@@ -415,7 +429,6 @@ TEST_P(BadInput, OneErrorLineNoOutputBoundedMemoryAndTime) {
     const fs::path work = root / "work";
     fs::remove_all(root);
     fs::create_directories(work);
-    std::set<fs::path> made; // the case's own files and folders, and every folder above them
     for (const auto& f : k.files) {
         const fs::path path = work / f.name;
         if (f.name.ends_with('/')) fs::create_directories(path);
@@ -423,12 +436,14 @@ TEST_P(BadInput, OneErrorLineNoOutputBoundedMemoryAndTime) {
             fs::create_directories(path.parent_path());
             std::ofstream(path, std::ios::binary) << f.bytes;
         }
-        for (fs::path p = fs::path(f.name).lexically_normal(); !p.empty() && p != "."; p = p.parent_path())
-            made.insert(p.string().ends_with('/') ? p.parent_path() : p);
     }
+    if (k.setup) k.setup(work);
+    const auto made = entries_below(work);
 
     const Outcome o = run_semg(split_words(k.args), work, root / "output.txt");
     const std::string context = "semg " + k.args + "\n" + o.output;
+    RecordProperty("max_rss_kb", static_cast<int>(o.max_rss_kb));
+    RecordProperty("elapsed_ms", static_cast<int>(o.elapsed.count()));
     EXPECT_FALSE(o.timed_out) << "killed after " << kTimeLimit.count() << " s: " << context;
     EXPECT_FALSE(o.runaway) << "killed above " << kRunawayRssKb / 1024 << " MB: " << context;
     EXPECT_LT(o.max_rss_kb, kMaxRssKb) << "peak " << o.max_rss_kb / 1024 << " MB: " << context;
@@ -441,10 +456,8 @@ TEST_P(BadInput, OneErrorLineNoOutputBoundedMemoryAndTime) {
     EXPECT_NE(errors[0].find(k.message), std::string::npos) << "missing '" << k.message << "' in: " << context;
 
     std::vector<std::string> left;
-    for (const auto& entry : fs::recursive_directory_iterator(work)) {
-        const auto rel = entry.path().lexically_relative(work);
-        if (!made.contains(rel)) left.push_back(rel.string());
-    }
+    for (const auto& entry : entries_below(work))
+        if (!made.contains(entry)) left.push_back(entry);
     EXPECT_TRUE(left.empty()) << "left behind: " << ::testing::PrintToString(left) << " by " << context;
 }
 
