@@ -130,9 +130,8 @@ void validate(const AnalysisSettings& s) {
     check_within(s.mains_exclude_hz, 0.0, L::max_mains_exclude_hz, "--mains-exclude-hz", " Hz");
     check_within(s.epoch_s, L::min_epoch_s, L::max_epoch_s, "--epoch-s", " s");
     check_within(s.overlap, 0.0, L::max_overlap, "--overlap", "");
-    if (s.psd.method == dsp::PsdMethod::Welch)
-        check_within(s.psd.segment_s, L::min_welch_segment_s, L::max_welch_segment_s,
-                     "--welch-segment-s", " s");
+    check_within(s.psd.segment_s, L::min_welch_segment_s, L::max_welch_segment_s,
+                 "--welch-segment-s", " s");
     for (const auto& [a, b_s] : s.segments_s) {
         const std::string text = "--segment " + num(a) + ":" + num(b_s);
         if (!(std::isfinite(a) && std::isfinite(b_s) && a >= 0.0 && b_s > a))
