@@ -71,6 +71,9 @@ OutputDir::~OutputDir() {
 std::filesystem::path OutputDir::temp_path(const std::string& name) {
     auto it = temps_.find(name);
     if (it != temps_.end()) return it->second;
+    // An unlisted file would be "not a result" to the next run, which would then refuse the folder.
+    if (claim_ && std::find(claim_->own_files.begin(), claim_->own_files.end(), name) == claim_->own_files.end())
+        throw std::logic_error("OutputDir: '" + name + "' is not among the claim's own files");
     auto temp = dir_ / ("." + name + ".tmp-" + std::to_string(::getpid()));
     temps_.emplace(name, temp);
     return temp;

@@ -30,7 +30,8 @@ struct AnalyzeOptions {
     bool quiet = false;
 };
 
-// What `semg analyze` writes into each result folder; an earlier run's copies are replaced.
+// Every file `semg analyze` writes into a result folder (OutputDir refuses to open another);
+// an earlier run's copies are replaced, and the folder may hold nothing else without --overwrite.
 const std::vector<std::string> kResultFiles = {"epochs.csv", "pairs.csv", "summary.json", "report.html"};
 
 // The components that all of `folders` (absolute, normal) start with.
