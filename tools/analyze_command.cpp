@@ -222,7 +222,8 @@ void register_analyze(CLI::App& app) {
     cmd->add_option("inputs", o->inputs, "EDF/EDF+/BDF/BDF+ or CSV/TSV recordings")->required();
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
-                    "the parent of one <name>.semg folder each, in the inputs' sub-folders)");
+                    "the parent of one <name>.semg folder each, at the input's path below the "
+                    "folder the inputs share)");
     cmd->add_option("--fs", o->fs_hz, "Sample rate in Hz, for CSV files without a time column");
     add_analysis_options(*cmd, o->analysis, "--channels", false);
     cmd->add_flag("--overwrite", o->overwrite,
