@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <stdexcept>
 
@@ -82,7 +83,71 @@ std::string span_text(const Contraction& c) {
     return std::to_string(c.start_s) + ":" + std::to_string(c.end_s);
 }
 
+// Numbers in messages as the user would type them: 0.5, 1e+09, nan.
+std::string num(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+
+// NaN fails every comparison, so it is never within a range.
+void check_within(double value, double min, double max, const std::string& option,
+                  const std::string& unit) {
+    if (!(value >= min && value <= max))
+        throw std::invalid_argument(option + " must be within " + num(min) + " to " + num(max) +
+                                    unit + ", got " + num(value));
+}
+
+AnalysisSettings validated(AnalysisSettings settings) {
+    validate(settings);
+    return settings;
+}
+
 } // namespace
+
+void check_sample_rate(double sample_rate_hz, const std::string& what) {
+    using L = AnalysisLimits;
+    if (!(sample_rate_hz >= L::min_sample_rate_hz && sample_rate_hz <= L::max_sample_rate_hz))
+        throw std::invalid_argument(what + " " + num(sample_rate_hz) +
+                                    " Hz is outside the supported range " +
+                                    num(L::min_sample_rate_hz) + " to " +
+                                    num(L::max_sample_rate_hz) + " Hz");
+}
+
+void validate(const AnalysisSettings& s) {
+    using L = AnalysisLimits;
+    const auto& b = s.band;
+    if (!(b.low_hz >= L::min_band_hz && b.high_hz <= L::max_band_hz && b.low_hz < b.high_hz))
+        throw std::invalid_argument("--band " + num(b.low_hz) + ":" + num(b.high_hz) +
+                                    " must have edges LOW < HIGH within " + num(L::min_band_hz) +
+                                    " to " + num(L::max_band_hz) + " Hz");
+    if (b.order < L::min_order || b.order > L::max_order)
+        throw std::invalid_argument("--order must be within " + std::to_string(L::min_order) +
+                                    " to " + std::to_string(L::max_order) + ", got " +
+                                    std::to_string(b.order));
+    if (s.mains_hz && *s.mains_hz != 0.0 && *s.mains_hz != 50.0 && *s.mains_hz != 60.0)
+        throw std::invalid_argument("--mains must be 50, 60, off or auto, got " + num(*s.mains_hz));
+    check_within(s.mains_exclude_hz, 0.0, L::max_mains_exclude_hz, "--mains-exclude-hz", " Hz");
+    check_within(s.epoch_s, L::min_epoch_s, L::max_epoch_s, "--epoch-s", " s");
+    check_within(s.overlap, 0.0, L::max_overlap, "--overlap", "");
+    check_within(s.psd.segment_s, L::min_welch_segment_s, L::max_welch_segment_s,
+                 "--welch-segment-s", " s");
+    for (const auto& [a, b_s] : s.segments_s) {
+        const std::string text = "--segment " + num(a) + ":" + num(b_s);
+        if (!(std::isfinite(a) && std::isfinite(b_s) && a >= 0.0 && b_s > a))
+            throw std::invalid_argument(text + " must be START:END with 0 <= START < END (seconds)");
+        // A fit needs epochs inside the contraction; a shorter segment would hold none.
+        if (b_s - a < s.epoch_s)
+            throw std::invalid_argument(text + " is " + num(b_s - a) +
+                                        " s long, shorter than one epoch (--epoch-s " +
+                                        num(s.epoch_s) + ")");
+    }
+    check_within(s.ai_threshold_pct, 0.0, L::max_ai_threshold_pct, "--ai-threshold-pct", " %");
+    // The ECG high-pass replaces the band's lower edge.
+    if (s.ecg == dsp::EcgMethod::Highpass && !(s.ecg_highpass_hz > 0.0 && s.ecg_highpass_hz < b.high_hz))
+        throw std::invalid_argument("--ecg highpass raises the band's lower edge to " +
+                                    num(s.ecg_highpass_hz) + " Hz: --band needs HIGH above it");
+}
 
 std::string to_string(Jasa jasa) {
     switch (jasa) {
@@ -101,23 +166,22 @@ Jasa jasa_of(double mdf_slope, double rms_slope) {
 }
 
 FatigueAnalysis::FatigueAnalysis(AnalysisSettings settings)
-    : settings_(std::move(settings)), bandpass_(band_config(settings_)),
+    : settings_(validated(std::move(settings))), bandpass_(band_config(settings_)),
       analyzer_(analyzer_config(settings_, settings_.band.high_hz)), mains_(mains_config(settings_)),
       notch_({settings_.mains_notch_hz}), ecg_(ecg_config(settings_)), quality_(quality_config(settings_, settings_.band.high_hz)),
       detector_(settings_.detector) {
-    if (settings_.mains_hz && *settings_.mains_hz != 0.0 && *settings_.mains_hz != 50.0 && *settings_.mains_hz != 60.0)
-        throw std::invalid_argument("mains frequency must be 50, 60, off or auto");
-    if (settings_.ecg == dsp::EcgMethod::Highpass && !(settings_.ecg_highpass_hz > 0.0))
-        throw std::invalid_argument("the ECG high-pass edge must be positive");
-    for (const auto& [a, b] : settings_.segments_s)
-        if (!(b > a && a >= 0.0))
-            throw std::invalid_argument("segment must be START:END with 0 <= START < END (seconds)");
     if (settings_.contractions == ContractionMode::Segments && settings_.segments_s.empty())
         throw std::invalid_argument("segment mode needs at least one segment");
 }
 
 void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
                               const std::function<void(const std::string&)>& warn) {
+    check_sample_rate(info.sample_rate_hz, "sample rate");
+    try {
+        dsp::epoch_geometry(settings_.epoch_s, settings_.overlap, info.sample_rate_hz);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--epoch-s/--overlap: ") + e.what());
+    }
     sample_rate_hz_ = info.sample_rate_hz;
     if (info.channels.empty()) throw std::invalid_argument("the recording has no EMG channels");
     std::vector<std::string> all_labels;
@@ -160,7 +224,11 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
 
     const dsp::StreamSpec spec{info.sample_rate_hz, selected_.size()};
     bandpass_ = dsp::Bandpass(band_config(settings_));
-    bandpass_.prepare(spec);
+    try {
+        bandpass_.prepare(spec);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--band: ") + e.what());
+    }
     if (bandpass_.clamped())
         warn("band-pass upper edge " + std::to_string(settings_.band.high_hz) + " Hz clamped to " +
              std::to_string(bandpass_.effective_high_hz()) + " Hz (0.45 x the sample rate)");

@@ -72,6 +72,35 @@ struct AnalysisSettings {
     bool keep_flagged = false;         // include flagged epochs in fits
 };
 
+// The range of every analysis setting a user can give, in one place. `semg analyze` and
+// `semg capture` check their options with validate() before they read a file, open a port or
+// allocate anything, and FatigueAnalysis checks its settings again the same way. The limits are
+// wide enough for any sEMG recording (domain guide: 1 kHz and up, 0.25-2 s epochs) and narrow
+// enough that the buffers they size stay small: an epoch at the highest rate is 1e6 frames per
+// channel. Messages name the command-line option, the settings' user-facing name.
+struct AnalysisLimits {
+    static constexpr double min_sample_rate_hz = 100.0; // Cyton-Daisy streams 125 Hz
+    static constexpr double max_sample_rate_hz = 100000.0;
+    static constexpr double min_band_hz = 1.0;
+    static constexpr double max_band_hz = 0.45 * max_sample_rate_hz;
+    static constexpr int min_order = 1;
+    static constexpr int max_order = 12; // the band-pass design's own limit
+    static constexpr double max_mains_exclude_hz = 10.0; // harmonics are 50 or 60 Hz apart
+    static constexpr double min_epoch_s = 0.1;
+    static constexpr double max_epoch_s = 10.0;
+    static constexpr double max_overlap = 0.95;
+    static constexpr double min_welch_segment_s = 0.01;
+    static constexpr double max_welch_segment_s = max_epoch_s;
+    static constexpr double max_ai_threshold_pct = 100.0; // |AI| is at most 100 %
+};
+
+// Throws std::invalid_argument naming the first setting outside AnalysisLimits, e.g.
+// "--epoch-s 100000 is outside the allowed range 0.1 to 10 s".
+void validate(const AnalysisSettings& settings);
+// Throws std::invalid_argument unless `sample_rate_hz` is within AnalysisLimits; `what` starts
+// the message ("--fs", "in.csv: sample rate").
+void check_sample_rate(double sample_rate_hz, const std::string& what);
+
 enum class Jasa { Fatigue, ForceIncrease, ForceDecrease, Recovery, Undetermined };
 std::string to_string(Jasa jasa);
 Jasa jasa_of(double mdf_slope, double rms_slope);
@@ -157,9 +186,10 @@ using EpochObserver = std::function<void(const dsp::EpochFrame& frame, const Epo
 
 class FatigueAnalysis {
 public:
-    explicit FatigueAnalysis(AnalysisSettings settings); // throws std::invalid_argument
-    // Selects the EMG channels, reads or infers the montage, designs the filters, chooses the
-    // contraction source. Warnings and notices go to `warn`.
+    explicit FatigueAnalysis(AnalysisSettings settings); // validate(); throws std::invalid_argument
+    // Checks the sample rate (check_sample_rate) before anything is sized by it. Selects the EMG
+    // channels, reads or infers the montage, designs the filters, chooses the contraction
+    // source. Warnings and notices go to `warn`.
     void prepare(const acquisition::SourceInfo& info,
                  const std::function<void(const std::string&)>& warn);
     // Raw blocks with every channel of the source, in µV. Throws on non-finite samples.

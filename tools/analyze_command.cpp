@@ -14,18 +14,67 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
 
 namespace semg::tools {
 namespace {
 
+namespace fs = std::filesystem;
+
 struct AnalyzeOptions {
-    std::vector<std::filesystem::path> inputs;
-    std::filesystem::path out;
+    std::vector<fs::path> inputs;
+    fs::path out;
     std::optional<double> fs_hz;
     bool force_fs = false;
     AnalysisOptions analysis; // shared with `semg capture`
+    bool overwrite = false;
     bool quiet = false;
 };
+
+// Every file `semg analyze` writes into a result folder (OutputDir refuses to open another);
+// an earlier run's copies are replaced, and the folder may hold nothing else without --overwrite.
+const std::vector<std::string> kResultFiles = {"epochs.csv", "pairs.csv", "summary.json", "report.html"};
+
+// The components that all of `folders` (absolute, normal) start with.
+fs::path common_folder(const std::vector<fs::path>& folders) {
+    fs::path common = folders.front();
+    for (const auto& f : folders) {
+        fs::path shared;
+        for (auto a = common.begin(), b = f.begin(); a != common.end() && b != f.end() && *a == *b; ++a, ++b)
+            shared /= *a;
+        common = shared;
+    }
+    return common;
+}
+
+// One result folder per input, decided before any input is read. One input: --out itself, or
+// <stem>.semg beside it. Several: <stem>.semg beside each, or with --out under it at the input's
+// path relative to the folder all inputs share (a/x.bdf b/x.bdf -> OUT/a/x.semg OUT/b/x.semg).
+// Two inputs that would still share a folder (x.bdf and x.edf, or one file given twice) stop
+// the run: one would silently replace the other's results.
+std::vector<fs::path> result_folders(const std::vector<fs::path>& inputs, const fs::path& out) {
+    const auto name = [](const fs::path& input) { return input.stem().string() + ".semg"; };
+    std::vector<fs::path> folders;
+    if (inputs.size() == 1) return {out.empty() ? inputs[0].parent_path() / name(inputs[0]) : out};
+    std::vector<fs::path> parents;
+    for (const auto& input : inputs) parents.push_back(fs::absolute(input).lexically_normal().parent_path());
+    const fs::path common = common_folder(parents);
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        folders.push_back(out.empty() ? inputs[i].parent_path() / name(inputs[i])
+                                      : out / parents[i].lexically_relative(common) / name(inputs[i]));
+    std::map<fs::path, std::size_t> seen;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const auto [it, fresh] = seen.emplace(fs::weakly_canonical(fs::absolute(folders[i])), i);
+        if (fresh) continue;
+        const auto& first = inputs[it->second];
+        if (fs::weakly_canonical(fs::absolute(first)) == fs::weakly_canonical(fs::absolute(inputs[i])))
+            throw std::invalid_argument(inputs[i].string() + " is given twice");
+        throw std::invalid_argument(first.string() + " and " + inputs[i].string() +
+                                    " would both write their results to " + folders[i].lexically_normal().string() +
+                                    ": rename one, or analyse them in separate runs with --out");
+    }
+    return folders;
+}
 
 std::string num(double v, int precision) {
     return std::isfinite(v) ? fmt::format("{:.{}f}", v, precision) : std::string("-");
@@ -87,15 +136,16 @@ void log_findings(const std::string& name, const pipeline::AnalysisResult& r) {
                     : ""));
 }
 
-void analyze_one(const std::filesystem::path& input, const std::filesystem::path& out_dir,
-                 const AnalyzeOptions& o) {
+void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOptions& o,
+                 pipeline::AnalysisSettings settings) {
+    // Claimed first: a folder holding other files stops the run before the input is read.
+    pipeline::OutputDir out(out_dir, pipeline::OutputClaim{kResultFiles, o.overwrite});
     auto source = acquisition::open_file_source(input, {o.fs_hz, o.force_fs});
     const auto& info = source->info();
     for (const auto& notice : info.notices) log_notice(input.string() + ": " + notice);
     for (const auto& warning : info.warnings) log_warning(input.string() + ": " + warning);
     if (info.channels.empty()) throw std::runtime_error(input.string() + ": no EMG channels");
 
-    auto settings = analysis_settings_from(o.analysis);
     const AnalysisOptions& a = o.analysis;
     if (!a.montage.empty()) settings.montage = pipeline::load_montage_for(a.montage, info);
     if (!a.mvc.empty() || !a.mvc_segment.empty()) {
@@ -108,13 +158,16 @@ void analyze_one(const std::filesystem::path& input, const std::filesystem::path
         settings.mvc_rms_uv = pipeline::mvc_reference_rms(*mvc_source, probe.labels(), settings.band, segment);
     }
     pipeline::FatigueAnalysis analysis(settings);
-    analysis.prepare(info, [&](const std::string& w) { log_warning(input.string() + ": " + w); });
+    try {
+        analysis.prepare(info, [&](const std::string& w) { log_warning(input.string() + ": " + w); });
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(input.string() + ": " + e.what());
+    }
     if (info.total_frames && *info.total_frames < analysis.analyzer().epoch_frames())
         throw std::runtime_error(input.string() + ": " + std::to_string(*info.total_frames) +
                                  " samples is shorter than one epoch (" +
                                  std::to_string(analysis.analyzer().epoch_frames()) + " samples)");
 
-    pipeline::OutputDir out(out_dir);
     pipeline::EpochsCsvWriter epochs(out.open("epochs.csv"), analysis.labels(), analysis.sites());
     std::optional<pipeline::PairsCsvWriter> pairs;
     if (!analysis.pairs().empty()) pairs.emplace(out.open("pairs.csv"), analysis.labels(), analysis.pairs());
@@ -171,14 +224,15 @@ void register_analyze(CLI::App& app) {
     cmd->add_option("inputs", o->inputs, "EDF/EDF+/BDF/BDF+ or CSV/TSV recordings")->required();
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
-                    "the parent of one <name>.semg folder each)");
-    auto* fs = cmd->add_option("--fs", o->fs_hz,
+                    "the parent of one <name>.semg folder each, at the input's path below the "
+                    "folder the inputs share)");
+    auto* fs_option = cmd->add_option("--fs", o->fs_hz,
                                "Sample rate in Hz, for CSV files without a time column. With a time "
                                "column (time_s, first), its least-squares rate is used and --fs must "
                                "agree within 0.1 %");
     cmd->add_flag("--force-fs", o->force_fs,
                   "Use --fs and do not read the CSV time column (its rate, order and gaps)")
-        ->needs(fs);
+        ->needs(fs_option);
     cmd->footer(
         "CSV/TSV input: a header row of column names, then one row per sample. Delimiter: tab,\n"
         "semicolon or comma; with tab or semicolon a decimal comma is read as a decimal point.\n"
@@ -190,17 +244,22 @@ void register_analyze(CLI::App& app) {
         "without one is uV, unless its RMS about the mean is below 0.01 (sEMG in volts): then it is\n"
         "read as volts and a notice says so; add _V or _uV to the name to say which.");
     add_analysis_options(*cmd, o->analysis, "--channels", false);
+    cmd->add_flag("--overwrite", o->overwrite,
+                  "Write into an output folder that holds other files too (they are kept)");
     cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout");
     cmd->callback([o]() {
+        // Options and output folders are checked once, before any input is read.
+        pipeline::AnalysisSettings settings;
+        std::vector<fs::path> folders;
+        if (!run_command([&] {
+                settings = analysis_settings_from(o->analysis);
+                if (o->fs_hz) pipeline::check_sample_rate(*o->fs_hz, "--fs");
+                folders = result_folders(o->inputs, o->out);
+            }))
+            return;
         int failures = 0;
-        for (const auto& input : o->inputs) {
-            const bool ok = run_command([&] {
-                std::filesystem::path out = o->out;
-                const auto name = input.stem().string() + ".semg";
-                if (out.empty()) out = input.parent_path() / name;
-                else if (o->inputs.size() > 1) out /= name;
-                analyze_one(input, out, *o);
-            });
+        for (std::size_t i = 0; i < o->inputs.size(); ++i) {
+            const bool ok = run_command([&] { analyze_one(o->inputs[i], folders[i], *o, settings); });
             if (!ok) ++failures;
         }
         if (o->inputs.size() > 1 && failures > 0)

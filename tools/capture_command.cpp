@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <ctime>
 #include <iostream>
@@ -58,7 +59,24 @@ unsigned default_baud(const std::string& protocol) {
     return 115200; // Cyton dongle, most Arduino sketches
 }
 
+// NaN and infinity are not a gain, a scale or a time: one line naming the option.
+void check_finite(const std::optional<double>& value, const std::string& option, bool positive) {
+    if (value && !(std::isfinite(*value) && (!positive || *value > 0.0)))
+        throw std::invalid_argument(option + " must be a " + (positive ? "positive" : "finite") +
+                                    " number, got " + fmt::format("{}", *value));
+}
+
 pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
+    if (o.fs_hz)
+        pipeline::check_sample_rate(*o.fs_hz, "--fs");
+    check_finite(o.gain, "--gain", true);
+    check_finite(o.scale_uv, "--scale-uv", false);
+    if (o.scale_uv && *o.scale_uv == 0.0)
+        throw std::invalid_argument("--scale-uv must not be 0");
+    check_finite(o.offset_counts, "--offset-counts", false);
+    check_finite(o.duration_s, "--duration-s", true);
+    check_finite(o.reconnect_s, "--reconnect-s", false);
+    check_finite(o.start_timeout_s, "--start-timeout-s", true);
     pipeline::CaptureSettings s;
     s.serial.port = o.port;
     s.serial.baud_rate = o.baud.value_or(default_baud(o.protocol));

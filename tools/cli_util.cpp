@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -144,7 +145,11 @@ pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
     s.ecg = dsp::ecg_method_from_string(o.ecg);
     s.epoch_s = o.epoch_s;
     s.overlap = o.overlap;
-    s.psd = {dsp::psd_method_from_string(o.psd), o.welch_segment_s};
+    try {
+        s.psd = {dsp::psd_method_from_string(o.psd), o.welch_segment_s};
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--psd: ") + e.what());
+    }
     for (const auto& seg : o.segments)
         s.segments_s.push_back(parse_range(seg, "--segment"));
     s.contractions = contraction_mode_from_string(o.contractions);
@@ -154,7 +159,27 @@ pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
     s.ai_threshold_pct = o.ai_threshold_pct;
     s.channels = split_list(o.channels);
     s.keep_flagged = o.keep_flagged;
+    pipeline::validate(s);
+    // Files named by options are checked before any input is read or any port opened.
+    check_input_file(o.montage, "--montage");
+    check_input_file(o.mvc, "--mvc");
+    if (!o.mvc_segment.empty()) {
+        const auto [a, b] = parse_range(o.mvc_segment, "--mvc-segment");
+        if (!(a >= 0.0 && std::isfinite(b)))
+            throw std::invalid_argument("--mvc-segment must be START:END with 0 <= START < END "
+                                        "(seconds), got '" + o.mvc_segment + "'");
+    }
     return s;
+}
+
+void check_input_file(const std::filesystem::path& path, const std::string& option) {
+    if (path.empty()) return;
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(status))
+        throw std::invalid_argument(option + " " + path.string() + ": no such file");
+    if (std::filesystem::is_directory(status))
+        throw std::invalid_argument(option + " " + path.string() + ": is a folder, not a file");
 }
 
 void log_notice(const std::string& message) { logger().info(message); }

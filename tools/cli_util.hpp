@@ -42,8 +42,11 @@ struct AnalysisOptions {
 // options that need a file (--annotation, --mvc-segment of the input) are left out.
 void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, const std::string& channels_option,
                           bool live);
-// Throws std::invalid_argument naming the option.
+// Throws std::invalid_argument naming the option: a value outside pipeline::AnalysisLimits, a
+// --montage or --mvc that is missing or a folder.
 pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o);
+// Throws std::invalid_argument unless `path` (given with `option`) is empty or a file.
+void check_input_file(const std::filesystem::path& path, const std::string& option);
 pipeline::ContractionMode contraction_mode_from_string(const std::string& text);
 // "auto" -> empty (detect); "off" -> 0; "50", "60" -> Hz.
 std::optional<double> parse_mains_setting(const std::string& text);

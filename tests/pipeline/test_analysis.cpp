@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <numbers>
 
 using namespace semg;
@@ -210,4 +212,62 @@ TEST(ContractionDetector, DropsHoldsShorterThanTheMinimum) {
     detector.prepare(fs);
     detector.process(block.cref());
     EXPECT_TRUE(detector.contractions().empty()); // 3 s < min_duration_s = 5 s
+}
+
+// Issue 12: every setting a user gives is checked against pipeline::AnalysisLimits before the
+// analysis sizes anything: the limits themselves are accepted, a step beyond them, NaN and
+// infinity are refused with the option's name. The sample rate is checked in prepare().
+TEST(FatigueAnalysis, SettingsAtTheLimitsAreAcceptedAndBeyondThemRefusedNamingTheOption) {
+    using L = pipeline::AnalysisLimits;
+    constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    struct Setting {
+        std::string option;
+        std::function<void(pipeline::AnalysisSettings&, double)> set;
+        double min, max;
+    };
+    // The band's edges are bounded by each other too: the low edge's top is below the default
+    // upper edge (450 Hz), the upper edge's bottom above the default low edge (20 Hz).
+    const std::vector<Setting> settings = {
+        {"--band", [](auto& s, double v) { s.band.low_hz = v; }, L::min_band_hz, 449.999},
+        {"--band", [](auto& s, double v) { s.band.high_hz = v; }, 20.001, L::max_band_hz},
+        {"--order", [](auto& s, double v) { s.band.order = static_cast<int>(v); }, L::min_order, L::max_order},
+        {"--mains-exclude-hz", [](auto& s, double v) { s.mains_exclude_hz = v; }, 0.0, L::max_mains_exclude_hz},
+        {"--epoch-s", [](auto& s, double v) { s.epoch_s = v; }, L::min_epoch_s, L::max_epoch_s},
+        {"--overlap", [](auto& s, double v) { s.overlap = v; }, 0.0, L::max_overlap},
+        {"--welch-segment-s", [](auto& s, double v) { s.psd.segment_s = v; }, L::min_welch_segment_s, L::max_welch_segment_s},
+        {"--ai-threshold-pct", [](auto& s, double v) { s.ai_threshold_pct = v; }, 0.0, L::max_ai_threshold_pct},
+    };
+    for (const auto& k : settings) {
+        for (double v : {k.min, k.max}) {
+            pipeline::AnalysisSettings s;
+            k.set(s, v);
+            EXPECT_NO_THROW(pipeline::FatigueAnalysis{s}) << k.option << " " << v;
+        }
+        const double step = k.option == "--order" ? 1.0 : 1e-3 * (k.max - k.min);
+        for (double v : {k.min - step, k.max + step, kNan, kInf, -kInf}) {
+            if (k.option == "--order" && !std::isfinite(v)) continue; // an int holds neither
+            pipeline::AnalysisSettings s;
+            k.set(s, v);
+            try {
+                pipeline::FatigueAnalysis analysis(s);
+                ADD_FAILURE() << k.option << " " << v << " was accepted";
+            } catch (const std::invalid_argument& e) {
+                EXPECT_EQ(std::string(e.what()).rfind(k.option, 0), 0u) << e.what();
+            }
+        }
+    }
+    // A segment must hold an epoch.
+    pipeline::AnalysisSettings s;
+    s.contractions = pipeline::ContractionMode::Segments;
+    s.segments_s = {{1.0, 1.0 + s.epoch_s}};
+    EXPECT_NO_THROW(pipeline::FatigueAnalysis{s});
+    s.segments_s = {{1.0, 1.0 + 0.99 * s.epoch_s}};
+    EXPECT_THROW(pipeline::FatigueAnalysis{s}, std::invalid_argument);
+    // The sample rate, before anything is sized by it.
+    for (double fs : {L::min_sample_rate_hz, L::max_sample_rate_hz})
+        EXPECT_NO_THROW(pipeline::FatigueAnalysis({}).prepare(info_for(fs, {"a"}, 1000), ignore_warning)) << fs;
+    for (double fs : {L::min_sample_rate_hz - 1.0, L::max_sample_rate_hz + 1.0, 1e12, kNan, kInf, 0.0})
+        EXPECT_THROW(pipeline::FatigueAnalysis({}).prepare(info_for(fs, {"a"}, 1000), ignore_warning), std::invalid_argument)
+            << fs;
 }

@@ -1,6 +1,7 @@
 // `semg analyze` end to end: bad input gives one clear line, a non-zero exit and no output.
 #include "acquisition/edf.hpp"
 #include "pipeline/results.hpp"
+#include "report/report.hpp"
 
 #include <edflib.h>
 #include "tests/test_util.hpp"
@@ -419,4 +420,88 @@ TEST_F(Cli, AnalyzeRecoversSimulatedTruthAcrossSeedsAndRates) {
             }
             fs::remove(bdf);
         }
+}
+
+// Issue 12: results are never silently replaced. Each input gets its own folder, a run owns its
+// folder, and an earlier run's files do not survive beside the new ones.
+TEST_F(Cli, SameFileNameInTwoFoldersGetsTwoResultFoldersMirroringThePaths) {
+    fs::create_directories(dir_ / "a");
+    fs::create_directories(dir_ / "b");
+    csv("a/same.csv", 3.0);
+    csv("b/same.csv", 4.0);
+    const auto r = run("analyze -q " + (dir_ / "a" / "same.csv").string() + " " + (dir_ / "b" / "same.csv").string() +
+                       " --out " + (dir_ / "all").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto a = test::load_json(dir_ / "all" / "a" / "same.semg" / "summary.json");
+    const auto b = test::load_json(dir_ / "all" / "b" / "same.semg" / "summary.json");
+    EXPECT_NE(a["input"]["path"].get<std::string>().find("a/same.csv"), std::string::npos);
+    EXPECT_NE(b["input"]["path"].get<std::string>().find("b/same.csv"), std::string::npos);
+    EXPECT_FALSE(fs::exists(dir_ / "all" / "same.semg"));
+    // Without --out each goes beside its input, as before.
+    const auto beside = run("analyze -q " + (dir_ / "a" / "same.csv").string() + " " + (dir_ / "b" / "same.csv").string());
+    ASSERT_EQ(beside.exit_code, 0) << beside.output;
+    EXPECT_TRUE(fs::exists(dir_ / "a" / "same.semg" / "summary.json"));
+    EXPECT_TRUE(fs::exists(dir_ / "b" / "same.semg" / "summary.json"));
+}
+
+TEST_F(Cli, InputsThatWouldShareAResultFolderStopTheRunBeforeAnyIsAnalysed) {
+    const auto csv_in = csv("same.csv", 3.0);
+    std::ofstream(dir_ / "same.tsv", std::ios::trunc) << "time_s\tleft_uV\n0\t1\n0.001\t2\n";
+    for (const std::string& out : {std::string(), " --out " + (dir_ / "all").string()}) {
+        const auto r = run("analyze -q " + csv_in.string() + " " + (dir_ / "same.tsv").string() + out);
+        EXPECT_EQ(r.exit_code, 1) << r.output;
+        EXPECT_NE(r.output.find("would both write their results to"), std::string::npos) << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+        EXPECT_FALSE(fs::exists(dir_ / "same.semg"));
+        EXPECT_FALSE(fs::exists(dir_ / "all"));
+    }
+    const auto twice = run("analyze -q " + csv_in.string() + " " + csv_in.string() + " --out " + (dir_ / "all").string());
+    EXPECT_EQ(twice.exit_code, 1) << twice.output;
+    EXPECT_NE(twice.output.find("same.csv is given twice"), std::string::npos) << twice.output;
+    EXPECT_FALSE(fs::exists(dir_ / "all"));
+}
+
+TEST_F(Cli, SecondRunIntoTheSameFolderLeavesNoStaleFileOfTheFirst) {
+    const auto path = dir_ / "pair.bdf";
+    {
+        acquisition::EdfWriter writer(path, bdf_config(1000, {"ES L3 L", "ES L3 R"}));
+        auto block = test::make_block({test::white_noise(5000, 50, 1), test::white_noise(5000, 30, 2)});
+        writer.write(block.cref());
+        writer.close();
+    }
+    const auto out = dir_ / "out";
+    auto r = run("analyze -q " + path.string() + " --out " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_TRUE(fs::exists(out / "pairs.csv"));
+    std::ofstream(out / ".pairs.csv.tmp-99999") << "left by a killed run";
+    // One channel: no pair, so the first run's pairs.csv must not stay beside the new results.
+    r = run("analyze -q " + path.string() + " --channels 'ES L3 L' --out " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_FALSE(fs::exists(out / "pairs.csv"));
+    EXPECT_FALSE(fs::exists(out / ".pairs.csv.tmp-99999"));
+    EXPECT_EQ(test::load_json(out / "summary.json")["channels"].size(), 1u);
+    EXPECT_TRUE(fs::exists(out / "report.html"));
+    EXPECT_EQ(report::load_report_data(out)["pairs"].size(), 0u) << "the report embeds the first run's pairs";
+    // A failed run leaves the earlier results as they were.
+    const auto before = test::load_json(out / "summary.json");
+    r = run("analyze -q " + path.string() + " --segment 100:200 --out " + out.string());
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(test::load_json(out / "summary.json"), before);
+}
+
+TEST_F(Cli, FolderHoldingOtherFilesIsRefusedUnlessOverwriteAndTheyAreKept) {
+    const auto input = csv("rec.csv", 3.0);
+    const auto out = dir_ / "mine";
+    fs::create_directories(out / "sub");
+    std::ofstream(out / "notes.txt") << "my notes";
+    auto r = run("analyze -q " + input.string() + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("holds files that are not results (notes.txt, sub/)"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(out / "summary.json"));
+    r = run("analyze -q " + input.string() + " --overwrite --out " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(fs::exists(out / "summary.json"));
+    EXPECT_TRUE(fs::exists(out / "notes.txt"));
+    EXPECT_TRUE(fs::exists(out / "sub"));
 }
