@@ -1,5 +1,7 @@
 #include "pipeline/analysis.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -103,6 +105,30 @@ AnalysisSettings validated(AnalysisSettings settings) {
     return settings;
 }
 
+// Running sums of one pair over the epochs (or bursts) of a contraction.
+struct PairSums {
+    std::size_t n = 0;
+    double ai_sum = 0.0, ai_sum_sq = 0.0, rms_left_sum = 0.0, rms_right_sum = 0.0;
+};
+
+PairFit pair_fit(const PairSums& s, const ChannelFit& left, const ChannelFit& right, double ai_threshold_pct) {
+    PairFit f;
+    const double n = static_cast<double>(s.n);
+    f.epochs = s.n;
+    f.ai_mean_pct = n > 0 ? s.ai_sum / n : kNan;
+    f.ai_sd_pct = n > 1 ? std::sqrt(std::max(0.0, (s.ai_sum_sq - n * f.ai_mean_pct * f.ai_mean_pct) / (n - 1))) : kNan;
+    f.lr_rms_ratio = s.rms_right_sum > 0 ? s.rms_left_sum / s.rms_right_sum : kNan;
+    f.mdf_slope_difference_pct_per_s = left.mdf.slope_pct_per_s - right.mdf.slope_pct_per_s;
+    f.mdf_initial_difference_hz = left.mdf.initial - right.mdf.initial;
+    f.flagged = std::isfinite(f.ai_mean_pct) && std::abs(f.ai_mean_pct) > ai_threshold_pct;
+    return f;
+}
+
+void withhold(LinearFit& f) {
+    f.initial = f.slope_per_s = f.slope_pct_per_s = f.r2 = kNan;
+    f.slope_ci95 = {kNan, kNan};
+}
+
 } // namespace
 
 void check_sample_rate(double sample_rate_hz, const std::string& what) {
@@ -169,9 +195,11 @@ FatigueAnalysis::FatigueAnalysis(AnalysisSettings settings)
     : settings_(validated(std::move(settings))), bandpass_(band_config(settings_)),
       analyzer_(analyzer_config(settings_, settings_.band.high_hz)), mains_(mains_config(settings_)),
       notch_({settings_.mains_notch_hz}), ecg_(ecg_config(settings_)), quality_(quality_config(settings_, settings_.band.high_hz)),
-      detector_(settings_.detector) {
+      detector_(settings_.detector), detect_band_(band_config(settings_)) {
     if (settings_.contractions == ContractionMode::Segments && settings_.segments_s.empty())
         throw std::invalid_argument("segment mode needs at least one segment");
+    if (!(settings_.fit.min_share >= 0.0 && settings_.fit.min_share <= 1.0))
+        throw std::invalid_argument("the minimum share of usable epochs for a fit must be in [0, 1]");
 }
 
 void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
@@ -300,6 +328,14 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
         }
     }
     if (mode_ == ContractionMode::Detect) {
+        // Every EMG channel of the recording, so that --channels does not move the segments.
+        detect_channels_.clear();
+        for (std::size_t c = 0; c < info.channels.size(); ++c)
+            if (montage.channels[c].is_emg) detect_channels_.push_back(c);
+        if (detect_channels_.empty()) detect_channels_ = selected_;
+        detect_band_ = dsp::Bandpass(band_config(settings_));
+        detect_band_.prepare({info.sample_rate_hz, detect_channels_.size()});
+        detect_work_ = dsp::Block(detect_channels_.size(), kWorkFrames);
         detector_ = ContractionDetector(settings_.detector);
         detector_.prepare(info.sample_rate_hz);
         contraction_source_ = "detected from the amplitude envelope";
@@ -357,6 +393,7 @@ void FatigueAnalysis::process(dsp::ConstBlockRef raw, const EpochObserver& obser
         const dsp::ConstBlockRef detect = ecg_channel_ ? detect_.cref() : raw_.cref();
         for (std::size_t d = 0; d < last_detect_.size(); ++d) last_detect_[d] = detect.channel(d)[n - 1];
 
+        feed_detector(raw, done, n);
         bandpass_.process(work_.ref());
         frames_ += n; // frames of real input so far (run_delayed emits up to here)
         push(n, detect, true, observer);
@@ -390,6 +427,21 @@ void FatigueAnalysis::push(std::size_t n, dsp::ConstBlockRef detect, bool real, 
         run_delayed(off, k, observer);
         off += k;
     }
+}
+
+// The detector hears the input as it comes (ahead of the analysed stream by the ECG stage's
+// delay, which only lets epochs be classified sooner). A non-finite sample on a channel that is
+// not analysed counts as 0 here: it must not silence detection for the rest of the recording.
+void FatigueAnalysis::feed_detector(dsp::ConstBlockRef raw, std::size_t offset, std::size_t n) {
+    if (mode_ != ContractionMode::Detect) return;
+    detect_work_.set_frames(n);
+    for (std::size_t d = 0; d < detect_channels_.size(); ++d) {
+        const float* src = raw.channel(detect_channels_[d]) + offset;
+        float* dst = detect_work_.channel(d);
+        for (std::size_t i = 0; i < n; ++i) dst[i] = std::isfinite(src[i]) ? src[i] : 0.0f;
+    }
+    detect_band_.process(detect_work_.ref());
+    detector_.process(detect_work_.cref());
 }
 
 void FatigueAnalysis::note_gap(std::uint64_t lost_frames) { quality_.note_gap(frames_, lost_frames); }
@@ -430,7 +482,6 @@ void FatigueAnalysis::run_delayed(std::size_t at, std::size_t n, const EpochObse
     emitted_ += len;
     const dsp::ConstBlockRef analysed = work_.cref().slice(offset, len);
     const dsp::ConstBlockRef raw = raw_.cref().slice(offset, len);
-    if (mode_ == ContractionMode::Detect) detector_.process(analysed);
     // Quality and features in lockstep: pieces end where an epoch ends, so that the quality
     // frame of epoch k is at hand when the analyser emits epoch k.
     for (std::size_t off = 0; off < len;) {
@@ -503,14 +554,14 @@ void FatigueAnalysis::derive(const dsp::EpochFrame& frame) {
     }
 }
 
-std::vector<Contraction> FatigueAnalysis::current_spans() const {
-    return mode_ == ContractionMode::Detect ? detector_.contractions() : fixed_spans_;
+const std::vector<Contraction>& FatigueAnalysis::current_spans() const {
+    return mode_ == ContractionMode::Detect ? detector_.periods() : fixed_spans_;
 }
 
 void FatigueAnalysis::classify_pending(bool final) {
     const double decided = final || mode_ != ContractionMode::Detect ? kInf : detector_.decided_until_s();
     if (pending_.empty() || pending_.front().t_end_s > decided) return;
-    const auto spans = current_spans();
+    const auto& spans = current_spans();
     while (!pending_.empty() && pending_.front().t_end_s <= decided) {
         const auto& e = pending_.front();
         add_epoch(whole_, e);
@@ -569,6 +620,16 @@ void FatigueAnalysis::add_epoch(Accumulators& acc, const PendingEpoch& e) {
     }
 }
 
+void FatigueAnalysis::withhold_unfit(ChannelFit& f, std::size_t used, std::size_t total) const {
+    f.fit_epochs = used;
+    f.no_fit_reason = fit_refusal(used, total, settings_.fit);
+    if (f.no_fit_reason.empty()) return;
+    withhold(f.mdf);
+    withhold(f.mnf);
+    withhold(f.rms);
+    f.jasa = Jasa::Undetermined;
+}
+
 ContractionResult FatigueAnalysis::result_of(const Accumulators& acc, const Contraction& span) const {
     ContractionResult r;
     r.start_s = span.start_s;
@@ -579,22 +640,82 @@ ContractionResult FatigueAnalysis::result_of(const Accumulators& acc, const Cont
         f.mnf = acc.mnf[c].result();
         f.rms = acc.rms[c].result();
         f.jasa = jasa_of(f.mdf.slope_per_s, f.rms.slope_per_s);
+        withhold_unfit(f, acc.mdf[c].count(), f.epochs);
         r.channels.push_back(f);
     }
     for (std::size_t p = 0; p < pairs_.size(); ++p) {
-        PairFit f;
-        const double n = static_cast<double>(acc.pair_n[p]);
-        f.epochs = acc.pair_n[p];
-        f.ai_mean_pct = n > 0 ? acc.ai_sum[p] / n : kNan;
-        f.ai_sd_pct = n > 1 ? std::sqrt(std::max(0.0, (acc.ai_sum_sq[p] - n * f.ai_mean_pct * f.ai_mean_pct) / (n - 1))) : kNan;
-        f.lr_rms_ratio = acc.rms_right_sum[p] > 0 ? acc.rms_left_sum[p] / acc.rms_right_sum[p] : kNan;
-        const auto& l = r.channels[pairs_[p].left];
-        const auto& rr = r.channels[pairs_[p].right];
-        f.mdf_slope_difference_pct_per_s = l.mdf.slope_pct_per_s - rr.mdf.slope_pct_per_s;
-        f.mdf_initial_difference_hz = l.mdf.initial - rr.mdf.initial;
-        f.flagged = std::isfinite(f.ai_mean_pct) && std::abs(f.ai_mean_pct) > settings_.ai_threshold_pct;
-        r.pairs.push_back(f);
+        const PairSums sums{acc.pair_n[p], acc.ai_sum[p], acc.ai_sum_sq[p], acc.rms_left_sum[p], acc.rms_right_sum[p]};
+        r.pairs.push_back(pair_fit(sums, r.channels[pairs_[p].left], r.channels[pairs_[p].right],
+                                   settings_.ai_threshold_pct));
     }
+    return r;
+}
+
+// Repeated bursts: per channel one point per finished burst, at the mean time of its usable
+// epochs, with their mean MDF, MNF and RMS; the lines are fitted through those points (the way
+// fatigue is followed over cycles of dynamic work). A burst still going on gives no point yet.
+ContractionResult FatigueAnalysis::result_of_bursts(const Contraction& series) const {
+    ContractionResult r;
+    r.start_s = series.start_s;
+    r.end_s = std::min(series.end_s, static_cast<double>(frames_) / sample_rate_hz_);
+    r.bursts = true;
+    r.burst_count = series.periods;
+    const std::size_t channels = selected_.size();
+    std::vector<ChannelFit> fits(channels);
+    std::vector<LinearFitAccumulator> mdf(channels), mnf(channels), rms(channels);
+    std::vector<PairSums> pairs(pairs_.size());
+    const auto& periods = detector_.periods();
+    for (std::size_t k = series.first_period; k < series.first_period + series.periods; ++k) {
+        const auto& burst = periods[k];
+        if (!std::isfinite(burst.end_s)) continue;
+        const auto acc = std::find_if(contractions_.begin(), contractions_.end(),
+                                      [&](const Accumulators& a) { return a.span.start_s == burst.start_s; });
+        if (acc == contractions_.end()) continue; // shorter than an epoch
+        const double offset = burst.start_s - series.start_s;
+        for (std::size_t c = 0; c < channels; ++c) {
+            auto& f = fits[c];
+            const auto& counts = acc->counts[c];
+            f.epochs += counts.epochs;
+            f.flagged_epochs += counts.flagged_epochs;
+            for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b) f.flag_counts[b] += counts.flag_counts[b];
+            if (acc->mdf[c].count() > 0) {
+                mdf[c].add(offset + acc->mdf[c].mean_x(), acc->mdf[c].mean_y());
+                f.fit_epochs += acc->mdf[c].count();
+                ++f.fit_bursts;
+            }
+            if (acc->mnf[c].count() > 0) mnf[c].add(offset + acc->mnf[c].mean_x(), acc->mnf[c].mean_y());
+            if (acc->rms[c].count() > 0) rms[c].add(offset + acc->rms[c].mean_x(), acc->rms[c].mean_y());
+        }
+        for (std::size_t p = 0; p < pairs_.size(); ++p) {
+            pairs[p].n += acc->pair_n[p];
+            pairs[p].ai_sum += acc->ai_sum[p];
+            pairs[p].ai_sum_sq += acc->ai_sum_sq[p];
+            pairs[p].rms_left_sum += acc->rms_left_sum[p];
+            pairs[p].rms_right_sum += acc->rms_right_sum[p];
+        }
+    }
+    for (std::size_t c = 0; c < channels; ++c) {
+        auto& f = fits[c];
+        f.mdf = mdf[c].result();
+        f.mnf = mnf[c].result();
+        f.rms = rms[c].result();
+        f.jasa = jasa_of(f.mdf.slope_per_s, f.rms.slope_per_s);
+        const std::size_t used = f.fit_epochs;
+        withhold_unfit(f, used, f.epochs);
+        const std::size_t min_bursts = settings_.detector.min_bursts;
+        if (f.no_fit_reason.empty() && f.fit_bursts < min_bursts) {
+            f.no_fit_reason = fmt::format("{} bursts with usable epochs; a fit across bursts needs at least {}",
+                                          f.fit_bursts, min_bursts);
+            withhold(f.mdf);
+            withhold(f.mnf);
+            withhold(f.rms);
+            f.jasa = Jasa::Undetermined;
+        }
+        r.channels.push_back(f);
+    }
+    for (std::size_t p = 0; p < pairs_.size(); ++p)
+        r.pairs.push_back(pair_fit(pairs[p], r.channels[pairs_[p].left], r.channels[pairs_[p].right],
+                                   settings_.ai_threshold_pct));
     return r;
 }
 
@@ -622,22 +743,33 @@ AnalysisResult FatigueAnalysis::snapshot() const {
     r.pairs = pairs_;
     r.mvc = !settings_.mvc_rms_uv.empty();
     r.contraction_source = contraction_source_;
-    for (const auto& acc : contractions_) {
-        Contraction span = acc.span;
-        if (mode_ == ContractionMode::Detect) {
-            // The detector may since have closed the contraction, or dropped it as too short.
-            const auto& found = detector_.contractions();
-            auto it = std::find_if(found.begin(), found.end(), [&](const Contraction& c) { return c.start_s == acc.span.start_s; });
-            if (it == found.end() || !detector_.accepted(static_cast<std::size_t>(it - found.begin()))) continue;
-            span = *it;
+    if (mode_ == ContractionMode::Detect) {
+        // The detector's grouping of its activity periods so far: holds and burst series.
+        for (const auto& con : detector_.contractions()) {
+            if (con.bursts) {
+                r.contractions.push_back(result_of_bursts(con));
+                continue;
+            }
+            const auto acc = std::find_if(contractions_.begin(), contractions_.end(),
+                                          [&](const Accumulators& a) { return a.span.start_s == con.start_s; });
+            if (acc != contractions_.end()) r.contractions.push_back(result_of(*acc, con));
         }
-        r.contractions.push_back(result_of(acc, span));
+    } else {
+        for (const auto& acc : contractions_) r.contractions.push_back(result_of(acc, acc.span));
     }
     if (r.contractions.empty()) {
         r.contractions.push_back(result_of(whole_, whole_.span));
         r.contraction_source = mode_ == ContractionMode::Detect
                                    ? "whole recording (no contraction detected)"
                                    : "whole recording";
+        if (mode_ == ContractionMode::Detect) {
+            const auto& d = settings_.detector;
+            r.contraction_warning = fmt::format(
+                "no contraction detected ({} activity periods; a hold needs {:g} s, repeated bursts at least {} "
+                "periods shorter than {:g} s at most {:g} s apart): fits are over the whole recording, rest "
+                "included; give --segment or --contractions whole to choose",
+                detector_.periods().size(), d.min_duration_s, d.min_bursts, d.burst_max_s, d.burst_gap_max_s);
+        }
     }
 
     r.band_low_hz = bandpass_.low_hz();

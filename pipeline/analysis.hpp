@@ -60,7 +60,10 @@ struct AnalysisSettings {
     double overlap = 0.5;
     dsp::PsdEstimator::Config psd{};
     // Contractions: Auto = annotations if the file has matching ones, else detection, else the
-    // whole recording. Segments = the given segments_s.
+    // whole recording. Segments = the given segments_s. Detection (pipeline/contractions.hpp,
+    // docs/contractions.md) listens to every EMG channel of the recording, not only the analysed
+    // ones, and finds sustained holds and series of repeated bursts; a burst series is fitted
+    // across bursts with one point (the mean of its usable epochs) per burst.
     ContractionMode contractions = ContractionMode::Auto;
     std::vector<std::pair<double, double>> segments_s;
     std::string annotation = "contraction"; // TEXT, or "START,STOP" labels
@@ -70,6 +73,7 @@ struct AnalysisSettings {
     std::vector<double> mvc_rms_uv;    // reference RMS per analysed channel; empty: none
     double ai_threshold_pct = 10.0;    // |mean AI| above this flags a pair
     bool keep_flagged = false;         // include flagged epochs in fits
+    FitRule fit{};                     // too few usable epochs: no fit, with a reason
 };
 
 // The range of every analysis setting a user can give, in one place. `semg analyze` and
@@ -109,6 +113,11 @@ struct ChannelFit {
     std::size_t epochs = 0;         // epochs inside the contraction
     std::size_t flagged_epochs = 0; // of those, with a flag in exclude_flags (left out unless kept)
     std::array<std::size_t, dsp::kQualityFlagCount> flag_counts{}; // epochs carrying each flag
+    std::size_t fit_epochs = 0;     // usable epochs behind the fit (unflagged or kept, finite MDF)
+    std::size_t fit_bursts = 0;     // repeated bursts: the bursts with a point in the fit
+    // Empty when fitted. Else why there is no fit (FitRule, or too few bursts): then mdf, mnf and
+    // rms have n but NaN values, and jasa is Undetermined.
+    std::string no_fit_reason;
     LinearFit mdf, mnf, rms;
     Jasa jasa = Jasa::Undetermined;
 };
@@ -126,6 +135,8 @@ struct PairFit {
 struct ContractionResult {
     double start_s = 0.0;
     double end_s = 0.0;
+    bool bursts = false;     // repeated bursts, fitted across bursts (one point per burst)
+    std::size_t burst_count = 0; // bursts in the series (bursts only)
     std::vector<ChannelFit> channels;
     std::vector<PairFit> pairs;
 };
@@ -165,6 +176,8 @@ struct AnalysisResult {
     std::size_t epochs = 0;         // all epochs of the recording
     std::string contraction_source; // "annotations", "detected", "segments", "whole recording"
     std::vector<ContractionResult> contractions; // at least one
+    // Set when detection found no contraction and the fits fall back to the whole recording.
+    std::string contraction_warning;
     std::vector<std::string> labels;
     std::vector<ChannelSite> sites;     // of the analysed channels
     std::vector<BilateralPair> pairs;   // indices into labels
@@ -241,9 +254,12 @@ private:
     void release_held(const EpochObserver& observer);
     Accumulators make_accumulators(Contraction span) const;
     void classify_pending(bool final);
-    std::vector<Contraction> current_spans() const;
+    const std::vector<Contraction>& current_spans() const;
     void add_epoch(Accumulators& acc, const PendingEpoch& e);
+    void feed_detector(dsp::ConstBlockRef raw, std::size_t offset, std::size_t n);
     ContractionResult result_of(const Accumulators& acc, const Contraction& span) const;
+    ContractionResult result_of_bursts(const Contraction& series) const;
+    void withhold_unfit(ChannelFit& f, std::size_t used, std::size_t total) const;
 
     AnalysisSettings settings_;
     dsp::Bandpass bandpass_;
@@ -264,6 +280,10 @@ private:
     dsp::EpochFrame merged_;
     std::vector<std::array<std::size_t, dsp::kQualityFlagCount>> whole_flags_;
     ContractionDetector detector_;
+    // Detection input: every EMG channel of the source, band-passed as the analysed ones.
+    std::vector<std::size_t> detect_channels_;
+    dsp::Bandpass detect_band_;
+    dsp::Block detect_work_;
     double sample_rate_hz_ = 0.0;
     std::vector<std::size_t> selected_; // source channel of each analysed channel
     std::vector<std::string> labels_;

@@ -1322,6 +1322,7 @@ void Capture::Impl::write_results(CaptureReport& r,
     }
     try {
         const AnalysisResult result = analysis->finish();
+        if (!result.contraction_warning.empty()) warn(result.contraction_warning);
         r.epochs = result.epochs;
         if (result.epochs == 0) {
             r.results_error =

@@ -2,6 +2,8 @@
 
 #include <boost/math/distributions/students_t.hpp>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <limits>
 
@@ -19,6 +21,14 @@ void LinearFitAccumulator::add(double x, double y) noexcept {
     sxx_ += dx * dx;
     syy_ += dy * dy;
     sxy_ += dx * dy;
+}
+
+double LinearFitAccumulator::mean_x() const noexcept {
+    return n_ > 0 ? x0_ + sx_ / static_cast<double>(n_) : std::numeric_limits<double>::quiet_NaN();
+}
+
+double LinearFitAccumulator::mean_y() const noexcept {
+    return n_ > 0 ? y0_ + sy_ / static_cast<double>(n_) : std::numeric_limits<double>::quiet_NaN();
 }
 
 LinearFit LinearFitAccumulator::result() const {
@@ -43,6 +53,14 @@ LinearFit LinearFitAccumulator::result() const {
     const double t = boost::math::quantile(boost::math::students_t(n - 2.0), 0.975);
     fit.slope_ci95 = {fit.slope_per_s - t * se, fit.slope_per_s + t * se};
     return fit;
+}
+
+std::string fit_refusal(std::size_t used, std::size_t total, const FitRule& rule) {
+    const double share = total > 0 ? static_cast<double>(used) / static_cast<double>(total) : 0.0;
+    if (used >= rule.min_epochs && share >= rule.min_share && used > 0) return {};
+    return fmt::format("{} usable epochs of {} ({:.0f} %); a fit needs at least {} making up {:.0f} % of the "
+                       "contraction",
+                       used, total, 100.0 * share, rule.min_epochs, 100.0 * rule.min_share);
 }
 
 } // namespace semg::pipeline

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
 
 namespace semg::pipeline {
 
@@ -23,6 +24,9 @@ public:
     void add(double x, double y) noexcept;
     LinearFit result() const;
     std::size_t count() const noexcept { return n_; }
+    // Means of the points added (NaN without points): a burst's point in a fit across bursts.
+    double mean_x() const noexcept;
+    double mean_y() const noexcept;
 
 private:
     std::size_t n_ = 0;
@@ -30,5 +34,18 @@ private:
     double x0_ = 0.0, y0_ = 0.0;
     double sx_ = 0.0, sy_ = 0.0, sxx_ = 0.0, syy_ = 0.0, sxy_ = 0.0;
 };
+
+// A fit is reported only from enough data: at least min_epochs usable epochs (unflagged, finite
+// MDF) making up at least min_share of the epochs of the contraction. A line through 2-4 epochs
+// (most of them flagged) gives slopes of tens of %/s and an initial MDF far outside the EMG
+// band; such a fit is withheld with a reason rather than reported.
+struct FitRule {
+    std::size_t min_epochs = 10;
+    double min_share = 0.5;
+};
+
+// Empty when `used` of `total` epochs satisfy the rule, else the reason the fit is withheld,
+// e.g. "3 usable epochs of 40 (7 %); a fit needs at least 10 making up 50 % of the contraction".
+std::string fit_refusal(std::size_t used, std::size_t total, const FitRule& rule);
 
 } // namespace semg::pipeline

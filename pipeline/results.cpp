@@ -138,16 +138,36 @@ nlohmann::ordered_json settings_json(const AnalysisSettings& settings, const Ana
         {"mnf_definition", "sum(f*P)/sum(P) over the band"},
         {"fi_nsm5_definition", "M-1/M5, M_k = sum(f^k * P * df), f in Hz"},
         {"contractions", {{"source", result.contraction_source},
-                          {"detector", {{"method", "RMS envelope over all EMG channels in 50 ms windows; threshold = mean + max(k*SD, mean) of the first baseline_s; onset after min_on_s above, offset after min_off_s below; shorter than min_duration_s dropped"},
-                                        {"k_sd", settings.detector.k_sd},
-                                        {"baseline_s", settings.detector.baseline_s},
+                          {"detector", {{"method", "RMS envelope over every EMG channel of the recording in window_s windows "
+                                                   "(docs/contractions.md); rest = lowest mean over rest_window_s so far, activity = "
+                                                   "highest mean over activity_window_s so far (both after settle_s); threshold = "
+                                                   "max(rest_ratio*rest, rest + activity_fraction*(activity - rest)); a period starts "
+                                                   "after min_on_s above and ends after min_off_s below; >= min_bursts periods shorter "
+                                                   "than burst_max_s at most burst_gap_max_s apart are repeated bursts, fitted across "
+                                                   "bursts (one point per burst: mean of its usable epochs); other periods of at least "
+                                                   "min_duration_s are holds; shorter lone periods are dropped"},
+                                        {"window_s", settings.detector.window_s},
+                                        {"settle_s", settings.detector.settle_s},
+                                        {"rest_window_s", settings.detector.rest_window_s},
+                                        {"activity_window_s", settings.detector.activity_window_s},
+                                        {"rest_ratio", settings.detector.rest_ratio},
+                                        {"activity_fraction", settings.detector.activity_fraction},
                                         {"min_on_s", settings.detector.min_on_s},
                                         {"min_off_s", settings.detector.min_off_s},
-                                        {"min_duration_s", settings.detector.min_duration_s}}}}},
+                                        {"min_duration_s", settings.detector.min_duration_s},
+                                        {"burst_max_s", settings.detector.burst_max_s},
+                                        {"burst_gap_max_s", settings.detector.burst_gap_max_s},
+                                        {"min_bursts", settings.detector.min_bursts}}}}},
         {"amplitude_asymmetry", {{"definition", "100*(L-R)/(L+R) per epoch, on %MVC when MVC references exist, else on RMS"},
                                  {"flag_threshold_pct", settings.ai_threshold_pct}}},
         {"montage", settings.montage ? settings.montage->source : "inferred from channel labels"},
-        {"fit", "ordinary least squares over epoch centre time from contraction start; initial = intercept"},
+        {"fit", "ordinary least squares over epoch centre time from contraction start (repeated bursts: over one point "
+                "per burst, its usable epochs' mean time and value); initial = intercept"},
+        {"fit_rule", {{"min_epochs", settings.fit.min_epochs},
+                      {"min_share", settings.fit.min_share},
+                      {"rule", "no fit (null, with no_fit_reason) unless at least min_epochs usable epochs (unflagged "
+                               "or kept, finite MDF) make up at least min_share of the contraction's epochs; repeated "
+                               "bursts also need min_bursts bursts with usable epochs"}}},
         {"keep_flagged", settings.keep_flagged},
         {"quality", quality_settings_json(settings)}};
 }
@@ -280,15 +300,27 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
     j["software"] = software_json();
     j["epochs"] = result.epochs;
     j["contraction_source"] = result.contraction_source;
+    j["contraction_warning"] = result.contraction_warning.empty() ? nlohmann::ordered_json()
+                                                                  : nlohmann::ordered_json(result.contraction_warning);
 
+    // A withheld fit (too few usable epochs) is null, with the reason, and has no JASA class.
     auto channel_fit = [&](const ChannelFit& f) {
+        const bool fitted = f.no_fit_reason.empty();
+        const nlohmann::ordered_json none;
         return nlohmann::ordered_json{{"epochs", f.epochs},
                                       {"flagged_epochs", f.flagged_epochs},
                                       {"flag_counts", flag_counts_json(f.flag_counts)},
-                                      {"jasa", to_string(f.jasa)},
-                                      {"mdf", frequency_fit(f.mdf)},
-                                      {"mnf", frequency_fit(f.mnf)},
-                                      {"rms", amplitude_fit(f.rms)}};
+                                      {"fit_epochs", f.fit_epochs},
+                                      {"no_fit_reason", fitted ? none : nlohmann::ordered_json(f.no_fit_reason)},
+                                      {"jasa", fitted ? nlohmann::ordered_json(to_string(f.jasa)) : none},
+                                      {"mdf", fitted ? frequency_fit(f.mdf) : none},
+                                      {"mnf", fitted ? frequency_fit(f.mnf) : none},
+                                      {"rms", fitted ? amplitude_fit(f.rms) : none}};
+    };
+    auto channel_fit_of = [&](const ContractionResult& con, std::size_t c) {
+        auto fit = channel_fit(con.channels[c]);
+        if (con.bursts) fit["fit_bursts"] = con.channels[c].fit_bursts;
+        return fit;
     };
     auto pair_fit = [&](std::size_t p, const PairFit& f) {
         auto pair = pair_site_json(result, p);
@@ -308,7 +340,7 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
     nlohmann::ordered_json channels = nlohmann::ordered_json::array();
     for (std::size_t c = 0; c < result.labels.size(); ++c) {
         auto ch = channel_site_json(result, c);
-        ch.update(channel_fit(first.channels[c]));
+        ch.update(channel_fit_of(first, c));
         channels.push_back(ch);
     }
     j["channels"] = channels;
@@ -317,11 +349,14 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
     j["pairs"] = pairs;
     nlohmann::ordered_json contractions = nlohmann::ordered_json::array();
     for (const auto& con : result.contractions) {
-        nlohmann::ordered_json cj{{"start_s", con.start_s}, {"end_s", con.end_s}};
+        nlohmann::ordered_json cj{{"start_s", con.start_s},
+                                  {"end_s", con.end_s},
+                                  {"kind", con.bursts ? "repeated_bursts" : "sustained"}};
+        if (con.bursts) cj["bursts"] = con.burst_count;
         nlohmann::ordered_json chs = nlohmann::ordered_json::array();
         for (std::size_t c = 0; c < result.labels.size(); ++c) {
             nlohmann::ordered_json ch{{"label", result.labels[c]}};
-            ch.update(channel_fit(con.channels[c]));
+            ch.update(channel_fit_of(con, c));
             chs.push_back(ch);
         }
         cj["channels"] = chs;

@@ -83,12 +83,20 @@ std::string num(double v, int precision) {
 void print_table(const pipeline::AnalysisResult& r, std::ostream& out) {
     for (std::size_t k = 0; k < r.contractions.size(); ++k) {
         const auto& con = r.contractions[k];
-        out << fmt::format("contraction {} of {}: {:.2f}-{:.2f} s ({})\n", k + 1, r.contractions.size(),
-                           con.start_s, con.end_s, r.contraction_source);
+        out << fmt::format("contraction {} of {}: {:.2f}-{:.2f} s{} ({})\n", k + 1, r.contractions.size(),
+                           con.start_s, con.end_s,
+                           con.bursts ? fmt::format(", {} repeated bursts, fitted across bursts (one point per burst)",
+                                                    con.burst_count)
+                                      : "",
+                           r.contraction_source);
         out << fmt::format("  {:<20} {:>8} {:>10} {:>6} {:>9} {:>10} {:>15}\n", "channel", "IMF_Hz",
                            "slope_%/s", "r2", "RMS0_uV", "RMS_%/s", "JASA");
         for (std::size_t c = 0; c < r.labels.size(); ++c) {
             const auto& ch = con.channels[c];
+            if (!ch.no_fit_reason.empty()) { // withheld: no numbers, no JASA class
+                out << fmt::format("  {:<20} no fit: {}\n", r.labels[c], ch.no_fit_reason);
+                continue;
+            }
             out << fmt::format("  {:<20} {:>8} {:>10} {:>6} {:>9} {:>10} {:>15}{}\n", r.labels[c],
                                num(ch.mdf.initial, 1), num(ch.mdf.slope_pct_per_s, 3), num(ch.mdf.r2, 2),
                                num(ch.rms.initial, 1), num(ch.rms.slope_pct_per_s, 3), to_string(ch.jasa),
@@ -204,6 +212,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
     out.commit();
     report::write_report(out_dir);
     log_findings(input.string(), result);
+    if (!result.contraction_warning.empty()) log_warning(input.string() + ": " + result.contraction_warning);
     if (!o.quiet) {
         std::cout << input.string() << " -> " << out_dir.string() << "\n";
         if (a.montage.empty() && !analysis.pairs().empty()) {

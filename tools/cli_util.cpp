@@ -133,6 +133,40 @@ void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, const std::string& 
                    "Flag pairs whose |mean AI| exceeds this")
         ->capture_default_str();
     cmd.add_flag("--keep-flagged", o.keep_flagged, "Include flagged epochs in the fits");
+    cmd.add_option("--min-fit-epochs", o.fit.min_epochs,
+                   "A fit needs at least this many usable (unflagged) epochs, else it is reported as "
+                   "none with the reason")
+        ->capture_default_str();
+    cmd.add_option("--min-fit-share", o.fit.min_share,
+                   "...and they must make up at least this share (0-1) of the contraction's epochs")
+        ->capture_default_str();
+    // Contraction detection (docs/contractions.md).
+    auto& d = o.detector;
+    const std::string group = "Contraction detection (docs/contractions.md)";
+    cmd.add_option("--detect-rest-ratio", d.rest_ratio,
+                   "Threshold at least this times the rest level (lowest 0.25 s mean envelope so far)")
+        ->capture_default_str()->group(group);
+    cmd.add_option("--detect-activity-fraction", d.activity_fraction,
+                   "Threshold at least rest + this fraction of (activity - rest), activity = highest 1 s "
+                   "mean envelope so far")
+        ->capture_default_str()->group(group);
+    cmd.add_option("--detect-min-on-s", d.min_on_s, "Seconds above the threshold that start an activity period")
+        ->capture_default_str()->group(group);
+    cmd.add_option("--detect-min-off-s", d.min_off_s, "Seconds below the threshold that end it")
+        ->capture_default_str()->group(group);
+    cmd.add_option("--detect-min-hold-s", d.min_duration_s,
+                   "A lone activity period (not in a burst series) shorter than this is dropped")
+        ->capture_default_str()->group(group);
+    cmd.add_option("--detect-burst-max-s", d.burst_max_s,
+                   "Activity periods shorter than this may be bursts of cyclic work")
+        ->capture_default_str()->group(group);
+    cmd.add_option("--detect-burst-gap-s", d.burst_gap_max_s,
+                   "Bursts at most this many seconds apart belong to one series")
+        ->capture_default_str()->group(group);
+    cmd.add_option("--detect-min-bursts", d.min_bursts,
+                   "A series of at least this many bursts is one contraction of repeated bursts, "
+                   "fitted across bursts (one point per burst)")
+        ->capture_default_str()->group(group);
 }
 
 pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
@@ -159,6 +193,26 @@ pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o) {
     s.ai_threshold_pct = o.ai_threshold_pct;
     s.channels = split_list(o.channels);
     s.keep_flagged = o.keep_flagged;
+    if (o.fit.min_epochs < 2)
+        throw std::invalid_argument("--min-fit-epochs must be at least 2 (a line needs two points), got " +
+                                    std::to_string(o.fit.min_epochs));
+    if (!(o.fit.min_share >= 0.0 && o.fit.min_share <= 1.0))
+        throw std::invalid_argument("--min-fit-share must be between 0 and 1, got " + fmt::format("{:g}", o.fit.min_share));
+    s.fit = o.fit;
+    const auto& d = o.detector;
+    const auto require = [](bool ok, const std::string& option, const std::string& rule, double value) {
+        if (!ok) throw std::invalid_argument(option + " must be " + rule + ", got " + fmt::format("{:g}", value));
+    };
+    require(d.rest_ratio >= 1.0, "--detect-rest-ratio", "at least 1", d.rest_ratio);
+    require(d.activity_fraction >= 0.0 && d.activity_fraction < 1.0, "--detect-activity-fraction", "in [0, 1)",
+            d.activity_fraction);
+    require(d.min_on_s >= 0.0, "--detect-min-on-s", "non-negative", d.min_on_s);
+    require(d.min_off_s >= 0.0, "--detect-min-off-s", "non-negative", d.min_off_s);
+    require(d.min_duration_s >= 0.0, "--detect-min-hold-s", "non-negative", d.min_duration_s);
+    require(d.burst_max_s > 0.0, "--detect-burst-max-s", "positive", d.burst_max_s);
+    require(d.burst_gap_max_s >= 0.0, "--detect-burst-gap-s", "non-negative", d.burst_gap_max_s);
+    require(d.min_bursts >= 2, "--detect-min-bursts", "at least 2", static_cast<double>(d.min_bursts));
+    s.detector = d;
     pipeline::validate(s);
     // Files named by options are checked before any input is read or any port opened.
     check_input_file(o.montage, "--montage");

@@ -209,6 +209,29 @@
     return ch && ch[feature] ? ch[feature] : null;
   }
 
+  // Channels whose fit summary.json withholds (too few usable epochs, or bursts): there the fits
+  // are null and no_fit_reason says why. One {contraction, label, reason} each.
+  function noFitNotes(model) {
+    const notes = [];
+    model.contractions.forEach(function (con, k) {
+      for (const c of con.channels || []) {
+        if (c && typeof c.no_fit_reason === 'string' && c.no_fit_reason) {
+          notes.push({ contraction: k, label: c.label, reason: c.no_fit_reason });
+        }
+      }
+    });
+    return notes;
+  }
+
+  // How a contraction was fitted, for captions: repeated bursts are fitted across bursts.
+  function contractionKind(con) {
+    if (con && con.kind === 'repeated_bursts') {
+      return (finite(con.bursts) ? con.bursts + ' repeated bursts' : 'repeated bursts') +
+        ', fitted across bursts (one point per burst)';
+    }
+    return '';
+  }
+
   // The regression line at each time in t: initial + slope * (t - contraction start), for times
   // inside a contraction with a fit; null elsewhere, so separate contractions stay separate.
   function fitValues(model, label, feature, t) {
@@ -638,7 +661,8 @@
         (psd.detrend ? ', detrend ' + psd.detrend : '') + (psd.scaling ? ', ' + psd.scaling : '')],
       ['MDF definition', plainValue(st.mdf_definition)],
       ['MNF definition', plainValue(st.mnf_definition)],
-      ['Contractions', plainValue(get(st, 'contractions.source') || s.contraction_source)],
+      ['Contractions', plainValue(get(st, 'contractions.source') || s.contraction_source) +
+        (typeof s.contraction_warning === 'string' && s.contraction_warning ? ' \u2014 warning: ' + s.contraction_warning : '')],
       ['Fit', plainValue(st.fit) + (st.keep_flagged === true ? '; flagged epochs included' : '; flagged epochs left out')],
       ['Amplitude asymmetry', plainValue(get(st, 'amplitude_asymmetry.definition')) +
         (finite(get(st, 'amplitude_asymmetry.flag_threshold_pct')) ? '; flag above \u00b1' + fmt(st.amplitude_asymmetry.flag_threshold_pct, 1) + ' %' : '')],
@@ -688,10 +712,15 @@
       (model.settings.keep_flagged === true ? 'included' : 'left out') +
       '). Initial value = intercept at the contraction start; normalised slope = 100 \u00b7 slope / initial. ' +
       'The slope is less reliable than the initial value: read both.');
+    const warning = get(model.summary, 'contraction_warning');
+    if (typeof warning === 'string' && warning) {
+      sec.body.appendChild(el('p', { class: 'warning', text: 'Contractions: ' + warning }));
+    }
     if (!model.contractions.length) {
       sec.body.appendChild(el('p', { class: 'empty', text: 'No contraction with a fit in summary.json.' }));
       return sec.root;
     }
+    const notes = noFitNotes(model);
     model.contractions.forEach(function (con, k) {
       const rows = (con.channels || []).map(function (c) {
         const mdf = c.mdf || {};
@@ -711,7 +740,12 @@
          'MNF\u2080 (Hz)', 'MNF slope (%/s)', 'RMS\u2080 (\u00b5V)', 'RMS slope (%/s)', 'JASA'],
         rows, { numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], rowHeaders: true,
                 caption: 'Contraction ' + (k + 1) + ' of ' + model.contractions.length + ': ' +
-                         fmt(con.start_s, 2) + '\u2013' + fmt(con.end_s, 2) + ' s' }));
+                         fmt(con.start_s, 2) + '\u2013' + fmt(con.end_s, 2) + ' s' +
+                         (contractionKind(con) ? ', ' + contractionKind(con) : '') }));
+      for (const n of notes) {
+        if (n.contraction !== k) continue;
+        sec.body.appendChild(el('p', { class: 'warning', text: 'No fit for ' + n.label + ': ' + n.reason + '.' }));
+      }
     });
     return sec.root;
   }
@@ -724,6 +758,11 @@
       const mnf = channelFit(model, k, label, 'mnf');
       const rms = channelFit(model, k, label, 'rms');
       const u = function (text, v, unit) { return finite(v) ? text + ' ' + unit : text; };
+      const none = noFitNotes(model).find(function (n) { return n.contraction === k && n.label === label; });
+      if (none) {
+        rows.push([prefix + 'No fit', none.reason, '', '', '']);
+        return;
+      }
       if (mdf) rows.push([prefix + 'MDF', u(fmt(mdf.initial_hz, 1), mdf.initial_hz, 'Hz'), u(fmtSigned(mdf.slope_hz_per_s, 3), mdf.slope_hz_per_s, 'Hz/s'), u(fmtSigned(mdf.slope_pct_per_s, 2), mdf.slope_pct_per_s, '%/s'), fmt(mdf.r2, 2)]);
       if (mnf) rows.push([prefix + 'MNF', u(fmt(mnf.initial_hz, 1), mnf.initial_hz, 'Hz'), u(fmtSigned(mnf.slope_hz_per_s, 3), mnf.slope_hz_per_s, 'Hz/s'), u(fmtSigned(mnf.slope_pct_per_s, 2), mnf.slope_pct_per_s, '%/s'), fmt(mnf.r2, 2)]);
       if (rms) rows.push([prefix + 'RMS', u(fmt(rms.initial_uv, 1), rms.initial_uv, '\u00b5V'), u(fmtSigned(rms.slope_uv_per_s, 3), rms.slope_uv_per_s, '\u00b5V/s'), u(fmtSigned(rms.slope_pct_per_s, 2), rms.slope_pct_per_s, '%/s'), fmt(rms.r2, 2)]);
@@ -1368,7 +1407,7 @@
   const api = {
     createModel: createModel, appendEpochs: appendEpochs, appendPairEpochs: appendPairEpochs,
     setSummary: setSummary, capPoints: capPoints, LiveFeed: LiveFeed,
-    fitValues: fitValues, qualityTable: qualityTable, jasaQuadrant: jasaQuadrant, jasaPoints: jasaPoints,
+    fitValues: fitValues, noFitNotes: noFitNotes, contractionKind: contractionKind, qualityTable: qualityTable, jasaQuadrant: jasaQuadrant, jasaPoints: jasaPoints,
     alignSeries: alignSeries, flaggedSpans: flaggedSpans, fmt: fmt, tickDecimals: tickDecimals,
     render: render, boot: boot,
   };

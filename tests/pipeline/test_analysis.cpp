@@ -271,3 +271,43 @@ TEST(FatigueAnalysis, SettingsAtTheLimitsAreAcceptedAndBeyondThemRefusedNamingTh
         EXPECT_THROW(pipeline::FatigueAnalysis({}).prepare(info_for(fs, {"a"}, 1000), ignore_warning), std::invalid_argument)
             << fs;
 }
+
+// Issue #11: with most epochs flagged, a line through the few left gave slopes of tens of %/s.
+// 40 s of EMG-like noise with mains 10x its amplitude from 4 s on: 90 % of the epochs are
+// mains-dominant and left out, 7 usable ones remain: no fit, with the reason.
+TEST(FatigueAnalysis, NoFitFromTooFewUsableEpochs) {
+    const double fs = 1000.0;
+    const std::size_t n = 40000;
+    auto x = test::white_noise(n, 30.0, 3);
+    const auto mains = test::sine(50.0, 300.0, fs, n);
+    for (std::size_t i = 4000; i < n; ++i) x[i] += mains[i];
+    auto block = test::make_block({x});
+    pipeline::AnalysisSettings s;
+    s.mains_hz = 50.0;
+    s.mains_notch_hz = 0.0; // the notch would remove the line: keep it as the flag's cause
+    s.contractions = pipeline::ContractionMode::Whole;
+    const auto fit_of = [&](const pipeline::AnalysisSettings& settings) {
+        pipeline::FatigueAnalysis analysis(settings);
+        analysis.prepare(info_for(fs, {"a"}, n), ignore_warning);
+        analysis.process(block.cref(), {});
+        return analysis.finish().contractions.at(0).channels.at(0);
+    };
+    const auto ch = fit_of(s);
+    EXPECT_EQ(ch.epochs, 79u);
+    EXPECT_GE(ch.flagged_epochs, 71u); // 90 %
+    EXPECT_EQ(ch.fit_epochs, ch.epochs - ch.flagged_epochs);
+    EXPECT_NE(ch.no_fit_reason.find("usable epochs of 79"), std::string::npos) << ch.no_fit_reason;
+    for (const auto* f : {&ch.mdf, &ch.mnf, &ch.rms}) {
+        EXPECT_TRUE(std::isnan(f->initial));
+        EXPECT_TRUE(std::isnan(f->slope_per_s));
+        EXPECT_TRUE(std::isnan(f->slope_pct_per_s));
+    }
+    EXPECT_EQ(ch.jasa, pipeline::Jasa::Undetermined);
+    // The rule is a setting: asking for fewer epochs gives the fit back.
+    pipeline::AnalysisSettings lax = s;
+    lax.fit = {5, 0.05};
+    const auto fitted = fit_of(lax);
+    EXPECT_TRUE(fitted.no_fit_reason.empty());
+    EXPECT_TRUE(std::isfinite(fitted.mdf.slope_per_s));
+    EXPECT_EQ(fitted.mdf.n, ch.fit_epochs);
+}

@@ -44,3 +44,23 @@ TEST(LinearFit, ExactLineAndDegenerateCases) {
     EXPECT_DOUBLE_EQ(two.result().slope_per_s, 1.0);
     EXPECT_TRUE(std::isnan(two.result().slope_ci95[0])); // no degrees of freedom left
 }
+
+TEST(FitRule, WithholdsAFitFromTooFewEpochsOrTooSmallAShare) {
+    const pipeline::FitRule rule; // 10 epochs making up 50 %
+    EXPECT_TRUE(pipeline::fit_refusal(10, 20, rule).empty());
+    EXPECT_TRUE(pipeline::fit_refusal(200, 250, rule).empty());
+    const auto few = pipeline::fit_refusal(2, 3, rule); // a line through 2 epochs
+    EXPECT_NE(few.find("2 usable epochs of 3"), std::string::npos) << few;
+    EXPECT_NE(few.find("at least 10"), std::string::npos) << few;
+    const auto share = pipeline::fit_refusal(20, 200, rule); // 90 % flagged
+    EXPECT_NE(share.find("20 usable epochs of 200 (10 %)"), std::string::npos) << share;
+    EXPECT_FALSE(pipeline::fit_refusal(0, 0, {0, 0.0}).empty()); // nothing to fit, whatever the rule
+}
+
+TEST(LinearFit, MeansOfThePoints) {
+    pipeline::LinearFitAccumulator acc;
+    EXPECT_TRUE(std::isnan(acc.mean_x()));
+    for (double x : {10.0, 11.0, 15.0}) acc.add(x, 2.0 * x);
+    EXPECT_DOUBLE_EQ(acc.mean_x(), 12.0);
+    EXPECT_DOUBLE_EQ(acc.mean_y(), 24.0);
+}

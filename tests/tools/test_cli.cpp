@@ -73,7 +73,8 @@ protected:
 } // namespace
 
 TEST_F(Cli, AnalyzesCsvAndWritesBothFilesWithTheDocumentedColumns) {
-    const auto input = csv("ok.csv", 5.0);
+    // 6 s: 11 epochs, above the 10 a fit needs (FitRule).
+    const auto input = csv("ok.csv", 6.0);
     const auto r = run("analyze " + input.string() + " --out " + (dir_ / "out").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("right_mV"), std::string::npos);
@@ -86,7 +87,7 @@ TEST_F(Cli, AnalyzesCsvAndWritesBothFilesWithTheDocumentedColumns) {
     EXPECT_EQ(summary["input"]["sample_rate_hz"], 1000.0);
     EXPECT_EQ(summary["input"]["sha256"].get<std::string>().size(), 64u);
     EXPECT_EQ(summary["channels"].size(), 2u);
-    EXPECT_EQ(summary["channels"][1]["epochs"], 9);
+    EXPECT_EQ(summary["channels"][1]["epochs"], 11);
     // mV are converted to µV: both channels are near 50 µV RMS before filtering.
     EXPECT_NEAR(summary["channels"][1]["rms"]["initial_uv"].get<double>(),
                 summary["channels"][0]["rms"]["initial_uv"].get<double>(), 10.0);
@@ -300,7 +301,7 @@ TEST_F(Cli, BdfRoundTripThroughEdfWriter) {
         acquisition::EdfWriter writer(path, bdf_config(2048, {"ES L3 L", "ES L3 R"}));
         auto block = test::make_block({test::sine(80.0, 100.0, 2048, 20480), test::sine(120.0, 40.0, 2048, 20480)});
         writer.write(block.cref());
-        writer.annotate({2.0, 5.0, "contraction"});
+        writer.annotate({2.0, 6.0, "contraction"}); // 11 epochs: enough for a fit
         writer.close();
     }
     const auto r = run("analyze -q " + path.string() + " --out " + (dir_ / "out").string());
@@ -504,4 +505,84 @@ TEST_F(Cli, FolderHoldingOtherFilesIsRefusedUnlessOverwriteAndTheyAreKept) {
     EXPECT_TRUE(fs::exists(out / "summary.json"));
     EXPECT_TRUE(fs::exists(out / "notes.txt"));
     EXPECT_TRUE(fs::exists(out / "sub"));
+}
+
+// Issue #11, item 3: a fit from 2-4 epochs (the rest flagged) was reported with a fatigue
+// class. 30 s of noise with mains 10x its amplitude from 3 s on: 90 % of the epochs are flagged.
+TEST_F(Cli, NoFitFromMostlyFlaggedEpochsIsNullWithAReason) {
+    const auto path = dir_ / "flagged.csv";
+    {
+        std::ofstream out(path);
+        out << "time_s,emg_uV\n";
+        const auto noise = test::white_noise(30000, 30.0, 4);
+        const auto mains = test::sine(50.0, 300.0, 1000.0, noise.size());
+        for (std::size_t i = 0; i < noise.size(); ++i)
+            out << static_cast<double>(i) / 1000.0 << ',' << noise[i] + (i >= 3000 ? mains[i] : 0.0f) << '\n';
+    }
+    const auto r = run("analyze " + path.string() + " --mains 50 --mains-notch-hz 0 --contractions whole --out " + (dir_ / "out").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("no fit: "), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("fatigue"), std::string::npos) << r.output;
+    const auto summary = test::load_json(dir_ / "out" / "summary.json");
+    for (const auto& ch : {summary["channels"][0], summary["contractions"][0]["channels"][0]}) {
+        EXPECT_GE(ch["flagged_epochs"].get<double>(), 0.9 * ch["epochs"].get<double>());
+        EXPECT_TRUE(ch["mdf"].is_null());
+        EXPECT_TRUE(ch["mnf"].is_null());
+        EXPECT_TRUE(ch["rms"].is_null());
+        EXPECT_TRUE(ch["jasa"].is_null());
+        EXPECT_NE(ch["no_fit_reason"].get<std::string>().find("a fit needs at least 10"), std::string::npos);
+    }
+    EXPECT_EQ(summary["settings"]["fit_rule"]["min_epochs"], 10);
+    EXPECT_TRUE(fs::exists(dir_ / "out" / "report.html"));
+    // An impossible rule is refused, naming the option.
+    const auto bad = run("analyze -q " + path.string() + " --min-fit-share 2 --out " + (dir_ / "bad").string());
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_NE(bad.output.find("--min-fit-share must be between 0 and 1"), std::string::npos) << bad.output;
+}
+
+// Issue #11, item 4: the shared biceps fatigue recording (bsnb-biceps-fatigue, SOURCE.md): cyclic
+// flexion/extension for 127 s, ~30 bursts of ~3.5 s with ~1 s pauses, then ~6 s of rest.
+// Defaults (no --contractions) must find the repeated bursts and fit across them.
+TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
+    const auto csv_path = test::shared_datasets() / "bsnb-biceps-fatigue" / "emg_fatigue.csv";
+    if (!fs::exists(csv_path)) GTEST_SKIP() << csv_path << " is absent (shared datasets not mounted)";
+    const auto analyse = [&](const std::string& name, const std::string& options) {
+        const auto r = run("analyze -q " + csv_path.string() + " " + options + " --out " + (dir_ / name).string());
+        EXPECT_EQ(r.exit_code, 0) << r.output;
+        return test::load_json(dir_ / name / "summary.json");
+    };
+    const auto mdf_of = [](const nlohmann::json& summary, const std::string& label) {
+        for (const auto& ch : summary["contractions"][0]["channels"])
+            if (ch["label"] == label) return ch["mdf"];
+        return nlohmann::json();
+    };
+    const auto all = analyse("all", "");
+    const auto one = analyse("one", "--channels emg_mV");
+    ASSERT_EQ(all["contractions"].size(), 1u) << all["contraction_source"];
+    const auto& con = all["contractions"][0];
+    EXPECT_EQ(con["kind"], "repeated_bursts");
+    EXPECT_GE(con["bursts"].get<int>(), 25);
+    const auto mdf = mdf_of(all, "emg_mV");
+    ASSERT_TRUE(mdf.is_object()) << all.dump(2);
+    const double slope = mdf["slope_hz_per_s"];
+    EXPECT_LT(slope, 0.0);
+    EXPECT_LT(mdf["slope_ci95_hz_per_s"][1].get<double>(), 0.0); // the 95 % CI excludes 0
+
+    // The same segments and fit with --channels (detection listens to every EMG channel). The
+    // analysed samples are the same; only the float rounding of the band-pass's SIMD lanes may
+    // differ with the channel count (measured: none), hence 1e-9 Hz/s.
+    ASSERT_EQ(one["contractions"].size(), 1u);
+    EXPECT_EQ(one["contractions"][0]["start_s"], con["start_s"]);
+    EXPECT_EQ(one["contractions"][0]["end_s"], con["end_s"]);
+    EXPECT_EQ(one["contractions"][0]["bursts"], con["bursts"]);
+    EXPECT_NEAR(mdf_of(one, "emg_mV")["slope_hz_per_s"].get<double>(), slope, 1e-9);
+
+    // The epoch-wise fit over the same span of work (bursts and pauses, every epoch): within
+    // 20 %. Measured: -0.147 Hz/s across bursts, -0.150 Hz/s epoch-wise over the span of work.
+    // (Over the whole file, -0.085 Hz/s: the last 6 s are rest, whose noise MDF of ~90 Hz pulls
+    // the end of that line up; 0-121 s alone gives -0.145 Hz/s.)
+    const auto span = analyse("span", "--segment " + std::to_string(con["start_s"].get<double>()) + ":" +
+                                          std::to_string(con["end_s"].get<double>()));
+    const double span_slope = mdf_of(span, "emg_mV")["slope_hz_per_s"];
+    EXPECT_NEAR(slope, span_slope, 0.2 * std::abs(span_slope));
 }

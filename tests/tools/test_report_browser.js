@@ -272,12 +272,14 @@ function expectations(dir) {
     ai: pairs.filter((r) => r.left === p.left && r.right === p.right && isNumber(r.ai_pct)).length,
   }));
   let jasa = 0;
+  let noFit = 0; // fits summary.json withholds (null, with no_fit_reason)
   for (const con of summary.contractions || []) {
     for (const c of con.channels) {
       if (c.mdf && c.rms && typeof c.mdf.slope_pct_per_s === 'number' && typeof c.rms.slope_pct_per_s === 'number') jasa++;
+      if (typeof c.no_fit_reason === 'string' && c.no_fit_reason) noFit++;
     }
   }
-  return { summary: summary, channels: channels, pairs: pairList, jasa: jasa };
+  return { summary: summary, channels: channels, pairs: pairList, jasa: jasa, noFit: noFit };
 }
 
 // Runs in the page: every chart's description and how many canvas pixels have the colour of its
@@ -309,6 +311,8 @@ const PAGE_FACTS = `(() => {
     sections: text('details.section').length, sectionIds: Array.from(document.querySelectorAll('details.section')).map((d) => d.id),
     isek: text('#recording .facts-table tbody th'), isekValues: text('#recording .facts-table tbody td'),
     fatigueRows: document.querySelectorAll('#fatigue > .section-body > .table-wrap tbody tr').length,
+    noFitNotes: Array.from(document.querySelectorAll('#fatigue p.warning')).map((p) => p.textContent)
+      .filter((t) => t.startsWith('No fit for ')).length,
     pairRows: document.querySelectorAll('#pairs > .section-body > .table-wrap tbody tr').length,
     qualityHeader: qualityHeader, qualityRows: qualityRows,
     resources: performance.getEntriesByType('resource').map((e) => e.name),
@@ -374,6 +378,8 @@ function checkReport(name, facts, expected) {
   }
   check(facts.fatigueRows === expected.channels.length * Math.max(1, (expected.summary.contractions || []).length),
         where + 'fatigue table rows ' + facts.fatigueRows);
+  check(facts.noFitNotes === expected.noFit, where + facts.noFitNotes + ' "No fit for" notes, summary.json withholds ' +
+        expected.noFit + ' fits');
   check(facts.pairRows === expected.pairs.length * Math.max(1, (expected.summary.contractions || []).length),
         where + 'pair table rows ' + facts.pairRows + ' (a table per contraction)');
   // Quality table: one row per channel, a column per flag, counts as in epochs.csv.
@@ -569,6 +575,7 @@ async function main() {
       if (name === 'many') {
         check(expected.channels.length === 16, 'many: ' + expected.channels.length + ' channels, expected 16');
         check(expected.channels.some((c) => c.flagged > 0), 'many: the simulated electrode-off gave no flagged epoch');
+        check(expected.noFit > 0, 'many: the electrode-off channel should have no fit in the second contraction');
       }
       if (name === 'bundled') {
         await screenshot(page, args.screenshot, args.screenshotHeight, args.screenshotScale, args.screenshotCollapse);

@@ -204,3 +204,23 @@ test('the live feed adds epochs once, counts what the server dropped and ends wi
   feed.receive({ type: 'summary', summary: null, error: 'raw recording failed' });
   assert.equal(feed.error, 'raw recording failed');
 });
+
+test('a withheld fit (null, with a reason) draws no line, no JASA point and says why', () => {
+  const d = data();
+  const con = d.summary.contractions[0];
+  con.kind = 'repeated_bursts';
+  con.bursts = 12;
+  Object.assign(con.channels[0], {
+    mdf: null, mnf: null, rms: null, jasa: null,
+    no_fit_reason: '3 usable epochs of 30 (10 %); a fit needs at least 10 making up 50 % of the contraction',
+  });
+  d.summary.contraction_warning = null;
+  const m = report.createModel(d);
+  assert.deepEqual(report.fitValues(m, 'ES L', 'mdf', [10, 12]), [null, null]);
+  assert.deepEqual(report.fitValues(m, 'ES L', 'rms', [10, 12]), [null, null]);
+  assert.deepEqual(report.fitValues(m, 'ES R', 'mdf', [10]), [70]); // the other channel keeps its fit
+  assert.deepEqual(report.jasaPoints(m).map((p) => p.label), ['ES R']);
+  assert.deepEqual(report.noFitNotes(m), [{ contraction: 0, label: 'ES L', reason: con.channels[0].no_fit_reason }]);
+  assert.match(report.contractionKind(m.contractions[0]), /^12 repeated bursts, fitted across bursts/);
+  assert.equal(report.contractionKind({ kind: 'sustained' }), '');
+});
