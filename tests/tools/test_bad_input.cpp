@@ -194,7 +194,7 @@ std::vector<Case> catalogue() {
          "time column 'time_s' does not increase"},
         {"csv_shorter_than_one_epoch", {{"rec.csv", csv(0.5)}}, a, 1, "rec.csv: 500 samples is shorter than one epoch"},
         {"csv_rate_above_limit", {{"rec.csv", "time_s,a_uV\n0,1\n0.000000001,2\n0.000000002,2\n"}}, a, 1,
-         "rec.csv: sample rate 1e+09 Hz is outside the supported range 100 to 100000 Hz"},
+         "rec.csv:3: time column 'time_s' steps by 1e-09 s (from 0 to 1e-09), a sample rate above 1 MHz"},
         {"csv_rate_below_limit", {{"rec.csv", csv(30.0, 10.0)}}, a, 1, "rec.csv: sample rate 10 Hz is outside"},
         // EDF/BDF contents.
         {"bdf_truncated", {{"rec.bdf", edf({.bdf = true, .truncate = 1000})}}, "analyze rec.bdf --out out", 1,

@@ -806,8 +806,9 @@ TEST(CaptureCli, RandomBytesAreRejectedNotRecorded) {
         EXPECT_NE(out.find(k.limit), std::string::npos) << out;
         EXPECT_FALSE(fs::exists(dir / "live" / "summary.json")) << out;
         EXPECT_FALSE(fs::exists(dir / "live" / "epochs.csv")) << out;
-        if (fs::exists(dir / "live"))
+        if (fs::exists(dir / "live")) {
             EXPECT_TRUE(temporaries_in(dir / "live").empty());
+        }
     }
 }
 
@@ -852,18 +853,16 @@ TEST(CaptureCli, ASignalLeavesNoTemporaryResultFiles) {
     const auto dir = fresh_dir("signal-temporaries");
     const std::string semg = SEMG_EXE;
     {
-        const auto fifo = dir / "input.csv";
-        ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
-        Process analyze({semg, "analyze", fifo.string(), "--fs", "1000", "--out",
-                         (dir / "analyze").string(), "-q"},
+        // A recording long enough that the analysis is surely still running when its first
+        // temporary result file appears (16 channels, 21 min: about 1.5 s of work, 75 polls).
+        const auto input = dir / "long.bdf";
+        const auto made = test::run("simulate " + input.string() +
+                                    " --pairs 8 --duration-s 150 --contractions 8 "
+                                    "--fatigue-pct-per-s 0.2 -q");
+        ASSERT_EQ(made.exit_code, 0) << made.output;
+        Process analyze({semg, "analyze", input.string(), "--out", (dir / "analyze").string(), "-q"},
                         dir / "analyze.log");
-        std::ofstream feed(fifo);
-        feed << "ES L3 L,ES L3 R\n";
-        const auto x = test::emg_like(2, 5000, 1000.0, 100.0, 4);
-        for (std::size_t i = 0; i < x[0].size(); ++i)
-            feed << x[0][i] << ',' << x[1][i] << '\n';
-        feed.flush();
-        ASSERT_TRUE(wait_for_file(dir / "analyze", ".tmp-", 10s)) << analyze.output();
+        ASSERT_TRUE(wait_for_file(dir / "analyze", ".tmp-", 30s)) << analyze.output();
         analyze.signal(SIGTERM);
         EXPECT_EQ(analyze.wait(10s), -2) << analyze.output();
         EXPECT_TRUE(temporaries_in(dir / "analyze").empty())
