@@ -434,6 +434,16 @@ TEST(Ascii, MalformedLinesAreCountedAndSkipped) {
     EXPECT_TRUE(r.sink.gaps.empty());
 }
 
+// Found by tests/fuzz/fuzz_ascii: a count finite as a double but beyond a float's range (here
+// after scaling) reached the sink as an infinite sample, and could fix the channel count.
+TEST(Ascii, CountsBeyondFloatRangeAreBadLines) {
+    AsciiParser parser(ascii_config(1e3));
+    const Result r = decode(parser, bytes_of("1e39\n1,2\n4e35,4\n-1e36,5\n6,7\n"));
+    EXPECT_EQ(r.frames(), (Frames{{1e3f, 2e3f}, {6e3f, 7e3f}}));
+    EXPECT_EQ(r.counters.bad_lines, 3u);
+    EXPECT_EQ(parser.channels(), 2u);
+}
+
 TEST(Ascii, OverLongLinesAreDroppedAtTheLimit) {
     std::string too_long, at_limit;
     for (int i = 0; i < 2047; ++i) too_long += "1,", at_limit += "1,";
