@@ -28,8 +28,9 @@ namespace semg::fuzz {
         if (!(cond)) ::semg::fuzz::fuzz_fail(#cond, __FILE__, __LINE__);                         \
     } while (0)
 
-// The readers under test open files by path; an in-memory file (memfd) gives them one without
-// touching the disk on every execution. The name carries the extension some readers look at.
+// The readers under test open files by path; an in-memory file (memfd) gives them one,
+// /proc/self/fd/N, without touching the disk on every execution. The readers are constructed
+// directly, so no extension is needed; the name only shows in /proc.
 class MemFile {
 public:
     explicit MemFile(const char* name) : fd_(memfd_create(name, 0)) {
