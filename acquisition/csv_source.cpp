@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <string>
 #include <utility>
 
 namespace semg::acquisition {
@@ -405,8 +407,14 @@ std::size_t CsvSource::read(dsp::BlockRef out) {
     const std::size_t first = has_time_ ? 1 : 0;
     std::size_t n = 0;
     while (n < out.frames && next_row()) {
-        for (std::size_t c = 0; c < info_.channels.size(); ++c)
-            out.channel(c)[n] = static_cast<float>(values_[first + c] * to_uv_[c]);
+        for (std::size_t c = 0; c < info_.channels.size(); ++c) {
+            // Finite as a double but beyond a float sample (e.g. 4e106 µV): an error, not inf.
+            const double uv = values_[first + c] * to_uv_[c];
+            if (!(std::abs(uv) <= std::numeric_limits<float>::max()))
+                fail("column '" + names_[first + c] + "': " + std::to_string(uv) +
+                     " uV is beyond what a sample can hold");
+            out.channel(c)[n] = static_cast<float>(uv);
+        }
         ++n;
     }
     return n;

@@ -212,6 +212,15 @@ bool same_meaning(const std::vector<Piece> &a, const std::vector<Piece> &b) {
     });
 }
 
+// Only a number can be longer than the longest word of the vocabulary (a level has at most three
+// characters), and a number must take its whole run of digits: so the pieces starting at i are
+// the short ones and that run. Trying every substring made a long word (a corrupt 4 kB header
+// line) take time cubic in its length.
+constexpr std::size_t longest_word_chars =
+    std::max_element(vocabulary.begin(), vocabulary.end(), [](const auto &a, const auto &b) {
+        return a.word.size() < b.word.size();
+    })->word.size();
+
 // The readings of a word written without separators ("ESL4R", "multifidusL5"): its pieces with
 // the fillers left out. Splits that mean the same ("mV" as mV or m V) count once; when two
 // readings differ the word is reported rather than guessed. Empty: the word is not readable.
@@ -220,8 +229,20 @@ std::vector<std::vector<Piece>> read_glued_word(std::string_view word) {
     // readings[i]: the distinct readings of word[i..], at most two (two already means ambiguous).
     std::vector<std::vector<std::vector<Piece>>> readings(n + 1);
     readings[n] = {{}};
+    std::size_t digits_end = n; // end of the run of digits at i, if word[i] is a digit
     for (std::size_t i = n; i-- > 0;) {
+        if (!is_digit(word[i]))
+            digits_end = i;
+        else if (i + 1 == n || !is_digit(word[i + 1]))
+            digits_end = i + 1;
+        const std::size_t last_short = std::min(n, i + std::max<std::size_t>(longest_word_chars, 3));
         for (std::size_t j = i + 1; j <= n; ++j) {
+            if (j > last_short && j != digits_end) {
+                if (j > digits_end)
+                    break;
+                j = digits_end - 1; // ++j: the whole run of digits
+                continue;
+            }
             if (readings[j].empty())
                 continue;
             const auto piece = classify_piece(word.substr(i, j - i));

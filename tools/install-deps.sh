@@ -7,6 +7,7 @@ packages=(
   libssl-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-scipy socat time
+  clang libclang-rt-dev llvm  # fuzz harnesses (tests/fuzz): Clang, libFuzzer, llvm-symbolizer
   chromium  # the report.html test (tests/tools/test_report_browser.js) runs it headless
 )
 missing=()

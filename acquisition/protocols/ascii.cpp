@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace semg::acquisition {
@@ -99,7 +100,14 @@ AsciiParser::LineKind AsciiParser::classify(std::string_view line, bool* all_lab
         }
         pending_label = false;
         double v = 0.0;
-        switch (parse_number(value, v)) {
+        Number kind = parse_number(value, v);
+        // A finite count whose µV do not fit a float (e.g. 1e39) would reach the sink as an
+        // infinite sample: a bad line, like "inf" itself.
+        if (kind == Number::Finite &&
+            !(std::abs((v - config_.offset_counts) * config_.scale_uv_per_count) <=
+              std::numeric_limits<float>::max()))
+            kind = Number::NonFinite;
+        switch (kind) {
         case Number::Finite:
             ++numbers;
             labelled = labelled && has_label;

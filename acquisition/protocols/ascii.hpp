@@ -10,8 +10,9 @@
 // Channel names come from the labels of that first line, else from the last text line before
 // it if it has as many fields (a header), else "ch1".."chN". A text line that does not match
 // is taken for boot chatter and ignored.
-// Errors: a line with a non-numeric or non-finite field, of the wrong width, text after the
-// first data line, or longer than max_line_bytes, is dropped and counted in bad_lines.
+// Errors: a line with a non-numeric or non-finite field (or one whose µV exceed a float), of
+// the wrong width, text after the first data line, or longer than max_line_bytes, is dropped
+// and counted in bad_lines.
 // Guarantees: see protocol.hpp (never throws on data, no allocation in feed except once, when
 // the first data line fixes the channel names; chunk-invariant).
 #pragma once

@@ -39,7 +39,8 @@ struct ParserCounters {
     std::uint64_t lost_samples = 0;      // frames missing according to the device sample counter
     std::uint64_t gaps = 0;              // gap events (each covers one or more lost frames)
     std::uint64_t counter_resets = 0;    // counter went backwards: device restarted (SEMG)
-    std::uint64_t format_mismatches = 0; // packets whose channel count or rate differ (SEMG)
+    std::uint64_t format_mismatches = 0; // packets whose channel count or rate differ, or with
+                                         // float32 samples that are not finite (SEMG)
 
     bool operator==(const ParserCounters&) const = default;
 };

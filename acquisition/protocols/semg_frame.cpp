@@ -150,6 +150,16 @@ std::size_t SemgFrameParser::consume(std::span<const std::uint8_t> w, FrameSink&
 
 void SemgFrameParser::on_packet(const SemgPacketHeader& h, const std::uint8_t* samples,
                                 FrameSink& sink) {
+    // A float32 NaN or infinity passes both CRCs but is no sample: the packet is dropped like one
+    // of another format (its frames show up as a gap), before it can fix the stream's format.
+    if (h.format == SemgSampleFormat::Float32) {
+        const std::size_t count = std::size_t{h.channels} * h.frames;
+        for (std::size_t i = 0; i < count; ++i)
+            if (!std::isfinite(std::bit_cast<float>(read_u32(samples + 4 * i)))) {
+                ++counters_.format_mismatches;
+                return;
+            }
+    }
     if (channels_ == 0) {
         channels_ = h.channels;
         sample_rate_mhz_ = h.sample_rate_mhz;

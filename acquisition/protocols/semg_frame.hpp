@@ -7,6 +7,7 @@
 // Format: the stream is the single truth. The first valid packet fixes channel count and rate;
 // later packets that disagree are dropped and counted (format_mismatches): the sinks downstream
 // were sized for the first. The sample format and scale may change from packet to packet.
+// A float32 packet holding a NaN or infinity is dropped the same way (its frames are a gap).
 // Sync: scan for the sync word; a header must pass its sanity checks and CRC-16, the packet its
 // CRC-32. A failed CRC is counted (bad_checksums), one byte skipped and the scan resumed, so a
 // corrupt length can never swallow good packets that follow.

@@ -375,3 +375,19 @@ TEST_F(Csv, TextInAColumnIsFoundBeforeAnySampleIsRead) {
     EXPECT_NE(e.find("t2.csv:5001: column 'time_s': '4.99x' is not a number"), std::string::npos)
         << e;
 }
+
+// Found by fuzz_csv: a value finite as a double but beyond a float (4e106 µV) became an infinite
+// sample. Now an error naming the line and column.
+TEST_F(Csv, AValueBeyondAFloatSampleIsAnError) {
+    std::string text = "time_s,a_uV\n";
+    for (int i = 0; i < 3000; ++i)
+        text += std::to_string(i / 1000.0) + "," + (i == 2000 ? "4e106" : "1.5") + "\n";
+    CsvSource source(write("big.csv", text), {});
+    try {
+        read_all(source, 512);
+        FAIL() << "expected an error";
+    } catch (const acquisition::SourceError &e) {
+        EXPECT_NE(std::string(e.what()).find("big.csv:2002: column 'a_uV'"), std::string::npos)
+            << e.what();
+    }
+}

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <limits>
 #include <ostream>
 #include <set>
 #include <string>
@@ -434,6 +435,16 @@ TEST(Ascii, MalformedLinesAreCountedAndSkipped) {
     EXPECT_TRUE(r.sink.gaps.empty());
 }
 
+// Found by tests/fuzz/fuzz_ascii: a count finite as a double but beyond a float's range (here
+// after scaling) reached the sink as an infinite sample, and could fix the channel count.
+TEST(Ascii, CountsBeyondFloatRangeAreBadLines) {
+    AsciiParser parser(ascii_config(1e3));
+    const Result r = decode(parser, bytes_of("1e39\n1,2\n4e35,4\n-1e36,5\n6,7\n"));
+    EXPECT_EQ(r.frames(), (Frames{{1e3f, 2e3f}, {6e3f, 7e3f}}));
+    EXPECT_EQ(r.counters.bad_lines, 3u);
+    EXPECT_EQ(parser.channels(), 2u);
+}
+
 TEST(Ascii, OverLongLinesAreDroppedAtTheLimit) {
     std::string too_long, at_limit;
     for (int i = 0; i < 2047; ++i) too_long += "1,", at_limit += "1,";
@@ -584,6 +595,24 @@ TEST(SemgFrame, CorruptPayloadAndHeaderCrcsAreCountedExactly) {
                                           .lost_samples = 8,
                                           .gaps = 2}));
     expect_chunk_invariant(parser, s.bytes);
+}
+
+// Found by tests/fuzz/fuzz_semg: a float32 packet with valid CRCs and a NaN or infinite sample
+// was delivered as is. It is now dropped (format_mismatches) and its frames are a gap.
+TEST(SemgFrame, NonFiniteFloat32PacketIsDroppedAsAGap) {
+    Bytes stream;
+    for (std::uint64_t k = 0; k < 4; ++k) {
+        std::vector<float> uv{1.0f * static_cast<float>(k), 2.0f};
+        if (k == 1) uv[1] = std::numeric_limits<float>::quiet_NaN();
+        if (k == 2) uv[0] = std::numeric_limits<float>::infinity();
+        append_semg_packet(stream, semg_header(SemgSampleFormat::Float32, 2, 1, k), uv);
+    }
+    SemgFrameParser parser;
+    const Result r = decode(parser, stream);
+    EXPECT_EQ(r.frames(), (Frames{{0.f, 2.f}, {3.f, 2.f}}));
+    EXPECT_EQ(r.sink.gaps, (std::vector<GapEvent>{{1, 2}}));
+    EXPECT_EQ(r.counters.format_mismatches, 2u);
+    expect_chunk_invariant(parser, stream);
 }
 
 TEST(SemgFrame, TruncatedPacketCostsOnlyItself) {
