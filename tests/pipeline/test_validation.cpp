@@ -79,10 +79,11 @@ struct Fit {
     std::size_t flagged, epochs;
 };
 
-// The default analysis of a simulated recording: one fit per channel of its one contraction.
-std::vector<Fit> analyse(const Scenario& scenario) {
+// The analysis (default settings unless given) of a simulated recording: one fit per channel of
+// its one contraction.
+std::vector<Fit> analyse(const Scenario& scenario, const pipeline::AnalysisSettings& settings = {}) {
     Simulator sim(scenario);
-    pipeline::FatigueAnalysis analysis{pipeline::AnalysisSettings{}};
+    pipeline::FatigueAnalysis analysis{settings};
     analysis.prepare(sim.info(), [](const std::string&) {});
     dsp::Block block(sim.info().channels.size(), 4096);
     const auto ignore = [](const dsp::EpochFrame&, const pipeline::EpochDerived&) {};
@@ -256,22 +257,12 @@ namespace {
 TEST(Validation, NotchOnCleanEmgBarelyMovesTheMedianFrequency) {
     for (const auto method : {dsp::PsdMethod::Welch, dsp::PsdMethod::Periodogram}) {
         const auto imf = [&](double mains_hz, std::uint64_t seed) {
-            Simulator sim(base_scenario(2048.0, seed));
             pipeline::AnalysisSettings settings;
             settings.mains_hz = mains_hz;
             settings.ecg = dsp::EcgMethod::Off;
             settings.psd.method = method;
-            pipeline::FatigueAnalysis analysis{settings};
-            analysis.prepare(sim.info(), [](const std::string&) {});
-            dsp::Block block(sim.info().channels.size(), 4096);
-            const auto ignore = [](const dsp::EpochFrame&, const pipeline::EpochDerived&) {};
-            while (const std::size_t n = sim.read(block.capacity_ref())) {
-                block.set_frames(n);
-                analysis.process(block.cref(), ignore);
-            }
             std::vector<double> out;
-            for (const auto& ch : analysis.finish().contractions.at(0).channels)
-                out.push_back(ch.mdf.initial);
+            for (const Fit& f : analyse(base_scenario(2048.0, seed), settings)) out.push_back(f.imf_hz);
             return out;
         };
         double mean = 0.0, mean_abs = 0.0;
