@@ -3,7 +3,6 @@
 column's RMS to a real CSV recording (../shared/datasets) and prints `semg analyze` (defaults) on each,
 against the old handling (no notch, +-1 Hz bins, flagged epochs kept).
 Usage: bench/real_mains.py SEMG CSV COLUMN OUTDIR"""
-real CSV recording and compares `semg analyze` (defaults) on both: IMF and MDF slope."""
 import csv, json, math, subprocess, sys, pathlib
 semg, src, col, out = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3], pathlib.Path(sys.argv[4])
 rows = list(csv.reader(open(src)))
