@@ -16,7 +16,7 @@ namespace semg::dsp {
 namespace {
 constexpr std::array<const char*, kQualityFlagCount> kFlagNames = {
     "empty_spectrum", "flatline", "clipping", "mains", "motion", "ecg", "gap", "low_rate",
-    "ecg_warmup"};
+    "ecg_warmup", "rest"};
 } // namespace
 
 const char* quality_flag_name(std::size_t k) noexcept {

@@ -36,8 +36,8 @@
 //              energy of one beat times the beats expected in the epoch);
 //   gap        a gap reported with note_gap() falls inside the epoch;
 //   low_rate   the sample rate is below min_sample_rate_hz.
-// (ecg_warmup is set by pipeline::FatigueAnalysis, which knows only after the warm-up which
-// channels carry an ECG.)
+// (ecg_warmup and rest are set by pipeline::FatigueAnalysis, which knows only after the warm-up
+// which channels carry an ECG, and which follows each channel's activity over the recording.)
 // Band power is the mean square of the analysed epoch. Ratios with no band power are NaN and
 // raise no flag (flatline or empty_spectrum say why); a flatline epoch raises no ratio flag
 // (mains, motion, ecg), since its band power is only the filters' ringing.
@@ -76,7 +76,7 @@ struct QualityThresholds {
 // every epoch of a recording alike (the verdict reports it instead).
 inline constexpr std::uint32_t kFitExcludingFlags = EmptySpectrum | Flatline | Clipping |
                                                     MainsDominant | MotionArtefact |
-                                                    EcgContamination | SampleGap | EcgWarmup;
+                                                    EcgContamination | SampleGap | EcgWarmup | Rest;
 
 // The ADC range of a channel in µV, where the file states it.
 struct ChannelLimits {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -200,6 +201,8 @@ FatigueAnalysis::FatigueAnalysis(AnalysisSettings settings)
         throw std::invalid_argument("segment mode needs at least one segment");
     if (!(settings_.fit.min_share >= 0.0 && settings_.fit.min_share <= 1.0))
         throw std::invalid_argument("the minimum share of usable epochs for a fit must be in [0, 1]");
+    if (!(settings_.rest_noise_ratio >= 1.0) || !(settings_.rest_activity_fraction >= 0.0 && settings_.rest_activity_fraction < 1.0))
+        throw std::invalid_argument("rest detection needs a noise ratio >= 1 and an activity fraction in [0, 1)");
 }
 
 void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
@@ -309,6 +312,8 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
     merged_ = dsp::EpochFrame{};
     merged_.channels.assign(selected_.size(), dsp::EpochFeatures{});
     whole_flags_.assign(selected_.size(), {});
+    floor_rms_uv_.assign(selected_.size(), std::numeric_limits<double>::infinity());
+    work_rms_uv_.assign(selected_.size(), 0.0);
 
     // Where the contractions come from.
     fixed_spans_.clear();
@@ -531,7 +536,20 @@ void FatigueAnalysis::release_held(const EpochObserver& observer) {
     held_.clear();
 }
 
-void FatigueAnalysis::emit(const dsp::EpochFrame& frame, const EpochObserver& observer) {
+void FatigueAnalysis::flag_rest(dsp::EpochFrame& frame) {
+    for (std::size_t c = 0; c < frame.channels.size(); ++c) {
+        auto& f = frame.channels[c];
+        if (f.quality != 0 || !std::isfinite(f.rms_uv)) continue;
+        floor_rms_uv_[c] = std::min(floor_rms_uv_[c], f.rms_uv);
+        work_rms_uv_[c] = std::max(work_rms_uv_[c], f.rms_uv);
+        if (f.rms_uv < settings_.rest_noise_ratio * floor_rms_uv_[c] &&
+            f.rms_uv < settings_.rest_activity_fraction * work_rms_uv_[c])
+            f.quality |= dsp::Rest;
+    }
+}
+
+void FatigueAnalysis::emit(dsp::EpochFrame& frame, const EpochObserver& observer) {
+    flag_rest(frame);
     for (std::size_t c = 0; c < frame.channels.size(); ++c)
         for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)
             if (frame.channels[c].quality & (1u << b)) ++whole_flags_[c][b];
@@ -620,9 +638,11 @@ void FatigueAnalysis::add_epoch(Accumulators& acc, const PendingEpoch& e) {
     }
 }
 
+// Rest epochs are not part of the contraction's work: they do not count against its share.
 void FatigueAnalysis::withhold_unfit(ChannelFit& f, std::size_t used, std::size_t total) const {
     f.fit_epochs = used;
-    f.no_fit_reason = fit_refusal(used, total, settings_.fit);
+    constexpr std::size_t rest_bit = std::countr_zero(static_cast<unsigned>(dsp::Rest));
+    f.no_fit_reason = fit_refusal(used, total - std::min(total, f.flag_counts[rest_bit]), settings_.fit);
     if (f.no_fit_reason.empty()) return;
     withhold(f.mdf);
     withhold(f.mnf);

@@ -21,6 +21,12 @@
 // back (neither observed nor fitted) until it is decided; the channels then cleaned get the
 // ecg_warmup flag on them, which leaves them out of the fits. Live, the first epochs therefore
 // arrive at the end of the warm-up (at most warmup_max_s).
+// Rest: an epoch whose RMS is both within rest_noise_ratio of the channel's lowest epoch RMS so
+// far (its noise floor) and below rest_activity_fraction of its highest so far (its work) is
+// flagged rest and left out of the fits: its MDF is that of the amplifier noise (~90 Hz on the
+// shared biceps recording's closing rest), not of a working muscle. Both levels come from epochs
+// without other flags and include the epoch itself, so rest before the first work of a channel
+// cannot be told from weak work and is not flagged.
 #pragma once
 
 #include "acquisition/source.hpp"
@@ -58,6 +64,8 @@ struct AnalysisSettings {
     std::uint32_t exclude_flags = dsp::kFitExcludingFlags; // flags that leave an epoch out of fits
     double epoch_s = 1.0;
     double overlap = 0.5;
+    double rest_noise_ratio = 2.0;        // rest: RMS < this × the channel's noise floor ...
+    double rest_activity_fraction = 0.1;  // ... and < this × its work (−20 dB); 0: never rest
     dsp::PsdEstimator::Config psd{};
     // Contractions: Auto = annotations if the file has matching ones, else detection, else the
     // whole recording. Segments = the given segments_s. Detection (pipeline/contractions.hpp,
@@ -250,7 +258,8 @@ private:
     void run_delayed(std::size_t at, std::size_t n, const EpochObserver& observer);
     void on_epoch(const dsp::EpochFrame& frame, const dsp::QualityFrame* quality,
                   const EpochObserver& observer);
-    void emit(const dsp::EpochFrame& frame, const EpochObserver& observer);
+    void emit(dsp::EpochFrame& frame, const EpochObserver& observer);
+    void flag_rest(dsp::EpochFrame& frame);
     void release_held(const EpochObserver& observer);
     Accumulators make_accumulators(Contraction span) const;
     void classify_pending(bool final);
@@ -279,6 +288,8 @@ private:
     bool flushed_ = false;
     dsp::EpochFrame merged_;
     std::vector<std::array<std::size_t, dsp::kQualityFlagCount>> whole_flags_;
+    // Per channel, the lowest and highest RMS of an unflagged epoch so far (rest flag).
+    std::vector<double> floor_rms_uv_, work_rms_uv_;
     ContractionDetector detector_;
     // Detection input: every EMG channel of the source, band-passed as the analysed ones.
     std::vector<std::size_t> detect_channels_;

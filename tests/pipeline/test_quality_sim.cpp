@@ -166,15 +166,27 @@ TEST(QualitySimulated, CleanRecordingRaisesNoFlag) {
     // The ECG rhythm gate is loose enough for a heart-rate variability of 20 % (docs/quality.md),
     // so EMG bursts now and then line up into a short spurious rhythm: measured, 1 ecg flag in
     // 1592 channel epochs of this recording. At most 2 (0.13 %) are allowed.
-    std::size_t flags = 0;
+    // The closing 5 s of rest (after the hold, from 95 s) are flagged rest, on every channel and
+    // only there; the opening rest comes before any work and cannot be told from weak work.
+    const Scenario scenario;
+    const double work_end_s = scenario.protocol.rest_before_s + scenario.protocol.hold_s;
+    std::size_t flags = 0, rest = 0, closing = 0;
     std::string which;
     for (const auto &e : run.epochs)
-        for (std::size_t c = 0; c < e.channels.size(); ++c)
-            if (e.channels[c].quality != dsp::QualityOk) {
+        for (std::size_t c = 0; c < e.channels.size(); ++c) {
+            const bool after_work = e.t0 >= work_end_s;
+            closing += after_work ? 1 : 0;
+            if (e.channels[c].quality & dsp::Rest) {
+                ++rest;
+                EXPECT_TRUE(after_work) << sim.channels()[c].label << " rest at " << e.t0 << " s";
+            }
+            if ((e.channels[c].quality & ~std::uint32_t{dsp::Rest}) != dsp::QualityOk) {
                 ++flags;
                 which += sim.channels()[c].label + " at " + std::to_string(e.t0) +
                          " s: " + dsp::quality_to_string(e.channels[c].quality) + "; ";
             }
+        }
+    EXPECT_EQ(rest, closing);
     std::printf("clean default scenario: %zu epochs x %zu channels, %zu flagged %s\n",
                 run.epochs.size(), sim.channels().size(), flags, which.c_str());
     EXPECT_LE(flags, 2u) << which;

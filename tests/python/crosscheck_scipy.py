@@ -84,7 +84,25 @@ def main():
     summary = json.loads((out / "summary.json").read_text())
     slope = summary["channels"][0]["mdf"]["slope_hz_per_s"]
     t_mid = reference["t_start_s"] + 0.5
-    ref_slope = np.polyfit(t_mid, reference["mdf_hz"][0], 1)[0]
+    # The rest rule (docs/quality.md), written here from its definition: an epoch without other
+    # flags is rest when its RMS is below 2x the lowest and 0.1x the highest RMS so far of such
+    # epochs, itself included. The other flags (one epoch here, the band-pass start) are taken
+    # from epochs.csv.
+    quality = [row for row in csv.DictReader(open(out / "epochs.csv")) if row["channel"] == "emg_mV"]
+    rms = reference["rms_uv"][0]
+    rest, low, high = [], np.inf, 0.0
+    for k, row in enumerate(quality):
+        other = [f for f in row["quality"].split("|") if f not in ("ok", "rest")]
+        if other:
+            rest.append(False)
+            continue
+        low, high = min(low, rms[k]), max(high, rms[k])
+        rest.append(bool(rms[k] < 2 * low and rms[k] < 0.1 * high))
+    check("emg_fatigue: the closing rest (~6 s) is rest by the rule", 9 <= sum(rest) <= 13, f"{sum(rest)} epochs")
+    check("emg_fatigue: semg flags rest where the rule does",
+          [("rest" in row["quality"]) for row in quality] == rest)
+    keep = np.array([row["quality"] == "ok" for row in quality])
+    ref_slope = np.polyfit(t_mid[keep], reference["mdf_hz"][0][keep], 1)[0]
     check("emg_fatigue: MDF slope is negative", slope < 0, f"{slope:.4f} Hz/s")
     check("emg_fatigue: MDF slope matches numpy polyfit", abs(slope - ref_slope) < 0.005,
           f"semg {slope:.5f}, numpy {ref_slope:.5f} Hz/s")
