@@ -813,15 +813,18 @@ AnalysisResult FatigueAnalysis::snapshot() const {
         q.epochs = whole_.counts[c].epochs;
         q.flag_counts = whole_flags_[c];
         std::array<std::size_t, dsp::kQualityFlagCount> in_contractions{};
+        // Rest is no fault of the signal: the verdict is over the epochs of work.
+        constexpr std::size_t rest_bit = std::countr_zero(static_cast<unsigned>(dsp::Rest));
         for (const auto& con : r.contractions) {
-            q.contraction_epochs += con.channels[c].epochs;
-            q.excluded_epochs += con.channels[c].flagged_epochs;
-            for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b) in_contractions[b] += con.channels[c].flag_counts[b];
+            const auto& f = con.channels[c];
+            q.contraction_epochs += f.epochs - f.flag_counts[rest_bit];
+            q.excluded_epochs += f.flagged_epochs - ((settings_.exclude_flags & dsp::Rest) ? f.flag_counts[rest_bit] : 0);
+            for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b) in_contractions[b] += f.flag_counts[b];
         }
         const double n = static_cast<double>(q.contraction_epochs);
         const double excluded = n > 0 ? static_cast<double>(q.excluded_epochs) / n : 1.0;
         for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b) {
-            if ((1u << b) == dsp::LowSampleRate || in_contractions[b] == 0) continue;
+            if ((1u << b) == dsp::LowSampleRate || (1u << b) == dsp::Rest || in_contractions[b] == 0) continue;
             q.reason += (q.reason.empty() ? "" : ", ") + std::string(dsp::quality_flag_name(b)) + " in " +
                         std::to_string(static_cast<int>(std::lround(100.0 * static_cast<double>(in_contractions[b]) / n))) +
                         " % of epochs";
