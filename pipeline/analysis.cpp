@@ -196,7 +196,8 @@ FatigueAnalysis::FatigueAnalysis(AnalysisSettings settings)
     : settings_(validated(std::move(settings))), bandpass_(band_config(settings_)),
       analyzer_(analyzer_config(settings_, settings_.band.high_hz)), mains_(mains_config(settings_)),
       notch_({settings_.mains_notch_hz}), ecg_(ecg_config(settings_)), quality_(quality_config(settings_, settings_.band.high_hz)),
-      detector_(settings_.detector), detect_band_(band_config(settings_)) {
+      detector_(settings_.detector), detect_band_(band_config(settings_)),
+      detect_notch_({settings_.mains_notch_hz}) {
     if (settings_.contractions == ContractionMode::Segments && settings_.segments_s.empty())
         throw std::invalid_argument("segment mode needs at least one segment");
     if (!(settings_.fit.min_share >= 0.0 && settings_.fit.min_share <= 1.0))
@@ -340,6 +341,9 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
         if (detect_channels_.empty()) detect_channels_ = selected_;
         detect_band_ = dsp::Bandpass(band_config(settings_));
         detect_band_.prepare({info.sample_rate_hz, detect_channels_.size()});
+        detect_notch_ = dsp::MainsNotch({settings_.mains_notch_hz});
+        detect_notch_.prepare({info.sample_rate_hz, detect_channels_.size()}, detect_band_.effective_high_hz());
+        detect_notch_.set_mains_hz(analyzer_.mains_hz());
         detect_work_ = dsp::Block(detect_channels_.size(), kWorkFrames);
         detector_ = ContractionDetector(settings_.detector);
         detector_.prepare(info.sample_rate_hz);
@@ -398,7 +402,7 @@ void FatigueAnalysis::process(dsp::ConstBlockRef raw, const EpochObserver& obser
         const dsp::ConstBlockRef detect = ecg_channel_ ? detect_.cref() : raw_.cref();
         for (std::size_t d = 0; d < last_detect_.size(); ++d) last_detect_[d] = detect.channel(d)[n - 1];
 
-        feed_detector(raw, done, n);
+        filter_detection_input(raw, done, n);
         bandpass_.process(work_.ref());
         frames_ += n; // frames of real input so far (run_delayed emits up to here)
         push(n, detect, true, observer);
@@ -427,6 +431,7 @@ void FatigueAnalysis::push(std::size_t n, dsp::ConstBlockRef detect, bool real, 
             analyzer_.set_mains_hz(mains_.frequency_hz());
         }
         notch_.process({work_.channel(0) + off, k, channels, work_.capacity()});
+        if (real) feed_detector(off, k);
         ecg_.process(detect.slice(off, k), {work_.channel(0) + off, k, channels, work_.capacity()});
         raw_delay_.process({raw_.channel(0) + off, k, channels, raw_.capacity()});
         run_delayed(off, k, observer);
@@ -435,9 +440,11 @@ void FatigueAnalysis::push(std::size_t n, dsp::ConstBlockRef detect, bool real, 
 }
 
 // The detector hears the input as it comes (ahead of the analysed stream by the ECG stage's
-// delay, which only lets epochs be classified sooner). A non-finite sample on a channel that is
-// not analysed counts as 0 here: it must not silence detection for the rest of the recording.
-void FatigueAnalysis::feed_detector(dsp::ConstBlockRef raw, std::size_t offset, std::size_t n) {
+// delay, which only lets epochs be classified sooner), band-passed and, once mains is known,
+// notched as the analysed channels are: mains at the EMG's strength would otherwise read as
+// activity. A non-finite sample on a channel that is not analysed counts as 0 here: it must not
+// silence detection for the rest of the recording.
+void FatigueAnalysis::filter_detection_input(dsp::ConstBlockRef raw, std::size_t offset, std::size_t n) {
     if (mode_ != ContractionMode::Detect) return;
     detect_work_.set_frames(n);
     for (std::size_t d = 0; d < detect_channels_.size(); ++d) {
@@ -446,7 +453,16 @@ void FatigueAnalysis::feed_detector(dsp::ConstBlockRef raw, std::size_t offset, 
         for (std::size_t i = 0; i < n; ++i) dst[i] = std::isfinite(src[i]) ? src[i] : 0.0f;
     }
     detect_band_.process(detect_work_.ref());
-    detector_.process(detect_work_.cref());
+}
+
+// Frames [off, off + k) of the chunk in detect_work_, in push()'s pieces: the notch switches on
+// at the same input frame as the analysed channels' notch.
+void FatigueAnalysis::feed_detector(std::size_t off, std::size_t k) {
+    if (mode_ != ContractionMode::Detect) return;
+    detect_notch_.set_mains_hz(notch_.mains_hz());
+    const dsp::BlockRef piece{detect_work_.channel(0) + off, k, detect_channels_.size(), detect_work_.capacity()};
+    detect_notch_.process(piece);
+    detector_.process(piece);
 }
 
 void FatigueAnalysis::note_gap(std::uint64_t lost_frames) { quality_.note_gap(frames_, lost_frames); }

@@ -265,7 +265,8 @@ private:
     void classify_pending(bool final);
     const std::vector<Contraction>& current_spans() const;
     void add_epoch(Accumulators& acc, const PendingEpoch& e);
-    void feed_detector(dsp::ConstBlockRef raw, std::size_t offset, std::size_t n);
+    void filter_detection_input(dsp::ConstBlockRef raw, std::size_t offset, std::size_t n);
+    void feed_detector(std::size_t off, std::size_t k);
     ContractionResult result_of(const Accumulators& acc, const Contraction& span) const;
     ContractionResult result_of_bursts(const Contraction& series) const;
     void withhold_unfit(ChannelFit& f, std::size_t used, std::size_t total) const;
@@ -294,6 +295,7 @@ private:
     // Detection input: every EMG channel of the source, band-passed as the analysed ones.
     std::vector<std::size_t> detect_channels_;
     dsp::Bandpass detect_band_;
+    dsp::MainsNotch detect_notch_;
     dsp::Block detect_work_;
     double sample_rate_hz_ = 0.0;
     std::vector<std::size_t> selected_; // source channel of each analysed channel

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pty.h>
 #include <signal.h>
 #include <spawn.h>
@@ -114,6 +115,14 @@ struct Pty {
         if (master >= 0)
             ::close(master);
         master = -1;
+    }
+    // Writes what the terminal takes within timeout_ms (0 if nobody reads it and its buffer is
+    // full): for a device that must go on sending after the port stopped reading, and stop.
+    std::size_t write_some(const void* data, std::size_t n, int timeout_ms) const {
+        pollfd p{master, POLLOUT, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0 || !(p.revents & POLLOUT)) return 0;
+        const ssize_t k = ::write(master, data, n);
+        return k > 0 ? static_cast<std::size_t>(k) : 0;
     }
     void write_all(const void* data, std::size_t n) const {
         const auto* p = static_cast<const char*>(data);
