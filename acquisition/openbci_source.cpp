@@ -236,7 +236,11 @@ void OpenBciSource::scan() {
             if (lost > 0)
                 what = "sample index " + std::to_string(previous) + " then " +
                        std::to_string(static_cast<std::uint64_t>(index)) + " (" + std::to_string(lost) +
-                       " samples lost by the index, which wraps after " + std::to_string(sequence.highest()) + ")";
+                       " samples lost by the index" +
+                       (static_cast<std::uint64_t>(index) <= previous
+                            ? ", which wraps after " + std::to_string(sequence.highest())
+                            : std::string()) +
+                       ")";
         }
         if (time_at != roles_.end()) {
             const std::size_t c = static_cast<std::size_t>(time_at - roles_.begin());
@@ -249,8 +253,7 @@ void OpenBciSource::scan() {
                 double step_s = *t - *previous_time;
                 if (clock && step_s < -43200.0) step_s += 86400.0; // past midnight
                 if (step_s > pause_s) {
-                    if (!what.empty()) what += " and";
-                    what += std::string(" the ") + (clock ? "time of day" : "timestamp") + " jumps " +
+                    what += std::string(what.empty() ? "the " : " and the ") + (clock ? "time of day" : "timestamp") + " jumps " +
                             fixed(step_s, 3) + " s (about " +
                             std::to_string(static_cast<std::uint64_t>(std::llround(step_s * info_.sample_rate_hz))) +
                             " sample intervals): a pause in the recording";
