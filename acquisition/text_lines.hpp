@@ -1,6 +1,7 @@
 // Lines of a text recording for the header-then-rows readers (OpenBCI GUI, OpenSignals): a
-// trailing '\r' is dropped, lines are numbered from 1 for messages, a line longer than max_bytes
-// is an error, and a position can be marked and returned to (the second pass over the rows).
+// UTF-8 byte order mark before the first line and a trailing '\r' are dropped, lines are
+// numbered from 1 for messages, a line longer than max_bytes is an error, and a position can be
+// marked and returned to (the second pass over the rows).
 #pragma once
 
 #include "acquisition/source.hpp"
@@ -38,6 +39,7 @@ public:
                               std::to_string(max_bytes) + " bytes: not a text recording");
         if (!line_.empty() && line_.back() == '\r') line_.pop_back();
         line = line_;
+        if (number_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3); // UTF-8 BOM
         return true;
     }
     std::size_t number() const noexcept { return number_; } // of the line last returned

@@ -219,6 +219,8 @@ TEST(OpenBci, ChosenByContentWhateverTheExtension) {
     EXPECT_EQ(acquisition::open_file_source(csv)->info().format, "openbci-txt");
     const auto other = write("rec.dat", kV6Header + v6_row(0, 1.0));
     EXPECT_EQ(acquisition::open_file_source(other)->info().format, "openbci-txt");
+    const auto bom = write("bom.txt", "\xEF\xBB\xBF" + kV6Header + v6_row(0, 1.0));
+    EXPECT_EQ(acquisition::open_file_source(bom)->info().channels.size(), 8u);
     try {
         acquisition::open_file_source(txt, {.sample_rate_hz = 250.0});
         ADD_FAILURE() << "--fs accepted";
