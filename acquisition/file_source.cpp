@@ -2,10 +2,74 @@
 
 #include "acquisition/csv_source.hpp"
 #include "acquisition/edf.hpp"
+#include "acquisition/openbci_source.hpp"
+#include "acquisition/opensignals_source.hpp"
 
 #include <algorithm>
+#include <array>
+#include <fstream>
+#include <string>
+#include <string_view>
 
 namespace semg::acquisition {
+namespace {
+
+using Opener = std::unique_ptr<Source> (*)(const std::filesystem::path&, const FileSourceOptions&);
+
+// One file reader: whether it takes a file, from its first bytes (`head`, up to head_bytes) and its
+// lower-case extension, and how it opens it.
+struct Reader {
+    std::string_view name;
+    bool (*takes)(std::string_view head, std::string_view ext);
+    Opener open;
+};
+
+constexpr std::size_t head_bytes = 4096;
+
+void no_rate_override(const std::filesystem::path& path, const FileSourceOptions& options, std::string_view format) {
+    if (options.sample_rate_hz)
+        throw SourceError(path.string() + ": --fs cannot override the " + std::string(format) + " header rate");
+}
+
+// In order: the first reader that takes the file opens it. Content rules come first, so a file
+// is read as what it is whatever its name; the extension rules last.
+constexpr std::array readers{
+    Reader{"OpenSignals HDF5", [](std::string_view head, std::string_view) { return OpenSignalsH5Source::recognises(head); },
+           [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
+               no_rate_override(p, o, "OpenSignals");
+               return std::make_unique<OpenSignalsH5Source>(p);
+           }},
+    Reader{"OpenBCI GUI text", [](std::string_view head, std::string_view) { return OpenBciSource::recognises(head); },
+           [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
+               no_rate_override(p, o, "OpenBCI GUI");
+               return std::make_unique<OpenBciSource>(p);
+           }},
+    Reader{"OpenSignals text", [](std::string_view head, std::string_view) { return OpenSignalsTextSource::recognises(head); },
+           [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
+               no_rate_override(p, o, "OpenSignals");
+               return std::make_unique<OpenSignalsTextSource>(p);
+           }},
+    Reader{"EDF/BDF", [](std::string_view, std::string_view ext) { return ext == ".edf" || ext == ".bdf"; },
+           [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
+               no_rate_override(p, o, "EDF/BDF");
+               return std::make_unique<EdfSource>(p);
+           }},
+    Reader{"CSV/TSV", [](std::string_view, std::string_view ext) { return ext == ".csv" || ext == ".tsv" || ext == ".txt"; },
+           [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
+               return std::make_unique<CsvSource>(p, CsvSource::Options{o.sample_rate_hz, o.force_sample_rate});
+           }},
+};
+
+std::string read_head(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw SourceError(path.string() + ": cannot open");
+    std::string head(head_bytes, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<std::size_t>(in.gcount()));
+    return head;
+}
+
+} // namespace
 
 std::unique_ptr<Source> open_file_source(const std::filesystem::path& path,
                                          const FileSourceOptions& options) {
@@ -20,15 +84,12 @@ std::unique_ptr<Source> open_file_source(const std::filesystem::path& path,
         throw SourceError(path.string() + ": not a regular file (a FIFO or device): recordings are read from regular files");
     std::string ext = path.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
-    if (ext == ".edf" || ext == ".bdf") {
-        if (options.sample_rate_hz)
-            throw SourceError(path.string() + ": --fs cannot override the EDF/BDF header rate");
-        return std::make_unique<EdfSource>(path);
-    }
-    if (ext == ".csv" || ext == ".tsv" || ext == ".txt")
-        return std::make_unique<CsvSource>(path, CsvSource::Options{options.sample_rate_hz, options.force_sample_rate});
+    const std::string head = read_head(path);
+    for (const Reader& reader : readers)
+        if (reader.takes(head, ext)) return reader.open(path, options);
     throw SourceError(path.string() + ": unknown file type '" + ext +
-                      "' (expected .edf, .bdf, .csv, .tsv or .txt)");
+                      "' (expected .edf, .bdf, .csv, .tsv or .txt, an OpenBCI GUI .txt export or a "
+                      "PLUX OpenSignals .txt or .h5 file)");
 }
 
 } // namespace semg::acquisition

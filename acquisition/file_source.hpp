@@ -1,4 +1,6 @@
-// Opens a recording by its extension: .edf/.bdf (EDFlib) or .csv/.tsv/.txt.
+// Opens a recording by its content, then by its extension: the first bytes name OpenSignals
+// HDF5 (the HDF5 signature), OpenBCI GUI text ('%OpenBCI', '%Number of channels') or OpenSignals
+// text ('# OpenSignals'); otherwise .edf/.bdf (EDFlib) and .csv/.tsv/.txt (CsvSource).
 #pragma once
 
 #include "acquisition/source.hpp"

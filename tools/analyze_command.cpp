@@ -230,7 +230,10 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
 void register_analyze(CLI::App& app) {
     auto o = std::make_shared<AnalyzeOptions>();
     auto* cmd = app.add_subcommand("analyze", "Per-epoch spectral features and fatigue fits of recordings");
-    cmd->add_option("inputs", o->inputs, "EDF/EDF+/BDF/BDF+ or CSV/TSV recordings")->required();
+    cmd->add_option("inputs", o->inputs,
+                    "Recordings: EDF/EDF+/BDF/BDF+, CSV/TSV, OpenBCI GUI .txt, OpenSignals .txt/.h5 "
+                    "(docs/formats.md)")
+        ->required();
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
                     "the parent of one <name>.semg folder each, at the input's path below the "
@@ -243,6 +246,14 @@ void register_analyze(CLI::App& app) {
                   "Use --fs and do not read the CSV time column (its rate, order and gaps)")
         ->needs(fs_option);
     cmd->footer(
+        "File types are recognised by content, then by extension (docs/formats.md):\n"
+        "  OpenBCI GUI .txt (v3-v6, '%OpenBCI' header): the EXG channels in uV, rate and board from\n"
+        "    the header; sample index, accelerometer, aux and time columns are skipped, a skipped\n"
+        "    sample index or a pause is a warning.\n"
+        "  PLUX OpenSignals .txt ('# OpenSignals' header) and .h5: the EMG-sensor channels, ADC\n"
+        "    counts to uV with the device's transfer function (VCC 3 V, gain 1000 for biosignalsplux);\n"
+        "    other sensors and digital inputs are skipped.\n"
+        "  .edf/.bdf: EDF/EDF+/BDF/BDF+ (EDFlib). .csv/.tsv/.txt: as below.\n"
         "CSV/TSV input: a header row of column names, then one row per sample. Delimiter: tab,\n"
         "semicolon or comma; with tab or semicolon a decimal comma is read as a decimal point.\n"
         "Sample rate: a first column time, time_s, t or seconds (or time_ms, t_ms) gives it, as the\n"

@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-scipy socat time
   clang libclang-rt-dev llvm  # fuzz harnesses (tests/fuzz): Clang, libFuzzer, llvm-symbolizer
+  libhdf5-dev  # PLUX OpenSignals .h5 recordings (acquisition/opensignals_h5.cpp), HDF5 C API
   chromium  # the report.html test (tests/tools/test_report_browser.js) runs it headless
 )
 missing=()

@@ -125,6 +125,41 @@ int main(int argc, char** argv) {
     write(out / "csv/tab.tsv", "t\tEMG1\tEMG2 V\n0\t1\t1e-6\n0.5\t2\t2e-6\n1.0\t3\t3e-6\n");
     write(out / "csv/semicolon.csv", "seconds;a_uv;b_uv\n0;1;2\n0.25;3;4\n0.5;5;6\n");
 
+    // OpenBCI GUI text: v3/v4 Ganglion (CRLF, time of day, an index skip) and a v5/v6 Cyton
+    write(out / "openbci/v3_ganglion.txt",
+          "%OpenBCI Raw EEG Data\r\n%\r\n%Sample Rate = 200.0 Hz\r\n%First Column = SampleIndex\r\n"
+          "%Last Column = Timestamp \r\n"
+          "0, -40.62, 13.04, 0.00, 0.00, 0.000, 0.000, 0.000, 11:02:46.251\r\n"
+          "1, -37.45, 29.40, 0.00, 0.00, 0.000, 0.000, 0.000, 11:02:46.269\r\n"
+          "4, -39.13, 18.96, 0.00, 0.00, 0.000, 0.000, 0.000, 11:02:46.279\r\n"
+          "200, -40.28, 27.36, 0.00, 0.00, 0.000, 0.000, 0.000, 11:02:48.279\r\n"
+          "0, -42.05, 40.60, 0.00, 0.00, 0.000, 0.000, 0.000, 11:02:48.280\r\n");
+    write(out / "openbci/v6_cyton.txt",
+          "%OpenBCI Raw EXG Data\n%Number of channels = 2\n%Sample Rate = 250 Hz\n"
+          "%Board = OpenBCI_GUI$BoardCytonSerial\n"
+          "Sample Index, EXG Channel 0, EXG Channel 1, Accel Channel 0, Other, Analog Channel 0, Timestamp, "
+          "Marker Channel, Timestamp (Formatted)\n"
+          "255.0, 1.5, -2.25, 0.0, 192.0, 0.0, 1.615912345123E9, 0.0, 2021-03-16 12:34:56.789\n"
+          "0.0, 3.0, 4.0E1, 0.0, 192.0, 0.0, 1.615912345127E9, 0.0, 2021-03-16 12:34:56.793\n"
+          "1.0, -5.0, 6.0, 0.0, 192.0, 0.0, 1.615912345131E9, 0.0, 2021-03-16 12:34:56.797\n");
+
+    // OpenSignals text: two devices, EMG at 16 and 10 bits, an ECG channel, digital columns
+    write(out / "opensignals_txt/two_devices.txt",
+          "# OpenSignals Text File Format. Version 1\n"
+          "# {\"00:07:80:0F:30:8C\": {\"position\": 0, \"device\": \"biosignalsplux\", \"sampling rate\": 1000, "
+          "\"resolution\": [16, 16], \"label\": [\"CH1\", \"CH2\"], \"sensor\": [\"EMG\", \"ECG\"], "
+          "\"column\": [\"nSeq\", \"DI\", \"CH1\", \"CH2\"]}, \"20:16:07:18:14:79\": {\"position\": 1, "
+          "\"device\": \"bitalino_rev\", \"sampling rate\": 1000, \"resolution\": [10], \"label\": [\"A1\"], "
+          "\"sensor\": [\"EMG\"], \"column\": [\"nSeq\", \"I1\", \"A1\"]}}\n"
+          "# EndOfHeader\n"
+          "0\t0\t32768\t30000\t0\t0\t512\t\n1\t0\t32868\t30000\t1\t0\t513\t\n"
+          "5\t0\t65535\t30000\t5\t0\t1023\t\n6\t0\t0\t30000\t6\t0\t0\t\n");
+    write(out / "opensignals_txt/bioplux_12bit.txt",
+          "# OpenSignals Text File Format\n"
+          "# {\"00:07:80:4C:01:B1\": {\"sensor\": [\"EMG\"], \"column\": [\"nSeq\", \"DI\", \"CH2\"], "
+          "\"device\": \"bioplux\", \"sampling rate\": 1000, \"label\": [\"CH2\"], \"resolution\": [12]}}\n"
+          "# EndOfHeader\n0\t0\t2068\t\n1\t0\t2073\t\n2\t0\t4095\t\n");
+
     // Montage: labels line, then the TOML file
     write(out / "montage/file.txt",
           "EMG 1|EMG 2|EMG 3|EMG 4|ECG\n"
