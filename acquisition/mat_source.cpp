@@ -289,6 +289,36 @@ private:
     mat_t* mat_;
 };
 
+// libmatio reads a v5 variable cut short by a truncated file without a word: the top-level data
+// elements (a tag of type and byte count, then the bytes) must each end inside the file.
+void check_v5_elements(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::array<unsigned char, 128> header{};
+    if (!in.read(reinterpret_cast<char*>(header.data()), header.size())) return; // matio says why
+    const bool swap = header[126] == 'M' && header[127] == 'I'; // written big-endian
+    if (!swap && !(header[126] == 'I' && header[127] == 'M')) return;
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<std::uint64_t>(in.tellg());
+    std::uint64_t pos = 128;
+    for (std::size_t element = 1; pos + 8 <= size; ++element) {
+        std::array<unsigned char, 8> tag{};
+        in.seekg(static_cast<std::streamoff>(pos));
+        if (!in.read(reinterpret_cast<char*>(tag.data()), tag.size())) return;
+        auto word = [&](std::size_t at) {
+            return swap ? std::uint32_t{tag[at]} << 24 | std::uint32_t{tag[at + 1]} << 16 | std::uint32_t{tag[at + 2]} << 8 | tag[at + 3]
+                        : std::uint32_t{tag[at + 3]} << 24 | std::uint32_t{tag[at + 2]} << 16 | std::uint32_t{tag[at + 1]} << 8 | tag[at];
+        };
+        const std::uint32_t type = word(0), bytes = word(4);
+        std::uint64_t end = pos + 8 + bytes;
+        if (type != 15) end = (end + 7) / 8 * 8; // miCOMPRESSED is not padded
+        if (end > size && !(type != 15 && pos + 8 + bytes <= size))
+            throw SourceError(path.string() + ": truncated: data element " + std::to_string(element) + " at byte " +
+                              std::to_string(pos) + " needs " + std::to_string(pos + 8 + bytes) +
+                              " bytes, the file has " + std::to_string(size));
+        pos = end;
+    }
+}
+
 } // namespace
 
 bool looks_like_mat(const std::filesystem::path& path) {
@@ -304,6 +334,12 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         throw SourceError(name + ": not a regular file (no such file, a FIFO or a device)");
+    if (looks_like_mat(path)) {
+        std::ifstream in(path, std::ios::binary);
+        std::array<char, 11> version{};
+        in.read(version.data(), version.size());
+        if (std::string_view(version.data(), version.size()) == "MATLAB 5.0 ") check_v5_elements(path);
+    }
     const std::lock_guard lock(matio_mutex());
     static std::once_flag log_once;
     std::call_once(log_once, [] { Mat_LogInitFunc("semg", log_to_buffer); });

@@ -177,7 +177,7 @@ WfdbHeader parse_wfdb_header(std::string_view all, const std::string& name) {
     if (all.size() > kMaxHeaderBytes)
         throw SourceError(name + ": header longer than 1 MiB: not a WFDB header");
     bool have_record = false;
-    std::size_t expected = 0, line_number = 0;
+    std::size_t expected = 0, line_number = 0, record_line = 0;
     std::size_t start = 0;
     while (start <= all.size()) {
         std::size_t end = all.find('\n', start);
@@ -199,6 +199,7 @@ WfdbHeader parse_wfdb_header(std::string_view all, const std::string& name) {
         const auto t = tokens(line);
         if (!have_record) {
             have_record = true;
+            record_line = line_number;
             // NAME[/SEGMENTS] NSIG [FS[/COUNTER[(BASE)]] [NSAMP [BASE_TIME [BASE_DATE]]]]
             const auto record = t[0].text;
             if (record.find('/') != std::string_view::npos)
@@ -298,7 +299,7 @@ WfdbHeader parse_wfdb_header(std::string_view all, const std::string& name) {
     }
     if (!have_record) throw SourceError(name + ": no record line: not a WFDB header");
     if (h.signals.size() < expected)
-        throw SourceError(name + ":" + std::to_string(line_number) + ": the record line announces " +
+        throw SourceError(name + ":" + std::to_string(record_line) + ": the record line announces " +
                           std::to_string(expected) + " signals, the header has " +
                           std::to_string(h.signals.size()) + " signal lines");
     return h;
