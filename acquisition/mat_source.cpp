@@ -23,6 +23,7 @@ namespace {
 constexpr std::size_t kMaxVariables = 4096;
 constexpr std::size_t kMaxTextElements = std::size_t{1} << 20;
 constexpr double kMaxSampleRateHz = 1e6;
+constexpr double kMaxInflation = 1100.0;
 
 // matio keeps global state (its log function, HDF5's library state): one file at a time.
 std::mutex& matio_mutex() {
@@ -155,7 +156,8 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 
 class Reader {
 public:
-    Reader(const std::filesystem::path& path, mat_t* mat) : name_(path.string()), mat_(mat) {}
+    Reader(const std::filesystem::path& path, mat_t* mat, std::uint64_t file_bytes)
+        : name_(path.string()), mat_(mat), file_bytes_(file_bytes) {}
 
     [[noreturn]] void fail(const std::string& what) const { throw SourceError(name_ + ": " + what); }
 
@@ -185,10 +187,19 @@ public:
     // in memory is refused before matio allocates it.
     VarPtr read(const VarInfo& info, std::size_t max_bytes) {
         const auto n = info.elements();
-        const std::size_t per = info.class_type == MAT_C_CHAR ? 2 : Mat_SizeOfClass(info.class_type);
+        // A cell or struct costs matio a matvar_t (about 100 bytes) an element.
+        const std::size_t per = info.class_type == MAT_C_CHAR ? 2
+                                : is_numeric(info.class_type) ? Mat_SizeOfClass(info.class_type)
+                                                              : 100;
         if (!n || (per > 0 && *n > max_bytes / per))
             fail("variable '" + info.name + "' is too large to read (" + info.shown + "; at most " +
                  std::to_string(max_bytes >> 20) + " MiB)");
+        // zlib (v5 and HDF5's deflate) compresses at most about 1032:1: a variable that claims
+        // more than that of the whole file is damaged, and is refused before matio allocates it.
+        if (per > 0 && static_cast<double>(*n) * static_cast<double>(per) >
+                           kMaxInflation * static_cast<double>(file_bytes_) + 4096.0)
+            fail("variable " + info.shown + " claims more data than the " + std::to_string(file_bytes_) +
+                 "-byte file can hold, even compressed: the file is damaged");
         matio_log.clear();
         VarPtr v{Mat_VarRead(mat_, info.name.c_str())};
         if (!v) fail("cannot read variable '" + info.name + "'" + (matio_log.empty() ? "" : " (" + matio_log + ")"));
@@ -287,6 +298,7 @@ private:
 
     std::string name_;
     mat_t* mat_;
+    std::uint64_t file_bytes_;
 };
 
 // libmatio reads a v5 variable cut short by a truncated file without a word: the top-level data
@@ -319,6 +331,44 @@ void check_v5_elements(const std::filesystem::path& path) {
     }
 }
 
+// A v4 file has no header: a list of matrices, each 5 int32 (type MOPT, rows, columns,
+// imaginary flag, name length), the name, then the data. libmatio allocates what a v4 header
+// claims before reading it (a gigabyte for a text file's bytes); each matrix must end inside
+// the file first.
+void check_v4_matrices(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<std::uint64_t>(in.tellg());
+    std::uint64_t pos = 0;
+    for (std::size_t matrix = 1; pos < size; ++matrix) {
+        std::array<unsigned char, 20> h{};
+        in.seekg(static_cast<std::streamoff>(pos));
+        const auto bad = [&](const std::string& why) {
+            throw SourceError(path.string() + ": not a MATLAB .mat file (read as v4, which has no header: matrix " +
+                              std::to_string(matrix) + " at byte " + std::to_string(pos) + " " + why + ")");
+        };
+        if (!in.read(reinterpret_cast<char*>(h.data()), h.size())) bad("is cut short");
+        const auto le = [&](std::size_t i) {
+            return std::uint32_t{h[i]} | std::uint32_t{h[i + 1]} << 8 | std::uint32_t{h[i + 2]} << 16 |
+                   std::uint32_t{h[i + 3]} << 24;
+        };
+        const auto be = [&](std::size_t i) {
+            return std::uint32_t{h[i]} << 24 | std::uint32_t{h[i + 1]} << 16 | std::uint32_t{h[i + 2]} << 8 |
+                   std::uint32_t{h[i + 3]};
+        };
+        const bool big = le(0) > 4052;
+        const auto word = [&](std::size_t i) { return big ? be(4 * i) : le(4 * i); };
+        const std::uint32_t type = word(0);
+        const std::uint32_t precision = type / 10 % 10, form = type % 10;
+        if (type > 4052 || type / 100 % 10 != 0 || precision > 5 || form > 2) bad("has an invalid type");
+        static constexpr std::uint64_t bytes_of[] = {8, 4, 4, 2, 2, 1};
+        const std::uint64_t data = std::uint64_t{word(1)} * word(2) * bytes_of[precision] * (word(3) ? 2 : 1);
+        const std::uint64_t end = pos + 20 + word(4) + data;
+        if (word(3) > 1 || end > size) bad("claims more bytes than the file has");
+        pos = end;
+    }
+}
+
 } // namespace
 
 bool looks_like_mat(const std::filesystem::path& path) {
@@ -339,6 +389,8 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
         std::array<char, 11> version{};
         in.read(version.data(), version.size());
         if (std::string_view(version.data(), version.size()) == "MATLAB 5.0 ") check_v5_elements(path);
+    } else {
+        check_v4_matrices(path);
     }
     const std::lock_guard lock(matio_mutex());
     static std::once_flag log_once;
@@ -353,7 +405,7 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     case MAT_FT_MAT4: info_.format = "mat-v4"; break;
     default: info_.format = "mat-v5"; break;
     }
-    Reader reader(path, mat.get());
+    Reader reader(path, mat.get(), std::filesystem::file_size(path, ec));
     const auto vars = reader.list();
     std::string listing;
     for (const auto& v : vars) listing += (listing.empty() ? "" : ", ") + v.shown;

@@ -239,7 +239,8 @@ void register_analyze(CLI::App& app) {
                     "the parent of one <name>.semg folder each, at the input's path below the "
                     "folder the inputs share)");
     auto* fs_option = cmd->add_option("--fs", o->fs_hz,
-                               "Sample rate in Hz, for CSV files without a time column. With a time "
+                               "Sample rate in Hz, for CSV files without a time column and .mat files "
+                               "without a rate variable. With a time "
                                "column (time_s, first), its least-squares rate is used and --fs must "
                                "agree within 0.1 %");
     cmd->add_flag("--force-fs", o->force_fs,
@@ -257,7 +258,7 @@ void register_analyze(CLI::App& app) {
         "read as volts and a notice says so; add _V or _uV to the name to say which.\n"
         "MATLAB .mat (by its header, else .mat): the data is the matrix named Data/data/emg/signals\n"
         "(or the only one), the rate the variable fs/Fs/srate/sampling_rate/SampleRate (else --fs),\n"
-        "labels channels/labels, units units (else volts by the RMS rule above). Delsys exports (Data,\n"
+        "labels channels/labels, units units (else V or uV by the RMS rule above). Delsys exports (Data,\n"
         "Fs, Channels): volts, the EMG channels of the largest rate group, zero padding cut.\n"
         "WFDB: the .hea header (or a .dat beside one), formats 16/61/80/212/24/32, gain, baseline\n"
         "and units from the header; checksums checked. Details: docs/formats.md.");

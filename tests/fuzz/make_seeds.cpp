@@ -230,7 +230,6 @@ int main(int argc, char** argv) {
     h.first_frame = 1; // the device restarted
     append_semg_packet(semg, h, ramp(6, 3.0f));
     write(out / "semg/packets.bin", semg);
-    return 0;
 
     write(out / "wfdb/f16.bin", wfdb("# comment\nr 2 1000 8 12:00:00 01/01/2000\nr.dat 16 200(3)/mV 16 0 0 0 0 ES L3 L\n"
                                      "r.dat 16 1000/uV 16 0 0 0 0 ES L3 R\n", 32));
@@ -238,11 +237,13 @@ int main(int argc, char** argv) {
                                       "r.dat 212 400/MV 12 0 0 0 0 C\n", 32));
     write(out / "wfdb/f24.bin", wfdb("r 1 2048/1(0) 10\nr.dat 24 8388.608/mV 24 0 0 0 0 x\n", 30));
     write(out / "wfdb/f32.bin", wfdb("r 2 500\nr.dat 32+8 1e6/V 32 5\nr.dat 32+8 1/uV\n", 48));
-    write(out / "wfdb/f61_80.bin", wfdb("r 2 100 4\nr.dat 61 50/mV\nr2.dat 80 2/uV\n", 8));
+    write(out / "wfdb/f61.bin", wfdb("r 1 100 4\nr.dat 61 50/mV\n", 8));
+    write(out / "wfdb/f80.bin", wfdb("r 2 100\nr.dat 80 2/uV\nr.dat 80 3/mV 8 -2 0 0 0 b\n", 9));
     write(out / "wfdb/skip.bin", wfdb("r 3 250\nr.dat 16 1/mmHg 16 0 0 0 0 p\nr.dat 16 1/uV\nn.dat 0\n", 12));
     mat_file(out / "mat/delsys_v5.mat", MAT_FT_MAT5, MAT_COMPRESSION_NONE, true);
     mat_file(out / "mat/delsys_v5z.mat", MAT_FT_MAT5, MAT_COMPRESSION_ZLIB, true);
     mat_file(out / "mat/generic_v5.mat", MAT_FT_MAT5, MAT_COMPRESSION_NONE, false);
     mat_file(out / "mat/generic_v73.mat", MAT_FT_MAT73, MAT_COMPRESSION_NONE, false);
     mat_file(out / "mat/generic_v4.mat", MAT_FT_MAT4, MAT_COMPRESSION_NONE, false);
+    return 0;
 }
