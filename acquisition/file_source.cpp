@@ -2,8 +2,10 @@
 
 #include "acquisition/csv_source.hpp"
 #include "acquisition/edf.hpp"
+#include "acquisition/mat_source.hpp"
 #include "acquisition/openbci_source.hpp"
 #include "acquisition/opensignals_source.hpp"
+#include "acquisition/wfdb_source.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,11 +18,11 @@ namespace {
 
 using Opener = std::unique_ptr<Source> (*)(const std::filesystem::path&, const FileSourceOptions&);
 
-// One file reader: whether it takes a file, from its first bytes (`head`, up to head_bytes) and its
-// lower-case extension, and how it opens it.
+// One file reader: whether it takes a file, from its first bytes (`head`, up to head_bytes), its
+// lower-case extension and (WFDB: a header beside it) its path, and how it opens it.
 struct Reader {
     std::string_view name;
-    bool (*takes)(std::string_view head, std::string_view ext);
+    bool (*takes)(const std::filesystem::path& path, std::string_view head, std::string_view ext);
     Opener open;
 };
 
@@ -34,27 +36,39 @@ void no_rate_override(const std::filesystem::path& path, const FileSourceOptions
 // In order: the first reader that takes the file opens it. Content rules come first, so a file
 // is read as what it is whatever its name; the extension rules last.
 constexpr std::array readers{
-    Reader{"OpenSignals HDF5", [](std::string_view head, std::string_view) { return OpenSignalsH5Source::recognises(head); },
+    // MATLAB .mat: by its header text (v5, v7.3: before the HDF5 rule, v7.3 is HDF5 from byte
+    // 512), else by the extension (v4 has no header).
+    Reader{"MATLAB", [](const std::filesystem::path& p, std::string_view, std::string_view ext) { return ext == ".mat" || looks_like_mat(p); },
+           [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
+               return std::make_unique<MatSource>(p, MatSource::Options{o.sample_rate_hz});
+           }},
+    Reader{"OpenSignals HDF5", [](const std::filesystem::path&, std::string_view head, std::string_view) { return OpenSignalsH5Source::recognises(head); },
            [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
                no_rate_override(p, o, "OpenSignals");
                return std::make_unique<OpenSignalsH5Source>(p);
            }},
-    Reader{"OpenBCI GUI text", [](std::string_view head, std::string_view) { return OpenBciSource::recognises(head); },
+    Reader{"OpenBCI GUI text", [](const std::filesystem::path&, std::string_view head, std::string_view) { return OpenBciSource::recognises(head); },
            [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
                no_rate_override(p, o, "OpenBCI GUI");
                return std::make_unique<OpenBciSource>(p);
            }},
-    Reader{"OpenSignals text", [](std::string_view head, std::string_view) { return OpenSignalsTextSource::recognises(head); },
+    Reader{"OpenSignals text", [](const std::filesystem::path&, std::string_view head, std::string_view) { return OpenSignalsTextSource::recognises(head); },
            [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
                no_rate_override(p, o, "OpenSignals");
                return std::make_unique<OpenSignalsTextSource>(p);
            }},
-    Reader{"EDF/BDF", [](std::string_view, std::string_view ext) { return ext == ".edf" || ext == ".bdf"; },
+    // WFDB: a .hea header, or a .dat with its .hea beside it.
+    Reader{"WFDB", [](const std::filesystem::path& p, std::string_view, std::string_view) { return wfdb_header_for(p).has_value(); },
+           [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
+               no_rate_override(p, o, "WFDB");
+               return std::make_unique<WfdbSource>(*wfdb_header_for(p));
+           }},
+    Reader{"EDF/BDF", [](const std::filesystem::path&, std::string_view, std::string_view ext) { return ext == ".edf" || ext == ".bdf"; },
            [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
                no_rate_override(p, o, "EDF/BDF");
                return std::make_unique<EdfSource>(p);
            }},
-    Reader{"CSV/TSV", [](std::string_view, std::string_view ext) { return ext == ".csv" || ext == ".tsv" || ext == ".txt"; },
+    Reader{"CSV/TSV", [](const std::filesystem::path&, std::string_view, std::string_view ext) { return ext == ".csv" || ext == ".tsv" || ext == ".txt"; },
            [](const std::filesystem::path& p, const FileSourceOptions& o) -> std::unique_ptr<Source> {
                return std::make_unique<CsvSource>(p, CsvSource::Options{o.sample_rate_hz, o.force_sample_rate});
            }},
@@ -86,10 +100,10 @@ std::unique_ptr<Source> open_file_source(const std::filesystem::path& path,
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
     const std::string head = read_head(path);
     for (const Reader& reader : readers)
-        if (reader.takes(head, ext)) return reader.open(path, options);
+        if (reader.takes(path, head, ext)) return reader.open(path, options);
     throw SourceError(path.string() + ": unknown file type '" + ext +
-                      "' (expected .edf, .bdf, .csv, .tsv or .txt, an OpenBCI GUI .txt export or a "
-                      "PLUX OpenSignals .txt or .h5 file)");
+                      "' (expected .edf, .bdf, .csv, .tsv or .txt, an OpenBCI GUI .txt export, a "
+                      "PLUX OpenSignals .txt or .h5 file, a MATLAB .mat, or .hea/.dat for WFDB)");
 }
 
 } // namespace semg::acquisition

@@ -21,3 +21,7 @@ add_library(edflib::edflib UNKNOWN IMPORTED)
 set_target_properties(edflib::edflib PROPERTIES
   IMPORTED_LOCATION "${EDFLIB_LIBRARY}"
   INTERFACE_INCLUDE_DIRECTORIES "${EDFLIB_INCLUDE_DIR}")
+
+# libmatio (libmatio-dev): MATLAB .mat v4/v5/v7.3 files (acquisition/mat_source.cpp); its
+# pkg-config file brings HDF5 for v7.3.
+pkg_check_modules(MATIO REQUIRED IMPORTED_TARGET matio)

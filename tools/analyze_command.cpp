@@ -231,15 +231,16 @@ void register_analyze(CLI::App& app) {
     auto o = std::make_shared<AnalyzeOptions>();
     auto* cmd = app.add_subcommand("analyze", "Per-epoch spectral features and fatigue fits of recordings");
     cmd->add_option("inputs", o->inputs,
-                    "Recordings: EDF/EDF+/BDF/BDF+, CSV/TSV, OpenBCI GUI .txt, OpenSignals .txt/.h5 "
-                    "(docs/formats.md)")
+                    "Recordings: EDF/EDF+/BDF/BDF+, CSV/TSV, OpenBCI GUI .txt, OpenSignals .txt/.h5, "
+                    "MATLAB .mat (v4/v5/v7.3), WFDB (.hea/.dat) (docs/formats.md)")
         ->required();
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
                     "the parent of one <name>.semg folder each, at the input's path below the "
                     "folder the inputs share)");
     auto* fs_option = cmd->add_option("--fs", o->fs_hz,
-                               "Sample rate in Hz, for CSV files without a time column. With a time "
+                               "Sample rate in Hz, for CSV files without a time column and .mat files "
+                               "without a rate variable. With a time "
                                "column (time_s, first), its least-squares rate is used and --fs must "
                                "agree within 0.1 %");
     cmd->add_flag("--force-fs", o->force_fs,
@@ -262,7 +263,13 @@ void register_analyze(CLI::App& app) {
         "--fs; with one, --fs must agree within 0.1 %, or add --force-fs to use --fs and not read it.\n"
         "Units: the column-name suffix _uV, _mV or _V (also \"(mV)\", \"[uV]\", \" V\"). A column\n"
         "without one is uV, unless its RMS about the mean is below 0.01 (sEMG in volts): then it is\n"
-        "read as volts and a notice says so; add _V or _uV to the name to say which.");
+        "read as volts and a notice says so; add _V or _uV to the name to say which.\n"
+        "MATLAB .mat (by its header, else .mat): the data is the matrix named Data/data/emg/signals\n"
+        "(or the only one), the rate the variable fs/Fs/srate/sampling_rate/SampleRate (else --fs),\n"
+        "labels channels/labels, units units (else V or uV by the RMS rule above). Delsys exports (Data,\n"
+        "Fs, Channels): volts, the EMG channels of the largest rate group, zero padding cut.\n"
+        "WFDB: the .hea header (or a .dat beside one), formats 16/61/80/212/24/32, gain, baseline\n"
+        "and units from the header; checksums checked. Details: docs/formats.md.");
     add_analysis_options(*cmd, o->analysis, "--channels", false);
     cmd->add_flag("--overwrite", o->overwrite,
                   "Write into an output folder that holds other files too (they are kept)");

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libeigen3-dev libfftw3-dev libboost-dev libedf-dev
+  libmatio-dev  # MATLAB .mat v5/v7.3 recordings (acquisition/mat_source.cpp; brings libhdf5)
   libssl-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-scipy socat time

@@ -5,6 +5,8 @@
 #include "acquisition/edf.hpp"
 #include "acquisition/protocols/encoders.hpp"
 
+#include <matio.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -91,6 +93,55 @@ void edf_by_hand(const fs::path& file, bool plus, const std::vector<Signal>& sig
         }
     }
     write(file, h);
+}
+
+// WFDB: header text, a NUL, then the r.dat bytes (fuzz_wfdb.cpp's input layout).
+std::string wfdb(const std::string& header, std::size_t bytes) {
+    std::string out = header + std::string(1, '\0');
+    for (std::size_t i = 0; i < bytes; ++i) out += static_cast<char>((i * 37 + 11) & 0xFF);
+    return out;
+}
+
+// MATLAB files through libmatio: a Delsys-like layout (Data channels x samples, Fs per channel,
+// Channels as a char matrix, Time) or a generic one (emg samples x channels, fs, labels cell).
+void mat_file(const fs::path& file, mat_ft version, matio_compression compression, bool delsys) {
+    fs::create_directories(file.parent_path());
+    mat_t* mat = Mat_CreateVer(file.c_str(), nullptr, version);
+    if (!mat) return;
+    auto put = [&](matvar_t* v) {
+        Mat_VarWrite(mat, v, compression);
+        Mat_VarFree(v);
+    };
+    const std::size_t n = 24;
+    std::vector<double> x(3 * n);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = (i % 5 == 4) ? 0.0 : 1e-5 * static_cast<double>(i % 7);
+    std::size_t dims[2] = {delsys ? std::size_t{3} : n, delsys ? n : std::size_t{3}};
+    put(Mat_VarCreate(delsys ? "Data" : "emg", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, x.data(), 0));
+    std::vector<double> rates = {1000.0, 1000.0, 100.0};
+    std::size_t rdims[2] = {delsys ? std::size_t{3} : 1, 1};
+    put(Mat_VarCreate(delsys ? "Fs" : "fs", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, rdims, rates.data(), 0));
+    if (delsys) {
+        char names[] = "ABC:::EEAMMCGGC"; // column-major 3 x 5: rows "A:EMG", "B:EMG", "C:ACC"
+        std::size_t cdims[2] = {3, 5};
+        put(Mat_VarCreate("Channels", MAT_C_CHAR, MAT_T_UINT8, 2, cdims, names, 0));
+        std::vector<double> t(3 * n);
+        for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<double>(i / 3) / rates[i % 3];
+        put(Mat_VarCreate("Time", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, t.data(), 0));
+    } else {
+        std::size_t cells[2] = {1, 3};
+        matvar_t* labels = Mat_VarCreate("labels", MAT_C_CELL, MAT_T_CELL, 2, cells, nullptr, 0);
+        static char l0[] = "MF L5 L", l1[] = "MF L5 R", l2[] = "EMG";
+        char* ls[] = {l0, l1, l2};
+        for (int i = 0; i < 3; ++i) {
+            std::size_t len[2] = {1, std::strlen(ls[i])};
+            Mat_VarSetCell(labels, i, Mat_VarCreate(nullptr, MAT_C_CHAR, MAT_T_UTF8, 2, len, ls[i], 0));
+        }
+        put(labels);
+        static char mv[] = "mV";
+        std::size_t len[2] = {1, 2};
+        put(Mat_VarCreate("units", MAT_C_CHAR, MAT_T_UTF8, 2, len, mv, 0));
+    }
+    Mat_Close(mat);
 }
 
 } // namespace
@@ -214,5 +265,20 @@ int main(int argc, char** argv) {
     h.first_frame = 1; // the device restarted
     append_semg_packet(semg, h, ramp(6, 3.0f));
     write(out / "semg/packets.bin", semg);
+
+    write(out / "wfdb/f16.bin", wfdb("# comment\nr 2 1000 8 12:00:00 01/01/2000\nr.dat 16 200(3)/mV 16 0 0 0 0 ES L3 L\n"
+                                     "r.dat 16 1000/uV 16 0 0 0 0 ES L3 R\n", 32));
+    write(out / "wfdb/f212.bin", wfdb("r 3 360 7\nr.dat 212 200(1024)/mV 11 1024 0 0 0 A\nr.dat 212 0/mv 12 0 0 0 0 B\n"
+                                      "r.dat 212 400/MV 12 0 0 0 0 C\n", 32));
+    write(out / "wfdb/f24.bin", wfdb("r 1 2048/1(0) 10\nr.dat 24 8388.608/mV 24 0 0 0 0 x\n", 30));
+    write(out / "wfdb/f32.bin", wfdb("r 2 500\nr.dat 32+8 1e6/V 32 5\nr.dat 32+8 1/uV\n", 48));
+    write(out / "wfdb/f61.bin", wfdb("r 1 100 4\nr.dat 61 50/mV\n", 8));
+    write(out / "wfdb/f80.bin", wfdb("r 2 100\nr.dat 80 2/uV\nr.dat 80 3/mV 8 -2 0 0 0 b\n", 9));
+    write(out / "wfdb/skip.bin", wfdb("r 3 250\nr.dat 16 1/mmHg 16 0 0 0 0 p\nr.dat 16 1/uV\nn.dat 0\n", 12));
+    mat_file(out / "mat/delsys_v5.mat", MAT_FT_MAT5, MAT_COMPRESSION_NONE, true);
+    mat_file(out / "mat/delsys_v5z.mat", MAT_FT_MAT5, MAT_COMPRESSION_ZLIB, true);
+    mat_file(out / "mat/generic_v5.mat", MAT_FT_MAT5, MAT_COMPRESSION_NONE, false);
+    mat_file(out / "mat/generic_v73.mat", MAT_FT_MAT73, MAT_COMPRESSION_NONE, false);
+    mat_file(out / "mat/generic_v4.mat", MAT_FT_MAT4, MAT_COMPRESSION_NONE, false);
     return 0;
 }
