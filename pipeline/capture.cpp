@@ -1041,6 +1041,8 @@ struct Capture::Impl {
             settings.configure(info, a);
         analysis.emplace(a);
         analysis->prepare(info, [this](const std::string& w) { warn(w); });
+        for (const auto& n : analysis->montage_notices())
+            notice(n);
 
         // The folder exists now, so OutputDir never removes it (raw.bdf lives there).
         out = std::make_unique<OutputDir>(settings.out_dir);

@@ -171,6 +171,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
     } catch (const std::invalid_argument& e) {
         throw std::runtime_error(input.string() + ": " + e.what());
     }
+    for (const auto& notice : analysis.montage_notices()) log_notice(input.string() + ": " + notice);
     if (info.total_frames && *info.total_frames < analysis.analyzer().epoch_frames())
         throw std::runtime_error(input.string() + ": " + std::to_string(*info.total_frames) +
                                  " samples is shorter than one epoch (" +
