@@ -91,8 +91,8 @@ FileName parse_file_name(std::string_view name) {
         const auto underscore = rest.find('_');
         const std::string_view part = rest.substr(0, underscore);
         const auto dash = part.find('-');
-        if (underscore == std::string_view::npos) { // the suffix
-            if (dash != std::string_view::npos || !is_label(part)) return {};
+        if (underscore == std::string_view::npos) { // the suffix, after at least one entity
+            if (dash != std::string_view::npos || !is_label(part) || out.entities.empty()) return {};
             out.suffix = std::string(part);
             return out;
         }
