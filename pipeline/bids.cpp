@@ -183,6 +183,9 @@ nlohmann::json parse_json(std::string_view text, const std::string& where) {
     } catch (const nlohmann::json::parse_error& e) {
         throw std::invalid_argument(where + ": not valid JSON at byte " + std::to_string(e.byte) +
                                     " (" + e.what() + ")");
+    } catch (const nlohmann::json::exception& e) {
+        // A number beyond a double ("1e6666") is out_of_range, not parse_error (fuzz_bids).
+        throw std::invalid_argument(where + ": not valid JSON (" + e.what() + ")");
     }
 }
 

@@ -87,6 +87,9 @@ TEST(BidsEmgJson, ReadsRateAndMainsAndWarnsOnMissingRequiredFields) {
 TEST(BidsEmgJson, BadFilesNameFileAndField) {
     EXPECT_THAT(error_of([] { bids::parse_emg_json("{\"a\":", "f_emg.json"); }),
                 HasSubstr("f_emg.json: not valid JSON at byte"));
+    // Found by fuzz_bids: a number beyond a double threw nlohmann's out_of_range, uncaught.
+    EXPECT_THAT(error_of([] { bids::parse_emg_json(R"({"SamplingFrequency": 6e6666})", "f_emg.json"); }),
+                HasSubstr("f_emg.json: not valid JSON (")); // names the number
     EXPECT_THAT(error_of([] { bids::parse_emg_json("[1,2]", "f_emg.json"); }),
                 HasSubstr("not a JSON object"));
     EXPECT_THAT(error_of([] { bids::parse_emg_json(R"({"SamplingFrequency":"fast"})", "f_emg.json"); }),
