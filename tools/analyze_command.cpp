@@ -101,7 +101,7 @@ std::vector<Job> plan_jobs(const std::vector<fs::path>& inputs, const fs::path& 
             const auto root = bids::find_root(input);
             if (!root)
                 throw std::invalid_argument(input.string() +
-                                            " is a folder but not a BIDS dataset (no "
+                                            ": is a directory, and not a BIDS dataset (no "
                                             "dataset_description.json in it or above it)");
             for (auto& r : bids::find_recordings(*root, input))
                 bids_jobs.push_back({r.path, {}, std::move(r), {}});
