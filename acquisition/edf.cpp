@@ -22,6 +22,16 @@
 namespace semg::acquisition {
 namespace {
 
+// ".1234567": a fraction of a second given in units of 100 ns, trailing zeros dropped.
+std::string fmt_subsecond(long long units_100ns) {
+    char text[32];
+    std::snprintf(text, sizeof text, ".%07lld", units_100ns);
+    std::string out = text;
+    while (out.back() == '0') out.pop_back();
+    return out;
+}
+
+
 std::string open_error(int code) {
     switch (code) {
     case EDFLIB_MALLOC_ERROR: return "out of memory";
@@ -428,6 +438,15 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     const bool plus =
         hdr.filetype == EDFLIB_FILETYPE_EDFPLUS || hdr.filetype == EDFLIB_FILETYPE_BDFPLUS;
     info_.format = std::string(bdf ? "bdf" : "edf") + (plus ? "+" : "");
+    {
+        char start[96];
+        std::snprintf(start, sizeof start, "%04d-%02d-%02dT%02d:%02d:%02d", hdr.startdate_year,
+                      hdr.startdate_month, hdr.startdate_day, hdr.starttime_hour,
+                      hdr.starttime_minute, hdr.starttime_second);
+        info_.start_time = start;
+        if (hdr.starttime_subsecond > 0) // units of 100 ns (EDF+/BDF+ only)
+            *info_.start_time += fmt_subsecond(hdr.starttime_subsecond);
+    }
     bytes_per_sample_ = bdf ? 3 : 2;
     records_ = h.records;
     header_bytes_ = h.header_bytes;

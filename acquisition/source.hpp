@@ -44,6 +44,9 @@ struct SourceInfo {
     // annotations, ...): shown as warnings.
     std::vector<std::string> warnings;
     std::vector<SkippedSignal> skipped;
+    // Date and time of the first sample as the file states it, ISO 8601 local time without a
+    // zone ("2000-01-01T00:00:00"); empty where the format has none.
+    std::optional<std::string> start_time;
 
     dsp::StreamSpec spec() const { return {sample_rate_hz, channels.size()}; }
 };

@@ -219,6 +219,7 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
     std::vector<std::string> all_labels;
     for (const auto& ch : info.channels) all_labels.push_back(ch.label);
     const Montage montage = settings_.montage ? *settings_.montage : infer_montage(all_labels);
+    montage_notices_ = montage.notices;
 
     selected_.clear();
     if (settings_.channels.empty()) {

@@ -230,6 +230,8 @@ public:
     const std::vector<std::string>& labels() const noexcept { return labels_; }
     const std::vector<ChannelSite>& sites() const noexcept { return sites_; }
     const std::vector<BilateralPair>& pairs() const noexcept { return pairs_; }
+    // Notices from reading the montage (a free-text muscle taken from a label), for the log.
+    const std::vector<std::string>& montage_notices() const noexcept { return montage_notices_; }
     const AnalysisSettings& settings() const noexcept { return settings_; }
     double effective_high_hz() const noexcept { return bandpass_.effective_high_hz(); }
     double effective_low_hz() const noexcept { return bandpass_.low_hz(); }
@@ -302,6 +304,7 @@ private:
     std::vector<std::string> labels_;
     std::vector<ChannelSite> sites_;
     std::vector<BilateralPair> pairs_;
+    std::vector<std::string> montage_notices_;
     ContractionMode mode_ = ContractionMode::Whole;
     std::string contraction_source_;
     std::vector<Contraction> fixed_spans_;

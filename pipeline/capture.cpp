@@ -1026,6 +1026,11 @@ struct Capture::Impl {
         if (ec)
             throw CaptureError(settings.out_dir.string() + ": cannot create (" + ec.message() +
                                ")");
+        if (!raw_path.parent_path().empty())
+            std::filesystem::create_directories(raw_path.parent_path(), ec);
+        if (ec)
+            throw CaptureError(raw_path.parent_path().string() + ": cannot create (" +
+                               ec.message() + ")");
         acquisition::EdfWriterConfig cfg;
         cfg.format = acquisition::EdfFormat::BdfPlus;
         cfg.sample_rate_hz = static_cast<int>(fs);
@@ -1041,6 +1046,8 @@ struct Capture::Impl {
             settings.configure(info, a);
         analysis.emplace(a);
         analysis->prepare(info, [this](const std::string& w) { warn(w); });
+        for (const auto& n : analysis->montage_notices())
+            notice(n);
 
         // The folder exists now, so OutputDir never removes it (raw.bdf lives there).
         out = std::make_unique<OutputDir>(settings.out_dir);
@@ -1094,11 +1101,11 @@ CaptureReport Capture::Impl::run() {
     auto& s = settings;
     if (s.out_dir.empty())
         throw std::invalid_argument("capture: no output folder");
-    raw_path = s.out_dir / "raw.bdf";
+    raw_path = s.raw_path.empty() ? s.out_dir / "raw.bdf" : s.raw_path;
     if (std::filesystem::exists(raw_path))
-        throw CaptureError(
-            raw_path.string() +
-            " exists: choose another --out folder (a capture never overwrites a recording)");
+        throw CaptureError(raw_path.string() + " exists: choose another " +
+                           (s.raw_path.empty() ? "--out folder" : "name") +
+                           " (a capture never overwrites a recording)");
     parser = acquisition::make_parser(s.protocol);
     assembler = std::make_unique<acquisition::FrameAssembler>(
         acquisition::FrameAssembler::Config{}, [this](std::size_t n) { on_format(n); },

@@ -72,6 +72,8 @@ struct CaptureSettings {
     std::vector<std::string> labels;              // channel names; empty: from the device
     std::optional<std::size_t> expected_channels; // the device must send this many
     std::filesystem::path out_dir;
+    // The raw recording; empty: out_dir/raw.bdf. Its folder is created like out_dir.
+    std::filesystem::path raw_path;
     std::optional<double> duration_s; // rounded up to whole seconds (BDF data records)
     double reconnect_s = 5.0;         // after the device disappears, keep trying this long
     double start_timeout_s = 10.0;    // no frame within this: wrong port, protocol or baud

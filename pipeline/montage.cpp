@@ -297,11 +297,16 @@ std::vector<Word> split_words(std::string_view label) {
     return words;
 }
 
+// The paraspinal name `key` (lower case, words joined by '_') is within two edits of, if it is
+// not one: a typo that would silently break a pair. Defined with the montage file's aliases.
+std::optional<std::string_view> paraspinal_typo(std::string_view key);
+
 struct LabelReading {
     bool is_emg = true;
     std::optional<Side> side;
     std::string muscle, level;
-    std::string problem; // why the label cannot be read; empty when it can
+    std::string problem;      // why the label cannot be read; empty when it can
+    std::string free_muscle;  // the words kept as a free-text muscle, as written; empty if none
     [[nodiscard]] bool has_site() const { return side || !muscle.empty() || !level.empty(); }
 };
 
@@ -318,10 +323,13 @@ struct LabelPiece {
     char separator_before = '\0';
 };
 
-LabelReading read_label(std::string_view label) {
+// A label, or with `muscle_field` the text of a field that names the muscle (a BIDS
+// channels.tsv target_muscle): then no word makes it non-EMG ("temporalis") and words outside the
+// vocabulary are the muscle when no known muscle is named, whatever else the text says.
+LabelReading read_label(std::string_view label, bool muscle_field = false) {
     LabelReading reading;
     const auto words = split_words(label);
-    if (looks_non_emg(words)) {
+    if (!muscle_field && looks_non_emg(words)) {
         reading.is_emg = false;
         return reading;
     }
@@ -396,7 +404,23 @@ LabelReading read_label(std::string_view label) {
     if (!reading.problem.empty())
         return reading;
 
-    if (reading.has_site() && !unknown_words.empty()) {
+    if (!unknown_words.empty() && reading.muscle.empty() &&
+        (muscle_field || (reading.side && !reading.level.empty()))) {
+        // A clear side and level leave only the muscle to the unknown words: keep them as free
+        // text ("GLUT L5 R"), lower-cased so that "GLUT L5 L" and "glut L5 R" pair.
+        std::string written, key;
+        for (const auto &word : unknown_words) {
+            written += (written.empty() ? "" : " ") + word;
+            key += (key.empty() ? "" : "_") + lower(word);
+        }
+        if (const auto meant = paraspinal_typo(key)) {
+            reading.problem = "unknown muscle '" + written + "' (did you mean '" +
+                              std::string(*meant) + "'?)";
+            return reading;
+        }
+        reading.muscle = lower(written);
+        reading.free_muscle = written;
+    } else if (reading.has_site() && !unknown_words.empty()) {
         reading.problem = "unrecognised word '" + unknown_words.front() + "'";
     } else if (!reading.level.empty() && !reading.side && reading.muscle.empty()) {
         // "L1" alone is as likely "left, channel 1" as the first lumbar level, "S1" "sensor 1".
@@ -453,6 +477,16 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
         }
     }
     return row[b.size()];
+}
+
+std::optional<std::string_view> paraspinal_typo(std::string_view key) {
+    for (const auto &entry : muscle_aliases)
+        if (entry.alias == key)
+            return std::nullopt;
+    for (const auto &entry : muscle_aliases)
+        if (entry.alias.size() >= 6 && edit_distance(entry.alias, key) <= 2)
+            return entry.muscle;
+    return std::nullopt;
 }
 
 // Paraspinal names and their abbreviations become canonical. Other muscles are free text, kept
@@ -596,6 +630,46 @@ std::optional<std::size_t> Montage::index_of(std::string_view label) const {
         if (channels[i].label == label)
             return i;
     return std::nullopt;
+}
+
+ChannelSite site_from_fields(const std::string &label, std::string_view muscle,
+                             std::string_view level, std::string_view side,
+                             const std::filesystem::path &file, std::uint32_t line) {
+    const auto given = [](std::string_view text) {
+        const std::string t = trim(text);
+        return !t.empty() && lower(t) != "n/a";
+    };
+    ChannelSite site;
+    site.label = label;
+    std::optional<Side> side_found;
+    if (given(muscle)) {
+        const LabelReading reading = read_label(muscle, true);
+        if (reading.problem.empty() && !reading.muscle.empty()) {
+            if (!reading.free_muscle.empty())
+                (void)normalise_muscle(file, line, label, reading.free_muscle); // typo check
+            site.muscle = reading.muscle;
+            site.level = reading.level;
+            side_found = reading.side;
+        } else {
+            // Two sides or muscles, a side with no muscle ...: the field is a muscle, keep it.
+            site.muscle = lower(normalise_muscle(file, line, label, muscle));
+        }
+    }
+    if (given(level))
+        site.level = parse_level(file, line, label, std::string(level));
+    if (given(side))
+        side_found = parse_side(file, line, label, side);
+    const LabelReading from_label = read_label(label);
+    if (from_label.problem.empty() && from_label.is_emg) {
+        if (site.muscle.empty())
+            site.muscle = from_label.muscle;
+        if (site.level.empty())
+            site.level = from_label.level;
+        if (!side_found)
+            side_found = from_label.side;
+    }
+    site.side = side_found.value_or(Side::Unknown);
+    return site;
 }
 
 Montage load_montage(const std::filesystem::path &toml_file,
@@ -754,6 +828,12 @@ Montage infer_montage(const std::vector<std::string> &labels) {
         site.muscle = readings[i].muscle;
         site.level = readings[i].level;
         site.side = readings[i].side.value_or(Side::Unknown);
+        if (!readings[i].free_muscle.empty())
+            montage.notices.push_back(
+                "channel label '" + labels[i] + "': '" + readings[i].free_muscle +
+                "' is not a muscle name semg knows; kept as the free-text muscle '" + site.muscle +
+                "' at " + site.level + " " + std::string(to_string(site.side)) +
+                " (it pairs with the same word on the other side; --montage FILE to say more)");
         montage.channels.push_back(std::move(site));
     }
     return montage;

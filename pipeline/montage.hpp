@@ -44,6 +44,8 @@ struct Montage {
     std::vector<ChannelSite> channels;
     // Where the montage came from, for result files: the TOML path or "inferred from labels".
     std::string source;
+    // Things the user should hear about how it was read (a free-text muscle taken from a label).
+    std::vector<std::string> notices;
 
     std::optional<std::size_t> index_of(std::string_view label) const;
 };
@@ -70,9 +72,24 @@ Montage load_montage_for(const std::filesystem::path &toml_file, const acquisiti
 
 // Infers the montage from channel labels such as "ES L3 L", "multifidus_L5_right" or "ESL4R".
 // Labels with no site information ("EMG1", "ch2") give Side::Unknown and no muscle, but only
-// when no label states a side. Throws std::invalid_argument naming the label when a label cannot
+// when no label states a side. A label with a side and a level but a muscle word outside the
+// vocabulary ("GLUT L5 R") keeps that word, lower-cased, as a free-text muscle (so it pairs with
+// its mirror label) and adds a notice; a word within two letters of a paraspinal name is a typo
+// and is rejected. Throws std::invalid_argument naming the label when a label cannot
 // be read unambiguously; the message points to --montage FILE.
 Montage infer_montage(const std::vector<std::string> &labels);
+
+// A channel's site from fields given separately, as a BIDS channels.tsv row has them: the
+// muscle (target_muscle: "erector spinae", "left multifidus L5", "biceps brachii"), the level and
+// the side; empty or "n/a" says nothing. The muscle text is read like a label: known muscle
+// words become canonical, other words a free-text muscle (lower-cased), and a side or level in
+// it counts. The level and side fields win over the muscle text; what neither says is taken from
+// the channel label when the label reads cleanly. Throws std::invalid_argument starting with
+// "file:line: channel 'label':" for a level or side field that cannot be read, or a muscle
+// within two letters of a paraspinal name.
+ChannelSite site_from_fields(const std::string &label, std::string_view muscle,
+                             std::string_view level, std::string_view side,
+                             const std::filesystem::path &file, std::uint32_t line);
 
 // Same muscle and level, one left and one right EMG channel; ordered by the left channel.
 // Throws std::invalid_argument when a channel would belong to two pairs (duplicated site).

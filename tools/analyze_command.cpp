@@ -1,6 +1,7 @@
 // `semg analyze FILE...`: per-epoch features and fatigue fits of recorded files.
 #include "acquisition/file_source.hpp"
 #include "pipeline/analysis.hpp"
+#include "pipeline/bids.hpp"
 #include "pipeline/montage.hpp"
 #include "pipeline/mvc.hpp"
 #include "pipeline/output_dir.hpp"
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -74,6 +76,139 @@ std::vector<fs::path> result_folders(const std::vector<fs::path>& inputs, const 
                                     ": rename one, or analyse them in separate runs with --out");
     }
     return folders;
+}
+
+namespace bids = pipeline::bids;
+
+// One recording to analyse and where its results go; `recording` for a BIDS-EMG one.
+struct Job {
+    fs::path input;
+    fs::path folder;
+    std::optional<bids::Recording> recording;
+    fs::path derivatives; // BIDS: the derivative dataset's folder
+};
+
+// Inputs that are BIDS-EMG (a dataset folder, a folder inside one, or a recording in its place)
+// become one job per recording, with results in DERIV/<sub-*/ses-*/emg>/<entities>_desc-fatigue/
+// where DERIV is --out or ROOT/derivatives/semg (docs/bids.md). Other inputs keep the folders of
+// result_folders(). The two kinds cannot be mixed in one run.
+std::vector<Job> plan_jobs(const std::vector<fs::path>& inputs, const fs::path& out) {
+    std::vector<Job> bids_jobs;
+    std::vector<fs::path> plain;
+    for (const auto& input : inputs) {
+        std::error_code ec;
+        if (fs::is_directory(input, ec)) {
+            const auto root = bids::find_root(input);
+            if (!root)
+                throw std::invalid_argument(input.string() +
+                                            ": is a directory, and not a BIDS dataset (no "
+                                            "dataset_description.json in it or above it)");
+            for (auto& r : bids::find_recordings(*root, input))
+                bids_jobs.push_back({r.path, {}, std::move(r), {}});
+        } else if (auto r = bids::as_recording(input)) {
+            bids_jobs.push_back({input, {}, std::move(*r), {}});
+        } else {
+            plain.push_back(input);
+        }
+    }
+    if (!bids_jobs.empty() && !plain.empty())
+        throw std::invalid_argument(plain.front().string() +
+                                    " is not a BIDS-EMG recording while other inputs are: "
+                                    "analyse them in separate runs");
+    if (bids_jobs.empty()) {
+        std::vector<Job> jobs;
+        const auto folders = result_folders(plain, out);
+        for (std::size_t i = 0; i < plain.size(); ++i) jobs.push_back({plain[i], folders[i], {}, {}});
+        return jobs;
+    }
+    std::map<fs::path, std::size_t> seen;
+    for (std::size_t i = 0; i < bids_jobs.size(); ++i) {
+        auto& job = bids_jobs[i];
+        const auto& r = *job.recording;
+        job.derivatives = out.empty() ? r.root / "derivatives" / "semg" : out;
+        job.folder = job.derivatives / r.relative / (r.name.stem() + "_desc-fatigue");
+        const auto [it, fresh] = seen.emplace(fs::weakly_canonical(fs::absolute(job.folder)), i);
+        if (fresh) continue;
+        const auto& first = bids_jobs[it->second].input;
+        if (fs::weakly_canonical(fs::absolute(first)) == fs::weakly_canonical(fs::absolute(job.input)))
+            throw std::invalid_argument(job.input.string() + " is given twice");
+        throw std::invalid_argument(first.string() + " and " + job.input.string() +
+                                    " would both write their results to " + job.folder.string() +
+                                    ": rename one (its entities, .bdf and .edf), or analyse them in "
+                                    "separate runs with --out");
+    }
+    return bids_jobs;
+}
+
+// The sidecars of a BIDS-EMG recording, applied: SamplingFrequency must be the file's rate,
+// PowerLineFrequency sets the mains (unless --mains says otherwise), channels.tsv gives the
+// montage (unless --montage). Returns the "bids" object of summary.json.
+nlohmann::ordered_json apply_sidecars(const bids::Recording& r, const acquisition::SourceInfo& info,
+                                      const AnalysisOptions& a, pipeline::AnalysisSettings& settings) {
+    const std::string name = r.path.string();
+    const auto sidecars = bids::read_sidecars(r);
+    for (const auto& w : sidecars.emg.warnings) log_warning(w);
+    if (!sidecars.files.emg_json.empty())
+        bids::check_sampling_frequency(sidecars.emg, sidecars.files.emg_json.back(), info, r.path);
+    std::string mains = "--mains " + a.mains;
+    if (a.mains == "auto" && sidecars.emg.power_line_hz) {
+        const double hz = *sidecars.emg.power_line_hz;
+        if (hz != 50.0 && hz != 60.0)
+            throw std::invalid_argument(sidecars.files.emg_json.back().string() + ": PowerLineFrequency " +
+                                        fmt::format("{:g}", hz) +
+                                        " Hz: semg handles 50 or 60 Hz mains (give --mains off or auto)");
+        settings.mains_hz = hz;
+        mains = "PowerLineFrequency";
+        log_notice(name + fmt::format(": mains {:g} Hz from PowerLineFrequency", hz));
+    }
+    if (a.montage.empty() && sidecars.files.channels_tsv) {
+        std::vector<std::string> notices;
+        settings.montage = bids::montage_from_channels(sidecars.channels, *sidecars.files.channels_tsv,
+                                                       info, notices);
+        for (const auto& n : notices) log_notice(n);
+    } else if (a.montage.empty()) {
+        log_notice(name + ": no *_channels.tsv: montage inferred from the channel labels");
+    }
+    nlohmann::ordered_json j;
+    j["dataset"] = r.root.string();
+    j["recording"] = r.path.lexically_relative(r.root).string();
+    j["entities"] = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : r.name.entities) j["entities"][k] = v;
+    j["emg_json"] = nlohmann::ordered_json::array();
+    for (const auto& f : sidecars.files.emg_json) j["emg_json"].push_back(f.lexically_relative(r.root).string());
+    j["channels_tsv"] = sidecars.files.channels_tsv
+                            ? nlohmann::ordered_json(sidecars.files.channels_tsv->lexically_relative(r.root).string())
+                            : nlohmann::ordered_json(nullptr);
+    j["mains_from"] = mains;
+    j["montage_from"] = !a.montage.empty() ? "--montage"
+                        : sidecars.files.channels_tsv ? "channels.tsv" : "channel labels";
+    return j;
+}
+
+// DERIV/dataset_description.json (DatasetType derivative, GeneratedBy semg), written atomically;
+// one that another program wrote is left as it is, with a warning.
+void write_derivative_description(const fs::path& derivatives, const fs::path& root) {
+    const fs::path file = derivatives / "dataset_description.json";
+    std::error_code ec;
+    if (fs::exists(file, ec)) {
+        try {
+            std::ifstream in(file);
+            const auto j = nlohmann::json::parse(in);
+            if (!(j.contains("GeneratedBy") && j["GeneratedBy"].is_array() && !j["GeneratedBy"].empty() &&
+                  j["GeneratedBy"][0].value("Name", "") == "semg")) {
+                log_warning(file.string() + " was not written by semg: left as it is");
+                return;
+            }
+        } catch (const std::exception&) {
+            log_warning(file.string() + " is not valid JSON: left as it is");
+            return;
+        }
+    }
+    const fs::path rel = fs::weakly_canonical(fs::absolute(root)).lexically_relative(
+        fs::weakly_canonical(fs::absolute(derivatives)));
+    std::optional<std::string> source;
+    if (!rel.empty() && rel.begin()->string() == "..") source = rel.string();
+    pipeline::write_file_atomically(file, bids::derivative_description_text(pipeline::software_version(), source));
 }
 
 std::string num(double v, int precision) {
@@ -145,7 +280,7 @@ void log_findings(const std::string& name, const pipeline::AnalysisResult& r) {
 }
 
 void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOptions& o,
-                 pipeline::AnalysisSettings settings) {
+                 pipeline::AnalysisSettings settings, const std::optional<bids::Recording>& recording) {
     // Claimed first: a folder holding other files stops the run before the input is read.
     pipeline::OutputDir out(out_dir, pipeline::OutputClaim{kResultFiles, o.overwrite});
     auto source = acquisition::open_file_source(input, {o.fs_hz, o.force_fs});
@@ -156,6 +291,8 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
 
     const AnalysisOptions& a = o.analysis;
     if (!a.montage.empty()) settings.montage = pipeline::load_montage_for(a.montage, info);
+    std::optional<nlohmann::ordered_json> bids_json;
+    if (recording) bids_json = apply_sidecars(*recording, info, a, settings);
     if (!a.mvc.empty() || !a.mvc_segment.empty()) {
         // The reference comes from its own reading of the MVC file (or of this file's segment).
         auto mvc_source = acquisition::open_file_source(a.mvc.empty() ? input : a.mvc, {o.fs_hz, o.force_fs});
@@ -171,6 +308,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
     } catch (const std::invalid_argument& e) {
         throw std::runtime_error(input.string() + ": " + e.what());
     }
+    for (const auto& notice : analysis.montage_notices()) log_notice(input.string() + ": " + notice);
     if (info.total_frames && *info.total_frames < analysis.analyzer().epoch_frames())
         throw std::runtime_error(input.string() + ": " + std::to_string(*info.total_frames) +
                                  " samples is shorter than one epoch (" +
@@ -208,7 +346,9 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
                                  " samples is shorter than one epoch (" +
                                  std::to_string(analysis.analyzer().epoch_frames()) + " samples)");
     const pipeline::InputFacts facts{std::filesystem::weakly_canonical(std::filesystem::absolute(input)), pipeline::sha256_file(input), info};
-    out.open("summary.json") << pipeline::summary_json(facts, analysis.settings(), result).dump(2) << '\n';
+    auto summary = pipeline::summary_json(facts, analysis.settings(), result);
+    if (bids_json) summary["bids"] = *bids_json;
+    out.open("summary.json") << summary.dump(2) << '\n';
     out.commit();
     report::write_report(out_dir);
     log_findings(input.string(), result);
@@ -217,7 +357,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
         std::cout << input.string() << " -> " << out_dir.string() << "\n";
         if (a.montage.empty() && !analysis.pairs().empty()) {
             pipeline::Montage shown;
-            shown.source = "inferred from channel labels";
+            shown.source = settings.montage ? settings.montage->source : "inferred from channel labels";
             shown.channels = analysis.sites();
             std::cout << pipeline::describe(shown) << "(give --montage FILE to override)\n";
         }
@@ -232,12 +372,16 @@ void register_analyze(CLI::App& app) {
     auto* cmd = app.add_subcommand("analyze", "Per-epoch spectral features and fatigue fits of recordings");
     cmd->add_option("inputs", o->inputs,
                     "Recordings: EDF/EDF+/BDF/BDF+, CSV/TSV, OpenBCI GUI .txt, OpenSignals .txt/.h5, "
-                    "MATLAB .mat (v4/v5/v7.3), WFDB (.hea/.dat) (docs/formats.md)")
+                    "MATLAB .mat (v4/v5/v7.3), WFDB (.hea/.dat) (docs/formats.md; `semg info` shows what is "
+                    "read), or a BIDS-EMG dataset folder or a folder inside one: every "
+                    "sub-*/[ses-*/]emg/*_emg.bdf|edf, with its sidecars (docs/bids.md)")
         ->required();
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
                     "the parent of one <name>.semg folder each, at the input's path below the "
-                    "folder the inputs share)");
+                    "folder the inputs share; BIDS-EMG: the derivative dataset, default "
+                    "ROOT/derivatives/semg, with sub-*/ses-*/emg/<entities>_desc-fatigue/ per "
+                    "recording)");
     auto* fs_option = cmd->add_option("--fs", o->fs_hz,
                                "Sample rate in Hz, for CSV files without a time column and .mat files "
                                "without a rate variable. With a time "
@@ -277,20 +421,24 @@ void register_analyze(CLI::App& app) {
     cmd->callback([o]() {
         // Options and output folders are checked once, before any input is read.
         pipeline::AnalysisSettings settings;
-        std::vector<fs::path> folders;
+        std::vector<Job> jobs;
         if (!run_command([&] {
                 settings = analysis_settings_from(o->analysis);
                 if (o->fs_hz) pipeline::check_sample_rate(*o->fs_hz, "--fs");
-                folders = result_folders(o->inputs, o->out);
+                jobs = plan_jobs(o->inputs, o->out);
             }))
             return;
         int failures = 0;
-        for (std::size_t i = 0; i < o->inputs.size(); ++i) {
-            const bool ok = run_command([&] { analyze_one(o->inputs[i], folders[i], *o, settings); });
+        std::map<fs::path, fs::path> derivatives; // written to -> dataset root
+        for (const auto& job : jobs) {
+            const bool ok = run_command([&] { analyze_one(job.input, job.folder, *o, settings, job.recording); });
             if (!ok) ++failures;
+            if (ok && job.recording) derivatives.emplace(job.derivatives, job.recording->root);
         }
-        if (o->inputs.size() > 1 && failures > 0)
-            std::cerr << "semg: " << failures << " of " << o->inputs.size() << " inputs failed\n";
+        for (const auto& [folder, root] : derivatives)
+            run_command([&, &folder = folder, &root = root] { write_derivative_description(folder, root); });
+        if (jobs.size() > 1 && failures > 0)
+            std::cerr << "semg: " << failures << " of " << jobs.size() << " inputs failed\n";
     });
 }
 

@@ -3,10 +3,13 @@
 // Threads, rings and stop behaviour: docs/capture.md.
 #include "acquisition/file_source.hpp"
 #include "acquisition/serial_port.hpp"
+#include "pipeline/bids.hpp"
 #include "pipeline/capture.hpp"
 #include "pipeline/dashboard.hpp"
 #include "pipeline/montage.hpp"
 #include "pipeline/mvc.hpp"
+#include "pipeline/output_dir.hpp"
+#include "pipeline/results.hpp"
 #include "report/report.hpp"
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
@@ -17,7 +20,9 @@
 #include <cmath>
 #include <csignal>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 namespace semg::tools {
@@ -49,7 +54,103 @@ struct CaptureOptions {
     bool quiet = false;
     std::filesystem::path recover;
     AnalysisOptions analysis;
+    // BIDS-EMG (docs/bids.md): the raw recording goes into the dataset with its sidecars.
+    std::filesystem::path bids_root;
+    std::string subject, session, task, run;
+    std::string bids_reference = "not stated at capture (semg capture --bids-reference)";
+    std::string bids_placement =
+        "not stated at capture (semg capture --bids-placement); sites as the channel labels "
+        "name them (muscle, vertebral level, side)";
 };
+
+namespace bids = pipeline::bids;
+
+// sub-S/[ses-X/]emg and sub-S_[ses-X_]task-T[_run-N] of a BIDS capture.
+std::pair<std::filesystem::path, std::string> bids_place(const CaptureOptions& o) {
+    std::filesystem::path folder = "sub-" + o.subject;
+    std::string stem = "sub-" + o.subject;
+    if (!o.session.empty()) {
+        folder /= "ses-" + o.session;
+        stem += "_ses-" + o.session;
+    }
+    stem += "_task-" + o.task;
+    if (!o.run.empty()) stem += "_run-" + o.run;
+    return {folder / "emg", stem};
+}
+
+std::string read_text_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// The sidecars of a BIDS capture, each written atomically once the recording is closed:
+// *_emg.json, *_channels.tsv (+ .json describing semg's level and side columns), and the
+// dataset's dataset_description.json and participants.tsv where absent (a new subject is added).
+void write_bids_sidecars(const CaptureOptions& o, const pipeline::CaptureReport& r) {
+    const auto [folder, stem] = bids_place(o);
+    const std::filesystem::path dir = o.bids_root / folder;
+    bids::CaptureSidecar c;
+    c.task = o.task;
+    c.sampling_frequency_hz = r.sample_rate_hz;
+    c.duration_s = r.duration_s;
+    c.labels = r.labels;
+    c.placement_description = o.bids_placement;
+    c.reference = o.bids_reference;
+    if (o.protocol == "cyton" || o.protocol == "cyton-daisy") c.manufacturer = "OpenBCI";
+    c.software_version = pipeline::software_version();
+    c.device = o.protocol;
+    {
+        const auto raw = acquisition::open_file_source(r.raw_path);
+        const auto& ch = raw->info().channels;
+        if (!ch.empty() && ch[0].physical_min_uv && ch[0].physical_max_uv)
+            c.range_uv = {*ch[0].physical_min_uv, *ch[0].physical_max_uv};
+    }
+    // PowerLineFrequency: --mains 50/60, else what the analysis detected, else "n/a".
+    if (o.analysis.mains == "50" || o.analysis.mains == "60") {
+        c.power_line_hz = std::stod(o.analysis.mains);
+    } else if (r.results_written) {
+        try {
+            std::ifstream in(o.out / "summary.json");
+            const auto j = nlohmann::json::parse(in);
+            const auto& hz = j.at("settings").at("mains").at("frequency_hz");
+            if (hz.is_number()) c.power_line_hz = hz.get<double>();
+        } catch (const std::exception&) {
+        }
+    }
+    pipeline::Montage montage;
+    try {
+        montage = o.analysis.montage.empty() ? pipeline::infer_montage(r.labels)
+                                             : pipeline::load_montage(o.analysis.montage, r.labels);
+    } catch (const std::exception& e) {
+        log_warning(std::string("channels.tsv: no sites (") + e.what() + ")");
+        montage = {};
+    }
+    for (std::size_t i = 0; i < r.labels.size(); ++i)
+        c.emg_channel_count += i >= montage.channels.size() || montage.channels[i].is_emg ? 1 : 0;
+    pipeline::write_file_atomically(dir / (stem + "_emg.json"), bids::emg_json_text(c));
+    pipeline::write_file_atomically(dir / (stem + "_channels.tsv"), bids::channels_tsv_text(c, montage));
+    pipeline::write_file_atomically(dir / (stem + "_channels.json"), bids::channels_json_text());
+    const auto description = o.bids_root / "dataset_description.json";
+    if (!std::filesystem::exists(description))
+        pipeline::write_file_atomically(description, bids::dataset_description_text("semg capture"));
+    const auto participants = o.bids_root / "participants.tsv";
+    const std::string current =
+        std::filesystem::exists(participants) ? read_text_file(participants) : std::string();
+    const std::string updated = bids::participants_with(current, o.subject, participants.string());
+    if (updated != current) pipeline::write_file_atomically(participants, updated);
+    // The results are a derivative dataset of their own.
+    const auto derivatives = o.bids_root / "derivatives" / "semg";
+    if (r.results_written && o.out.string().starts_with(derivatives.string()) &&
+        !std::filesystem::exists(derivatives / "dataset_description.json"))
+        pipeline::write_file_atomically(derivatives / "dataset_description.json",
+                                        bids::derivative_description_text(
+                                            pipeline::software_version(), std::string("../..")));
+    if (!o.quiet)
+        std::cout << "BIDS: " << (dir / (stem + "_emg.bdf")).string()
+                  << " with _emg.json, _channels.tsv, _channels.json\n";
+}
 
 unsigned default_baud(const std::string& protocol) {
     if (protocol == "openeeg")
@@ -195,9 +296,25 @@ void capture(CaptureOptions o) {
     }
     if (o.port.empty())
         throw std::invalid_argument("--port is required");
+    std::filesystem::path bids_raw;
+    if (!o.bids_root.empty()) {
+        if (o.subject.empty() || o.task.empty())
+            throw std::invalid_argument("--bids-root needs --subject and --task");
+        bids::check_label(o.subject, "--subject");
+        bids::check_label(o.task, "--task");
+        if (!o.session.empty()) bids::check_label(o.session, "--session");
+        if (!o.run.empty()) bids::check_label(o.run, "--run");
+        const auto [folder, stem] = bids_place(o);
+        bids_raw = o.bids_root / folder / (stem + "_emg.bdf");
+        if (o.out.empty())
+            o.out = o.bids_root / "derivatives" / "semg" / folder / (stem + "_desc-fatigue");
+    } else if (!o.subject.empty() || !o.session.empty() || !o.task.empty() || !o.run.empty()) {
+        throw std::invalid_argument("--subject, --session, --task and --run need --bids-root");
+    }
     if (o.out.empty())
         o.out = default_out_dir();
     auto settings = settings_from(o);
+    settings.raw_path = bids_raw;
 
     // Ctrl-C, SIGTERM and SIGHUP (the terminal went away): blocked in every thread, taken by one
     // thread with sigtimedwait, so no work ever runs in a signal handler. Blocked before any
@@ -240,6 +357,8 @@ void capture(CaptureOptions o) {
     const pipeline::CaptureReport r = session.run();
     signal_thread.request_stop();
     signal_thread.join();
+    if (!o.bids_root.empty() && r.frames > 0 && std::filesystem::exists(r.raw_path))
+        write_bids_sidecars(o, r);
 
     const auto& k = r.counters;
     const std::string counts =
@@ -267,7 +386,7 @@ void capture(CaptureOptions o) {
             "{} epochs; latency of an epoch's result after its last sample: p50 {:.1f} ms, p99 "
             "{:.1f} ms (analysis delay included)\n",
             r.epochs, r.epoch_latency.p50_ms, r.epoch_latency.p99_ms);
-        std::string files = "raw.bdf, epochs.csv, ";
+        std::string files = o.bids_root.empty() ? "raw.bdf, epochs.csv, " : "epochs.csv, ";
         if (std::filesystem::exists(o.out / "pairs.csv"))
             files += "pairs.csv, ";
         std::cout << "wrote " << files << "summary.json in " << o.out.string() << "\n";
@@ -350,6 +469,20 @@ void register_capture(CLI::App& app) {
                     "Serve a live dashboard (the report's charts, updated every epoch, and the "
                     "link's health) at [ADDR:]PORT: 8080 is 127.0.0.1:8080, 0 a free port; "
                     "read-only");
+    cmd->add_option("--bids-root", o->bids_root,
+                    "Write the raw recording into this BIDS-EMG dataset as "
+                    "sub-S/[ses-X/]emg/sub-S_[ses-X_]task-T[_run-N]_emg.bdf with its _emg.json and "
+                    "_channels.tsv, and dataset_description.json and participants.tsv where absent; "
+                    "results go to DIR/derivatives/semg/... unless --out (docs/bids.md)");
+    cmd->add_option("--subject", o->subject, "--bids-root: subject label (letters and digits)");
+    cmd->add_option("--session", o->session, "--bids-root: session label (optional)");
+    cmd->add_option("--task", o->task, "--bids-root: task label, also the sidecar's TaskName");
+    cmd->add_option("--run", o->run, "--bids-root: run index (optional)");
+    cmd->add_option("--bids-reference", o->bids_reference,
+                    "--bids-root: EMGReference, how channels are referenced (e.g. \"bipolar\")");
+    cmd->add_option("--bids-placement", o->bids_placement,
+                    "--bids-root: EMGPlacementSchemeDescription, how the sites were chosen (e.g. "
+                    "\"SENIAM, by palpation\")");
     cmd->add_flag("-q,--quiet", o->quiet, "No live view and no summary on stdout");
     cmd->add_option(
         "--recover", o->recover,

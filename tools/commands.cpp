@@ -13,6 +13,7 @@ void register_commands(CLI::App& app) {
     register_simulate(app);
     register_capture(app);
     register_report(app);
+    register_info(app);
 }
 
 bool run_command(const std::function<void()>& body) {

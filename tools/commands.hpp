@@ -14,6 +14,7 @@ void register_analyze(CLI::App& app);
 void register_simulate(CLI::App& app);
 void register_capture(CLI::App& app);
 void register_report(CLI::App& app);
+void register_info(CLI::App& app);
 
 // Runs a command body: an exception prints "semg: error: <what>" to stderr and sets exit code 1.
 // Returns whether the body succeeded.

@@ -225,6 +225,17 @@ int main(int argc, char** argv) {
     write(out / "montage/labels.txt",
           "ES L3 L|ES_L3_R|Rt LT T10|LG-L1-R|mf.l5.l|ESL4R|erector spinae L3/L4 right|Status\n");
     write(out / "montage/generic.txt", "EMG1|EMG2|ch3\n[channels.EMG1]\nside = \"midline\"\n");
+    // BIDS-EMG sidecars (fuzz_bids): an emg.json and channels.tsv tables.
+    write(out / "bids/emg.json",
+          R"({"TaskName":"hold","EMGPlacementScheme":"Other","EMGPlacementSchemeDescription":"SENIAM",)"
+          R"("EMGReference":"bipolar","SamplingFrequency":2048,"PowerLineFrequency":50,)"
+          R"("RecordingType":"continuous","SoftwareFilters":"n/a","EMGChannelCount":2})");
+    write(out / "bids/channels.tsv",
+          "name\ttype\tunits\ttarget_muscle\tlevel\tside\tinterelectrode_distance\tstatus\n"
+          "ES L3 L\tEMG\tuV\terector spinae\tL3\tleft\t20\tgood\n"
+          "emg2\tEMG\tmV\tleft gluteus medius\tL5\tn/a\tn/a\tbad\n"
+          "ECG\tECG\tV\tn/a\tn/a\tn/a\tn/a\tn/a\n");
+    write(out / "bids/channels_minimal.tsv", "name\ttype\tunits\r\nGLUT L5 R\tEMG\tuV\r\n");
 
     // Serial protocols
     std::vector<std::uint8_t> cyton;

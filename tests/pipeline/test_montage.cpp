@@ -202,6 +202,57 @@ TEST(InferMontage, AmbiguityMessagesSayWhy) {
                 HasSubstr("unrecognised word 'Biceps'"));
 }
 
+// Issue 13: a clear side and level with a muscle word outside the vocabulary no longer stops the
+// analysis; the word becomes a free-text muscle and pairs with its mirror label.
+TEST(InferMontage, UnknownMuscleWordWithSideAndLevelIsFreeText) {
+    const std::vector<std::string> labels{"LONG L1 L", "long_L1_R", "GLUT L5 R", "GLUT L5 L",
+                                          "ES L3 L",   "ES L3 R",   "Glut Max T12 L"};
+    const auto montage = infer_montage(labels);
+    EXPECT_EQ(montage.channels[0].muscle, "long");
+    EXPECT_EQ(montage.channels[0].level, "L1");
+    EXPECT_EQ(montage.channels[0].side, Side::Left);
+    EXPECT_EQ(montage.channels[1].muscle, "long");
+    EXPECT_EQ(montage.channels[1].side, Side::Right);
+    EXPECT_EQ(montage.channels[2].muscle, "glut");
+    EXPECT_EQ(montage.channels[2].level, "L5");
+    EXPECT_EQ(montage.channels[6].muscle, "glut max");
+    EXPECT_EQ(montage.channels[4].muscle, "erector_spinae");
+
+    // One notice per free-text label, naming it and the word kept.
+    ASSERT_EQ(montage.notices.size(), 5u);
+    EXPECT_THAT(montage.notices[0], HasSubstr("'LONG L1 L'"));
+    EXPECT_THAT(montage.notices[0], HasSubstr("free-text muscle 'long'"));
+    EXPECT_THAT(montage.notices[4], HasSubstr("'Glut Max'"));
+
+    const auto pairs = bilateral_pairs(montage);
+    ASSERT_EQ(pairs.size(), 3u); // long L1, glut L5 (left is channel 3), ES L3; glut max alone
+    EXPECT_EQ(pairs[0].left, 0u);
+    EXPECT_EQ(pairs[0].right, 1u);
+    EXPECT_EQ(pairs[0].muscle, "long");
+    EXPECT_EQ(pairs[1].left, 3u);
+    EXPECT_EQ(pairs[1].right, 2u);
+    EXPECT_EQ(pairs[1].muscle, "glut");
+    EXPECT_EQ(pairs[2].muscle, "erector_spinae");
+
+    // A known vocabulary gives no notice.
+    EXPECT_TRUE(infer_montage({"ES L3 L", "ES L3 R"}).notices.empty());
+}
+
+TEST(InferMontage, FreeTextMuscleNeedsSideAndLevelAndNoTypo) {
+    // Without a level the word may be anything ("Biceps L" above); without a side likewise.
+    EXPECT_THAT(error_of([] { infer_montage({"GLUT L5"}); }), HasSubstr("unrecognised word 'GLUT'"));
+    EXPECT_THAT(error_of([] { infer_montage({"GLUT R"}); }), HasSubstr("unrecognised word 'GLUT'"));
+    // A known muscle next to an unknown word is still an unknown word, not a second muscle.
+    EXPECT_THAT(error_of([] { infer_montage({"ES foo L3 L"}); }), HasSubstr("unrecognised word 'foo'"));
+    // A misspelt paraspinal name would silently break its pair: rejected, with the fix.
+    const std::string typo = error_of([] { infer_montage({"multifidis L5 L", "MF L5 R"}); });
+    EXPECT_THAT(typo, HasSubstr("'multifidis L5 L'"));
+    EXPECT_THAT(typo, HasSubstr("did you mean 'multifidus'?"));
+    // Two free-text channels on one site are still a duplicated site.
+    EXPECT_THAT(error_of([] { infer_montage({"GLUT L5 L", "glut L5 L"}); }),
+                HasSubstr("same site as 'GLUT L5 L'"));
+}
+
 // ---- Montage files ----------------------------------------------------------------------------
 
 class MontageFile : public ::testing::Test {
