@@ -4,6 +4,7 @@
 // libFuzzer mutates them, it does not have to discover a header layout from nothing.
 #include "acquisition/edf.hpp"
 #include "acquisition/protocols/encoders.hpp"
+#include "tests/acquisition/opensignals_h5_writer.hpp"
 
 #include <matio.h>
 
@@ -291,5 +292,15 @@ int main(int argc, char** argv) {
     mat_file(out / "mat/generic_v5.mat", MAT_FT_MAT5, MAT_COMPRESSION_NONE, false);
     mat_file(out / "mat/generic_v73.mat", MAT_FT_MAT73, MAT_COMPRESSION_NONE, false);
     mat_file(out / "mat/generic_v4.mat", MAT_FT_MAT4, MAT_COMPRESSION_NONE, false);
+
+    // OpenSignals .h5: one EMG and one ECG channel, with nSeq.
+    fs::create_directories(out / "opensignals_h5");
+    semg::test::H5Spec h5;
+    for (std::uint32_t i = 0; i < 64; ++i) {
+        h5.emg.push_back(30000 + 300 * (i % 7));
+        h5.ecg.push_back(100 + i);
+        h5.nseq.push_back(i % 16);
+    }
+    semg::test::write_h5(out / "opensignals_h5/emg_ecg.h5", h5);
     return 0;
 }
