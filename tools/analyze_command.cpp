@@ -230,6 +230,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
 void register_analyze(CLI::App& app) {
     auto o = std::make_shared<AnalyzeOptions>();
     auto* cmd = app.add_subcommand("analyze", "Per-epoch spectral features and fatigue fits of recordings");
+    cmd->alias("analyse");
     cmd->add_option("inputs", o->inputs, "EDF/EDF+/BDF/BDF+ or CSV/TSV recordings")->required();
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
@@ -252,11 +253,14 @@ void register_analyze(CLI::App& app) {
         "Units: the column-name suffix _uV, _mV or _V (also \"(mV)\", \"[uV]\", \" V\"). A column\n"
         "without one is uV, unless its RMS about the mean is below 0.01 (sEMG in volts): then it is\n"
         "read as volts and a notice says so; add _V or _uV to the name to say which.");
-    add_analysis_options(*cmd, o->analysis, "--channels", false);
+    add_analysis_options(*cmd, o->analysis, false);
+    // --channels was the selection here but a count in `semg capture`: --select in both now.
+    add_deprecated_alias(*cmd, "--channels", o->analysis.channels, "--select");
     cmd->add_flag("--overwrite", o->overwrite,
                   "Write into an output folder that holds other files too (they are kept)");
-    cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout");
+    cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout; warnings and errors only on stderr");
     cmd->callback([o]() {
+        set_quiet(o->quiet);
         // Options and output folders are checked once, before any input is read.
         pipeline::AnalysisSettings settings;
         std::vector<fs::path> folders;
@@ -264,7 +268,7 @@ void register_analyze(CLI::App& app) {
                 settings = analysis_settings_from(o->analysis);
                 if (o->fs_hz) pipeline::check_sample_rate(*o->fs_hz, "--fs");
                 folders = result_folders(o->inputs, o->out);
-            }))
+            }, ExitCode::Usage))
             return;
         int failures = 0;
         for (std::size_t i = 0; i < o->inputs.size(); ++i) {

@@ -114,7 +114,7 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
     }
     if (o.channels && p.name != "ascii")
         throw std::invalid_argument(
-            "--channels N applies to --protocol ascii (the other protocols fix or send it)");
+            "--channel-count applies to --protocol ascii (the other protocols fix or send it)");
     s.expected_channels = o.channels;
     s.labels = split_list(o.labels);
 
@@ -194,10 +194,18 @@ void capture(CaptureOptions o) {
         return;
     }
     if (o.port.empty())
-        throw std::invalid_argument("--port is required");
+        throw UsageError("--port is required");
     if (o.out.empty())
         o.out = default_out_dir();
-    auto settings = settings_from(o);
+    pipeline::CaptureSettings settings;
+    std::optional<pipeline::DashboardEndpoint> endpoint;
+    try {
+        settings = settings_from(o);
+        if (!o.dashboard.empty())
+            endpoint = pipeline::parse_dashboard_endpoint(o.dashboard);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what()); // the command line, before any port is opened
+    }
 
     // Ctrl-C, SIGTERM and SIGHUP (the terminal went away): blocked in every thread, taken by one
     // thread with sigtimedwait, so no work ever runs in a signal handler. Blocked before any
@@ -215,7 +223,7 @@ void capture(CaptureOptions o) {
     std::unique_ptr<pipeline::DashboardServer> dashboard;
     if (!o.dashboard.empty()) {
         pipeline::DashboardSettings server;
-        server.endpoint = pipeline::parse_dashboard_endpoint(o.dashboard);
+        server.endpoint = *endpoint;
         server.page = report::render_live_html;
         dashboard = std::make_unique<pipeline::DashboardServer>(std::move(server));
         settings.dashboard = dashboard.get();
@@ -256,10 +264,15 @@ void capture(CaptureOptions o) {
         const bool too_short = r.results_error.find("shorter than one epoch") != std::string::npos;
         const std::string text = fmt::format("{}: {}; the raw recording is kept: {} ({})", r.port,
                                              r.results_error, r.raw_path.string(), counts);
-        if (!too_short)
-            throw std::runtime_error(text);
-        log_warning(text);
-        return;
+        if (too_short) {
+            log_warning(text);
+            return;
+        }
+        // A stream that was not the protocol is the device's problem; an analysis or a
+        // recording that failed is the input's (`semg analyze raw.bdf` may say more).
+        if (r.stream_rejected)
+            throw pipeline::CaptureError(text);
+        throw std::runtime_error(text);
     }
     if (!o.quiet) {
         std::cout << fmt::format("captured {} from {} (stop: {})\n", counts, r.port, r.stop_reason);
@@ -282,7 +295,7 @@ void capture(CaptureOptions o) {
     // Results for what arrived are written, but a session that ended this way did not do its
     // job: exit non-zero so that a script notices.
     if (r.stalled)
-        throw std::runtime_error(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
+        throw pipeline::CaptureError(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
                                              r.port, r.stop_reason, r.duration_s, o.out.string()));
 }
 
@@ -307,8 +320,10 @@ void register_capture(CLI::App& app) {
                     "Sample rate in Hz: required for ascii; cyton's packet rate (250)");
     cmd->add_option("--gain", o->gain, "Cyton PGA gain set on the board (scales counts to uV)")
         ->capture_default_str();
-    cmd->add_option("--channels", o->channels,
+    cmd->add_option("--channel-count", o->channels,
                     "ascii: the number of values per line the device sends");
+    // --channels was this count here but the channel selection in `semg analyze`.
+    add_deprecated_alias(*cmd, "--channels", o->channels, "--channel-count");
     cmd->add_option(
         "--labels", o->labels,
         "Comma-separated channel names (default: from the device, else ch1..chN); names like "
@@ -341,7 +356,7 @@ void register_capture(CLI::App& app) {
         "--range-uv", o->range_uv,
         "Physical range MIN:MAX of raw.bdf in whole uV (default: the device's range, else "
         "-100000:100000)");
-    add_analysis_options(*cmd, o->analysis, "--select", true);
+    add_analysis_options(*cmd, o->analysis, true);
     cmd->add_option("--live", o->live,
                     "Live view: auto (terminal if stdout is one, else plain lines), terminal, "
                     "plain or none")
@@ -350,12 +365,16 @@ void register_capture(CLI::App& app) {
                     "Serve a live dashboard (the report's charts, updated every epoch, and the "
                     "link's health) at [ADDR:]PORT: 8080 is 127.0.0.1:8080, 0 a free port; "
                     "read-only");
-    cmd->add_flag("-q,--quiet", o->quiet, "No live view and no summary on stdout");
+    cmd->add_flag("-q,--quiet", o->quiet,
+                  "No live view and no summary on stdout; warnings and errors only on stderr");
     cmd->add_option(
         "--recover", o->recover,
         "Make the raw.bdf of a killed capture readable (sets its record count from the file size) "
         "and exit");
-    cmd->callback([o]() { run_command([&] { capture(*o); }); });
+    cmd->callback([o]() {
+        set_quiet(o->quiet);
+        run_command([&] { capture(*o); });
+    });
 }
 
 } // namespace semg::tools
