@@ -229,7 +229,13 @@ void capture(CaptureOptions o) {
         settings.dashboard = dashboard.get();
         log_notice("dashboard (read-only): " + dashboard->url());
     }
-    pipeline::Capture session(std::move(settings));
+    std::optional<pipeline::Capture> session_storage;
+    try {
+        session_storage.emplace(std::move(settings));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what()); // a setting out of range (--range-uv, timeouts)
+    }
+    pipeline::Capture& session = *session_storage;
 
     std::jthread signal_thread([&session, signals](std::stop_token stop) {
         acquisition::set_current_thread_name("semg-signals");
