@@ -615,7 +615,7 @@ TEST(Scenario, RejectsMistakesWithTheirName) {
 
 TEST(SimulateCommand, SameSeedByteIdenticalBdfOtherSeedDiffers) {
     const auto dir = test_dir();
-    const std::string opts = " --duration-s 10 --rest-s 2 --ecg 0.3 --mains 50 -q";
+    const std::string opts = " --hold-s 10 --rest-s 2 --ecg-ratio 0.3 --mains 50 -q";
     ASSERT_EQ(run_semg("simulate " + (dir / "a.bdf").string() + opts + " --seed 5").exit_code, 0);
     ASSERT_EQ(run_semg("simulate " + (dir / "b.bdf").string() + opts + " --seed 5").exit_code, 0);
     ASSERT_EQ(run_semg("simulate " + (dir / "c.bdf").string() + opts + " --seed 6").exit_code, 0);
@@ -659,14 +659,14 @@ TEST(SimulateCommand, SameSeedByteIdenticalBdfOtherSeedDiffers) {
 TEST(SimulateCommand, WritesEdfAndCsv) {
     const auto dir = test_dir();
     ASSERT_EQ(
-        run_semg("simulate " + (dir / "r.edf").string() + " --duration-s 6 --rest-s 1 --pairs 2 -q")
+        run_semg("simulate " + (dir / "r.edf").string() + " --hold-s 6 --rest-s 1 --pairs 2 -q")
             .exit_code,
         0);
     acquisition::EdfSource edf(dir / "r.edf");
     EXPECT_EQ(edf.info().format, "edf+");
     EXPECT_EQ(edf.info().channels.size(), 4u);
     const auto r = run_semg("simulate " + (dir / "r.csv").string() +
-                            " --duration-s 6 --rest-s 1 --pairs 2 --fs 1000");
+                            " --hold-s 6 --rest-s 1 --pairs 2 --fs 1000");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("r.csv.truth.json"), std::string::npos);
     std::ifstream in(dir / "r.csv");
@@ -689,7 +689,7 @@ TEST(SimulateCommand, FailsCleanlyWithoutLeavingFiles) {
     const auto dir = test_dir();
     auto expect_failure = [&](const std::string& args, const std::string& message) {
         const auto r = run_semg("simulate " + args);
-        EXPECT_EQ(r.exit_code, 1) << args;
+        EXPECT_EQ(r.exit_code, 2) << args; // a setting that cannot be simulated: usage (tools/exit_codes.hpp)
         EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
         EXPECT_TRUE(fs::is_empty(dir)) << args;
     };

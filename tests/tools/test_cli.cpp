@@ -404,7 +404,7 @@ TEST_F(Cli, AnalyzeRecoversSimulatedTruthAcrossSeedsAndRates) {
     for (int fs : {1000, 2048, 4096})
         for (int seed = 1; seed <= 5; ++seed) {
             const auto bdf = dir_ / ("sim_" + std::to_string(fs) + "_" + std::to_string(seed) + ".bdf");
-            auto r = run("simulate -q " + bdf.string() + " --pairs 2 --duration-s 120 --fs " +
+            auto r = run("simulate -q " + bdf.string() + " --pairs 2 --hold-s 120 --fs " +
                          std::to_string(fs) + " --seed " + std::to_string(seed));
             ASSERT_EQ(r.exit_code, 0) << r.output;
             const auto out = dir_ / ("out_" + std::to_string(fs) + "_" + std::to_string(seed));
@@ -452,14 +452,14 @@ TEST_F(Cli, InputsThatWouldShareAResultFolderStopTheRunBeforeAnyIsAnalysed) {
     std::ofstream(dir_ / "same.tsv", std::ios::trunc) << "time_s\tleft_uV\n0\t1\n0.001\t2\n";
     for (const std::string& out : {std::string(), " --out " + (dir_ / "all").string()}) {
         const auto r = run("analyze -q " + csv_in.string() + " " + (dir_ / "same.tsv").string() + out);
-        EXPECT_EQ(r.exit_code, 1) << r.output;
+        EXPECT_EQ(r.exit_code, 2) << r.output; // the command line: before any input is read
         EXPECT_NE(r.output.find("would both write their results to"), std::string::npos) << r.output;
         EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
         EXPECT_FALSE(fs::exists(dir_ / "same.semg"));
         EXPECT_FALSE(fs::exists(dir_ / "all"));
     }
     const auto twice = run("analyze -q " + csv_in.string() + " " + csv_in.string() + " --out " + (dir_ / "all").string());
-    EXPECT_EQ(twice.exit_code, 1) << twice.output;
+    EXPECT_EQ(twice.exit_code, 2) << twice.output;
     EXPECT_NE(twice.output.find("same.csv is given twice"), std::string::npos) << twice.output;
     EXPECT_FALSE(fs::exists(dir_ / "all"));
 }
@@ -478,7 +478,7 @@ TEST_F(Cli, SecondRunIntoTheSameFolderLeavesNoStaleFileOfTheFirst) {
     ASSERT_TRUE(fs::exists(out / "pairs.csv"));
     std::ofstream(out / ".pairs.csv.tmp-99999") << "left by a killed run";
     // One channel: no pair, so the first run's pairs.csv must not stay beside the new results.
-    r = run("analyze -q " + path.string() + " --channels 'ES L3 L' --out " + out.string());
+    r = run("analyze -q " + path.string() + " --select 'ES L3 L' --out " + out.string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_FALSE(fs::exists(out / "pairs.csv"));
     EXPECT_FALSE(fs::exists(out / ".pairs.csv.tmp-99999"));
@@ -559,7 +559,7 @@ TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
         return nlohmann::json();
     };
     const auto all = analyse("all", "");
-    const auto one = analyse("one", "--channels emg_mV");
+    const auto one = analyse("one", "--select emg_mV");
     ASSERT_EQ(all["contractions"].size(), 1u) << all["contraction_source"];
     const auto& con = all["contractions"][0];
     EXPECT_EQ(con["kind"], "repeated_bursts");
@@ -570,7 +570,7 @@ TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
     EXPECT_LT(slope, 0.0);
     EXPECT_LT(mdf["slope_ci95_hz_per_s"][1].get<double>(), 0.0); // the 95 % CI excludes 0
 
-    // The same segments and fit with --channels (detection listens to every EMG channel). The
+    // The same segments and fit with --select (detection listens to every EMG channel). The
     // analysed samples are the same; only the float rounding of the band-pass's SIMD lanes may
     // differ with the channel count (measured: none), hence 1e-9 Hz/s.
     ASSERT_EQ(one["contractions"].size(), 1u);
