@@ -372,6 +372,15 @@ std::string parse_error_message(const CLI::App& app, const CLI::ParseError& erro
         }
         return base;
     }
+    // An old spelling given with its new one (CLI11 names the hidden one with an empty name).
+    if (error.get_name() == "ExcludesError") {
+        for (std::size_t k = i + 1; k < args.size(); ++k) {
+            const CLI::Option* opt = cmd->get_option_no_throw(args[k].substr(0, args[k].find('=')));
+            if (opt != nullptr && !replacement_of(*opt).empty())
+                return fmt::format("--{} is the old spelling of {}: give one of them",
+                                   opt->get_lnames().front(), replacement_of(*opt));
+        }
+    }
     // The first option the subcommand does not know.
     for (std::size_t k = i + 1; k < args.size(); ++k) {
         if (args[k] == "--") break;
