@@ -227,7 +227,8 @@ void capture(CaptureOptions o) {
         server.page = report::render_live_html;
         dashboard = std::make_unique<pipeline::DashboardServer>(std::move(server));
         settings.dashboard = dashboard.get();
-        log_notice("dashboard (read-only): " + dashboard->url());
+        // Printed even with -q: with --dashboard 0 the address exists only here.
+        std::cerr << "semg: dashboard (read-only): " << dashboard->url() << std::endl;
     }
     std::optional<pipeline::Capture> session_storage;
     try {
@@ -274,9 +275,9 @@ void capture(CaptureOptions o) {
             log_warning(text);
             return;
         }
-        // A stream that was not the protocol is the device's problem; an analysis or a
-        // recording that failed is the input's (`semg analyze raw.bdf` may say more).
-        if (r.stream_rejected)
+        // A stream that was not the protocol, or a recording that could not be written, is
+        // the device's or the disk's problem (3); an analysis that failed is the input's (1).
+        if (r.stream_rejected || r.results_error.rfind("raw recording failed", 0) == 0)
             throw pipeline::CaptureError(text);
         throw std::runtime_error(text);
     }
