@@ -489,7 +489,8 @@ async function checkLive(args, browser) {
     for (let i = 0; i < 100 && !(fs.existsSync(device) && fs.existsSync(host)); i++) await new Promise((r) => setTimeout(r, 50));
     const out = path.join(dir, 'capture.semg');
     const capture = start(args.semg, ['capture', '--port', host, '--protocol', 'ascii', '--fs', '1000', '--channel-count', '4',
-                                      '--duration-s', '9', '--out', out, '--dashboard', '127.0.0.1:0', '-q',
+                                      '--duration-s', '9', '--out', out, '--dashboard', '127.0.0.1:0', '--live', 'none',
+                                      // not -q: it silences the notice with the stream's format
                                       // epochs from the first second: template subtraction holds
                                       // back its warm-up (up to 15 s without an ECG)
                                       '--ecg', 'highpass']);
