@@ -278,7 +278,7 @@ void capture(CaptureOptions o) {
         // A stream that was not the protocol, or a recording that could not be written, is
         // the device's or the disk's problem (3); an analysis that failed is the input's (1).
         if (r.stream_rejected || r.results_error.rfind("raw recording failed", 0) == 0)
-            throw pipeline::CaptureError(text);
+            throw DeviceError(text);
         throw std::runtime_error(text);
     }
     if (!o.quiet) {
@@ -302,8 +302,8 @@ void capture(CaptureOptions o) {
     // Results for what arrived are written, but a session that ended this way did not do its
     // job: exit non-zero so that a script notices.
     if (r.stalled)
-        throw pipeline::CaptureError(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
-                                             r.port, r.stop_reason, r.duration_s, o.out.string()));
+        throw DeviceError(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
+                                      r.port, r.stop_reason, r.duration_s, o.out.string()));
 }
 
 } // namespace

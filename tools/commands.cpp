@@ -16,7 +16,8 @@ int g_exit_code = 0;
 ExitCode code_of(const std::exception& e, ExitCode fallback) {
     if (dynamic_cast<const UsageError*>(&e) != nullptr)
         return ExitCode::Usage;
-    if (dynamic_cast<const acquisition::SerialError*>(&e) != nullptr ||
+    if (dynamic_cast<const DeviceError*>(&e) != nullptr ||
+        dynamic_cast<const acquisition::SerialError*>(&e) != nullptr ||
         dynamic_cast<const pipeline::CaptureError*>(&e) != nullptr ||
         dynamic_cast<const pipeline::DashboardError*>(&e) != nullptr ||
         dynamic_cast<const std::filesystem::filesystem_error*>(&e) != nullptr)

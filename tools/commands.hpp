@@ -25,8 +25,15 @@ public:
     using std::invalid_argument::invalid_argument;
 };
 
+// The device or the disk failed the session (exit 3): a stall, a rejected stream, a recording
+// that could not be written.
+class DeviceError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 // Runs a command body: an exception prints "semg: error: <what>" to stderr and sets the exit
-// code: UsageError 2; a serial, capture, dashboard or filesystem error 3; anything else
+// code: UsageError 2; DeviceError, a serial, capture, dashboard or filesystem error 3; anything else
 // `on_error`. The highest code of a run is kept. Returns whether the body succeeded.
 bool run_command(const std::function<void()>& body, ExitCode on_error = ExitCode::InputFailed);
 void set_exit_code(ExitCode code); // keeps the highest
