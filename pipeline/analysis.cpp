@@ -355,7 +355,7 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
         for (const auto& s : fixed_spans_)
             if (s.start_s >= duration || (std::isfinite(s.end_s) && s.end_s > duration + kEps))
                 throw std::invalid_argument("segment " + span_text(s) + " s is outside the recording (0:" +
-                                            std::to_string(duration) + " s)");
+                                            num(duration) + " s)");
     }
 
     whole_ = make_accumulators({0.0, kInf});
@@ -379,8 +379,8 @@ void FatigueAnalysis::process(dsp::ConstBlockRef raw, const EpochObserver& obser
             for (std::size_t i = 0; i < n; ++i)
                 if (!std::isfinite(src[i]))
                     throw std::invalid_argument(
-                        "channel '" + label + "': non-finite sample (" + std::to_string(src[i]) + ") at " +
-                        std::to_string(static_cast<double>(frames_ + i) / sample_rate_hz_) + " s");
+                        "channel '" + label + "': non-finite sample (" + num(src[i]) + ") at " +
+                        num(static_cast<double>(frames_ + i) / sample_rate_hz_) + " s");
         };
         work_.set_frames(n);
         raw_.set_frames(n);

@@ -3,7 +3,8 @@
 // records and analyses them with the labels the simulator prints (--print-labels). Checked: exit
 // 0, one low-rate warning at the start, low_rate once in summary.json with the band the analysis
 // ran on, no epoch flagged low_rate, and the same flagged epochs in the live view (plain), in
-// epochs.csv (what report.html counts) and in summary.json's fits.
+// epochs.csv (what report.html counts) and in summary.json's fits; then `semg analyze raw.bdf`
+// at the same rate says and finds the same.
 #include "tests/pipeline/test_capture_util.hpp"
 #include "tests/test_util.hpp"
 
@@ -221,6 +222,17 @@ void capture_end_to_end(const Board& b) {
     }
     EXPECT_GT(shown, 5u) << log;
     EXPECT_GT(flagged_in_view, 0u) << log;
+
+    // `semg analyze raw.bdf` at the board's rate: the same one warning, low_rate and flags.
+    const auto offline = semg::test::run("analyze " + (dir / "live" / "raw.bdf").string() +
+                                         " --contractions whole -q --out " + (dir / "offline").string());
+    ASSERT_EQ(offline.exit_code, 0) << offline.output;
+    EXPECT_EQ(count_of(offline.output, said), 1u) << offline.output;
+    const auto again = semg::test::load_json(dir / "offline" / "summary.json");
+    EXPECT_EQ(again["low_rate"], summary["low_rate"]);
+    for (std::size_t c = 0; c < again["channels"].size(); ++c)
+        EXPECT_EQ(again["channels"][c]["flagged_epochs"], summary["channels"][c]["flagged_epochs"])
+            << again["channels"][c]["label"];
 }
 
 } // namespace
