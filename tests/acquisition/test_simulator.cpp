@@ -11,8 +11,6 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
-
 #include <sys/wait.h>
 
 #include <array>
@@ -20,6 +18,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <numeric>
 
 using namespace semg;
