@@ -255,12 +255,26 @@ std::map<const CLI::Option*, std::string>& deprecated_options() {
 } // namespace
 
 namespace detail {
-void note_deprecated(CLI::Option* alias, CLI::Option* current, const std::string& command) {
+void note_deprecated(CLI::App& cmd, CLI::Option* alias, CLI::Option* current) {
     const std::string old_name = alias->get_name();
     const std::string new_name = current->get_name();
+    const std::string command = cmd.get_name();
     deprecated_options()[alias] = new_name;
     alias->group(""); // hidden from --help
-    alias->excludes(current);
+    // Both spellings at once: refused after the parse (CLI11's excludes() would print an empty
+    // "Excludes:" for the hidden name in --help). One check per command covers all its aliases.
+    static std::map<const CLI::App*, std::vector<std::pair<const CLI::Option*, const CLI::Option*>>>
+        aliases;
+    auto& mine = aliases[&cmd];
+    if (mine.empty())
+        cmd.parse_complete_callback([&mine] {
+            for (const auto& [old_option, new_option] : mine)
+                if (old_option->count() > 0 && new_option->count() > 0)
+                    throw CLI::ValidationError("--" + old_option->get_lnames().front() +
+                                               " is the old spelling of " +
+                                               new_option->get_name() + ": give one of them");
+        });
+    mine.emplace_back(alias, current);
     auto told = std::make_shared<bool>(false);
     alias->each([told, old_name, new_name, command](const std::string&) {
         if (*told) return;
@@ -371,15 +385,6 @@ std::string parse_error_message(const CLI::App& app, const CLI::ParseError& erro
             return fmt::format("a command is required: {}", fmt::join(names, ", "));
         }
         return base;
-    }
-    // An old spelling given with its new one (CLI11 names the hidden one with an empty name).
-    if (error.get_name() == "ExcludesError") {
-        for (std::size_t k = i + 1; k < args.size(); ++k) {
-            const CLI::Option* opt = cmd->get_option_no_throw(args[k].substr(0, args[k].find('=')));
-            if (opt != nullptr && !replacement_of(*opt).empty())
-                return fmt::format("--{} is the old spelling of {}: give one of them",
-                                   opt->get_lnames().front(), replacement_of(*opt));
-        }
     }
     // The first option the subcommand does not know.
     for (std::size_t k = i + 1; k < args.size(); ++k) {

@@ -65,7 +65,7 @@ void log_warning(const std::string& message);
 void set_quiet(bool quiet);
 
 // `old_name` as a deprecated spelling of the option `current_name` of `cmd` (same variable):
-// hidden from --help, excluded with the current name, and one warning when used.
+// hidden from --help, refused together with the current name, and one warning when used.
 template <class T>
 CLI::Option* add_deprecated_alias(CLI::App& cmd, const std::string& old_name, T& target,
                                   const std::string& current_name);
@@ -101,7 +101,7 @@ private:
 };
 
 namespace detail {
-void note_deprecated(CLI::Option* alias, CLI::Option* current, const std::string& command);
+void note_deprecated(CLI::App& cmd, CLI::Option* alias, CLI::Option* current);
 }
 
 template <class T>
@@ -109,7 +109,7 @@ CLI::Option* add_deprecated_alias(CLI::App& cmd, const std::string& old_name, T&
                                   const std::string& current_name) {
     CLI::Option* current = cmd.get_option(current_name);
     CLI::Option* alias = cmd.add_option(old_name, target, "deprecated: use " + current_name);
-    detail::note_deprecated(alias, current, cmd.get_name());
+    detail::note_deprecated(cmd, alias, current);
     return alias;
 }
 
