@@ -518,8 +518,8 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
             continue;
         }
         if (std::abs(rate_of(s) - emg_rate) > 1e-9) {
-            skip("sampled at " + std::to_string(rate_of(s)) + " Hz, the EMG signals at " +
-                 std::to_string(emg_rate) + " Hz");
+            skip("sampled at " + number_text(rate_of(s)) + " Hz, the EMG signals at " +
+                 number_text(emg_rate) + " Hz");
             continue;
         }
         if (dim.empty()) info_.notices.push_back("signal '" + label + "' has no unit: taken as uV");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <numbers>
@@ -16,6 +17,13 @@ namespace semg::acquisition {
 namespace {
 
 constexpr double two_pi = 2.0 * std::numbers::pi;
+
+// Numbers in messages as a person writes them: 56.25, not 56.250000.
+std::string num(double v, int digits = 6) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    return text;
+}
 
 // ---- deterministic random streams -------------------------------------------------------------
 
@@ -232,6 +240,44 @@ double model_band_fraction(double fl_hz, double fh_hz, double low_hz, double hig
     return all > 0.0 ? integrate_band(fl_hz, fh_hz, low_hz, high_hz).total / all : 0.0;
 }
 
+namespace {
+// The MDF in [low_hz, high_hz] of the spectrum whose MDF in [low_hz, reference_high_hz] is
+// mdf_hz (bisection on log f_l; the model MDF rises with f_l).
+double mdf_in_band(double mdf_hz, double fh_over_fl, double low_hz, double reference_high_hz,
+                   double high_hz) {
+    double a = std::log(0.1), b = std::log(5000.0);
+    for (int i = 0; i < 80; ++i) {
+        const double m = 0.5 * (a + b);
+        const double fl = std::exp(m);
+        if (model_mdf_hz(fl, fh_over_fl * fl, low_hz, reference_high_hz) < mdf_hz)
+            a = m;
+        else
+            b = m;
+    }
+    const double fl = std::exp(0.5 * (a + b));
+    return model_mdf_hz(fl, fh_over_fl * fl, low_hz, high_hz);
+}
+} // namespace
+
+PairSpec pair_in_band(const PairSpec& pair, const ModelSpec& model, double high_hz,
+                      double reference_s) {
+    PairSpec out = pair;
+    if (!(high_hz < model.band_high_hz))
+        return out;
+    for (std::size_t side = 0; side < 2; ++side) {
+        const double mdf0 = pair.mdf0_hz[side];
+        const double slope = pair.mdf_slope_pct_per_s[side];
+        const double end = mdf0 * (1.0 + slope / 100.0 * reference_s);
+        const double narrow0 = mdf_in_band(mdf0, model.fh_over_fl, model.band_low_hz,
+                                           model.band_high_hz, high_hz);
+        const double narrow_end = mdf_in_band(end, model.fh_over_fl, model.band_low_hz,
+                                              model.band_high_hz, high_hz);
+        out.mdf0_hz[side] = narrow0;
+        out.mdf_slope_pct_per_s[side] = 100.0 * (narrow_end / narrow0 - 1.0) / reference_s;
+    }
+    return out;
+}
+
 // =================================================================================================
 // Scenario
 // =================================================================================================
@@ -321,8 +367,7 @@ void validate(const Scenario& s) {
         if (!(v >= 0.0) || !finite(v))
             fail("rest and ramp durations must be >= 0");
     if (!(p.hold_s > 2.0 * p.ramp_s) || !finite(p.hold_s))
-        fail("protocol.hold_s must be longer than two ramps (" + std::to_string(2.0 * p.ramp_s) +
-             " s)");
+        fail("protocol.hold_s must be longer than two ramps (" + num(2.0 * p.ramp_s) + " s)");
     if (!(p.fatigue_carryover >= 0.0 && p.fatigue_carryover <= 1.0))
         fail("protocol.fatigue_carryover must be in [0, 1]");
     const auto& m = s.model;
@@ -331,12 +376,14 @@ void validate(const Scenario& s) {
     if (!(m.segment_s > 0.0))
         fail("model.segment_s must be positive");
     if (std::llround(m.segment_s * s.sample_rate_hz) < 16)
-        fail("model.segment_s is shorter than 16 samples at " + std::to_string(s.sample_rate_hz) +
-             " Hz");
+        fail("model.segment_s is shorter than 16 samples at " + num(s.sample_rate_hz) + " Hz");
+    // 20 Hz: room for an MDF 5 Hz inside either edge that can still fall (Cyton-Daisy's
+    // 125 Hz gives 20-56.25 Hz).
     const double high = std::min(m.band_high_hz, 0.45 * s.sample_rate_hz);
-    if (!(m.band_low_hz > 0.0) || !(high > m.band_low_hz + 50.0))
-        fail("analysis band [" + std::to_string(m.band_low_hz) + ", " + std::to_string(high) +
-             "] Hz is too narrow (sample rate " + std::to_string(s.sample_rate_hz) + " Hz?)");
+    if (!(m.band_low_hz > 0.0) || !(high > m.band_low_hz + 20.0))
+        fail("analysis band " + num(m.band_low_hz) + "-" + num(high) +
+             " Hz is too narrow: it needs to be 20 Hz wide (sample rate " +
+             num(s.sample_rate_hz) + " Hz)");
     if (s.pairs.empty())
         fail("at least one pair is needed");
     for (const auto& pair : s.pairs) {
@@ -860,10 +907,10 @@ Simulator::Simulator(Scenario scenario) : scenario_(std::move(scenario)) {
                 const double mdf = c.mdf0_hz * (1.0 + c.mdf_slope_pct_per_s / 100.0 * f);
                 if (!(mdf > mdf_grid_hz_.front() + 1.0 && mdf < mdf_grid_hz_.back() - 1.0) ||
                     !(mdf > band_hz_[0] + 5.0 && mdf < band_hz_[1] - 5.0))
-                    throw std::invalid_argument("scenario: channel '" + c.label +
-                                                "': the MDF would reach " + std::to_string(mdf) +
-                                                " Hz, outside the analysis band; lower the fatigue "
-                                                "rate or shorten the hold");
+                    throw std::invalid_argument(
+                        "scenario: channel '" + c.label + "': the MDF would reach " +
+                        num(mdf, 3) + " Hz, outside the analysis band " + num(band_hz_[0]) + "-" +
+                        num(band_hz_[1]) + " Hz; lower the fatigue rate or shorten the hold");
                 const double rms_f = 1.0 + c.rms_slope_pct_per_s / 100.0 * f;
                 if (!(rms_f > 0.0))
                     throw std::invalid_argument("scenario: channel '" + c.label +

@@ -97,6 +97,15 @@ struct ModelSpec {
     double band_high_hz = 450.0; // the upper edge is clamped to 0.45·fs
 };
 
+// The same muscle seen by a slower board: `pair`'s MDF₀ and MDF slopes, given for the band
+// [model.band_low_hz, model.band_high_hz], as the model MDF in the narrower [band_low_hz,
+// high_hz] (high_hz < band_high_hz, the clamp at 0.45·fs). MDF₀ maps through the f_l that gives
+// it in the full band; a slope maps so that the narrow-band MDF after reference_s of fatigue is
+// the image of the full-band MDF then (a straight line through both ends). Used by
+// `semg simulate` for its default pairs below 1 kHz, where 70-80 Hz lies above the band.
+PairSpec pair_in_band(const PairSpec& pair, const ModelSpec& model, double high_hz,
+                      double reference_s = 100.0);
+
 struct NoiseSpec {
     double baseline_uv = 2.0;     // white amplifier/electrode noise, always present (RMS)
     std::optional<double> snr_db; // extra white noise at RMS₀·10^(−snr/20) per channel

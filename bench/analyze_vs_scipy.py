@@ -23,7 +23,7 @@ def make_recording(semg, path, minutes):
     with a slow fatigue rate, so the spectrum stays physiological for an hour."""
     hold_s = minutes * 60 - 10
     subprocess.run([semg, "simulate", "-q", str(path), "--pairs", "8", "--fs", "2048", "--rest-s", "5",
-                    "--duration-s", f"{hold_s:g}", "--fatigue-pct-per-s", "0.01"], check=True)
+                    "--hold-s", f"{hold_s:g}", "--fatigue-pct-per-s", "0.01"], check=True)
 
 
 def run_measured(cmd):

@@ -18,7 +18,7 @@ m = sum(x) / len(x)
 rms = math.sqrt(sum((v - m) ** 2 for v in x) / len(x))
 def fit(path, extra=()):
     o = out / (path.stem + ("-old" if extra else "") + ".semg")
-    subprocess.run([semg, "analyze", "-q", str(path), "--channels", col, "--out", str(o), *extra],
+    subprocess.run([semg, "analyze", "-q", str(path), "--select", col, "--out", str(o), *extra],
                    check=True, capture_output=True)
     s = json.load(open(o / "summary.json"))
     c = s["contractions"][0]["channels"][0]

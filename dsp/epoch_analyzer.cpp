@@ -1,4 +1,5 @@
 #include "dsp/epoch_analyzer.hpp"
+#include "dsp/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,10 +12,10 @@ namespace semg::dsp {
 void check_epoch(double epoch_s, double overlap) {
     if (!(epoch_s > 0.0))
         throw std::invalid_argument("epoch length must be positive, got " +
-                                    std::to_string(epoch_s) + " s");
+                                    format_number(epoch_s) + " s");
     if (!(overlap >= 0.0 && overlap < 1.0))
         throw std::invalid_argument("epoch overlap must be in [0, 1), got " +
-                                    std::to_string(overlap));
+                                    format_number(overlap));
 }
 
 EpochGeometry epoch_geometry(double epoch_s, double overlap, double sample_rate_hz) {
@@ -24,8 +25,8 @@ EpochGeometry epoch_geometry(double epoch_s, double overlap, double sample_rate_
     g.hop_frames = static_cast<std::size_t>(
         std::lround(static_cast<double>(g.epoch_frames) * (1.0 - overlap)));
     if (g.epoch_frames < 16 || g.hop_frames == 0)
-        throw std::invalid_argument("an epoch of " + std::to_string(epoch_s) + " s at " +
-                                    std::to_string(sample_rate_hz) + " Hz is too short");
+        throw std::invalid_argument("an epoch of " + format_number(epoch_s) + " s at " +
+                                    format_number(sample_rate_hz) + " Hz is too short");
     return g;
 }
 

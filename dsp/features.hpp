@@ -29,7 +29,7 @@ enum QualityFlag : std::uint32_t {
     MotionArtefact = 1u << 4,   // "motion": raw 1-20 Hz power large against the band power
     EcgContamination = 1u << 5, // "ecg": beat-synchronous ECG energy left in the analysed signal
     SampleGap = 1u << 6,        // "gap": the source lost samples inside the epoch
-    LowSampleRate = 1u << 7,    // "low_rate": sample rate below 1 kHz, MDF is band-limited
+    LowSampleRate = 1u << 7,    // "low_rate": reserved; a low rate is recorded per recording
     EcgWarmup = 1u << 8,        // "ecg_warmup": the ECG canceller was still learning (template)
     Rest = 1u << 9,             // "rest": the channel is at its noise floor, the muscle is not working
 };

@@ -1,4 +1,5 @@
 #include "dsp/iir.hpp"
+#include "dsp/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -92,8 +93,8 @@ std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double h
     const bool two_edges = kind == FilterKind::Bandpass;
     auto check = [&](double f) {
         if (!(f > 0.0 && f < nyquist))
-            throw std::invalid_argument("filter edge " + std::to_string(f) +
-                                        " Hz is outside (0, " + std::to_string(nyquist) + ") Hz");
+            throw std::invalid_argument("filter edge " + format_number(f) +
+                                        " Hz is outside (0, " + format_number(nyquist) + ") Hz");
     };
     check(low_hz);
     if (two_edges) {
@@ -139,10 +140,10 @@ std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double h
 
 Sos notch(double f0_hz, double bandwidth_hz, double sample_rate_hz) {
     if (!(f0_hz > 0.0 && f0_hz < sample_rate_hz / 2.0))
-        throw std::invalid_argument("notch frequency " + std::to_string(f0_hz) +
+        throw std::invalid_argument("notch frequency " + format_number(f0_hz) +
                                     " Hz must lie between 0 and half the sample rate");
     if (!(bandwidth_hz > 0.0 && bandwidth_hz < f0_hz))
-        throw std::invalid_argument("notch bandwidth " + std::to_string(bandwidth_hz) +
+        throw std::invalid_argument("notch bandwidth " + format_number(bandwidth_hz) +
                                     " Hz must be positive and below the notch frequency");
     // scipy.signal.iirnotch: beta = tan(bw/2) with bw in rad/sample (the −3 dB width).
     const double w0 = 2.0 * std::numbers::pi * f0_hz / sample_rate_hz;
@@ -427,8 +428,8 @@ void SosFilter::reset() noexcept { std::fill(state_.begin(), state_.end(), 0.0);
 Bandpass::Bandpass(Config config) : config_(config) {
     if (!(config_.low_hz > 0.0) || !(config_.high_hz > config_.low_hz))
         throw std::invalid_argument("band-pass needs 0 < low < high, got " +
-                                    std::to_string(config_.low_hz) + "-" +
-                                    std::to_string(config_.high_hz) + " Hz");
+                                    format_number(config_.low_hz) + "-" +
+                                    format_number(config_.high_hz) + " Hz");
     if (config_.order < 1 || config_.order > 12)
         throw std::invalid_argument("band-pass order must be 1..12");
 }
@@ -438,9 +439,9 @@ void Bandpass::prepare(const StreamSpec& spec) {
     clamped_ = config_.high_hz > limit;
     high_hz_ = std::min(config_.high_hz, limit);
     if (config_.low_hz >= high_hz_)
-        throw std::invalid_argument("band-pass low edge " + std::to_string(config_.low_hz) +
+        throw std::invalid_argument("band-pass low edge " + format_number(config_.low_hz) +
                                     " Hz is above 0.45 x the sample rate (" +
-                                    std::to_string(limit) + " Hz)");
+                                    format_number(limit) + " Hz)");
     filter_ = SosFilter(butterworth(FilterKind::Bandpass, config_.order, config_.low_hz, high_hz_,
                                     spec.sample_rate_hz));
     filter_.prepare(spec);

@@ -1,4 +1,5 @@
 #include "dsp/mains.hpp"
+#include "dsp/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -212,7 +213,7 @@ MainsReport MainsDetector::report() const {
 MainsNotch::MainsNotch(Config config) : config_(config) {
     if (!(config_.bandwidth_hz >= 0.0 && config_.bandwidth_hz <= 10.0))
         throw std::invalid_argument("mains notch bandwidth must be between 0 and 10 Hz, got " +
-                                    std::to_string(config_.bandwidth_hz));
+                                    format_number(config_.bandwidth_hz));
 }
 
 void MainsNotch::prepare(const StreamSpec &spec, double band_high_hz) {

@@ -412,7 +412,6 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
         if (at >= frame_.first_frame && at < frame_.first_frame + epoch_frames_)
             ++gaps;
     }
-    const bool low_rate = spec_.sample_rate_hz < th.min_sample_rate_hz;
     const bool ecg_ready = ecg != nullptr && ecg->template_ready();
     std::fill(lf_removed_.begin(), lf_removed_.end(), 0);
     if (ecg != nullptr)
@@ -532,8 +531,6 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
         m.gaps = gaps;
         if (gaps > 0)
             flags |= SampleGap;
-        if (low_rate)
-            flags |= LowSampleRate;
         frame_.metrics[c] = m;
         frame_.flags[c] = flags;
     }

@@ -35,7 +35,9 @@
 //              then T·T × the epoch's length / the median of the recent RR intervals (the
 //              energy of one beat times the beats expected in the epoch);
 //   gap        a gap reported with note_gap() falls inside the epoch;
-//   low_rate   the sample rate is below min_sample_rate_hz.
+//   low_rate   never set per epoch: a sample rate below min_sample_rate_hz is the whole
+//              recording's, warned once and recorded once (pipeline: summary.json low_rate),
+//              so that it neither fills every epoch with a flag nor reads as 0 flagged epochs.
 // (ecg_warmup and rest are set by pipeline::FatigueAnalysis, which knows only after the warm-up
 // which channels carry an ECG, and which follows each channel's activity over the recording.)
 // Band power is the mean square of the analysed epoch. Ratios with no band power are NaN and
@@ -72,8 +74,8 @@ struct QualityThresholds {
     double min_sample_rate_hz = 1000.0;
 };
 
-// Flags that leave an epoch out of the fatigue fits by default: all but low_rate, which marks
-// every epoch of a recording alike (the verdict reports it instead).
+// Flags that leave an epoch out of the fatigue fits by default: all but low_rate (never set
+// per epoch; kept so that epochs.csv and summary.json name the same flags as before).
 inline constexpr std::uint32_t kFitExcludingFlags = EmptySpectrum | Flatline | Clipping |
                                                     MainsDominant | MotionArtefact |
                                                     EcgContamination | SampleGap | EcgWarmup | Rest;

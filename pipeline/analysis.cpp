@@ -82,16 +82,14 @@ std::vector<Contraction> spans_from_annotations(const std::vector<acquisition::A
     return spans;
 }
 
-std::string span_text(const Contraction& c) {
-    return std::to_string(c.start_s) + ":" + std::to_string(c.end_s);
-}
-
 // Numbers in messages as the user would type them: 0.5, 1e+09, nan.
 std::string num(double v) {
     char text[32];
     std::snprintf(text, sizeof text, "%g", v);
     return text;
 }
+
+std::string span_text(const Contraction& c) { return num(c.start_s) + ":" + num(c.end_s); }
 
 // NaN fails every comparison, so it is never within a range.
 void check_within(double value, double min, double max, const std::string& option,
@@ -262,12 +260,20 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
     } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(std::string("--band: ") + e.what());
     }
-    if (bandpass_.clamped())
-        warn("band-pass upper edge " + std::to_string(settings_.band.high_hz) + " Hz clamped to " +
-             std::to_string(bandpass_.effective_high_hz()) + " Hz (0.45 x the sample rate)");
-    if (info.sample_rate_hz < 1000.0)
-        warn("sample rate " + std::to_string(info.sample_rate_hz) +
-             " Hz is below 1 kHz: the EMG spectrum is band-limited and MDF/MNF are biased low");
+    // A slow board (Cyton 250 Hz, Cyton-Daisy 125 Hz): the analysis runs on the band below
+    // 0.45 fs, said once here and recorded once in summary.json (low_rate), not per epoch.
+    if (info.sample_rate_hz < settings_.quality.min_sample_rate_hz)
+        warn("sample rate " + num(info.sample_rate_hz) + " Hz is below " +
+             num(settings_.quality.min_sample_rate_hz) + " Hz: the analysis runs on " +
+             num(band_config(settings_).low_hz) + "-" + num(bandpass_.effective_high_hz()) +
+             " Hz (0.45 x the sample rate" +
+             (bandpass_.clamped() ? "; --band asked for up to " + num(settings_.band.high_hz) + " Hz"
+                                  : std::string()) +
+             "), so MDF and MNF are band-limited, biased low and not comparable with recordings "
+             "at 1 kHz or more (summary.json: low_rate)");
+    else if (bandpass_.clamped())
+        warn("band-pass upper edge " + num(settings_.band.high_hz) + " Hz clamped to " +
+             num(bandpass_.effective_high_hz()) + " Hz (0.45 x the sample rate)");
     analyzer_ = dsp::EpochAnalyzer(analyzer_config(settings_, bandpass_.effective_high_hz()));
     analyzer_.prepare(spec);
     if (!settings_.mains_hz) {
@@ -359,7 +365,7 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
         for (const auto& s : fixed_spans_)
             if (s.start_s >= duration || (std::isfinite(s.end_s) && s.end_s > duration + kEps))
                 throw std::invalid_argument("segment " + span_text(s) + " s is outside the recording (0:" +
-                                            std::to_string(duration) + " s)");
+                                            num(duration) + " s)");
     }
 
     whole_ = make_accumulators({0.0, kInf});
@@ -383,8 +389,8 @@ void FatigueAnalysis::process(dsp::ConstBlockRef raw, const EpochObserver& obser
             for (std::size_t i = 0; i < n; ++i)
                 if (!std::isfinite(src[i]))
                     throw std::invalid_argument(
-                        "channel '" + label + "': non-finite sample (" + std::to_string(src[i]) + ") at " +
-                        std::to_string(static_cast<double>(frames_ + i) / sample_rate_hz_) + " s");
+                        "channel '" + label + "': non-finite sample (" + num(src[i]) + ") at " +
+                        num(static_cast<double>(frames_ + i) / sample_rate_hz_) + " s");
         };
         work_.set_frames(n);
         raw_.set_frames(n);
@@ -763,7 +769,7 @@ AnalysisResult FatigueAnalysis::finish() {
     for (const auto& s : fixed_spans_)
         if (s.start_s >= duration_s || (std::isfinite(s.end_s) && s.end_s > duration_s + kEps))
             throw std::invalid_argument("segment " + span_text(s) + " s is outside the recording (0:" +
-                                        std::to_string(duration_s) + " s)");
+                                        num(duration_s) + " s)");
     return snapshot();
 }
 
@@ -824,7 +830,6 @@ AnalysisResult FatigueAnalysis::snapshot() const {
     r.ecg.highpass_hz = settings_.ecg == dsp::EcgMethod::Highpass ? settings_.ecg_highpass_hz : 0.0;
     r.ecg.report = ecg_.report();
 
-    const bool low_rate = sample_rate_hz_ < settings_.quality.min_sample_rate_hz;
     for (std::size_t c = 0; c < selected_.size(); ++c) {
         ChannelQuality q;
         q.epochs = whole_.counts[c].epochs;
@@ -846,14 +851,11 @@ AnalysisResult FatigueAnalysis::snapshot() const {
                         std::to_string(static_cast<int>(std::lround(100.0 * static_cast<double>(in_contractions[b]) / n))) +
                         " % of epochs";
         }
-        if (low_rate)
-            q.reason += (q.reason.empty() ? "" : ", ") + std::string("sample rate ") +
-                        std::to_string(static_cast<int>(std::lround(sample_rate_hz_))) + " Hz below " +
-                        std::to_string(static_cast<int>(std::lround(settings_.quality.min_sample_rate_hz))) +
-                        " Hz: MDF band-limited";
+        // A low sample rate is the recording's, said once (summary.json low_rate), not per
+        // channel: the verdict is about the epochs.
         if (n == 0) q.reason = "no epochs";
-        if (excluded >= 0.5 || (low_rate && bandpass_.effective_high_hz() < 250.0)) q.verdict = "poor";
-        else if (excluded >= 0.1 || low_rate) q.verdict = "usable";
+        if (excluded >= 0.5) q.verdict = "poor";
+        else if (excluded >= 0.1) q.verdict = "usable";
         else q.verdict = "good";
         r.quality.push_back(q);
     }

@@ -1011,13 +1011,7 @@ struct Capture::Impl {
         }
         notice(fmt::format("{}: {} channels at {} Hz ({})", settings.serial.port, channels, fs,
                            settings.protocol.name));
-        if (fs < 1000.0)
-            warn(fmt::format("{} Hz is too slow for meaningful EMG spectra: the band ends at "
-                             "{:.0f} Hz, so MDF and "
-                             "MNF are biased low and not comparable with recordings at 1 kHz or "
-                             "more (surface EMG "
-                             "has power up to 400-500 Hz)",
-                             fs, 0.45 * fs));
+        // A slow board is warned about once, by the analysis (FatigueAnalysis::prepare).
         // raw.bdf first, its header on disk at once: a capture killed while the analysis is
         // being prepared still leaves a readable (empty) recording.
         std::error_code ec;
@@ -1190,6 +1184,12 @@ CaptureReport Capture::Impl::run() {
         }
         if (recorder_failed) {
             reason = "recording failed: " + recorder_error;
+            break;
+        }
+        // The analysis failed: stop now rather than record on with a view that never moves
+        // (raw.bdf keeps what came; the error is the run's result).
+        if (dsp_failed) {
+            reason = "analysis failed: " + dsp_error;
             break;
         }
         if (fatal) {

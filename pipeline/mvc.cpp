@@ -1,4 +1,5 @@
 #include "pipeline/mvc.hpp"
+#include "dsp/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -66,7 +67,7 @@ std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::ve
         }
     }
     if (!full) throw std::invalid_argument("the MVC recording or segment is shorter than one " +
-                                           std::to_string(window_s) + " s window");
+                                           dsp::format_number(window_s) + " s window");
     for (std::size_t c = 0; c < labels.size(); ++c)
         if (!(best[c] > 0.0)) throw std::invalid_argument("MVC reference of channel '" + labels[c] + "' is zero");
     return best;

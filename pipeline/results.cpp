@@ -298,6 +298,16 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
     j["input"] = input_json(input, result);
     j["settings"] = settings_json(settings, result);
     j["software"] = software_json();
+    // A board below the quality threshold (Cyton 250 Hz, Cyton-Daisy 125 Hz): once, for the
+    // whole recording, with the band the analysis could use. null at 1 kHz and above.
+    if (result.sample_rate_hz < settings.quality.min_sample_rate_hz)
+        j["low_rate"] = {{"sample_rate_hz", result.sample_rate_hz},
+                         {"band_hz", {result.band_low_hz, result.effective_high_hz}},
+                         {"threshold_hz", settings.quality.min_sample_rate_hz},
+                         {"effect", "MDF and MNF band-limited and biased low: not comparable with "
+                                    "recordings at 1 kHz or more"}};
+    else
+        j["low_rate"] = nullptr;
     j["epochs"] = result.epochs;
     j["contraction_source"] = result.contraction_source;
     j["contraction_warning"] = result.contraction_warning.empty() ? nlohmann::ordered_json()
@@ -383,9 +393,9 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
                            {"contraction_epochs", q.contraction_epochs},
                            {"excluded_epochs", q.excluded_epochs}});
     }
-    j["quality"] = {{"verdict_rule", "over the epochs inside contractions: poor if >= 50 % carry an excluding flag "
-                                     "or the band's upper edge is below 250 Hz; usable if >= 10 % do or the sample "
-                                     "rate is below 1 kHz; else good"},
+    j["quality"] = {{"verdict_rule", "over the epochs inside contractions: poor if >= 50 % carry an excluding flag; "
+                                     "usable if >= 10 % do; else good (a sample rate below 1 kHz is recorded "
+                                     "once under low_rate)"},
                     {"channels", quality}};
     const auto& e = result.ecg.report;
     nlohmann::ordered_json ecg_channels = nlohmann::ordered_json::array();

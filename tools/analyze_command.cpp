@@ -370,6 +370,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
 void register_analyze(CLI::App& app) {
     auto o = std::make_shared<AnalyzeOptions>();
     auto* cmd = app.add_subcommand("analyze", "Per-epoch spectral features and fatigue fits of recordings");
+    cmd->alias("analyse");
     cmd->add_option("inputs", o->inputs,
                     "Recordings: EDF/EDF+/BDF/BDF+, CSV/TSV, OpenBCI GUI .txt, OpenSignals .txt/.h5, "
                     "MATLAB .mat (v4/v5/v7.3), WFDB (.hea/.dat) (docs/formats.md; `semg info` shows what is "
@@ -414,11 +415,14 @@ void register_analyze(CLI::App& app) {
         "Fs, Channels): volts, the EMG channels of the largest rate group, zero padding cut.\n"
         "WFDB: the .hea header (or a .dat beside one), formats 16/61/80/212/24/32, gain, baseline\n"
         "and units from the header; checksums checked. Details: docs/formats.md.");
-    add_analysis_options(*cmd, o->analysis, "--channels", false);
+    add_analysis_options(*cmd, o->analysis, false);
+    // --channels was the selection here but a count in `semg capture`: --select in both now.
+    add_deprecated_alias(*cmd, "--channels", o->analysis.channels, "--select");
     cmd->add_flag("--overwrite", o->overwrite,
                   "Write into an output folder that holds other files too (they are kept)");
-    cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout");
+    cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout; warnings and errors only on stderr");
     cmd->callback([o]() {
+        set_quiet(o->quiet);
         // Options and output folders are checked once, before any input is read.
         pipeline::AnalysisSettings settings;
         std::vector<Job> jobs;
@@ -426,7 +430,7 @@ void register_analyze(CLI::App& app) {
                 settings = analysis_settings_from(o->analysis);
                 if (o->fs_hz) pipeline::check_sample_rate(*o->fs_hz, "--fs");
                 jobs = plan_jobs(o->inputs, o->out);
-            }))
+            }, ExitCode::Usage))
             return;
         int failures = 0;
         std::map<fs::path, fs::path> derivatives; // written to -> dataset root

@@ -215,7 +215,7 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
     }
     if (o.channels && p.name != "ascii")
         throw std::invalid_argument(
-            "--channels N applies to --protocol ascii (the other protocols fix or send it)");
+            "--channel-count applies to --protocol ascii (the other protocols fix or send it)");
     s.expected_channels = o.channels;
     s.labels = split_list(o.labels);
 
@@ -295,26 +295,34 @@ void capture(CaptureOptions o) {
         return;
     }
     if (o.port.empty())
-        throw std::invalid_argument("--port is required");
+        throw UsageError("--port is required");
     std::filesystem::path bids_raw;
-    if (!o.bids_root.empty()) {
-        if (o.subject.empty() || o.task.empty())
-            throw std::invalid_argument("--bids-root needs --subject and --task");
-        bids::check_label(o.subject, "--subject");
-        bids::check_label(o.task, "--task");
-        if (!o.session.empty()) bids::check_label(o.session, "--session");
-        if (!o.run.empty()) bids::check_label(o.run, "--run");
-        const auto [folder, stem] = bids_place(o);
-        bids_raw = o.bids_root / folder / (stem + "_emg.bdf");
+    pipeline::CaptureSettings settings;
+    std::optional<pipeline::DashboardEndpoint> endpoint;
+    try {
+        if (!o.bids_root.empty()) {
+            if (o.subject.empty() || o.task.empty())
+                throw std::invalid_argument("--bids-root needs --subject and --task");
+            bids::check_label(o.subject, "--subject");
+            bids::check_label(o.task, "--task");
+            if (!o.session.empty()) bids::check_label(o.session, "--session");
+            if (!o.run.empty()) bids::check_label(o.run, "--run");
+            const auto [folder, stem] = bids_place(o);
+            bids_raw = o.bids_root / folder / (stem + "_emg.bdf");
+            if (o.out.empty())
+                o.out = o.bids_root / "derivatives" / "semg" / folder / (stem + "_desc-fatigue");
+        } else if (!o.subject.empty() || !o.session.empty() || !o.task.empty() || !o.run.empty()) {
+            throw std::invalid_argument("--subject, --session, --task and --run need --bids-root");
+        }
         if (o.out.empty())
-            o.out = o.bids_root / "derivatives" / "semg" / folder / (stem + "_desc-fatigue");
-    } else if (!o.subject.empty() || !o.session.empty() || !o.task.empty() || !o.run.empty()) {
-        throw std::invalid_argument("--subject, --session, --task and --run need --bids-root");
+            o.out = default_out_dir();
+        settings = settings_from(o);
+        settings.raw_path = bids_raw;
+        if (!o.dashboard.empty())
+            endpoint = pipeline::parse_dashboard_endpoint(o.dashboard);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what()); // the command line, before any port is opened
     }
-    if (o.out.empty())
-        o.out = default_out_dir();
-    auto settings = settings_from(o);
-    settings.raw_path = bids_raw;
 
     // Ctrl-C, SIGTERM and SIGHUP (the terminal went away): blocked in every thread, taken by one
     // thread with sigtimedwait, so no work ever runs in a signal handler. Blocked before any
@@ -332,13 +340,20 @@ void capture(CaptureOptions o) {
     std::unique_ptr<pipeline::DashboardServer> dashboard;
     if (!o.dashboard.empty()) {
         pipeline::DashboardSettings server;
-        server.endpoint = pipeline::parse_dashboard_endpoint(o.dashboard);
+        server.endpoint = *endpoint;
         server.page = report::render_live_html;
         dashboard = std::make_unique<pipeline::DashboardServer>(std::move(server));
         settings.dashboard = dashboard.get();
-        log_notice("dashboard (read-only): " + dashboard->url());
+        // Printed even with -q: with --dashboard 0 the address exists only here.
+        std::cerr << "semg: dashboard (read-only): " << dashboard->url() << std::endl;
     }
-    pipeline::Capture session(std::move(settings));
+    std::optional<pipeline::Capture> session_storage;
+    try {
+        session_storage.emplace(std::move(settings));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what()); // a setting out of range (--range-uv, timeouts)
+    }
+    pipeline::Capture& session = *session_storage;
 
     std::jthread signal_thread([&session, signals](std::stop_token stop) {
         acquisition::set_current_thread_name("semg-signals");
@@ -375,10 +390,15 @@ void capture(CaptureOptions o) {
         const bool too_short = r.results_error.find("shorter than one epoch") != std::string::npos;
         const std::string text = fmt::format("{}: {}; the raw recording is kept: {} ({})", r.port,
                                              r.results_error, r.raw_path.string(), counts);
-        if (!too_short)
-            throw std::runtime_error(text);
-        log_warning(text);
-        return;
+        if (too_short) {
+            log_warning(text);
+            return;
+        }
+        // A stream that was not the protocol, or a recording that could not be written, is
+        // the device's or the disk's problem (3); an analysis that failed is the input's (1).
+        if (r.stream_rejected || r.results_error.rfind("raw recording failed", 0) == 0)
+            throw DeviceError(text);
+        throw std::runtime_error(text);
     }
     if (!o.quiet) {
         std::cout << fmt::format("captured {} from {} (stop: {})\n", counts, r.port, r.stop_reason);
@@ -401,8 +421,8 @@ void capture(CaptureOptions o) {
     // Results for what arrived are written, but a session that ended this way did not do its
     // job: exit non-zero so that a script notices.
     if (r.stalled)
-        throw std::runtime_error(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
-                                             r.port, r.stop_reason, r.duration_s, o.out.string()));
+        throw DeviceError(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
+                                      r.port, r.stop_reason, r.duration_s, o.out.string()));
 }
 
 } // namespace
@@ -426,8 +446,10 @@ void register_capture(CLI::App& app) {
                     "Sample rate in Hz: required for ascii; cyton's packet rate (250)");
     cmd->add_option("--gain", o->gain, "Cyton PGA gain set on the board (scales counts to uV)")
         ->capture_default_str();
-    cmd->add_option("--channels", o->channels,
+    cmd->add_option("--channel-count", o->channels,
                     "ascii: the number of values per line the device sends");
+    // --channels was this count here but the channel selection in `semg analyze`.
+    add_deprecated_alias(*cmd, "--channels", o->channels, "--channel-count");
     cmd->add_option(
         "--labels", o->labels,
         "Comma-separated channel names (default: from the device, else ch1..chN); names like "
@@ -460,7 +482,7 @@ void register_capture(CLI::App& app) {
         "--range-uv", o->range_uv,
         "Physical range MIN:MAX of raw.bdf in whole uV (default: the device's range, else "
         "-100000:100000)");
-    add_analysis_options(*cmd, o->analysis, "--select", true);
+    add_analysis_options(*cmd, o->analysis, true);
     cmd->add_option("--live", o->live,
                     "Live view: auto (terminal if stdout is one, else plain lines), terminal, "
                     "plain or none")
@@ -483,12 +505,16 @@ void register_capture(CLI::App& app) {
     cmd->add_option("--bids-placement", o->bids_placement,
                     "--bids-root: EMGPlacementSchemeDescription, how the sites were chosen (e.g. "
                     "\"SENIAM, by palpation\")");
-    cmd->add_flag("-q,--quiet", o->quiet, "No live view and no summary on stdout");
+    cmd->add_flag("-q,--quiet", o->quiet,
+                  "No live view and no summary on stdout; warnings and errors only on stderr");
     cmd->add_option(
         "--recover", o->recover,
         "Make the raw.bdf of a killed capture readable (sets its record count from the file size) "
         "and exit");
-    cmd->callback([o]() { run_command([&] { capture(*o); }); });
+    cmd->callback([o]() {
+        set_quiet(o->quiet);
+        run_command([&] { capture(*o); });
+    });
 }
 
 } // namespace semg::tools

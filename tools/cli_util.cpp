@@ -4,11 +4,16 @@
 #include "dsp/spectrum.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
+#include <map>
+#include <memory>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -49,7 +54,7 @@ double parse_mains(const std::string& text) {
     if (text == "off" || text == "none") return 0.0;
     if (text == "50") return 50.0;
     if (text == "60") return 60.0;
-    throw std::invalid_argument("--mains must be 50, 60 or off, got '" + text + "'");
+    throw std::invalid_argument("--mains must be auto, 50, 60 or off, got '" + text + "'");
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -83,9 +88,8 @@ pipeline::ContractionMode contraction_mode_from_string(const std::string& text) 
                                 text + "'");
 }
 
-void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, const std::string& channels_option,
-                          bool live) {
-    cmd.add_option(channels_option, o.channels,
+void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, bool live) {
+    cmd.add_option("--select", o.channels,
                    "Comma-separated channel labels to analyse (default: all)");
     cmd.add_option("--band", o.band, "Band-pass LOW:HIGH in Hz (upper edge clamped to 0.45 fs)")
         ->capture_default_str();
@@ -238,6 +242,169 @@ void check_input_file(const std::filesystem::path& path, const std::string& opti
 
 void log_notice(const std::string& message) { logger().info(message); }
 void log_warning(const std::string& message) { logger().warn(message); }
+void set_quiet(bool quiet) {
+    logger().set_level(quiet ? spdlog::level::warn : spdlog::level::info);
+}
+
+namespace {
+// Deprecated spellings and their replacements, for the warning and for suggestions.
+std::map<const CLI::Option*, std::string>& deprecated_options() {
+    static std::map<const CLI::Option*, std::string> table;
+    return table;
+}
+} // namespace
+
+namespace detail {
+void note_deprecated(CLI::App& cmd, CLI::Option* alias, CLI::Option* current) {
+    const std::string old_name = alias->get_name();
+    const std::string new_name = current->get_name();
+    const std::string command = cmd.get_name();
+    deprecated_options()[alias] = new_name;
+    alias->group(""); // hidden from --help
+    // Both spellings at once: refused after the parse (CLI11's excludes() would print an empty
+    // "Excludes:" for the hidden name in --help). One check per command covers all its aliases.
+    static std::map<const CLI::App*, std::vector<std::pair<const CLI::Option*, const CLI::Option*>>>
+        aliases;
+    auto& mine = aliases[&cmd];
+    if (mine.empty())
+        cmd.parse_complete_callback([&mine] {
+            for (const auto& [old_option, new_option] : mine)
+                if (old_option->count() > 0 && new_option->count() > 0)
+                    throw CLI::ValidationError("--" + old_option->get_lnames().front() +
+                                               " is the old spelling of " +
+                                               new_option->get_name() + ": give one of them");
+        });
+    mine.emplace_back(alias, current);
+    auto told = std::make_shared<bool>(false);
+    alias->each([told, old_name, new_name, command](const std::string&) {
+        if (*told) return;
+        *told = true;
+        log_warning(fmt::format("`semg {} {}` is deprecated: use {} (it means the same)", command,
+                                old_name, new_name));
+    });
+}
+} // namespace detail
+
+std::string replacement_of(const CLI::Option& option) {
+    const auto it = deprecated_options().find(&option);
+    return it == deprecated_options().end() ? std::string() : it->second;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    const std::size_t n = a.size(), m = b.size();
+    std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
+    for (std::size_t i = 0; i <= n; ++i) d[i][0] = i;
+    for (std::size_t j = 0; j <= m; ++j) d[0][j] = j;
+    for (std::size_t i = 1; i <= n; ++i)
+        for (std::size_t j = 1; j <= m; ++j) {
+            const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+        }
+    return d[n][m];
+}
+
+std::optional<std::string> closest_match(const std::string& word,
+                                         const std::vector<std::string>& candidates) {
+    const auto bare = [](const std::string& s) {
+        return s.substr(std::min(s.find_first_not_of('-'), s.size()));
+    };
+    const std::string w = bare(word);
+    std::optional<std::string> best;
+    std::size_t best_score = std::numeric_limits<std::size_t>::max();
+    for (const auto& candidate : candidates) {
+        const std::string c = bare(candidate);
+        if (c.empty() || w.empty()) continue;
+        const std::size_t d = edit_distance(w, c);
+        const std::size_t allowed = std::max(w.size(), c.size()) <= 4 ? 1 : 2;
+        const bool prefix = std::min(w.size(), c.size()) >= 3 &&
+                            (w.rfind(c, 0) == 0 || c.rfind(w, 0) == 0);
+        if (d > allowed && !prefix) continue;
+        // A near spelling beats a prefix; among equals, the first (the order of --help).
+        const std::size_t score = d <= allowed ? d : 100 + d;
+        if (score < best_score) {
+            best_score = score;
+            best = candidate;
+        }
+    }
+    return best;
+}
+
+namespace {
+
+std::vector<std::string> option_names(const CLI::App& cmd) {
+    std::vector<std::string> names;
+    for (const CLI::Option* opt : cmd.get_options()) {
+        for (const auto& l : opt->get_lnames()) names.push_back("--" + l);
+        for (const auto& s : opt->get_snames()) names.push_back("-" + s);
+    }
+    return names;
+}
+
+// The current name to suggest for a (possibly deprecated) option name of `cmd`.
+std::string suggestion_for(const CLI::App& cmd, const std::string& name) {
+    const CLI::Option* opt = cmd.get_option_no_throw(name);
+    if (opt != nullptr && !replacement_of(*opt).empty()) return replacement_of(*opt);
+    return name;
+}
+
+bool looks_like_option(const std::string& arg) {
+    if (arg.size() < 2 || arg[0] != '-') return false;
+    // -5, -0.1, -1:2: values, not options.
+    return !(std::isdigit(static_cast<unsigned char>(arg[1])) || arg[1] == '.');
+}
+
+} // namespace
+
+std::string parse_error_message(const CLI::App& app, const CLI::ParseError& error,
+                                const std::vector<std::string>& args) {
+    const std::string base = error.what();
+    // The subcommand: the first argument that is not an option.
+    const CLI::App* cmd = nullptr;
+    std::size_t i = 0;
+    for (; i < args.size(); ++i) {
+        if (looks_like_option(args[i])) continue;
+        for (const CLI::App* sub : app.get_subcommands({})) {
+            if (sub->check_name(args[i])) cmd = sub;
+        }
+        if (cmd == nullptr) {
+            std::vector<std::string> names;
+            for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+            if (const auto near = closest_match(args[i], names))
+                return fmt::format("unknown command '{}' (did you mean '{}'?)", args[i], *near);
+            return fmt::format("unknown command '{}': the commands are {}", args[i],
+                               fmt::join(names, ", "));
+        }
+        break;
+    }
+    if (cmd == nullptr) {
+        if (base.find("subcommand is required") != std::string::npos) {
+            std::vector<std::string> names;
+            for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+            return fmt::format("a command is required: {}", fmt::join(names, ", "));
+        }
+        return base;
+    }
+    // The first option the subcommand does not know.
+    for (std::size_t k = i + 1; k < args.size(); ++k) {
+        if (args[k] == "--") break;
+        if (!looks_like_option(args[k])) continue;
+        const std::string name = args[k].substr(0, args[k].find('='));
+        if (cmd->get_option_no_throw(name) != nullptr || app.get_option_no_throw(name) != nullptr)
+            continue;
+        const auto near = closest_match(name, option_names(*cmd));
+        return fmt::format("unknown option {} for `semg {}`{}", name, cmd->get_name(),
+                           near ? " (did you mean " + suggestion_for(*cmd, *near) + "?)"
+                                : std::string(" (semg " + cmd->get_name() + " --help lists them)"));
+    }
+    return base;
+}
+
+std::string human(double value, int digits) {
+    if (std::isnan(value)) return "nan";
+    return fmt::format("{:.{}g}", value, digits);
+}
 
 Progress::Progress(std::string name, std::uint64_t total)
     : name_(std::move(name)), total_(total), enabled_(total > 0 && ::isatty(STDERR_FILENO) == 1) {}

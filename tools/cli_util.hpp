@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,11 +40,9 @@ struct AnalysisOptions {
     pipeline::ContractionDetector::Config detector{}; // --detect-* (docs/contractions.md)
 };
 
-// Adds the options to `cmd`. `channels_option` names the channel selection ("--channels" for
-// analyze; capture uses --channels for the device's channel count). With live = true the
+// Adds the options to `cmd`; --select names the channels to analyse. With live = true the
 // options that need a file (--annotation, --mvc-segment of the input) are left out.
-void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, const std::string& channels_option,
-                          bool live);
+void add_analysis_options(CLI::App& cmd, AnalysisOptions& o, bool live);
 // Throws std::invalid_argument naming the option: a value outside pipeline::AnalysisLimits, a
 // --montage or --mvc that is missing or a folder.
 pipeline::AnalysisSettings analysis_settings_from(const AnalysisOptions& o);
@@ -62,6 +61,30 @@ std::vector<std::string> split_list(const std::string& text);
 
 void log_notice(const std::string& message);
 void log_warning(const std::string& message);
+// -q: warnings and errors only (notices are silenced).
+void set_quiet(bool quiet);
+
+// `old_name` as a deprecated spelling of the option `current_name` of `cmd` (same variable):
+// hidden from --help, refused together with the current name, and one warning when used.
+template <class T>
+CLI::Option* add_deprecated_alias(CLI::App& cmd, const std::string& old_name, T& target,
+                                  const std::string& current_name);
+// The current spelling of a deprecated option, or empty.
+std::string replacement_of(const CLI::Option& option);
+
+// Levenshtein distance with adjacent transpositions (optimal string alignment).
+std::size_t edit_distance(const std::string& a, const std::string& b);
+// The candidate a user most likely meant by `word`, if any is close: within 2 edits (1 for
+// words of 4 characters or fewer), or one is a prefix of the other of at least 3 characters.
+std::optional<std::string> closest_match(const std::string& word,
+                                         const std::vector<std::string>& candidates);
+// A parse error's message with the suggestion for an unknown command or option, where one is
+// close: "unknown option --output for `semg analyze` (did you mean --out?)".
+std::string parse_error_message(const CLI::App& app, const CLI::ParseError& error,
+                                const std::vector<std::string>& args);
+
+// Numbers for people: shortest form of up to `digits` significant digits (450, 56.25, 0.001).
+std::string human(double value, int digits = 6);
 
 // A progress bar on stderr, only when stderr is a terminal.
 class Progress {
@@ -76,5 +99,18 @@ private:
     bool enabled_;
     int shown_ = -1;
 };
+
+namespace detail {
+void note_deprecated(CLI::App& cmd, CLI::Option* alias, CLI::Option* current);
+}
+
+template <class T>
+CLI::Option* add_deprecated_alias(CLI::App& cmd, const std::string& old_name, T& target,
+                                  const std::string& current_name) {
+    CLI::Option* current = cmd.get_option(current_name);
+    CLI::Option* alias = cmd.add_option(old_name, target, "deprecated: use " + current_name);
+    detail::note_deprecated(cmd, alias, current);
+    return alias;
+}
 
 } // namespace semg::tools

@@ -1,12 +1,30 @@
 #include "tools/commands.hpp"
 
+#include "acquisition/serial_port.hpp"
+#include "pipeline/capture.hpp"
+#include "pipeline/dashboard.hpp"
+
+#include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 namespace semg::tools {
 namespace {
 int g_exit_code = 0;
+
+ExitCode code_of(const std::exception& e, ExitCode fallback) {
+    if (dynamic_cast<const UsageError*>(&e) != nullptr)
+        return ExitCode::Usage;
+    if (dynamic_cast<const DeviceError*>(&e) != nullptr ||
+        dynamic_cast<const acquisition::SerialError*>(&e) != nullptr ||
+        dynamic_cast<const pipeline::CaptureError*>(&e) != nullptr ||
+        dynamic_cast<const pipeline::DashboardError*>(&e) != nullptr ||
+        dynamic_cast<const std::filesystem::filesystem_error*>(&e) != nullptr)
+        return ExitCode::DeviceIo;
+    return fallback;
 }
+} // namespace
 
 void register_commands(CLI::App& app) {
     register_analyze(app);
@@ -16,16 +34,18 @@ void register_commands(CLI::App& app) {
     register_info(app);
 }
 
-bool run_command(const std::function<void()>& body) {
+bool run_command(const std::function<void()>& body, ExitCode on_error) {
     try {
         body();
         return true;
     } catch (const std::exception& e) {
         std::cerr << "semg: error: " << e.what() << '\n';
-        g_exit_code = 1;
+        set_exit_code(code_of(e, on_error));
         return false;
     }
 }
+
+void set_exit_code(ExitCode code) { g_exit_code = std::max(g_exit_code, static_cast<int>(code)); }
 
 int exit_code() { return g_exit_code; }
 

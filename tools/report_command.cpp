@@ -1,5 +1,6 @@
 // `semg report DIR...`: (re)builds DIR/report.html from the result files in DIR.
 #include "report/report.hpp"
+#include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
 
 #include <iostream>
@@ -17,8 +18,9 @@ void register_report(CLI::App& app) {
         "report", "Write DIR/report.html (charts, tables, settings; opens offline) from a result folder");
     cmd->add_option("dirs", o->dirs, "Result folders of `semg analyze` (summary.json, epochs.csv, pairs.csv)")
         ->required();
-    cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+    cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success; warnings and errors only");
     cmd->callback([o]() {
+        set_quiet(o->quiet);
         for (const auto& dir : o->dirs) {
             run_command([&] {
                 const auto path = report::write_report(dir);

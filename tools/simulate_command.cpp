@@ -5,6 +5,7 @@
 #include "acquisition/serial_stream.hpp"
 #include "acquisition/simulator.hpp"
 #include "pipeline/output_dir.hpp"
+#include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
 
 #include <algorithm>
@@ -55,6 +56,7 @@ struct SimulateOptions {
     std::uint64_t fault_seed = 1;
     double speed = 1.0;
     bool no_wait = false;
+    bool print_labels = false;
 };
 
 enum class OutputFormat { BdfPlus, EdfPlus, Csv };
@@ -105,6 +107,7 @@ parse_fault(const std::string& text, const std::string& option, bool allow_level
 acquisition::Scenario build_scenario(const SimulateOptions& o) {
     acquisition::Scenario s =
         o.scenario.empty() ? acquisition::Scenario{} : acquisition::load_scenario(o.scenario);
+    const bool default_pairs = o.scenario.empty();
     if (o.seed)
         s.seed = *o.seed;
     if (o.fs_hz)
@@ -132,6 +135,12 @@ acquisition::Scenario build_scenario(const SimulateOptions& o) {
         for (auto& p : s.pairs)
             p.mdf_slope_pct_per_s = {-*o.fatigue_pct_per_s, -*o.fatigue_pct_per_s};
     }
+    // Below 1 kHz the band ends at 0.45 fs: the default pairs (MDF 70-80 Hz in 20-450 Hz) are
+    // seen as a slower board sees the same muscles. A scenario file's pairs are taken as given.
+    const double high_hz = 0.45 * s.sample_rate_hz;
+    if (default_pairs && s.sample_rate_hz > 0.0 && high_hz < s.model.band_high_hz)
+        for (auto& p : s.pairs)
+            p = acquisition::pair_in_band(p, s.model, high_hz);
     if (o.imbalance) {
         if (!(*o.imbalance > 0.0))
             throw std::invalid_argument("--imbalance (L/R ratio) must be > 0");
@@ -174,7 +183,7 @@ void write_edf(acquisition::Simulator& sim, const std::filesystem::path& temp,
     const double fs = info.sample_rate_hz;
     if (fs != std::round(fs))
         throw std::invalid_argument("EDF/BDF files need a whole-number sample rate, not " +
-                                    std::to_string(fs) + " Hz (write .csv instead)");
+                                    human(fs) + " Hz (write .csv instead)");
     acquisition::EdfWriterConfig cfg;
     cfg.format = format == OutputFormat::EdfPlus ? acquisition::EdfFormat::EdfPlus
                                                  : acquisition::EdfFormat::BdfPlus;
@@ -255,12 +264,20 @@ std::optional<double> protocol_rate_hz(const std::string& protocol) {
 // command, or when the port goes away.
 void stream(SimulateOptions o) {
     const auto fixed = protocol_rate_hz(o.protocol);
-    if (fixed && o.fs_hz && *o.fs_hz != *fixed && !o.quiet)
-        std::cerr << "semg: warning: a real " << o.protocol << " streams at " << *fixed
-                  << " Hz, not " << *o.fs_hz << " Hz; give `semg capture` the same --fs\n";
+    if (fixed && o.fs_hz && *o.fs_hz != *fixed)
+        log_warning("a real " + o.protocol + " streams at " + human(*fixed) + " Hz, not " +
+                    human(*o.fs_hz) + " Hz; give `semg capture` the same --fs");
     if (fixed && !o.fs_hz)
         o.fs_hz = fixed;
     acquisition::Simulator sim(build_scenario(o));
+    const auto& info = sim.info();
+    std::string labels;
+    for (const auto& ch : info.channels)
+        labels += (labels.empty() ? "" : ",") + ch.label;
+    // The labels first, before the port is opened: the capture's command line needs them.
+    if (o.protocol != "ascii")
+        log_notice(o.protocol + " sends no channel names; capture with --labels \"" + labels +
+                   "\"");
     acquisition::SerialStreamerConfig cfg;
     cfg.packets.protocol = o.protocol;
     cfg.packets.faults = {o.corrupt_rate, o.drop_rate, o.fault_seed};
@@ -288,20 +305,10 @@ void stream(SimulateOptions o) {
             if (::sigtimedwait(&signals, nullptr, &poll) > 0)
                 stop.request_stop();
     });
-    const auto& info = sim.info();
-    if (!o.quiet) {
-        std::string labels;
-        for (const auto& ch : info.channels)
-            labels += (labels.empty() ? "" : ",") + ch.label;
-        std::cerr << "semg: streaming " << info.channels.size() << " channels at "
-                  << info.sample_rate_hz << " Hz, " << sim.scenario().duration_s() << " s, as "
-                  << o.protocol << " to " << o.serial
-                  << (o.protocol.rfind("cyton", 0) == 0 && !o.no_wait ? " (waiting for 'b')" : "")
-                  << "\n";
-        if (o.protocol != "ascii")
-            std::cerr << "semg: " << o.protocol
-                      << " sends no channel names; capture with --labels \"" << labels << "\"\n";
-    }
+    log_notice("streaming " + std::to_string(info.channels.size()) + " channels at " +
+               human(info.sample_rate_hz) + " Hz, " + human(sim.scenario().duration_s()) +
+               " s, as " + o.protocol + " to " + o.serial +
+               (o.protocol.rfind("cyton", 0) == 0 && !o.no_wait ? " (waiting for 'b')" : ""));
     const auto stats = streamer.run(port, stop.get_token());
     signal_thread.request_stop();
     signal_thread.join();
@@ -313,6 +320,18 @@ void stream(SimulateOptions o) {
 }
 
 void simulate(const SimulateOptions& o) {
+    if (o.print_labels) {
+        // The channel names a binary protocol does not send, for `semg capture --labels`.
+        SimulateOptions sized = o;
+        if (!sized.fs_hz)
+            sized.fs_hz = protocol_rate_hz(o.protocol);
+        acquisition::Simulator sim(build_scenario(sized));
+        std::string labels;
+        for (const auto& ch : sim.info().channels)
+            labels += (labels.empty() ? "" : ",") + ch.label;
+        std::cout << labels << '\n';
+        return;
+    }
     if (!o.serial.empty()) {
         if (!o.output.empty())
             throw std::invalid_argument("give either OUTPUT or --serial PATH, not both");
@@ -342,8 +361,8 @@ void simulate(const SimulateOptions& o) {
                            : format == OutputFormat::EdfPlus ? "EDF+"
                                                              : "BDF+";
         std::cout << "wrote " << o.output.string() << ": " << kind << ", " << info.channels.size()
-                  << " channels at " << info.sample_rate_hz << " Hz, "
-                  << sim.scenario().duration_s() << " s, " << sim.contractions().size()
+                  << " channels at " << human(info.sample_rate_hz) << " Hz, "
+                  << human(sim.scenario().duration_s()) << " s, " << sim.contractions().size()
                   << (sim.contractions().size() == 1 ? " contraction" : " contractions")
                   << ", seed " << sim.scenario().seed << "\n"
                   << "truth: " << (parent / truth_name).string() << "\n";
@@ -360,18 +379,27 @@ void register_simulate(CLI::App& app) {
     cmd->add_option("--scenario", o->scenario,
                     "TOML scenario file (see docs/simulator.md); the "
                     "options below override it");
-    cmd->add_option("--duration-s", o->hold_s, "Length of each contraction (hold) in s [90]");
+    cmd->add_option("--hold-s", o->hold_s, "Length of each contraction (hold) in s [90]");
+    // --duration-s is the total length in `semg capture`; here it was the hold.
+    add_deprecated_alias(*cmd, "--duration-s", o->hold_s, "--hold-s");
     cmd->add_option("--rest-s", o->rest_s, "Rest before, between and after contractions in s [5]");
-    cmd->add_option("--fs", o->fs_hz, "Sample rate in Hz [2048]; EDF/BDF need a whole number");
+    cmd->add_option("--fs", o->fs_hz,
+                    "Sample rate in Hz [2048; --serial: the protocol's, cyton 250, cyton-daisy "
+                    "125, openeeg 256]; EDF/BDF need a whole number. Below 1 kHz the default "
+                    "pairs are the same muscles seen in the narrower band (docs/simulator.md)");
     cmd->add_option("--pairs", o->pairs, "Number of bilateral pairs, 1 to 8 [4]");
     cmd->add_option("--fatigue-pct-per-s", o->fatigue_pct_per_s,
                     "MDF decline in %/s on every channel (default: per channel, 0.18 to 0.45)");
     cmd->add_option("--imbalance", o->imbalance,
                     "Left/right RMS ratio on every pair (default: per pair, 0.90 to 1.25)");
-    cmd->add_option("--contractions", o->contractions, "Number of contractions [1]");
-    cmd->add_option("--ecg", o->ecg_ratio,
+    cmd->add_option("--contraction-count", o->contractions, "Number of contractions [1]");
+    // --contractions says where contractions come from in `semg analyze` and `semg capture`.
+    add_deprecated_alias(*cmd, "--contractions", o->contractions, "--contraction-count");
+    cmd->add_option("--ecg-ratio", o->ecg_ratio,
                     "Add ECG: R-peak amplitude relative to the mean EMG RMS (stronger on the left "
                     "and higher up)");
+    // --ecg is the ECG removal method in `semg analyze` and `semg capture`.
+    add_deprecated_alias(*cmd, "--ecg", o->ecg_ratio, "--ecg-ratio");
     cmd->add_option("--mains", o->mains_hz, "Add mains interference at 50 or 60 Hz with harmonics");
     cmd->add_option("--mains-uv", o->mains_uv, "Mains fundamental amplitude in uV [10]");
     cmd->add_option("--noise-snr-db", o->snr_db, "Add white noise at this SNR relative to RMS0");
@@ -388,7 +416,10 @@ void register_simulate(CLI::App& app) {
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_option("--seed", o->seed, "Random seed [1]");
-    cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+    cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success; warnings and errors only");
+    cmd->add_flag("--print-labels", o->print_labels,
+                  "Print the channel labels of this simulation (comma-separated, for `semg "
+                  "capture --labels`) and exit");
     cmd->add_option(
         "--serial", o->serial,
         "Stream to this serial port or pty in real time instead of writing OUTPUT (a fake device "
@@ -410,7 +441,20 @@ void register_simulate(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--no-wait", o->no_wait,
                   "--serial cyton: stream at once instead of waiting for 'b'");
-    cmd->callback([o]() { run_command([&] { simulate(*o); }); });
+    cmd->callback([o]() {
+        set_quiet(o->quiet);
+        // A setting that cannot be simulated is the command line's fault; anything else is
+        // the port or the disk.
+        run_command(
+            [&] {
+                try {
+                    simulate(*o);
+                } catch (const std::invalid_argument& e) {
+                    throw UsageError(e.what());
+                }
+            },
+            ExitCode::DeviceIo);
+    });
 }
 
 } // namespace semg::tools

@@ -172,13 +172,15 @@ TEST(QualityAnalyzer, RailsGapsAndLowRate) {
         EXPECT_EQ(r.metrics[e][0].gaps, first <= 4200 && last > 4200 ? 1u : 0u);
         EXPECT_FALSE(has(r.flags[e][0], dsp::LowSampleRate));
     }
+    // A slow board is the recording's, said once by the pipeline: no epoch carries low_rate
+    // (issue 17: every epoch flagged made every card red while the fits said 0 flagged).
     const double slow = 500.0;
     auto low = quality(slow, 1);
     const auto y = emg(3000, 20.0, 4, slow);
     const auto rl = run_quality(low, test::make_block({y}), test::make_block({y}), {3000});
     ASSERT_FALSE(rl.flags.empty());
     for (const auto &f : rl.flags)
-        EXPECT_EQ(f[0], dsp::LowSampleRate);
+        EXPECT_FALSE(has(f[0], dsp::LowSampleRate));
 }
 
 TEST(QualityAnalyzer, ChunkInvariantAndAllocationFree) {

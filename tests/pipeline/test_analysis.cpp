@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -154,14 +156,28 @@ TEST(FatigueAnalysis, RejectsNonFiniteSamplesNamingChannelAndTime) {
     }
 }
 
-TEST(FatigueAnalysis, WarnsOnLowRateAndClampedBand) {
+// A slow board: one warning that says the rate and the band the analysis runs on (issue 17:
+// not one per clamp and one per rate, and nothing per epoch).
+TEST(FatigueAnalysis, WarnsOnceOnLowRateWithTheBandItRunsOn) {
+    for (const double fs : {500.0, 250.0, 125.0}) {
+        std::vector<std::string> warnings;
+        pipeline::FatigueAnalysis analysis({});
+        analysis.prepare(info_for(fs, {"a"}, 5000), [&](const std::string& w) { warnings.push_back(w); });
+        ASSERT_EQ(warnings.size(), 1u) << fs;
+        EXPECT_DOUBLE_EQ(analysis.effective_high_hz(), 0.45 * fs);
+        char band[64];
+        std::snprintf(band, sizeof band, "runs on 20-%g Hz", 0.45 * fs);
+        EXPECT_NE(warnings[0].find(band), std::string::npos) << warnings[0];
+        EXPECT_NE(warnings[0].find("below 1000 Hz"), std::string::npos) << warnings[0];
+    }
+    // At 1 kHz and above, a band beyond 0.45 fs is still said as a clamp.
     std::vector<std::string> warnings;
-    pipeline::FatigueAnalysis analysis({});
-    analysis.prepare(info_for(500.0, {"a"}, 5000), [&](const std::string& w) { warnings.push_back(w); });
-    ASSERT_EQ(warnings.size(), 2u);
-    EXPECT_NE(warnings[0].find("clamped"), std::string::npos);
-    EXPECT_NE(warnings[1].find("below 1 kHz"), std::string::npos);
-    EXPECT_DOUBLE_EQ(analysis.effective_high_hz(), 225.0);
+    pipeline::AnalysisSettings wide;
+    wide.band = {20.0, 600.0, 4};
+    pipeline::FatigueAnalysis analysis(wide);
+    analysis.prepare(info_for(1000.0, {"a"}, 5000), [&](const std::string& w) { warnings.push_back(w); });
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("600 Hz clamped to 450 Hz"), std::string::npos) << warnings[0];
 }
 
 TEST(FatigueAnalysis, RejectsSegmentOutsideRecordingAndBandAboveNyquist) {

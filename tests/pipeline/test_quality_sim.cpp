@@ -616,22 +616,25 @@ TEST(QualityRealData, FlagsArePlausible) {
             << name;
     }
 
-    // OpenBCI Ganglion at 200 Hz: every epoch low-rate; channels 3 and 4 carry nothing (flatline);
-    // recorded in Argentina: 50 Hz mains.
+    // OpenBCI Ganglion at 200 Hz: low-rate (said once, no epoch flagged for it); channels 3 and 4
+    // carry nothing (flatline); recorded in Argentina: 50 Hz mains.
     const auto ganglion = root / "openbci-ganglion-mi-emg";
     for (const char *name : {"OpenBCI-RAW-S02_S1R0.txt", "OpenBCI-RAW-S03_S1REST.txt"}) {
         auto src = openbci_text(ganglion / name);
         const auto r = analyse(*src, whole);
         report(std::string("ganglion ") + name, r);
         for (std::size_t c = 0; c < 4; ++c)
-            EXPECT_EQ(share(r, c, dsp::LowSampleRate), 1.0) << name << " ch" << c + 1;
+            EXPECT_EQ(share(r, c, dsp::LowSampleRate), 0.0) << name << " ch" << c + 1;
+        EXPECT_EQ(r.result.sample_rate_hz, 200.0);
+        EXPECT_DOUBLE_EQ(r.result.effective_high_hz, 90.0);
         EXPECT_EQ(share(r, 2, dsp::Flatline), 1.0);
         EXPECT_EQ(share(r, 3, dsp::Flatline), 1.0);
         EXPECT_EQ(share(r, 0, dsp::Flatline), 0.0);
         EXPECT_EQ(share(r, 1, dsp::Flatline), 0.0);
         EXPECT_EQ(r.result.mains.frequency_hz, 50.0) << name;
-        for (const auto &q : r.result.quality)
-            EXPECT_EQ(q.verdict, "poor") << "band edge 90 Hz";
+        // The unused inputs are poor for their flatline; the rate is not a channel's verdict.
+        EXPECT_EQ(r.result.quality[2].verdict, "poor");
+        EXPECT_EQ(r.result.quality[3].verdict, "poor");
     }
 
     // PhysioNet needle EMG at 4 kHz (16-bit, rails at ±3.28 mV): effort then rest; no mains, no
@@ -686,7 +689,7 @@ TEST(QualityCli, AnalyzeReportsFlagsMainsAndEcg) {
     int rc = 0;
     const auto bdf = (dir / "hold.bdf").string();
     auto out = run_command(
-        "simulate " + bdf + " --duration-s 40 --mains 60 --ecg 3 --flatline 'MF L5 R:25' --seed 3",
+        "simulate " + bdf + " --hold-s 40 --mains 60 --ecg-ratio 3 --flatline 'MF L5 R:25' --seed 3",
         rc);
     ASSERT_EQ(rc, 0) << out;
     out = run_command("analyze " + bdf + " --out " + (dir / "out").string(), rc);

@@ -75,7 +75,7 @@ def main():
 
     # 1. Real biceps fatigue recording.
     out = work / "fatigue.semg"
-    rc = run_semg(a.semg, [str(fatigue), "--channels", "emg_mV", "--contractions", "whole", "--out", str(out)])
+    rc = run_semg(a.semg, [str(fatigue), "--select", "emg_mV", "--contractions", "whole", "--out", str(out)])
     check("semg analyze emg_fatigue.csv exits 0", rc == 0)
     data = np.loadtxt(fatigue, delimiter=",", skiprows=1)
     x_uv = (data[:, 2] * 1000.0).astype(np.float32).astype(np.float64)

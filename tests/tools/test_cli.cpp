@@ -138,7 +138,8 @@ TEST_F(Cli, FsDisagreeingWithTheTimeColumnNeedsForceFs) {
     expect_failure("analyze " + input.string() + " --fs 2000",
                    "fs.csv: --fs 2000 Hz disagrees with the time column 'time_s' (1000 Hz from 3000 timestamps)");
     expect_failure("analyze " + input.string() + " --force-fs", "--force-fs requires --fs");
-    const auto r = run("analyze -q " + input.string() + " --fs 2000 --force-fs --out " + (dir_ / "forced").string());
+    // Not -q: that leaves warnings and errors only, and this is a notice.
+    const auto r = run("analyze " + input.string() + " --fs 2000 --force-fs --out " + (dir_ / "forced").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("--force-fs: 2000 Hz from --fs; the time column 'time_s' is not read"), std::string::npos)
         << r.output;
@@ -180,7 +181,7 @@ TEST_F(Cli, BandAboveNyquist) {
 TEST_F(Cli, UnknownOptionAndBadValues) {
     const auto input = csv("opts.csv", 3.0);
     expect_failure("analyze " + input.string() + " --bogus", "--bogus");
-    expect_failure("analyze " + input.string() + " --mains 55", "--mains must be 50, 60 or off");
+    expect_failure("analyze " + input.string() + " --mains 55", "--mains must be auto, 50, 60 or off");
     expect_failure("analyze " + input.string() + " --psd fft", "welch or periodogram");
     expect_failure("analyze " + input.string() + " --segment 10:20", "outside the recording");
 }
@@ -376,8 +377,9 @@ side = "right"
 )");
     expect_failure("analyze " + path.string() + " --montage " + montage.string(),
                    "channel 'ES L3 R' is sampled at 1024");
-    // Without a montage the slower signal is skipped with a notice and the rest is analysed.
-    const auto r = run("analyze -q " + path.string() + " --out " + (dir_ / "ok").string());
+    // Without a montage the slower signal is skipped with a notice and the rest is analysed
+    // (not -q: that silences notices).
+    const auto r = run("analyze " + path.string() + " --out " + (dir_ / "ok").string());
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("skipping signal 'ES L3 R'"), std::string::npos) << r.output;
 }
@@ -404,7 +406,7 @@ TEST_F(Cli, AnalyzeRecoversSimulatedTruthAcrossSeedsAndRates) {
     for (int fs : {1000, 2048, 4096})
         for (int seed = 1; seed <= 5; ++seed) {
             const auto bdf = dir_ / ("sim_" + std::to_string(fs) + "_" + std::to_string(seed) + ".bdf");
-            auto r = run("simulate -q " + bdf.string() + " --pairs 2 --duration-s 120 --fs " +
+            auto r = run("simulate -q " + bdf.string() + " --pairs 2 --hold-s 120 --fs " +
                          std::to_string(fs) + " --seed " + std::to_string(seed));
             ASSERT_EQ(r.exit_code, 0) << r.output;
             const auto out = dir_ / ("out_" + std::to_string(fs) + "_" + std::to_string(seed));
@@ -452,14 +454,14 @@ TEST_F(Cli, InputsThatWouldShareAResultFolderStopTheRunBeforeAnyIsAnalysed) {
     std::ofstream(dir_ / "same.tsv", std::ios::trunc) << "time_s\tleft_uV\n0\t1\n0.001\t2\n";
     for (const std::string& out : {std::string(), " --out " + (dir_ / "all").string()}) {
         const auto r = run("analyze -q " + csv_in.string() + " " + (dir_ / "same.tsv").string() + out);
-        EXPECT_EQ(r.exit_code, 1) << r.output;
+        EXPECT_EQ(r.exit_code, 2) << r.output; // the command line: before any input is read
         EXPECT_NE(r.output.find("would both write their results to"), std::string::npos) << r.output;
         EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
         EXPECT_FALSE(fs::exists(dir_ / "same.semg"));
         EXPECT_FALSE(fs::exists(dir_ / "all"));
     }
     const auto twice = run("analyze -q " + csv_in.string() + " " + csv_in.string() + " --out " + (dir_ / "all").string());
-    EXPECT_EQ(twice.exit_code, 1) << twice.output;
+    EXPECT_EQ(twice.exit_code, 2) << twice.output;
     EXPECT_NE(twice.output.find("same.csv is given twice"), std::string::npos) << twice.output;
     EXPECT_FALSE(fs::exists(dir_ / "all"));
 }
@@ -478,7 +480,7 @@ TEST_F(Cli, SecondRunIntoTheSameFolderLeavesNoStaleFileOfTheFirst) {
     ASSERT_TRUE(fs::exists(out / "pairs.csv"));
     std::ofstream(out / ".pairs.csv.tmp-99999") << "left by a killed run";
     // One channel: no pair, so the first run's pairs.csv must not stay beside the new results.
-    r = run("analyze -q " + path.string() + " --channels 'ES L3 L' --out " + out.string());
+    r = run("analyze -q " + path.string() + " --select 'ES L3 L' --out " + out.string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_FALSE(fs::exists(out / "pairs.csv"));
     EXPECT_FALSE(fs::exists(out / ".pairs.csv.tmp-99999"));
@@ -559,7 +561,7 @@ TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
         return nlohmann::json();
     };
     const auto all = analyse("all", "");
-    const auto one = analyse("one", "--channels emg_mV");
+    const auto one = analyse("one", "--select emg_mV");
     ASSERT_EQ(all["contractions"].size(), 1u) << all["contraction_source"];
     const auto& con = all["contractions"][0];
     EXPECT_EQ(con["kind"], "repeated_bursts");
@@ -570,7 +572,7 @@ TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
     EXPECT_LT(slope, 0.0);
     EXPECT_LT(mdf["slope_ci95_hz_per_s"][1].get<double>(), 0.0); // the 95 % CI excludes 0
 
-    // The same segments and fit with --channels (detection listens to every EMG channel). The
+    // The same segments and fit with --select (detection listens to every EMG channel). The
     // analysed samples are the same; only the float rounding of the band-pass's SIMD lanes may
     // differ with the channel count (measured: none), hence 1e-9 Hz/s.
     ASSERT_EQ(one["contractions"].size(), 1u);

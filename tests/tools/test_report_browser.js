@@ -488,8 +488,9 @@ async function checkLive(args, browser) {
     start(socat, ['-d', '-d', 'pty,raw,echo=0,link=' + device, 'pty,raw,echo=0,link=' + host]);
     for (let i = 0; i < 100 && !(fs.existsSync(device) && fs.existsSync(host)); i++) await new Promise((r) => setTimeout(r, 50));
     const out = path.join(dir, 'capture.semg');
-    const capture = start(args.semg, ['capture', '--port', host, '--protocol', 'ascii', '--fs', '1000', '--channels', '4',
-                                      '--duration-s', '9', '--out', out, '--dashboard', '127.0.0.1:0', '-q',
+    const capture = start(args.semg, ['capture', '--port', host, '--protocol', 'ascii', '--fs', '1000', '--channel-count', '4',
+                                      '--duration-s', '9', '--out', out, '--dashboard', '127.0.0.1:0', '--live', 'none',
+                                      // not -q: it silences the notice with the stream's format
                                       // epochs from the first second: template subtraction holds
                                       // back its warm-up (up to 15 s without an ECG)
                                       '--ecg', 'highpass']);
@@ -497,7 +498,7 @@ async function checkLive(args, browser) {
     capture.stderr.on('data', (d) => { captureLog += d; });
     const url = (await waitForOutput(capture, /dashboard \(read-only\): (http:\/\/127\.0\.0\.1:\d+\/)/, 20000))[1];
     start(args.semg, ['simulate', '--serial', device, '--protocol', 'ascii', '--fs', '1000', '--pairs', '2',
-                      '--rest-s', '1', '--duration-s', '7', '--seed', '4']);
+                      '--rest-s', '1', '--hold-s', '7', '--seed', '4']);
     await waitForOutput(capture, /4 channels at 1000 Hz/, 20000);
 
     const page = await openPage(browser, url.replace(/\/$/, ''));
@@ -553,7 +554,7 @@ async function main() {
   const bundled = makeReport(args.semg, args.dataset, path.join(args.work, 'bundled'));
   // 2. Many channels, two contractions, an electrode coming off (flagged epochs).
   const sim = path.join(args.work, 'many.bdf');
-  run(args.semg, ['simulate', sim, '--pairs', '8', '--contractions', '2', '--duration-s', '30', '--rest-s', '4',
+  run(args.semg, ['simulate', sim, '--pairs', '8', '--contraction-count', '2', '--hold-s', '30', '--rest-s', '4',
                   '--fs', '1024', '--flatline', '2:20', '--seed', '3', '-q']);
   const many = makeReport(args.semg, sim, path.join(args.work, 'many'));
 
