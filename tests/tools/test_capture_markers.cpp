@@ -179,6 +179,8 @@ TerminalRun drive_terminal(int columns, int rows, const fs::path& dir,
             // terminal wraps) is printed under the last block.
             const bool view_only = screen.find("\ncaptured ") == std::string::npos;
             r.screens += view_only;
+            if (view_only) // kept for a look: build/test_capture_markers/terminal/*/screen.txt
+                std::ofstream(dir / "screen.txt") << screen;
             std::istringstream lines(screen);
             for (std::string line; std::getline(lines, line);) {
                 if (view_only && columns_of(line) > r.widest) {
