@@ -756,8 +756,8 @@ void EdfWriter::flush_record() {
         // Live annotations waiting: into the record just written (in the kernel now).
         const auto last = static_cast<long long>(records_written_) - 1;
         if (annotation_bytes_ > 0 && std::any_of(notes_.begin(), notes_.end(),
-                                                 [](const PlacedNote& n) { return n.record < 0; }))
-            place_waiting(last, last);
+                                                 [](const PlacedNote& n) { return n.record < 0 && n.live; }))
+            place_waiting(last, last, true);
     }
 }
 
@@ -800,10 +800,11 @@ bool EdfWriter::render_record(long long record) {
     return true;
 }
 
-// Notes not yet written go, in order, into the first record in [first, last] with room.
-void EdfWriter::place_waiting(long long first_record, long long last_record) {
+// Notes not yet written go, in order, into the first record in [first, last] with room. At
+// close (all notes) from record 0, as EDFlib places its own.
+void EdfWriter::place_waiting(long long first_record, long long last_record, bool live_only) {
     for (auto& n : notes_) {
-        if (n.record >= 0) continue;
+        if (n.record >= 0 || (live_only && !n.live)) continue;
         for (long long r = first_record; r <= last_record; ++r) {
             n.record = r;
             if (render_record(r)) break;
@@ -825,7 +826,7 @@ std::size_t EdfWriter::annotate_live(Annotation annotation) {
     }
     for (auto& ch : annotation.text)
         if (ch == '\x14' || ch == '\x15' || ch == '\0') ch = ' '; // TAL delimiters
-    notes_.push_back({std::move(annotation), -1});
+    notes_.push_back({std::move(annotation), -1, true});
     return notes_.size() - 1;
 }
 
@@ -839,12 +840,13 @@ void EdfWriter::set_live_duration(std::size_t id, double duration_s) {
     n.record = -1; // it goes into the next record with room
     render_record(old);
     if (records_written_ > 0)
-        place_waiting(static_cast<long long>(records_written_) - 1, static_cast<long long>(records_written_) - 1);
+        place_waiting(static_cast<long long>(records_written_) - 1, static_cast<long long>(records_written_) - 1,
+                      true);
 }
 
 void EdfWriter::annotate(const Annotation& annotation) {
     if (header_fd_ >= 0 && annotation_bytes_ > 0) {
-        notes_.push_back({annotation, -1}); // written at close, where there is room
+        notes_.push_back({annotation, -1, false}); // written at close, where there is room
         return;
     }
     const auto onset = static_cast<long long>(std::llround(annotation.onset_s * 1e4));
@@ -872,7 +874,7 @@ void EdfWriter::close() {
     handle_ = -1;
     if (header_fd_ >= 0 && annotation_bytes_ > 0 && rc == 0) {
         // EDFlib had no annotations: those still waiting go where there is room.
-        place_waiting(0, static_cast<long long>(records_written_) - 1);
+        place_waiting(0, static_cast<long long>(records_written_) - 1, false);
         dropped_annotations_ = static_cast<std::size_t>(
             std::count_if(notes_.begin(), notes_.end(), [](const PlacedNote& n) { return n.record < 0; }));
     }

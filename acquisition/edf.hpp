@@ -126,9 +126,10 @@ private:
     struct PlacedNote {
         Annotation note;
         long long record = -1; // data record holding it; -1: not written yet
+        bool live = false;     // annotate_live(): into the next record; else at close()
     };
     bool render_record(long long record);
-    void place_waiting(long long first_record, long long last_record);
+    void place_waiting(long long first_record, long long last_record, bool live_only);
     std::vector<PlacedNote> notes_;
     std::size_t header_bytes_ = 0;
     std::size_t record_bytes_ = 0;

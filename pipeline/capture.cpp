@@ -720,9 +720,11 @@ struct Capture::Impl {
             }
         }
         clipped.store(clipped_local, std::memory_order_relaxed);
+        // Received before it is handed on: the DSP thread, which takes the marker horizon from
+        // this, never sees a sample beyond it.
+        frames_received.store(b.first_frame + n);
         push(*recorder_ring, b, n, recorder_overrun);
         push(*dsp_ring, b, n, dsp_overrun);
-        frames_received.store(b.first_frame + n);
         if (b.first_frame + n >= limit && !limit_reached.exchange(true))
             notify();
     }
@@ -1188,7 +1190,7 @@ struct Capture::Impl {
     }
 
     // The DSP's share: marked contractions, and the stream position before which no marker can
-    // come any more (a marker taken later has a later position; 1 ms spare for the flooring).
+    // come any more (a marker taken later has a later position, floored to the same units).
     void take_dsp_marks() {
         if (!analysis->settings().live_marks)
             return;
@@ -1197,7 +1199,7 @@ struct Capture::Impl {
         {
             std::lock_guard lock(marks_mutex);
             marks.swap(dsp_marks);
-            horizon_s = seconds_of(units_now()) - 1e-3;
+            horizon_s = seconds_of(units_now());
         }
         for (const auto& [a, b] : marks)
             analysis->mark_contraction(a, b);

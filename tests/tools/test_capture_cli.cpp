@@ -317,7 +317,6 @@ TEST(CaptureCli, BadInputIsOneClearLineAndNoOutput) {
          {Case{{"--port", "/dev/no-such-semg-port"}, "cannot open"},
           Case{{"--port", "/dev/null", "--protocol", "ascii"}, "needs --fs"},
           Case{{"--port", "/dev/null", "--protocol", "morse"}, "--protocol must be"},
-          Case{{"--port", "/dev/null", "--contractions", "annotations"}, "no annotations"},
           Case{{"--port", "/dev/null", "--range-uv", "-1.5:1.5"}, "whole numbers"}}) {
         std::vector<std::string> args{semg, "capture", "--out", (dir / "out").string()};
         args.insert(args.end(), k.args.begin(), k.args.end());
