@@ -702,7 +702,25 @@ void EdfWriter::write_header_now() {
     std::error_code ec;
     std::filesystem::remove(scratch, ec);
     header.replace(236, 8, "0       ");
-    header_fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    // Where the annotation signal sits in a data record: live annotations are written there.
+    {
+        const bool bdf = config_.format == EdfFormat::BdfPlus;
+        const std::size_t bps = bdf ? 3 : 2;
+        const std::size_t ns = static_cast<std::size_t>(std::atol(header.substr(252, 4).c_str()));
+        const std::string annotation_label = bdf ? "BDF Annotations " : "EDF Annotations ";
+        header_bytes_ = header.size();
+        record_bytes_ = 0;
+        for (std::size_t i = 0; i < ns && 256 + ns * 216 + i * 8 + 8 <= header.size(); ++i) {
+            const auto samples =
+                static_cast<std::size_t>(std::atol(header.substr(256 + ns * 216 + i * 8, 8).c_str()));
+            if (header.compare(256 + i * 16, 16, annotation_label) == 0 && annotation_bytes_ == 0) {
+                annotation_offset_ = record_bytes_;
+                annotation_bytes_ = samples * bps;
+            }
+            record_bytes_ += samples * bps;
+        }
+    }
+    header_fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
     if (header_fd_ < 0 ||
         ::pwrite(header_fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
         throw SourceError(path_.string() + ": cannot write the header (" + std::strerror(errno) + ")");
@@ -752,10 +770,104 @@ void EdfWriter::flush_record() {
             throw SourceError(path_.string() + ": write failed (disk full?)");
     record_fill_ = 0;
     ++records_written_;
-    if (header_fd_ >= 0) write_record_count();
+    if (header_fd_ >= 0) {
+        write_record_count();
+        // Live annotations waiting: into the record just written (in the kernel now).
+        const auto last = static_cast<long long>(records_written_) - 1;
+        if (annotation_bytes_ > 0 && std::any_of(notes_.begin(), notes_.end(),
+                                                 [](const PlacedNote& n) { return n.record < 0 && n.live; }))
+            place_waiting(last, last, true);
+    }
+}
+
+namespace {
+
+// An EDF+ TAL: "+onset[\x15duration]\x14text\x14\0", times in seconds to 0.1 ms.
+std::string tal_of(const Annotation& a) {
+    auto seconds = [](double s) {
+        const long long units = std::llround(std::max(0.0, s) * 1e4);
+        char text[32];
+        std::snprintf(text, sizeof text, "%lld.%04lld", units / 10000, units % 10000);
+        return std::string(text);
+    };
+    std::string t = "+" + seconds(a.onset_s);
+    if (a.duration_s >= 0.0) t += "\x15" + seconds(a.duration_s);
+    t += '\x14';
+    t += a.text;
+    t += '\x14';
+    t += '\0';
+    return t;
+}
+
+} // namespace
+
+// The record's annotation signal: its time-keeping TAL as EDFlib wrote it, then the notes placed
+// in it, then zeros. False (nothing written) when they do not fit.
+bool EdfWriter::render_record(long long record) {
+    std::string area(annotation_bytes_, '\0');
+    const auto at = static_cast<off_t>(header_bytes_ + static_cast<std::size_t>(record) * record_bytes_ +
+                                       annotation_offset_);
+    if (::pread(header_fd_, area.data(), area.size(), at) != static_cast<ssize_t>(area.size()))
+        throw SourceError(path_.string() + ": cannot read back data record " + std::to_string(record));
+    std::string out = area.substr(0, area.find('\0') + 1); // the time-keeping TAL
+    for (const auto& n : notes_)
+        if (n.record == record) out += tal_of(n.note);
+    if (out.size() > annotation_bytes_) return false;
+    out.resize(annotation_bytes_, '\0');
+    if (::pwrite(header_fd_, out.data(), out.size(), at) != static_cast<ssize_t>(out.size()))
+        throw SourceError(path_.string() + ": cannot write an annotation");
+    return true;
+}
+
+// Notes not yet written go, in order, into the first record in [first, last] with room. At
+// close (all notes) from record 0, as EDFlib places its own.
+void EdfWriter::place_waiting(long long first_record, long long last_record, bool live_only) {
+    for (auto& n : notes_) {
+        if (n.record >= 0 || (live_only && !n.live)) continue;
+        for (long long r = first_record; r <= last_record; ++r) {
+            n.record = r;
+            if (render_record(r)) break;
+            n.record = -1;
+        }
+    }
+}
+
+std::size_t EdfWriter::annotate_live(Annotation annotation) {
+    if (header_fd_ < 0 || annotation_bytes_ == 0)
+        throw SourceError(path_.string() + ": live annotations need a durable BDF+/EDF+ writer");
+    // Room in an empty record: its time-keeping TAL ("+99999999\x14\x14\0") and the note's own
+    // "+onset\x15duration\x14...\x14\0" take at most 40 bytes.
+    const std::size_t room = annotation_bytes_ > 40 ? annotation_bytes_ - 40 : 0;
+    if (annotation.text.size() > room) {
+        std::size_t cut = room;
+        while (cut > 0 && (static_cast<unsigned char>(annotation.text[cut]) & 0xC0) == 0x80) --cut;
+        annotation.text.resize(cut);
+    }
+    for (auto& ch : annotation.text)
+        if (ch == '\x14' || ch == '\x15' || ch == '\0') ch = ' '; // TAL delimiters
+    notes_.push_back({std::move(annotation), -1, true});
+    return notes_.size() - 1;
+}
+
+void EdfWriter::set_live_duration(std::size_t id, double duration_s) {
+    if (id >= notes_.size()) return;
+    auto& n = notes_[id];
+    n.note.duration_s = duration_s;
+    if (n.record < 0) return;
+    if (render_record(n.record)) return;
+    const long long old = n.record;
+    n.record = -1; // it goes into the next record with room
+    render_record(old);
+    if (records_written_ > 0)
+        place_waiting(static_cast<long long>(records_written_) - 1, static_cast<long long>(records_written_) - 1,
+                      true);
 }
 
 void EdfWriter::annotate(const Annotation& annotation) {
+    if (header_fd_ >= 0 && annotation_bytes_ > 0) {
+        notes_.push_back({annotation, -1, false}); // written at close, where there is room
+        return;
+    }
     const auto onset = static_cast<long long>(std::llround(annotation.onset_s * 1e4));
     const long long duration =
         annotation.duration_s < 0 ? -1 : static_cast<long long>(std::llround(annotation.duration_s * 1e4));
@@ -779,6 +891,12 @@ void EdfWriter::close() {
     }
     const int rc = edfclose_file(handle_);
     handle_ = -1;
+    if (header_fd_ >= 0 && annotation_bytes_ > 0 && rc == 0) {
+        // EDFlib had no annotations: those still waiting go where there is room.
+        place_waiting(0, static_cast<long long>(records_written_) - 1, false);
+        dropped_annotations_ = static_cast<std::size_t>(
+            std::count_if(notes_.begin(), notes_.end(), [](const PlacedNote& n) { return n.record < 0; }));
+    }
     if (header_fd_ >= 0) {
         ::close(header_fd_);
         header_fd_ = -1;

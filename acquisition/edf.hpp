@@ -88,8 +88,20 @@ public:
     EdfWriter& operator=(const EdfWriter&) = delete;
 
     void write(dsp::ConstBlockRef block);
-    // Onset and duration in seconds from the start of the file (EDF+/BDF+ only).
+    // Onset and duration in seconds from the start of the file (EDF+/BDF+ only). Durable: kept
+    // until close(), then written into the annotation signal of records with room (several per
+    // record where they fit); otherwise EDFlib writes them at close, one per record.
     void annotate(const Annotation& annotation);
+    // Durable only: an annotation written into the recording as it is made, in the annotation
+    // signal of the next data record to complete (a kill after that keeps it), onset and
+    // duration to 0.1 ms. Text longer than a record's annotation signal allows is cut (at a
+    // UTF-8 character). Returns an id for set_live_duration().
+    std::size_t annotate_live(Annotation annotation);
+    // Sets (or changes) the duration of a live annotation; a written one is rewritten in place
+    // (or in a later record when it no longer fits its own).
+    void set_live_duration(std::size_t id, double duration_s);
+    // Durable: annotations close() found no room for (0 unless there are more than fit).
+    std::size_t dropped_annotations() const noexcept { return dropped_annotations_; }
     void close();
     std::uint64_t frames_written() const noexcept { return frames_written_; }
     std::uint64_t records_written() const noexcept { return records_written_; }
@@ -109,6 +121,21 @@ private:
     std::uint64_t frames_written_ = 0;
     std::uint64_t records_written_ = 0;
     int header_fd_ = -1; // durable: a second descriptor on the file for the header's count
+
+    // Durable annotations, written here into the annotation signal (EDFlib is given none).
+    struct PlacedNote {
+        Annotation note;
+        long long record = -1; // data record holding it; -1: not written yet
+        bool live = false;     // annotate_live(): into the next record; else at close()
+    };
+    bool render_record(long long record);
+    void place_waiting(long long first_record, long long last_record, bool live_only);
+    std::vector<PlacedNote> notes_;
+    std::size_t header_bytes_ = 0;
+    std::size_t record_bytes_ = 0;
+    std::size_t annotation_offset_ = 0; // of the annotation signal in a record
+    std::size_t annotation_bytes_ = 0;
+    std::size_t dropped_annotations_ = 0;
 };
 
 

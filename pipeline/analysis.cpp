@@ -329,6 +329,10 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
     if (mode_ == ContractionMode::Segments) {
         for (const auto& [a, b] : settings_.segments_s) fixed_spans_.push_back({a, b});
         contraction_source_ = "segments";
+    } else if (settings_.live_marks && (mode_ == ContractionMode::Auto || mode_ == ContractionMode::Annotations)) {
+        // Marked live: detection meanwhile (Auto), the marks once there is one.
+        contraction_source_ = "annotations '" + settings_.annotation + "'";
+        if (mode_ == ContractionMode::Auto) mode_ = ContractionMode::Detect;
     } else if (mode_ == ContractionMode::Auto || mode_ == ContractionMode::Annotations) {
         fixed_spans_ = spans_from_annotations(info.annotations, settings_.annotation);
         if (!fixed_spans_.empty()) {
@@ -369,6 +373,8 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
     }
 
     whole_ = make_accumulators({0.0, kInf});
+    marked_.clear();
+    marks_decided_s_ = 0.0;
     contractions_.clear();
     for (const auto& s : fixed_spans_) contractions_.push_back(make_accumulators(s));
 
@@ -599,13 +605,26 @@ const std::vector<Contraction>& FatigueAnalysis::current_spans() const {
     return mode_ == ContractionMode::Detect ? detector_.periods() : fixed_spans_;
 }
 
+void FatigueAnalysis::mark_contraction(double start_s, double end_s) {
+    if (!settings_.live_marks) return;
+    for (auto& m : marked_)
+        if (m.span.start_s == start_s) {
+            m.span.end_s = end_s;
+            return;
+        }
+    marked_.push_back(make_accumulators({start_s, end_s}));
+}
+
 void FatigueAnalysis::classify_pending(bool final) {
-    const double decided = final || mode_ != ContractionMode::Detect ? kInf : detector_.decided_until_s();
+    double decided = final || mode_ != ContractionMode::Detect ? kInf : detector_.decided_until_s();
+    if (settings_.live_marks && !final) decided = std::min(decided, marks_decided_s_);
     if (pending_.empty() || pending_.front().t_end_s > decided) return;
     const auto& spans = current_spans();
     while (!pending_.empty() && pending_.front().t_end_s <= decided) {
         const auto& e = pending_.front();
         add_epoch(whole_, e);
+        for (auto& m : marked_)
+            if (e.t_start_s >= m.span.start_s - kEps && e.t_end_s <= m.span.end_s + kEps) add_epoch(m, e);
         for (const auto& span : spans) {
             if (e.t_start_s < span.start_s - kEps || e.t_end_s > span.end_s + kEps) continue;
             auto it = std::find_if(contractions_.begin(), contractions_.end(),
@@ -765,6 +784,8 @@ ContractionResult FatigueAnalysis::result_of_bursts(const Contraction& series) c
 AnalysisResult FatigueAnalysis::finish() {
     flush({});
     classify_pending(true);
+    if (settings_.live_marks && settings_.contractions == ContractionMode::Annotations && marked_.empty())
+        throw std::invalid_argument("no contraction was marked (--contractions annotations)");
     const double duration_s = static_cast<double>(frames_) / sample_rate_hz_;
     for (const auto& s : fixed_spans_)
         if (s.start_s >= duration_s || (std::isfinite(s.end_s) && s.end_s > duration_s + kEps))
@@ -786,7 +807,11 @@ AnalysisResult FatigueAnalysis::snapshot() const {
     r.pairs = pairs_;
     r.mvc = !settings_.mvc_rms_uv.empty();
     r.contraction_source = contraction_source_;
-    if (mode_ == ContractionMode::Detect) {
+    if (!marked_.empty()) {
+        // Marked live: as a file's annotations (the recording holds them).
+        r.contraction_source = "annotations '" + settings_.annotation + "'";
+        for (const auto& acc : marked_) r.contractions.push_back(result_of(acc, acc.span));
+    } else if (mode_ == ContractionMode::Detect) {
         // The detector's grouping of its activity periods so far: holds and burst series.
         for (const auto& con : detector_.contractions()) {
             if (con.bursts) {

@@ -75,6 +75,11 @@ struct AnalysisSettings {
     ContractionMode contractions = ContractionMode::Auto;
     std::vector<std::pair<double, double>> segments_s;
     std::string annotation = "contraction"; // TEXT, or "START,STOP" labels
+    // `semg capture`: contractions marked while the samples come (keys, `semg mark`), through
+    // mark_contraction(). With Auto they are the contractions once there is one (detection runs
+    // meanwhile, as a file without annotations would get); with Annotations they are the only
+    // source. Epochs are classified only up to set_marks_decided_until_s().
+    bool live_marks = false;
     ContractionDetector::Config detector{};
     std::vector<std::string> channels; // labels to analyse; empty: all EMG channels
     std::optional<Montage> montage;    // empty: inferred from the labels
@@ -221,6 +226,11 @@ public:
     // Pushes the frames held in the ECG stage's delay through to the observer. No process()
     // after this. Called by finish() (without an observer) if not called before.
     void flush(const EpochObserver& observer);
+    // live_marks: a contraction marked from start_s to end_s (infinity while it goes on); a
+    // later call with the same start_s sets its end. No mark will come before `t_s` (the caller's
+    // stream position when it last looked for marks): epochs ending by then can be classified.
+    void mark_contraction(double start_s, double end_s);
+    void set_marks_decided_until_s(double t_s) noexcept { marks_decided_s_ = t_s; }
     // Throws std::invalid_argument when a segment lies outside the recording.
     AnalysisResult finish();
     // The results so far, from the epochs classified up to now (a contraction still going on
@@ -319,6 +329,9 @@ private:
     std::deque<dsp::EpochFrame> held_;
     std::vector<Accumulators> contractions_;
     Accumulators whole_;
+    // live_marks: the marked contractions and their sums (in marking order).
+    std::vector<Accumulators> marked_;
+    double marks_decided_s_ = 0.0;
 };
 
 } // namespace semg::pipeline

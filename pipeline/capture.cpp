@@ -4,10 +4,12 @@
 #include "acquisition/protocol_source.hpp"
 #include "acquisition/protocols/cyton.hpp"
 #include "acquisition/protocols/openeeg.hpp"
+#include "pipeline/capture_control.hpp"
 #include "pipeline/capture_ring.hpp"
 #include "pipeline/capture_view.hpp"
 #include "pipeline/output_dir.hpp"
 #include "pipeline/results.hpp"
+#include "pipeline/temp_cleanup.hpp"
 
 #include <fmt/format.h>
 
@@ -21,6 +23,8 @@
 #include <limits>
 #include <mutex>
 #include <thread>
+
+#include <unistd.h>
 
 namespace semg::pipeline {
 
@@ -148,6 +152,22 @@ nlohmann::ordered_json acquisition_json(const CaptureReport& r) {
     j["clipped_samples"] = r.clipped_samples;
     j["live_view_dropped_epochs"] = r.live_dropped_epochs;
     j["reconnects"] = r.reconnects;
+    j["stalls"] = r.stalls;
+    {
+        auto markers = nlohmann::ordered_json::array();
+        for (const auto& m : r.markers) {
+            nlohmann::ordered_json x;
+            x["onset_s"] = m.onset_s;
+            x["duration_s"] = m.duration_s >= 0.0 ? nlohmann::ordered_json(m.duration_s)
+                                                  : nlohmann::ordered_json();
+            x["text"] = m.text;
+            markers.push_back(std::move(x));
+        }
+        j["markers"] = std::move(markers);
+        j["control_socket"] = r.control_socket.empty() ? nlohmann::ordered_json()
+                                                       : nlohmann::ordered_json(r.control_socket);
+        j["control_refused_clients"] = r.control_refused;
+    }
     j["stall_timeout_s"] = r.stall_timeout_s;
     j["longest_silence_s"] = r.longest_silence_s;
     if (r.dashboard)
@@ -429,7 +449,38 @@ struct Capture::Impl {
     std::uint64_t dsp_epochs = 0, fits_published = 0; // DSP thread
     acquisition::SourceInfo info;
     std::uint64_t reconnects = 0;
+    std::atomic<std::uint64_t> stalls{0};
     std::deque<std::pair<Clock::time_point, std::uint64_t>> rate_window;
+
+    // ---- markers: keys (semg-keys), the socket (semg-control) -> recorder, DSP, view ----
+    // Times are whole 0.1 ms units of the stream (frames received when the marker came, floored):
+    // raw.bdf's annotations hold them exactly, so the live analysis and a later `semg analyze`
+    // see the same contraction boundaries.
+    struct RecorderMark {
+        bool update = false; // set the duration of mark `key`
+        std::size_t key = 0;
+        Annotation note;
+    };
+    std::mutex marks_mutex;
+    std::vector<RecorderMark> recorder_marks;           // guarded; taken by the recorder
+    std::vector<std::pair<double, double>> dsp_marks;  // guarded; taken by the DSP thread
+    std::optional<std::pair<std::uint64_t, std::size_t>> open_mark; // start units, key
+    std::size_t next_mark_key = 0;
+    std::vector<Annotation> markers;       // guarded: as written (the report)
+    std::vector<std::string> recent_marks; // guarded: for the view
+    std::vector<std::string> new_mark_lines; // guarded: for the plain view
+    bool typing = false;                   // guarded: `m` pressed, note being typed
+    std::string typed;
+    std::uint64_t typing_units = 0;
+    std::atomic<bool> marks_changed{false};
+    std::atomic<bool> resized{false};
+    std::vector<std::size_t> live_ids; // recorder thread: key -> EdfWriter live annotation id
+    std::unique_ptr<TerminalKeys> keys;
+    std::jthread keys_thread;
+    std::unique_ptr<ControlSocket> control; // last: stopped before what its handler uses
+    TemporaryRegistration control_registration;
+    bool control_listened = false;
+    std::uint64_t control_refused = 0;
 
     // =========================================================================================
     // Messages
@@ -669,9 +720,11 @@ struct Capture::Impl {
             }
         }
         clipped.store(clipped_local, std::memory_order_relaxed);
+        // Received before it is handed on: the DSP thread, which takes the marker horizon from
+        // this, never sees a sample beyond it.
+        frames_received.store(b.first_frame + n);
         push(*recorder_ring, b, n, recorder_overrun);
         push(*dsp_ring, b, n, dsp_overrun);
-        frames_received.store(b.first_frame + n);
         if (b.first_frame + n >= limit && !limit_reached.exchange(true))
             notify();
     }
@@ -714,7 +767,29 @@ struct Capture::Impl {
             queue_latency.add(
                 std::chrono::duration<double, std::milli>(current_start - current_arrival).count());
         }
+        // The view's running fits: the current contraction's MDF line so far (after the
+        // latency is taken: this is the costlier part).
+        const ContractionResult* current = nullptr;
+        std::optional<AnalysisResult> snap;
+        if (settings.live != LiveMode::None) {
+            snap = analysis->snapshot();
+            if (!snap->contractions.empty() &&
+                snap->contraction_source.rfind("whole recording", 0) != 0)
+                current = &snap->contractions.back();
+        }
+        const double nan = std::numeric_limits<double>::quiet_NaN();
         live->push([&](LiveEpoch& e) {
+            e.contraction_start_s = current ? current->start_s : nan;
+            e.contraction_end_s = current ? current->end_s : nan;
+            for (std::size_t c = 0; c < e.slope_pct_per_s.size(); ++c) {
+                const LinearFit* fit = current && c < current->channels.size()
+                                           ? &current->channels[c].mdf
+                                           : nullptr;
+                const double scale = fit ? 100.0 / fit->initial : nan;
+                e.slope_pct_per_s[c] = fit ? fit->slope_pct_per_s : nan;
+                e.slope_ci_low_pct_per_s[c] = fit ? fit->slope_ci95[0] * scale : nan;
+                e.slope_ci_high_pct_per_s[c] = fit ? fit->slope_ci95[1] * scale : nan;
+            }
             e.index = f.index;
             e.t_start_s = f.t_start_s;
             e.t_end_s = f.t_end_s;
@@ -758,6 +833,7 @@ struct Capture::Impl {
             }
             if (!dsp_failed) {
                 try {
+                    take_dsp_marks();
                     current_start = Clock::now();
                     current_arrival = s->arrival;
                     arrivals[arrivals_count++ % arrivals.size()] = {s->first_frame + s->frames,
@@ -794,6 +870,7 @@ struct Capture::Impl {
         if (!dsp_failed) {
             try {
                 flushing = true;
+                take_dsp_marks();
                 analysis->flush(observer);
             } catch (const std::exception& e) {
                 dsp_error = e.what();
@@ -821,6 +898,15 @@ struct Capture::Impl {
         auto last_flush = Clock::now();
         for (;;) {
             RawSlot* s = recorder_ring->wait_front(std::chrono::milliseconds(250));
+            if (!recorder_failed) {
+                try {
+                    take_recorder_marks();
+                } catch (const std::exception& e) {
+                    recorder_error = e.what();
+                    recorder_failed = true;
+                    notify();
+                }
+            }
             if (s) {
                 if (!recorder_failed) {
                     try {
@@ -874,6 +960,7 @@ struct Capture::Impl {
         if (recorder_failed)
             return;
         try {
+            take_recorder_marks();
             const std::uint64_t frames = writer->frames_written();
             const auto per_record = static_cast<std::uint64_t>(fs);
             const std::uint64_t records = (frames + per_record - 1) / per_record;
@@ -883,6 +970,9 @@ struct Capture::Impl {
             for (const auto& a : annotations)
                 writer->annotate(a);
             writer->close();
+            if (writer->dropped_annotations() > 0)
+                warn(fmt::format("{} annotations found no room in raw.bdf",
+                                 writer->dropped_annotations()));
         } catch (const std::exception& e) {
             recorder_error = e.what();
             recorder_failed = true;
@@ -912,6 +1002,208 @@ struct Capture::Impl {
             return;
         std::lock_guard lock(extra_mutex);
         extra_annotations.push_back({t_s, -1.0, std::move(text)});
+    }
+
+    // ---- markers ----
+
+    // The stream position now in 0.1 ms units (floored). Caller holds marks_mutex.
+    std::uint64_t units_now() const {
+        const auto fs_int = static_cast<std::uint64_t>(fs);
+        return frames_received.load() * 10000 / fs_int;
+    }
+    static double seconds_of(std::uint64_t units) { return static_cast<double>(units) / 1e4; }
+
+    // Caller holds marks_mutex.
+    std::string add_note(std::uint64_t units, std::string text) {
+        const std::size_t key = next_mark_key++;
+        Annotation a{seconds_of(units), -1.0, std::move(text)};
+        recorder_marks.push_back({false, key, a});
+        markers.push_back(a);
+        const std::string line = fmt::format("{:.1f} s: {}", a.onset_s, a.text);
+        recent_marks.push_back(line);
+        new_mark_lines.push_back(line);
+        marks_changed = true;
+        return fmt::format("ok marker at {:.4f} s: {}", a.onset_s, a.text);
+    }
+
+    // Caller holds marks_mutex.
+    std::string start_contraction(std::uint64_t units) {
+        if (open_mark)
+            return fmt::format("error: a contraction is going on since {:.4f} s",
+                               seconds_of(open_mark->first));
+        const std::size_t key = next_mark_key++;
+        open_mark = {units, key};
+        const double t_s = seconds_of(units);
+        recorder_marks.push_back({false, key, {t_s, -1.0, settings.analysis.annotation}});
+        dsp_marks.emplace_back(t_s, std::numeric_limits<double>::infinity());
+        const std::string line = fmt::format("{:.1f} s: contraction start", t_s);
+        recent_marks.push_back(line);
+        new_mark_lines.push_back(line);
+        marks_changed = true;
+        return fmt::format("ok contraction start at {:.4f} s", t_s);
+    }
+
+    // Caller holds marks_mutex.
+    std::string stop_contraction(std::uint64_t units) {
+        if (!open_mark)
+            return "error: no contraction is going on (start one first)";
+        if (units <= open_mark->first)
+            return "error: the contraction has not lasted 0.1 ms yet";
+        const double start_s = seconds_of(open_mark->first);
+        const double duration_s = seconds_of(units - open_mark->first);
+        // As a reader of raw.bdf computes it: onset + duration.
+        const double end_s = start_s + duration_s;
+        recorder_marks.push_back(
+            {true, open_mark->second, {start_s, duration_s, settings.analysis.annotation}});
+        dsp_marks.emplace_back(start_s, end_s);
+        markers.push_back({start_s, duration_s, settings.analysis.annotation});
+        open_mark.reset();
+        const std::string line = fmt::format("{:.1f} s: contraction stop ({:.1f} s)", end_s,
+                                             duration_s);
+        recent_marks.push_back(line);
+        new_mark_lines.push_back(line);
+        marks_changed = true;
+        return fmt::format("ok contraction {:.4f}-{:.4f} s", start_s, end_s);
+    }
+
+    std::string mark_request(const std::string& request) {
+        if (!format_ready.load(std::memory_order_acquire) || !recorder_thread.joinable())
+            return "error: the capture has not started recording yet";
+        std::string req = request;
+        while (!req.empty() && (req.back() == '\r' || req.back() == ' '))
+            req.pop_back();
+        const auto space = req.find(' ');
+        const std::string verb = req.substr(0, space);
+        const std::string arg = space == std::string::npos ? "" : req.substr(space + 1);
+        std::string reply;
+        {
+            std::lock_guard lock(marks_mutex);
+            const std::uint64_t u = units_now();
+            if (verb == "start")
+                reply = start_contraction(u);
+            else if (verb == "stop")
+                reply = stop_contraction(u);
+            else if (verb == "toggle")
+                reply = open_mark ? stop_contraction(u) : start_contraction(u);
+            else if (verb == "mark")
+                reply = add_note(u, arg.empty() ? "marker" : arg);
+            else
+                reply = "error: unknown request '" + verb +
+                        "' (start, stop, toggle or mark [TEXT])";
+        }
+        notify();
+        return reply;
+    }
+
+    // semg-keys: space starts or stops a contraction; m records the time and takes a note,
+    // Enter saves it (no text: "marker"), Esc drops it, Backspace edits.
+    void keys_main(std::stop_token stop) {
+        acquisition::set_current_thread_name("semg-keys");
+        while (!stop.stop_requested()) {
+            const int key = keys->read_key(100);
+            if (key < 0)
+                continue;
+            std::string reply;
+            {
+                std::lock_guard lock(marks_mutex);
+                if (typing) {
+                    if (key == '\r' || key == '\n') {
+                        typing = false;
+                        reply = add_note(typing_units, typed.empty() ? "marker" : typed);
+                    } else if (key == 27) {
+                        typing = false;
+                    } else if (key == 127 || key == 8) {
+                        while (!typed.empty() &&
+                               (static_cast<unsigned char>(typed.back()) & 0xC0) == 0x80)
+                            typed.pop_back();
+                        if (!typed.empty())
+                            typed.pop_back();
+                    } else if ((key >= 32 || key >= 0x80) && typed.size() < 60) {
+                        typed += static_cast<char>(key);
+                    }
+                } else if (key == ' ') {
+                    reply = open_mark ? stop_contraction(units_now())
+                                      : start_contraction(units_now());
+                } else if (key == 'm' || key == 'M') {
+                    typing = true;
+                    typed.clear();
+                    typing_units = units_now();
+                }
+                marks_changed = true;
+            }
+            if (reply.rfind("error: ", 0) == 0) {
+                std::lock_guard lock(marks_mutex);
+                recent_marks.push_back(reply.substr(7));
+            }
+            notify();
+        }
+    }
+
+    LiveMarks live_marks() {
+        std::lock_guard lock(marks_mutex);
+        LiveMarks m;
+        m.holding = open_mark.has_value();
+        m.hold_start_s = open_mark ? seconds_of(open_mark->first) : 0.0;
+        for (const auto& a : markers)
+            m.contractions += a.duration_s >= 0.0;
+        if (recent_marks.size() > 3)
+            recent_marks.erase(recent_marks.begin(),
+                               recent_marks.end() - 3);
+        m.recent = recent_marks;
+        m.typing = typing;
+        m.typed = typed;
+        m.keys = keys != nullptr;
+        return m;
+    }
+
+    void show_marks(bool force) {
+        if (!marks_changed.exchange(false) && !force)
+            return;
+        if (!view)
+            return;
+        std::vector<std::string> lines;
+        {
+            std::lock_guard lock(marks_mutex);
+            lines.swap(new_mark_lines);
+        }
+        for (const auto& l : lines)
+            view->marker_line(l);
+        view->marks(live_marks());
+    }
+
+    // The recorder's share of the markers: written into raw.bdf as they come.
+    void take_recorder_marks() {
+        std::vector<RecorderMark> marks;
+        {
+            std::lock_guard lock(marks_mutex);
+            marks.swap(recorder_marks);
+        }
+        for (auto& m : marks) {
+            if (!m.update) {
+                if (live_ids.size() <= m.key)
+                    live_ids.resize(m.key + 1, 0);
+                live_ids[m.key] = writer->annotate_live(m.note);
+            } else if (m.key < live_ids.size()) {
+                writer->set_live_duration(live_ids[m.key], m.note.duration_s);
+            }
+        }
+    }
+
+    // The DSP's share: marked contractions, and the stream position before which no marker can
+    // come any more (a marker taken later has a later position, floored to the same units).
+    void take_dsp_marks() {
+        if (!analysis->settings().live_marks)
+            return;
+        std::vector<std::pair<double, double>> marks;
+        double horizon_s = 0.0;
+        {
+            std::lock_guard lock(marks_mutex);
+            marks.swap(dsp_marks);
+            horizon_s = seconds_of(units_now());
+        }
+        for (const auto& [a, b] : marks)
+            analysis->mark_contraction(a, b);
+        analysis->set_marks_decided_until_s(horizon_s);
     }
 
     // The device is gone: keep what we have, try to reopen for reconnect_s.
@@ -995,6 +1287,7 @@ struct Capture::Impl {
             h.live_dropped = live->dropped();
         if (h.connected)
             h.silent_s = silence_s();
+        h.stalls = stalls.load();
         return h;
     }
 
@@ -1036,6 +1329,7 @@ struct Capture::Impl {
         cfg.durable = true; // readable as it stands after a kill: header now, count kept current
         writer = std::make_unique<acquisition::EdfWriter>(raw_path, cfg);
         AnalysisSettings a = settings.analysis;
+        a.live_marks = true; // keys and `semg mark` (annotations in raw.bdf as they happen)
         if (settings.configure)
             settings.configure(info, a);
         analysis.emplace(a);
@@ -1055,6 +1349,9 @@ struct Capture::Impl {
             e.rms_uv.assign(analysed, 0.0);
             e.quality.assign(analysed, 0);
             e.ai_pct.assign(pairs, 0.0);
+            e.slope_pct_per_s.assign(analysed, 0.0);
+            e.slope_ci_low_pct_per_s.assign(analysed, 0.0);
+            e.slope_ci_high_pct_per_s.assign(analysed, 0.0);
         });
         if (settings.live != LiveMode::None) {
             view = std::make_unique<LiveView>(
@@ -1063,7 +1360,7 @@ struct Capture::Impl {
                                                     : LiveView::Style::Plain,
                 fmt::format("semg capture {} ({}, {} ch @ {} Hz) -> {}", settings.serial.port,
                             settings.protocol.name, channels, fs, settings.out_dir.string()),
-                analysis->labels(), analysis->pairs());
+                analysis->labels(), analysis->pairs(), STDOUT_FILENO);
         }
         if (settings.dashboard) {
             dashboard_facts.emplace(InputFacts{std::filesystem::absolute(raw_path),
@@ -1076,6 +1373,26 @@ struct Capture::Impl {
         }
         recorder_thread = std::jthread([this] { recorder_main(); });
         dsp_thread = std::jthread([this] { dsp_main(); });
+        // Markers: last, once everything they feed runs. Neither is essential to the recording:
+        // a failure is a warning.
+        if (!settings.control_socket.empty()) {
+            try {
+                control = std::make_unique<ControlSocket>(
+                    settings.control_socket,
+                    [this](const std::string& request) { return mark_request(request); });
+                control_registration = TemporaryRegistration(settings.control_socket);
+                notice("markers from scripts: semg mark " + settings.out_dir.string() +
+                       " [--start|--stop|--note TEXT]");
+            } catch (const std::exception& e) {
+                warn(std::string("no control socket (semg mark): ") + e.what());
+            }
+        }
+        if (settings.keys && view && settings.live == LiveMode::Terminal) {
+            keys = TerminalKeys::open();
+            if (keys)
+                keys_thread = std::jthread([this](std::stop_token st) { keys_main(st); });
+        }
+        marks_changed = true;
     }
 
     void show_live() {
@@ -1173,6 +1490,7 @@ CaptureReport Capture::Impl::run() {
     for (;;) {
         wait_event(std::chrono::milliseconds(100));
         show_live();
+        show_marks(resized.exchange(false));
         if (Clock::now() - last_health >= std::chrono::milliseconds(500)) {
             if (view)
                 view->health(health());
@@ -1208,6 +1526,9 @@ CaptureReport Capture::Impl::run() {
                 break;
             }
             if (silent_s >= 1.0 && !silence_told) {
+                ++stalls;
+                if (view)
+                    view->health(health()); // at once
                 notice(fmt::format("{}: no frame for {:.1f} s; the capture stops at {} s "
                                    "(--stall-timeout-s)",
                                    s.serial.port, silent_s, s.stall_timeout_s));
@@ -1243,6 +1564,12 @@ CaptureReport Capture::Impl::run() {
 
     // ---- shutdown: every file closed, whatever the reason ----
     close_transport(!device_ended);
+    keys_thread = std::jthread(); // joins: no key after this
+    keys.reset();                  // the terminal as it was
+    control_listened = control != nullptr;
+    control_refused = control ? control->refused() : 0;
+    control.reset();               // no request after this; the socket file is removed
+    control_registration.release();
     // The reader has stopped: its state is ours. A short stream of noise is rejected too.
     if (!stream_rejected) {
         check_fill(parser->counters(), 0.0);
@@ -1253,6 +1580,13 @@ CaptureReport Capture::Impl::run() {
         }
     }
     assembler->flush();
+    {
+        // A contraction still going on ends with the recording.
+        std::lock_guard lock(marks_mutex);
+        typing = false;
+        if (open_mark)
+            stop_contraction(units_now());
+    }
     dsp_ring->close();
     recorder_ring->close();
     recorder_thread.join();
@@ -1274,6 +1608,17 @@ CaptureReport Capture::Impl::run() {
     r.live_dropped_epochs = live->dropped();
     r.clipped_samples = clipped.load();
     r.reconnects = reconnects;
+    r.stalls = stalls.load();
+    {
+        std::lock_guard lock(marks_mutex);
+        for (const auto& m : markers)
+            if (m.text != s.analysis.annotation || m.duration_s >= 0.0)
+                r.markers.push_back(m); // a contraction once, with its duration
+        std::stable_sort(r.markers.begin(), r.markers.end(),
+                         [](const Annotation& x, const Annotation& y) { return x.onset_s < y.onset_s; });
+    }
+    r.control_socket = control_listened ? s.control_socket.string() : std::string();
+    r.control_refused = control_refused;
     r.stall_timeout_s = s.stall_timeout_s;
     r.longest_silence_s = longest_silence_s.load();
     if (stalled)
@@ -1289,6 +1634,7 @@ CaptureReport Capture::Impl::run() {
     auto last = health();
     last.stopped = true;
     if (view) {
+        show_marks(true);
         view->health(last);
         view->close();
         view.reset();
@@ -1382,6 +1728,9 @@ Capture::Capture(CaptureSettings settings) : impl_(std::make_unique<Impl>(std::m
 Capture::~Capture() {
     // run() joins everything on every path; this only covers exceptions thrown out of run().
     if (impl_) {
+        impl_->keys_thread = std::jthread();
+        impl_->keys.reset();
+        impl_->control.reset();
         if (impl_->transport)
             impl_->transport->stop();
         if (impl_->dsp_ring)
@@ -1392,6 +1741,13 @@ Capture::~Capture() {
 }
 
 CaptureReport Capture::run() { return impl_->run(); }
+
+std::string Capture::mark(const std::string& request) { return impl_->mark_request(request); }
+
+void Capture::terminal_resized() {
+    impl_->resized = true;
+    impl_->notify();
+}
 
 void Capture::request_stop(const std::string& reason) {
     {

@@ -102,6 +102,10 @@ struct CaptureSettings {
     // Live dashboard, already listening (so that its errors come before the capture); not owned.
     // Gets the page at the first frame, every epoch's rows, health and the summary.
     DashboardServer* dashboard = nullptr;
+    // Markers (docs/capture.md, "Markers"): a control socket at this path (empty: none) for
+    // `semg mark`, and keys read from the controlling terminal (with the terminal view only).
+    std::filesystem::path control_socket;
+    bool keys = false;
     std::function<void(const std::string&)> warn;   // default: stderr
     std::function<void(const std::string&)> notice; // default: stderr
 };
@@ -128,6 +132,11 @@ struct CaptureReport {
     std::uint64_t live_dropped_epochs = 0;
     std::uint64_t clipped_samples = 0; // beyond the raw.bdf range, saved at the rail
     std::uint64_t reconnects = 0;
+    std::uint64_t stalls = 0; // times no frame came for 1 s or more while the port was open
+    // Markers and marked contractions, as written to raw.bdf (onset and duration to 0.1 ms).
+    std::vector<acquisition::Annotation> markers;
+    std::string control_socket; // its path, when it was listening
+    std::uint64_t control_refused = 0; // clients of another uid
     double stall_timeout_s = 0.0;
     double longest_silence_s = 0.0; // longest wait for a frame while connected, after the first
     bool stalled = false;           // stopped by the stall timeout
@@ -185,6 +194,11 @@ public:
     // whole second of samples (so raw.bdf needs no padding; at most 2 s of waiting), a second
     // one at once.
     void request_stop(const std::string& reason);
+    // Thread-safe: a marker request as the control socket takes it ("start", "stop", "toggle",
+    // "mark [TEXT]"); returns "ok ..." or "error: ...".
+    std::string mark(const std::string& request);
+    // Thread-safe: the terminal changed size (SIGWINCH); the view redraws at once.
+    void terminal_resized();
 
 private:
     struct Impl;

@@ -22,7 +22,15 @@ struct Slot {
 std::array<Slot, 64> g_slots;
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs lock-free atomics");
 
+// The terminal to restore: written while g_terminal_state is kWriting, read only when kReady.
+std::atomic<int> g_terminal_state{kFree};
+int g_terminal_fd = -1;
+termios g_terminal_saved{};
+
 void remove_temporaries(int sig) {
+    int terminal_ready = kReady;
+    if (g_terminal_state.compare_exchange_strong(terminal_ready, kRemoving))
+        ::tcsetattr(g_terminal_fd, TCSANOW, &g_terminal_saved);
     for (auto& slot : g_slots) {
         int ready = kReady;
         if (slot.state.compare_exchange_strong(ready, kRemoving))
@@ -32,6 +40,8 @@ void remove_temporaries(int sig) {
     // and the signal, blocked while this handler runs, is delivered as it returns.
     ::raise(sig);
 }
+
+std::once_flag g_installed;
 
 void install_handlers() {
     for (const int sig :
@@ -51,10 +61,27 @@ void install_handlers() {
 
 } // namespace
 
-TemporaryRegistration::TemporaryRegistration(const std::filesystem::path& path) noexcept {
-    static std::once_flag installed;
+void set_terminal_restore(int fd, const termios* saved) noexcept {
     try {
-        std::call_once(installed, install_handlers);
+        std::call_once(g_installed, install_handlers);
+    } catch (...) {
+        return;
+    }
+    int ready = kReady;
+    g_terminal_state.compare_exchange_strong(ready, kFree);
+    if (!saved)
+        return;
+    int free = kFree;
+    if (!g_terminal_state.compare_exchange_strong(free, kWriting))
+        return; // a handler is running: the process is ending
+    g_terminal_fd = fd;
+    g_terminal_saved = *saved;
+    g_terminal_state.store(kReady);
+}
+
+TemporaryRegistration::TemporaryRegistration(const std::filesystem::path& path) noexcept {
+    try {
+        std::call_once(g_installed, install_handlers);
     } catch (...) {
         return;
     }

@@ -12,6 +12,8 @@
 
 #include <filesystem>
 
+#include <termios.h>
+
 namespace semg::pipeline {
 
 class TemporaryRegistration {
@@ -31,5 +33,10 @@ public:
 private:
     int slot_ = -1;
 };
+
+// Terminal settings the same handler restores (tcsetattr, async-signal-safe) before the signal
+// ends the process: `semg capture`'s keys put the terminal into raw mode. One at a time; nullptr
+// clears it. The first call installs the handlers as a registration does.
+void set_terminal_restore(int fd, const termios* saved) noexcept;
 
 } // namespace semg::pipeline

@@ -5,6 +5,7 @@
 #include "acquisition/serial_port.hpp"
 #include "pipeline/bids.hpp"
 #include "pipeline/capture.hpp"
+#include "pipeline/capture_control.hpp"
 #include "pipeline/dashboard.hpp"
 #include "pipeline/montage.hpp"
 #include "pipeline/mvc.hpp"
@@ -220,11 +221,10 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
     s.labels = split_list(o.labels);
 
     s.analysis = analysis_settings_from(o.analysis);
-    if (s.analysis.contractions == pipeline::ContractionMode::Annotations)
-        throw std::invalid_argument(
-            "--contractions annotations: a serial stream has no annotations (use auto, "
-            "detect, whole or --segment)");
+    // --contractions annotations: the contractions marked during the capture (keys, semg mark).
     s.out_dir = o.out;
+    s.control_socket = o.out / "control.sock";
+    s.keys = true;
     s.duration_s = o.duration_s;
     s.reconnect_s = o.reconnect_s;
     s.start_timeout_s = o.start_timeout_s;
@@ -334,6 +334,7 @@ void capture(CaptureOptions o) {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGWINCH); // the terminal view's size
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     // Listening before the capture starts: a port in use or a bad address stops us here.
@@ -366,6 +367,8 @@ void capture(CaptureOptions o) {
                 session.request_stop("terminated (SIGTERM)");
             else if (sig == SIGHUP)
                 session.request_stop("hung up (SIGHUP)");
+            else if (sig == SIGWINCH)
+                session.terminal_resized();
         }
     });
 
@@ -423,6 +426,58 @@ void capture(CaptureOptions o) {
     if (r.stalled)
         throw DeviceError(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
                                       r.port, r.stop_reason, r.duration_s, o.out.string()));
+}
+
+} // namespace
+
+namespace {
+
+struct MarkOptions {
+    std::filesystem::path target;
+    bool start = false;
+    bool stop = false;
+    std::optional<std::string> note;
+    bool quiet = false;
+};
+
+// `semg mark RUN_DIR|SOCKET [--start|--stop|--note TEXT]`: a marker in a running capture, through
+// its control socket (the same as the keys: --start/--stop as space, a note as `m`).
+void mark(const MarkOptions& o) {
+    if (static_cast<int>(o.start) + static_cast<int>(o.stop) + static_cast<int>(o.note.has_value()) > 1)
+        throw std::invalid_argument("semg mark: give one of --start, --stop, --note");
+    std::string request = "mark";
+    if (o.start)
+        request = "start";
+    else if (o.stop)
+        request = "stop";
+    else if (o.note) {
+        if (o.note->find('\n') != std::string::npos)
+            throw std::invalid_argument("--note: one line, no newline");
+        if (!o.note->empty())
+            request += " " + *o.note;
+    }
+    const std::string reply = pipeline::send_control_request(o.target, request);
+    if (reply.rfind("ok", 0) != 0)
+        throw std::runtime_error(pipeline::control_socket_path(o.target).string() + ": " +
+                                 (reply.rfind("error: ", 0) == 0 ? reply.substr(7) : reply));
+    if (!o.quiet)
+        std::cout << reply.substr(reply.size() > 3 ? 3 : reply.size()) << '\n';
+}
+
+void register_mark(CLI::App& app) {
+    auto o = std::make_shared<MarkOptions>();
+    auto* cmd = app.add_subcommand(
+        "mark", "Put a marker into a running capture (as its keys do) from another process");
+    cmd->add_option("target", o->target,
+                    "The capture's output folder (its control.sock) or the socket itself")
+        ->required();
+    cmd->add_flag("--start", o->start, "A contraction starts now (the space key)");
+    cmd->add_flag("--stop", o->stop, "The contraction going on ends now (the space key)");
+    cmd->add_option("--note", o->note, "A marker with this note (the m key); without an option: "
+                                       "a marker with no note");
+    cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+    // Not reaching the capture is an I/O failure (3); a bad command line is caught before (2).
+    cmd->callback([o]() { run_command([&] { mark(*o); }, ExitCode::DeviceIo); });
 }
 
 } // namespace
@@ -515,6 +570,7 @@ void register_capture(CLI::App& app) {
         set_quiet(o->quiet);
         run_command([&] { capture(*o); });
     });
+    register_mark(app);
 }
 
 } // namespace semg::tools

@@ -314,7 +314,9 @@ std::vector<Case> catalogue() {
         {"capture_epoch_huge", {}, cap + " --epoch-s 1e5", kUsage, "--epoch-s must be within 0.1 to 10 s"},
         {"capture_overlap_nan", {}, cap + " --overlap nan", kUsage, "--overlap must be within 0 to 0.95, got nan"},
         {"capture_segment_shorter_than_epoch", {}, cap + " --segment 0:0.5", kUsage, "shorter than one epoch"},
-        {"capture_annotations", {}, cap + " --contractions annotations", kUsage, "a serial stream has no annotations"},
+        // --contractions annotations is valid for a capture (its markers); `semg mark` with no
+        // capture running is the bad input here.
+        {"mark_no_capture", {}, "mark run.semg --start", kDevice, "is a capture running there?"},
         {"capture_gain_inf", {}, cap + " --protocol cyton --gain inf", kUsage, "--gain must be a positive number, got inf"},
         {"capture_scale_zero", {}, cap + " --protocol openeeg --scale-uv 0", kUsage, "--scale-uv must not be 0"},
         {"capture_offset_nan", {}, cap + " --protocol openeeg --offset-counts nan", kUsage, "--offset-counts must be a finite number"},

@@ -321,7 +321,6 @@ TEST(CaptureCli, BadInputIsOneClearLineAndNoOutput) {
          {Case{{"--port", "/dev/no-such-semg-port"}, "cannot open", 3},
           Case{{"--port", "/dev/null", "--protocol", "ascii"}, "needs --fs", 2},
           Case{{"--port", "/dev/null", "--protocol", "morse"}, "--protocol must be", 2},
-          Case{{"--port", "/dev/null", "--contractions", "annotations"}, "no annotations", 2},
           Case{{"--port", "/dev/null", "--range-uv", "-1.5:1.5"}, "whole numbers", 2}}) {
         std::vector<std::string> args{semg, "capture", "--out", (dir / "out").string()};
         args.insert(args.end(), k.args.begin(), k.args.end());
