@@ -82,7 +82,7 @@ std::string two_device_rows(int n, int skip_at = -1) {
     return s.str();
 }
 
-fs::path write_h5(const std::string& name, const test::H5Spec& spec) {
+fs::path temp_h5(const std::string& name, const test::H5Spec& spec) {
     const auto path = temp_dir() / name;
     test::write_h5(path, spec);
     return path;
@@ -193,7 +193,7 @@ TEST(OpenSignals, TextMalformedFilesGiveOneMessageNamingFileAndLine) {
 }
 
 TEST(OpenSignals, H5LayoutUnitsLabelsAndSkippedChannels) {
-    const auto path = write_h5("ramp.h5", ramp_spec(1000));
+    const auto path = temp_h5("ramp.h5", ramp_spec(1000));
     OpenSignalsH5Source source(path);
     const auto& info = source.info();
     EXPECT_EQ(info.format, "opensignals-h5");
@@ -215,7 +215,7 @@ TEST(OpenSignals, H5LayoutUnitsLabelsAndSkippedChannels) {
 TEST(OpenSignals, H5MalformedFiles) {
     auto spec = ramp_spec(100);
     spec.with_rate = false;
-    auto path = write_h5("no_rate.h5", spec);
+    auto path = temp_h5("no_rate.h5", spec);
     EXPECT_NE(error_of<OpenSignalsH5Source>(path).find(path.string() + ": device group '/00:07:80:0F:30:8C': attribute "
                                                                         "'sampling rate' is missing"),
               std::string::npos)
@@ -223,20 +223,20 @@ TEST(OpenSignals, H5MalformedFiles) {
 
     spec = ramp_spec(100);
     spec.resolution = {12}; // counts from 30000 do not fit 12 bits
-    path = write_h5("resolution.h5", spec);
+    path = temp_h5("resolution.h5", spec);
     EXPECT_NE(error_of<OpenSignalsH5Source>(path).find("/00:07:80:0F:30:8C/raw/channel_1[0]: count 30000 is outside 0..4095"),
               std::string::npos)
         << error_of<OpenSignalsH5Source>(path);
 
     spec = ramp_spec(100);
     spec.resolution = {16, 16, 16}; // three entries for two channels
-    path = write_h5("resolutions.h5", spec);
+    path = temp_h5("resolutions.h5", spec);
     EXPECT_NE(error_of<OpenSignalsH5Source>(path).find("'channels' does not say which is channel 1"), std::string::npos)
         << error_of<OpenSignalsH5Source>(path);
 
     spec = ramp_spec(100);
     for (std::size_t i = 40; i < spec.nseq.size(); ++i) spec.nseq[i] = (i + 4) % 16; // 4 lost before sample 40
-    path = write_h5("gap.h5", spec);
+    path = temp_h5("gap.h5", spec);
     OpenSignalsH5Source gap(path);
     ASSERT_EQ(gap.info().warnings.size(), 2u) << gap.info().warnings.back();
     EXPECT_NE(gap.info().warnings[0].find("nSeq[40]: 7 then 12 (4 samples lost"), std::string::npos) << gap.info().warnings[0];
