@@ -100,7 +100,7 @@ std::vector<Job> plan_jobs(const std::vector<fs::path>& inputs, const fs::path& 
         if (fs::is_directory(input, ec)) {
             const auto root = bids::find_root(input);
             if (!root)
-                throw std::invalid_argument(input.string() +
+                throw acquisition::SourceError(input.string() +
                                             ": is a directory, and not a BIDS dataset (no "
                                             "dataset_description.json in it or above it)");
             for (auto& r : bids::find_recordings(*root, input))

@@ -1,6 +1,7 @@
 #include "tools/commands.hpp"
 
 #include "acquisition/serial_port.hpp"
+#include "acquisition/source.hpp"
 #include "pipeline/capture.hpp"
 #include "pipeline/dashboard.hpp"
 
@@ -22,6 +23,8 @@ ExitCode code_of(const std::exception& e, ExitCode fallback) {
         dynamic_cast<const pipeline::DashboardError*>(&e) != nullptr ||
         dynamic_cast<const std::filesystem::filesystem_error*>(&e) != nullptr)
         return ExitCode::DeviceIo;
+    if (dynamic_cast<const acquisition::SourceError*>(&e) != nullptr)
+        return ExitCode::InputFailed; // an input named on the command line cannot be read
     return fallback;
 }
 } // namespace

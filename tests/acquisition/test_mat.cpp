@@ -8,6 +8,7 @@
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <matio.h>
 
 #include <cmath>
@@ -30,7 +31,9 @@ double value(int c, std::size_t i) {
 class Mat : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = fs::path(SEMG_BINARY_DIR) / "test_mat";
+        // One folder per process: ctest -j runs each test as its own process, and a shared folder
+        // was wiped by one while another read it.
+        dir_ = fs::path(SEMG_BINARY_DIR) / "test_mat" / std::to_string(::getpid());
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         have_fixtures_ = test::have_numpy() &&

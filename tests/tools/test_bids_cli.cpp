@@ -306,9 +306,9 @@ TEST(BidsCli, CaptureWritesAValidBidsEmgLayout) {
     const auto again = test::run("capture --port " + pair.host_side() + " --protocol semg --duration-s 1 "
                                  "--bids-root " + root.string() + " --subject 07 --session 2 --task hold "
                                  "--start-timeout-s 1 --live none");
-    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_EQ(again.exit_code, 3); // an output that cannot be written (README, exit codes)
     EXPECT_NE(again.output.find("exists"), std::string::npos) << again.output;
     const auto no_root = test::run("capture --port x --subject 07 --task hold");
-    EXPECT_EQ(no_root.exit_code, 1);
+    EXPECT_EQ(no_root.exit_code, 2); // usage
     EXPECT_NE(no_root.output.find("need --bids-root"), std::string::npos) << no_root.output;
 }

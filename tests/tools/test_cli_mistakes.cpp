@@ -73,7 +73,7 @@ std::vector<Row> rows() {
         {"analyse_is_analyze", "analyse rec.csv" + q, kOk, {}, {"error"}},
         {"command_misspelt", "analzye rec.csv", kUsage, {"unknown command 'analzye' (did you mean 'analyze'?)"}},
         {"command_unknown", "fit rec.csv", kUsage, {"unknown command 'fit': the commands are analyze, simulate"}},
-        {"no_command", "", kUsage, {"a command is required: analyze, simulate, capture, report"}},
+        {"no_command", "", kUsage, {"a command is required: analyze, simulate, capture, mark, report, info"}},
         // Options: near misses get a suggestion, CLI11's 109/106/104 become 2.
         {"output_for_out", "analyze rec.csv --output res", kUsage,
          {"unknown option --output for `semg analyze` (did you mean --out?)"}},
@@ -138,13 +138,14 @@ TEST_P(CliMistakes, ExitCodeAndMessage) {
         EXPECT_NE(o.output.find(part), std::string::npos) << "missing '" << part << "' in: " << context;
     for (const auto& part : r.absent)
         EXPECT_EQ(o.output.find(part), std::string::npos) << "unexpected '" << part << "' in: " << context;
-    if (r.exit_code != kOk)
+    if (r.exit_code != kOk) {
         EXPECT_EQ(count_of(o.output, "semg: error:"), 1u) << "one error line: " << context;
+    }
     EXPECT_LE(count_of(o.output, "is deprecated"), 1u) << "one warning: " << context;
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, CliMistakes, ::testing::ValuesIn(rows()),
-                         [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<Row>& row) { return row.param.name; });
 
 // The deprecated spelling does what the new one does: the same channel analysed.
 TEST(CliMistakes, DeprecatedSelectionSelects) {
