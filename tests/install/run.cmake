@@ -11,6 +11,10 @@ foreach(var BUILD_DIR WORK_DIR CONSUMER_DIR CXX_COMPILER)
   endif()
 endforeach()
 
+foreach(var BUILD_DIR WORK_DIR CONSUMER_DIR) # relative to the current folder
+  get_filename_component(${var} "${${var}}" ABSOLUTE)
+endforeach()
+
 function(run what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(NOT rc EQUAL 0)
