@@ -6,7 +6,9 @@ pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
 # WebSocket server), CRC (protocol checksums). Debian's libboost-dev ships them all.
 find_package(Boost 1.74 REQUIRED)
 find_path(SEMG_BEAST_INCLUDE_DIR boost/beast/websocket.hpp HINTS ${Boost_INCLUDE_DIRS} REQUIRED)
-find_package(CLI11 REQUIRED)
+if(SEMG_BUILD_CLI)
+  find_package(CLI11 REQUIRED) # the `semg` command only
+endif()
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(tomlplusplus REQUIRED)
 find_package(spdlog REQUIRED)
