@@ -6,6 +6,7 @@
 #include "acquisition/file_source.hpp"
 #include "acquisition/openbci_source.hpp"
 #include "tests/acquisition/epoch_compare.hpp"
+#include "tests/acquisition/reader_test_util.hpp"
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -22,36 +23,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir() {
-    const auto dir = fs::temp_directory_path() / ("semg_openbci_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir;
-}
+fs::path temp_dir() { return test::scratch_dir("semg_openbci_"); }
 
-fs::path write(const std::string& name, const std::string& text) {
-    const auto path = temp_dir() / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-}
+fs::path write(const std::string& name, const std::string& text) { return test::write_file(temp_dir(), name, text); }
 
-std::vector<std::vector<float>> read_all(acquisition::Source& source) {
-    const std::size_t channels = source.info().channels.size();
-    std::vector<std::vector<float>> out(channels);
-    dsp::Block block(channels, 3); // small blocks: rows straddle reads
-    while (const std::size_t n = source.read(block.capacity_ref()))
-        for (std::size_t c = 0; c < channels; ++c) out[c].insert(out[c].end(), block.channel(c), block.channel(c) + n);
-    return out;
-}
+std::vector<std::vector<float>> read_all(acquisition::Source& source) { return test::read_all(source, 3); }
 
-std::string error_of(const fs::path& path) {
-    try {
-        OpenBciSource source(path);
-        read_all(source);
-    } catch (const SourceError& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+std::string error_of(const fs::path& path) { return test::error_of<OpenBciSource>(path); }
 
 const std::string kV3 = "%OpenBCI Raw EEG Data\r\n%\r\n%Sample Rate = 200.0 Hz\r\n%First Column = SampleIndex\r\n"
                         "%Last Column = Timestamp \r\n%Other Columns = EEG data in microvolts followed by Accel "

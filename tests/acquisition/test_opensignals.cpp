@@ -6,6 +6,7 @@
 #include "acquisition/opensignals_source.hpp"
 #include "tests/acquisition/epoch_compare.hpp"
 #include "tests/acquisition/opensignals_h5_writer.hpp"
+#include "tests/acquisition/reader_test_util.hpp"
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -24,37 +25,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir() {
-    const auto dir = fs::temp_directory_path() / ("semg_opensignals_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir;
-}
+fs::path temp_dir() { return test::scratch_dir("semg_opensignals_"); }
 
-fs::path write(const std::string& name, const std::string& text) {
-    const auto path = temp_dir() / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-}
+fs::path write(const std::string& name, const std::string& text) { return test::write_file(temp_dir(), name, text); }
 
-std::vector<std::vector<float>> read_all(acquisition::Source& source) {
-    const std::size_t channels = source.info().channels.size();
-    std::vector<std::vector<float>> out(channels);
-    dsp::Block block(channels, 7);
-    while (const std::size_t n = source.read(block.capacity_ref()))
-        for (std::size_t c = 0; c < channels; ++c) out[c].insert(out[c].end(), block.channel(c), block.channel(c) + n);
-    return out;
-}
+std::vector<std::vector<float>> read_all(acquisition::Source& source) { return test::read_all(source, 7); }
 
-template <class S>
-std::string error_of(const fs::path& path) {
-    try {
-        S source(path);
-        read_all(source);
-    } catch (const SourceError& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
+using test::error_of;
 
 // The transfer function written out independently: EMG_mV = (ADC/2^n - 0.5) * VCC/G, in µV.
 double emg_uv(double adc, int bits, double vcc_v, double gain) {

@@ -79,10 +79,8 @@ struct Fit {
     std::size_t flagged, epochs;
 };
 
-// The analysis (default settings unless given) of a simulated recording: one fit per channel of
-// its one contraction.
-std::vector<Fit> analyse(const Scenario& scenario, const pipeline::AnalysisSettings& settings = {}) {
-    Simulator sim(scenario);
+// The analysis of a simulated recording, whole.
+pipeline::AnalysisResult analysis_of(Simulator& sim, const pipeline::AnalysisSettings& settings) {
     pipeline::FatigueAnalysis analysis{settings};
     analysis.prepare(sim.info(), [](const std::string&) {});
     dsp::Block block(sim.info().channels.size(), 4096);
@@ -92,7 +90,14 @@ std::vector<Fit> analyse(const Scenario& scenario, const pipeline::AnalysisSetti
         analysis.process(block.cref(), ignore);
     }
     analysis.flush(ignore);
-    const auto result = analysis.finish();
+    return analysis.finish();
+}
+
+// The analysis (default settings unless given) of a simulated recording: one fit per channel of
+// its one contraction.
+std::vector<Fit> analyse(const Scenario& scenario, const pipeline::AnalysisSettings& settings = {}) {
+    Simulator sim(scenario);
+    const auto result = analysis_of(sim, settings);
     EXPECT_EQ(result.contractions.size(), 1u);
     const auto con = sim.contractions().at(0);
     std::vector<Fit> fits;
@@ -292,16 +297,7 @@ TEST(Validation, ContractionDetectionIsNotFooledByMains) {
         pipeline::AnalysisSettings settings;
         settings.contractions = pipeline::ContractionMode::Detect;
         Simulator sim(scenario);
-        pipeline::FatigueAnalysis analysis{settings};
-        analysis.prepare(sim.info(), [](const std::string&) {});
-        dsp::Block block(sim.info().channels.size(), 4096);
-        const auto ignore = [](const dsp::EpochFrame&, const pipeline::EpochDerived&) {};
-        while (const std::size_t n = sim.read(block.capacity_ref())) {
-            block.set_frames(n);
-            analysis.process(block.cref(), ignore);
-        }
-        analysis.flush(ignore);
-        return analysis.finish();
+        return analysis_of(sim, settings);
     };
     const auto clean = detect(base_scenario(2048.0, 1));
     ASSERT_EQ(clean.contractions.size(), 1u);
