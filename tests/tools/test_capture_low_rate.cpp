@@ -7,6 +7,7 @@
 // at the same rate says and finds the same.
 #include "tests/pipeline/test_capture_util.hpp"
 #include "tests/test_util.hpp"
+#include "tests/tools/process.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,59 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A child process with stdout and stderr in one file.
-class Child {
-public:
-    Child(const std::vector<std::string>& args, const fs::path& log) : log_(log) {
-        std::vector<std::string> a = args;
-        std::vector<char*> argv;
-        for (auto& s : a)
-            argv.push_back(s.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        const int rc = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0)
-            throw std::runtime_error("cannot start " + args[0]);
-    }
-    ~Child() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-    // Exit code; -1 if it had to be killed after `timeout`.
-    int wait(std::chrono::milliseconds timeout) {
-        const auto end = std::chrono::steady_clock::now() + timeout;
-        int status = 0;
-        while (::waitpid(pid_, &status, WNOHANG) == 0) {
-            if (std::chrono::steady_clock::now() > end) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, &status, 0);
-                pid_ = -1;
-                return -1;
-            }
-            std::this_thread::sleep_for(10ms);
-        }
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
-    }
-    std::string output() const {
-        std::ifstream in(log_);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
-
-private:
-    fs::path log_;
-    pid_t pid_ = -1;
-};
+using Child = semg::test::Process;
 
 std::size_t count_of(const std::string& text, const std::string& part) {
     std::size_t n = 0;
