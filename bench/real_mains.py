@@ -39,5 +39,7 @@ for f0 in (50.0, 60.0):
                 rr = list(r); rr[ci] = repr(v); w.writerow(rr)
         r = fit(p)
         old = fit(p, ("--mains-notch-hz", "0", "--mains-exclude-hz", "1", "--keep-flagged"))
-        print("  %-22s %10.2f %12.4f %7s/%s   (no notch, ±1 Hz bins, flagged kept: IMF %.2f, slope %.4f)" %
-              (f"{int(f0)} Hz at {k:g}x EMG RMS", r[0], r[1], r[2], r[3], old[0], old[1]))
+        num = lambda v, f: "withheld" if v is None else format(v, f)  # a fit too few epochs allow
+        print("  %-22s %10s %12s %7s/%s   (no notch, ±1 Hz bins, flagged kept: IMF %s, slope %s)" %
+              (f"{int(f0)} Hz at {k:g}x EMG RMS", num(r[0], ".2f"), num(r[1], ".4f"), r[2], r[3],
+               num(old[0], ".2f"), num(old[1], ".4f")))

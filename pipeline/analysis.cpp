@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numbers>
 #include <stdexcept>
 
 namespace semg::pipeline {
@@ -316,6 +317,7 @@ void FatigueAnalysis::prepare(const acquisition::SourceInfo& info,
     detect_ = dsp::Block(ecg_channel_ ? 1 : 0, kWorkFrames);
     last_detect_.assign(ecg_channel_ ? 1 : selected_.size(), 0.0f);
     fed_ = emitted_ = 0;
+    notch_on_frame_.reset();
     flushed_ = false;
     merged_ = dsp::EpochFrame{};
     merged_.channels.assign(selected_.size(), dsp::EpochFeatures{});
@@ -442,6 +444,7 @@ void FatigueAnalysis::push(std::size_t n, dsp::ConstBlockRef detect, bool real, 
             k = std::min(k, mains_.frames_to_block());
             mains_.process(work_.cref().slice(off, k));
             analyzer_.set_mains_hz(mains_.frequency_hz());
+            if (!notch_on_frame_ && mains_.frequency_hz() > 0.0) notch_on_frame_ = fed_ + k;
         }
         notch_.process({work_.channel(0) + off, k, channels, work_.capacity()});
         if (real) feed_detector(off, k);
@@ -565,6 +568,18 @@ void FatigueAnalysis::release_held(const EpochObserver& observer) {
     held_.clear();
 }
 
+// Detected mains (auto): the notch switches on where the detector decided (the end of its first
+// 1 s block, or later) and takes 3 time constants, 3 / (π × width) (0.95 s at 1 Hz), to settle:
+// the line's amplitude is then down to e^-3 = 5 % (0.25 % of its power). Epochs that start before
+// then kept the mains line: they are flagged mains, as uncleaned.
+void FatigueAnalysis::flag_unnotched(dsp::EpochFrame& frame) const {
+    if (!notch_on_frame_ || settings_.mains_notch_hz <= 0.0) return;
+    const double settle_s = 3.0 / (std::numbers::pi * settings_.mains_notch_hz);
+    const auto settled = *notch_on_frame_ + static_cast<std::uint64_t>(std::ceil(settle_s * sample_rate_hz_));
+    if (frame.first_frame >= settled) return;
+    for (auto& f : frame.channels) f.quality |= dsp::MainsDominant;
+}
+
 void FatigueAnalysis::flag_rest(dsp::EpochFrame& frame) {
     for (std::size_t c = 0; c < frame.channels.size(); ++c) {
         auto& f = frame.channels[c];
@@ -578,6 +593,7 @@ void FatigueAnalysis::flag_rest(dsp::EpochFrame& frame) {
 }
 
 void FatigueAnalysis::emit(dsp::EpochFrame& frame, const EpochObserver& observer) {
+    flag_unnotched(frame);
     flag_rest(frame);
     for (std::size_t c = 0; c < frame.channels.size(); ++c)
         for (std::size_t b = 0; b < dsp::kQualityFlagCount; ++b)

@@ -272,6 +272,7 @@ private:
                   const EpochObserver& observer);
     void emit(dsp::EpochFrame& frame, const EpochObserver& observer);
     void flag_rest(dsp::EpochFrame& frame);
+    void flag_unnotched(dsp::EpochFrame& frame) const;
     void release_held(const EpochObserver& observer);
     Accumulators make_accumulators(Contraction span) const;
     void classify_pending(bool final);
@@ -298,6 +299,7 @@ private:
     std::vector<float> last_detect_;
     std::uint64_t fed_ = 0;     // frames pushed into the delay stages, flush included
     std::uint64_t emitted_ = 0; // frames passed on to the epoch analysers
+    std::optional<std::uint64_t> notch_on_frame_; // input frame where detected mains got its notch
     bool flushed_ = false;
     dsp::EpochFrame merged_;
     std::vector<std::array<std::size_t, dsp::kQualityFlagCount>> whole_flags_;
