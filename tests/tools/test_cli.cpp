@@ -1,6 +1,7 @@
 // `semg analyze` end to end: bad input gives one clear line, a non-zero exit and no output.
 #include "acquisition/edf.hpp"
 #include "pipeline/results.hpp"
+#include "pipeline/version.hpp"
 #include "report/report.hpp"
 
 #include <edflib.h>
@@ -400,6 +401,19 @@ TEST_F(Cli, SegmentOutsideTheRecordingWithBdf) {
         writer.close();
     }
     expect_failure("analyze " + path.string() + " --segment 5:20", "is outside the recording (0:10");
+}
+
+// One version everywhere (pipeline/version.hpp, generated from project(VERSION)): `semg --version`
+// and the summary.json of an analysis name the same one.
+TEST_F(Cli, VersionAndSummaryNameTheProjectVersion) {
+    const auto version = run("--version");
+    ASSERT_EQ(version.exit_code, 0) << version.output;
+    EXPECT_EQ(version.output.rfind(std::string("semg ") + SEMG_VERSION + " (git ", 0), 0u) << version.output;
+    const auto input = csv("v.csv", 6.0);
+    const auto r = run("analyze -q " + input.string() + " --out " + (dir_ / "v").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto summary = test::load_json(dir_ / "v" / "summary.json");
+    EXPECT_EQ(summary["software"]["version"], SEMG_VERSION);
 }
 
 // Issue 4: `semg analyze` recovers the simulator's truth, through the two commands and files.
