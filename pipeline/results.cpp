@@ -1,4 +1,5 @@
 #include "pipeline/results.hpp"
+#include "pipeline/version.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>

@@ -1,6 +1,7 @@
 #include "report/report.hpp"
 
 #include "pipeline/output_dir.hpp"
+#include "pipeline/version.hpp"
 #include "report/assets.hpp"
 
 #include <algorithm>

@@ -11,6 +11,7 @@ packages=(
   clang libclang-rt-dev llvm  # fuzz harnesses (tests/fuzz): Clang, libFuzzer, llvm-symbolizer
   libhdf5-dev  # PLUX OpenSignals .h5 recordings (acquisition/opensignals_h5.cpp), HDF5 C API
   chromium  # the report.html test (tests/tools/test_report_browser.js) runs it headless
+  clang-format  # tools/check-format.sh: the C++ sources against .clang-format
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,4 +1,5 @@
 #include "tools/version.hpp"
+#include "pipeline/version.hpp"
 
 #include <CLI/Version.hpp>
 #include <Eigen/Core>

@@ -53,27 +53,47 @@ TEST(Bilateral, RecoversAmplitudeAsymmetryAndSlopeDifference) {
 }
 
 TEST(Bilateral, DetectsTwoContractionsInRestHoldRestHold) {
-    acquisition::Scenario s;
-    s.pairs = acquisition::default_pairs(2);
-    s.protocol.contractions = 2;
-    s.protocol.hold_s = 30.0;
-    s.protocol.rest_before_s = 4.0;
-    s.protocol.rest_between_s = 10.0;
-    s.protocol.rest_after_s = 4.0;
-    acquisition::Simulator sim(s);
-    pipeline::AnalysisSettings settings;
-    settings.contractions = pipeline::ContractionMode::Detect;
-    const auto r = analyse(sim, settings);
-    ASSERT_EQ(r.contractions.size(), 2u) << r.contraction_source;
-    for (std::size_t k = 0; k < 2; ++k) {
-        EXPECT_NEAR(r.contractions[k].start_s, sim.contractions()[k].start_s, 0.5) << "contraction " << k;
-        EXPECT_NEAR(r.contractions[k].end_s, sim.contractions()[k].end_s, 0.5) << "contraction " << k;
-        // Each has its own fit: the initial MDF is that of a fresh muscle in both.
-        const auto& ch = r.contractions[k].channels[0];
-        EXPECT_GT(ch.epochs, 50u);
-        EXPECT_NEAR(ch.mdf.initial, sim.channels()[0].mdf0_hz, 5.0);
-        EXPECT_LT(ch.mdf.slope_per_s, 0.0);
+    // Each contraction has its own fit: the initial MDF (IMF) is that of a fresh muscle in both,
+    // not the fatigued one at the end of the first (about 8 Hz lower after 30 s at -0.3 %/s).
+    // Tolerances: the IMF error of this analysis on this scenario, measured over seeds 1-20
+    // (2 contractions x 4 channels each, 160 fits): bias +0.8 Hz, scatter 1.65 Hz per fit. Each
+    // fit must sit within 4 sd of the bias; the mean of the 32 fits of seeds 1-4 within 3 standard
+    // errors (sd / sqrt(32) = 0.88 Hz), so a 2 Hz shift of MDF fails (one seed's 8 fits, 1.75 Hz,
+    // would not reliably see it).
+    constexpr double kImfBiasHz = 0.8, kImfSdHz = 1.65;
+    double sum_error_hz = 0.0;
+    std::size_t fits = 0;
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+        acquisition::Scenario s;
+        s.seed = seed;
+        s.pairs = acquisition::default_pairs(2);
+        s.protocol.contractions = 2;
+        s.protocol.hold_s = 30.0;
+        s.protocol.rest_before_s = 4.0;
+        s.protocol.rest_between_s = 10.0;
+        s.protocol.rest_after_s = 4.0;
+        acquisition::Simulator sim(s);
+        pipeline::AnalysisSettings settings;
+        settings.contractions = pipeline::ContractionMode::Detect;
+        const auto r = analyse(sim, settings);
+        ASSERT_EQ(r.contractions.size(), 2u) << r.contraction_source << " seed " << seed;
+        for (std::size_t k = 0; k < 2; ++k) {
+            EXPECT_NEAR(r.contractions[k].start_s, sim.contractions()[k].start_s, 0.5) << "contraction " << k;
+            EXPECT_NEAR(r.contractions[k].end_s, sim.contractions()[k].end_s, 0.5) << "contraction " << k;
+            for (std::size_t c = 0; c < sim.channels().size(); ++c) {
+                const auto& ch = r.contractions[k].channels[c];
+                EXPECT_GT(ch.epochs, 50u);
+                const double error_hz = ch.mdf.initial - sim.channels()[c].mdf0_hz;
+                EXPECT_NEAR(error_hz, kImfBiasHz, 4.0 * kImfSdHz)
+                    << "seed " << seed << " contraction " << k << " channel " << c;
+                EXPECT_LT(ch.mdf.slope_per_s, 0.0);
+                sum_error_hz += error_hz;
+                ++fits;
+            }
+        }
     }
+    EXPECT_NEAR(sum_error_hz / static_cast<double>(fits), kImfBiasHz,
+                3.0 * kImfSdHz / std::sqrt(static_cast<double>(fits)));
 }
 
 TEST(Bilateral, RestEpochsAreLeftOutOfTheFit) {

@@ -3,6 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <exception>
+#include <future>
+#include <memory>
+#include <thread>
+
 using namespace semg;
 
 namespace {
@@ -71,8 +77,24 @@ TEST(PrefetchReader, RethrowsTheSourceErrorInOrder) {
     }
 }
 
+// A deadlock here (the reader thread blocked on its full queue while the destructor waits to join
+// it) must fail the test, not hang it until CTest's timeout. The body runs on its own thread and
+// the test waits 5 s for it (it takes milliseconds, under ASan too). Not std::async: the destructor
+// of its future would wait for the deadlocked body. On a timeout the thread is detached and left
+// behind; it owns everything it touches.
 TEST(PrefetchReader, StopsCleanlyWhenDroppedEarly) {
-    CountingSource source(1u << 30);
-    { pipeline::PrefetchReader reader(source, 100, 2); (void)reader.next(); }
-    SUCCEED();
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> finished = done->get_future();
+    std::thread([done] {
+        try {
+            CountingSource source(1u << 30);
+            { pipeline::PrefetchReader reader(source, 100, 2); (void)reader.next(); }
+            done->set_value();
+        } catch (...) {
+            done->set_exception(std::current_exception());
+        }
+    }).detach();
+    ASSERT_EQ(finished.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+        << "dropping a PrefetchReader early did not return within 5 s: deadlock";
+    finished.get(); // rethrows what the body threw
 }
