@@ -12,6 +12,7 @@ packages=(
   libhdf5-dev  # PLUX OpenSignals .h5 recordings (acquisition/opensignals_h5.cpp), HDF5 C API
   libsqlite3-dev  # dataset.sqlite of `semg merge` (pipeline/cohort.cpp)
   snakemake  # the Snakemake workflow test (tools/snakemake, tests/tools/test_cohort.cpp)
+  slurm-wlm munge  # the Slurm job-array test: a one-node cluster the test starts (tests/tools/test_cohort.cpp)
   chromium  # the report.html test (tests/tools/test_report_browser.js) runs it headless
 )
 missing=()

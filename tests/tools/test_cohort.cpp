@@ -7,7 +7,9 @@
 //   - the simulator's truth recovered on every fits.csv row;
 //   - --jobs 2 gives the same bytes as --jobs 1; a run killed part-way and rerun gives the same
 //     bytes as one uninterrupted run, the rerun analysing only what the first did not finish;
-//     shards 1/2 + 2/2 + `semg merge` give the same bytes; so does the Snakemake workflow.
+//     shards 1/2 + 2/2 + `semg merge` give the same bytes; so do the Snakemake workflow and the
+//     Slurm job array (tools/slurm/submit.sh on a one-node cluster of Debian's slurm-wlm and munge
+//     that the test starts and stops: munged, slurmctld and slurmd on localhost).
 // The parts on their own (--pattern, manifests, --shard): tests/pipeline/test_cohort_parts.cpp.
 //
 // Truth tolerances, per row (one channel's fit of a 60 s hold), from the estimator's measured
@@ -27,6 +29,7 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -431,4 +434,144 @@ TEST_F(Cohort, ManifestGivesTheIdsAndNamesItsBadLine) {
     EXPECT_NE(bad.exit_code, 0);
     EXPECT_NE(bad.output.find("bad.tsv:3: 1 cells, the header has 2"), std::string::npos) << bad.output;
     EXPECT_FALSE(fs::exists(dir_ / "o2"));
+}
+
+namespace {
+
+bool on_path(const std::string& program) {
+    return std::system(("command -v " + program + " > /dev/null 2>&1").c_str()) == 0;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& log) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        const int fd = ::open(log.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+// A one-node Slurm cluster in `dir`: munged, slurmctld and slurmd, stopped by the destructor.
+class LocalSlurm {
+public:
+    explicit LocalSlurm(const fs::path& dir) : dir_(dir) {
+        fs::create_directories(dir_ / "state");
+        fs::create_directories(dir_ / "spool");
+        fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace);
+        const std::string key = (dir_ / "munge.key").string();
+        if (std::system(("mungekey -c -k " + key + " > /dev/null 2>&1").c_str()) != 0) {
+            problem_ = "mungekey could not make a key";
+            return;
+        }
+        fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+        const std::string socket = (dir_ / "munge.sock").string();
+        if (std::system(("munged --force --key-file=" + key + " --socket=" + socket + " --pid-file=" +
+                         (dir_ / "munged.pid").string() + " --log-file=" + (dir_ / "munged.log").string() +
+                         " --seed-file=" + (dir_ / "munge.seed").string() + " > /dev/null 2>&1")
+                            .c_str()) != 0) {
+            problem_ = "munged did not start: " + read(dir_ / "munged.log");
+            return;
+        }
+        munged_ = true;
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        const passwd* user = ::getpwuid(::getuid());
+        const int port = 20000 + static_cast<int>(::getpid() % 5000) * 2; // two tests never share one
+        std::ofstream(dir_ / "slurm.conf")
+            << "ClusterName=semgtest\nSlurmctldHost=" << host << "(127.0.0.1)\n"
+            << "SlurmctldPort=" << port << "\nSlurmdPort=" << port + 1 << "\n"
+            << "AuthType=auth/munge\nAuthInfo=socket=" << socket << "\nCredType=cred/munge\n"
+            << "SlurmUser=" << user->pw_name << "\nSlurmdUser=" << user->pw_name << "\n"
+            << "StateSaveLocation=" << (dir_ / "state").string() << "\nSlurmdSpoolDir=" << (dir_ / "spool").string()
+            << "\nSlurmctldPidFile=" << (dir_ / "slurmctld.pid").string()
+            << "\nSlurmdPidFile=" << (dir_ / "slurmd.pid").string()
+            << "\nSlurmctldLogFile=" << (dir_ / "slurmctld.log").string()
+            << "\nSlurmdLogFile=" << (dir_ / "slurmd.log").string()
+            << "\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nMpiDefault=none\n"
+            << "SelectType=select/cons_tres\nSelectTypeParameters=CR_CPU\nReturnToService=2\n"
+            << "JobCompType=jobcomp/none\nAccountingStorageType=accounting_storage/none\n"
+            << "NodeName=" << host << " NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN\n"
+            << "PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n";
+        ::setenv("SLURM_CONF", (dir_ / "slurm.conf").c_str(), 1);
+        const std::string conf = (dir_ / "slurm.conf").string();
+        ctld_ = spawn({"slurmctld", "-D", "-f", conf}, dir_ / "slurmctld.out");
+        slurmd_ = spawn({"slurmd", "-D", "-f", conf}, dir_ / "slurmd.out");
+        for (int i = 0; i < 300; ++i) { // up to 30 s for the node to be idle
+            const auto state = shell("sinfo -h -o %t 2>/dev/null");
+            if (state.find("idle") != std::string::npos) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        problem_ = "the node did not become idle within 30 s: " + read(dir_ / "slurmctld.log") +
+                   read(dir_ / "slurmd.log") + read(dir_ / "slurmctld.out") + read(dir_ / "slurmd.out");
+    }
+    ~LocalSlurm() {
+        for (const pid_t pid : {slurmd_, ctld_}) {
+            if (pid <= 0) continue;
+            ::kill(pid, SIGTERM);
+            int status = 0;
+            ::waitpid(pid, &status, 0);
+        }
+        if (munged_) {
+            std::ifstream in(dir_ / "munged.pid");
+            pid_t pid = 0;
+            if (in >> pid && pid > 0 && ::kill(pid, SIGTERM) == 0) // not our child: wait until it is gone
+                for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        ::unsetenv("SLURM_CONF");
+    }
+    const std::string& problem() const { return problem_; }
+    static std::string shell(const std::string& cmd) {
+        FILE* pipe = ::popen(cmd.c_str(), "r");
+        std::string out;
+        char buf[4096];
+        while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+        ::pclose(pipe);
+        return out;
+    }
+
+private:
+    fs::path dir_;
+    std::string problem_;
+    bool munged_ = false;
+    pid_t ctld_ = -1, slurmd_ = -1;
+};
+
+} // namespace
+
+TEST_F(Cohort, SlurmJobArrayGivesTheTablesOfOneRun) {
+    for (const char* program : {"munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo"})
+        if (!on_path(program))
+            GTEST_SKIP() << program << " is not installed (tools/install-deps.sh installs Debian's slurm-wlm and munge)";
+    // A short folder: munged's socket path must fit in sockaddr_un.
+    const fs::path cluster = fs::temp_directory_path() / ("semg-slurm-" + std::to_string(::getpid()));
+    fs::remove_all(cluster);
+    {
+        LocalSlurm slurm(cluster);
+        if (!slurm.problem().empty()) GTEST_SKIP() << "the one-node Slurm cluster could not start: " << slurm.problem();
+        const fs::path out = dir_ / "out";
+        // 4 array tasks over the 25 recordings, then the merge job after them (afterany).
+        const std::string submit = "cd " + dir_.string() + " && SEMG=" + SEMG_EXE + " SHARDS=4 " + SEMG_SOURCE_DIR +
+                                   "/tools/slurm/submit.sh " + kData.string() + " " + out.string() +
+                                   " --pattern '{subject}/{session}/{task}.bdf' 2>&1";
+        const std::string said = LocalSlurm::shell(submit);
+        ASSERT_NE(said.find("25 recordings in 4 shards"), std::string::npos) << said;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (!LocalSlurm::shell("squeue -h 2>&1").empty() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        ASSERT_TRUE(LocalSlurm::shell("squeue -h 2>&1").empty()) << "jobs still queued after 120 s";
+        std::string logs;
+        for (const auto& e : fs::directory_iterator(dir_))
+            if (e.path().extension() == ".log") logs += read(e.path());
+        EXPECT_EQ(std::count(logs.begin(), logs.end(), '\n'), 1) << "only the broken file's error: " << logs;
+        expect_same_tables(out, kReference);
+    }
+    std::error_code ec;
+    fs::remove_all(cluster, ec);
 }

@@ -17,5 +17,5 @@ mkdir -p "$results"
 array=$(sbatch --parsable ${SBATCH_ARGS:-} --array="1-${shards}" --chdir="$PWD" \
     --export=ALL,SEMG="$semg" "$here/semg-array.sbatch" "$input" "$results" "$@")
 merge=$(sbatch --parsable ${SBATCH_ARGS:-} --dependency="afterany:${array%%;*}" --chdir="$PWD" \
-    --job-name=semg-merge --output="$results/merge-%j.log" --wrap "\"$semg\" merge \"$results\" -q || test \$? -eq 1")
+    --job-name=semg-merge --output=semg-merge-%j.log --wrap "\"$semg\" merge \"$results\" -q || test \$? -eq 1")
 echo "$recordings recordings in $shards shards: array job ${array%%;*}, merge job ${merge%%;*}"
