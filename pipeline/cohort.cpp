@@ -504,6 +504,9 @@ MergeCounts merge(const fs::path& results) {
     Table fits{"fits", kFits, {}};
     Table pairs{"pairs", kPairs, {}};
     MergeCounts counts;
+    std::set<std::string> variants;
+    for (const auto& f : found) variants.insert(nlohmann::json::parse(f.marker.settings.dump()).dump());
+    counts.settings_variants = variants.size();
     for (const auto& [m, folder] : found) {
         const std::vector<Json> ids = {m.relative, m.ids.subject, m.ids.session, m.ids.task, m.ids.condition};
         const std::string& where = m.results;

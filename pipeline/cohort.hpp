@@ -98,6 +98,7 @@ bool is_up_to_date(const std::filesystem::path& results, const std::string& rela
 
 struct MergeCounts {
     std::size_t recordings = 0, failed = 0, fits = 0, pairs = 0;
+    std::size_t settings_variants = 0; // distinct settings among the markers: above 1, rows differ in method
 };
 // Builds RESULTS/recordings.csv, fits.csv, pairs.csv and dataset.sqlite from every marker in
 // RESULTS/.cohort and the summary.json of each one's result folder: rows sorted by relative path, each file replaced

@@ -636,6 +636,10 @@ void run_cohort(const AnalyzeOptions& o, const pipeline::AnalysisSettings& setti
     }
     run_command([&] {
         const auto counts = cohort::merge(plan.results);
+        if (counts.settings_variants > 1)
+            log_warning(fmt::format("{}: its recordings were analysed with {} different settings: earlier runs' "
+                                    "results with other options are in the tables (--force analyses all again)",
+                                    plan.results.string(), counts.settings_variants));
         log_notice(fmt::format("tables: {} (recordings.csv {} rows, {} failed; fits.csv {} rows; pairs.csv {} "
                                "rows; dataset.sqlite)",
                                plan.results.string(), counts.recordings, counts.failed, counts.fits, counts.pairs));
@@ -753,6 +757,7 @@ void register_analyze(CLI::App& app) {
                 cohort_mode = is_cohort_input(o->inputs);
                 if (cohort_mode) {
                     if (!o->shard.empty()) pipeline::cohort::parse_shard(o->shard);
+                    if (!o->pattern.empty()) pipeline::cohort::PathPattern{o->pattern};
                     return;
                 }
                 for (const auto* option : {"--pattern", "--shard", "--list"})

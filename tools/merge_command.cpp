@@ -24,6 +24,10 @@ void register_merge(CLI::App& app) {
             const auto counts = pipeline::cohort::merge(*results);
             if (counts.recordings == 0)
                 log_warning(results->string() + ": no recording results (cohort.json) below it: the tables are empty");
+            if (counts.settings_variants > 1)
+                log_warning(fmt::format("{}: the recordings were analysed with {} different settings (another "
+                                        "semg version or other options: compare `settings` in .cohort/*.json)",
+                                        results->string(), counts.settings_variants));
             if (!*quiet)
                 std::cout << fmt::format("{}: recordings.csv {} rows ({} failed), fits.csv {} rows, pairs.csv {} rows, "
                                          "dataset.sqlite\n",

@@ -171,6 +171,13 @@ std::size_t count_markers(const fs::path& results) {
     return n;
 }
 
+// A manifest of one recording of the cohort; its relative path is then the file name only, so
+// it is written at the top of RESULTS: hold.semg.
+std::string write_manifest(const fs::path& file, const std::string& relative) {
+    std::ofstream(file) << "path\n" << (kData / relative).string() << "\n";
+    return file.string();
+}
+
 double seconds_of(const std::string& args) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto r = test::run(args);
@@ -365,6 +372,13 @@ TEST_F(Cohort, InterruptedRunAndRerunGiveTheTablesOfOneRun) {
                                  " --epoch-s 2 -q");
     EXPECT_EQ(other.exit_code, 1) << other.output;
     EXPECT_NE(read(out / "fits.csv"), read(kReference / "fits.csv"));
+    EXPECT_EQ(other.output.find("different settings"), std::string::npos) << "every recording redone";
+    // One recording analysed again with the old settings: the tables mix two, and merge says so.
+    const auto mixed = test::run("analyze @" + write_manifest(dir_ / "one.tsv", "sub-01/ses-1/hold.bdf") +
+                                 " --out " + out.string() + " -q");
+    EXPECT_EQ(mixed.exit_code, 0) << mixed.output;
+    const auto merged = test::run("merge " + out.string());
+    EXPECT_NE(merged.output.find("analysed with 2 different settings"), std::string::npos) << merged.output;
 }
 
 TEST_F(Cohort, ShardsAndMergeGiveTheTablesOfOneRun) {
