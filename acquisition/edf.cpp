@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <mutex>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -406,6 +407,12 @@ private:
 
 } // namespace
 
+// Readers on several threads take it (the writers run one per process: capture, simulate).
+static std::mutex& edflib_mutex() {
+    static std::mutex m;
+    return m;
+}
+
 EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     const std::string name = path.string();
     file_.reset(std::fopen(path.c_str(), "rb"));
@@ -421,6 +428,10 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
 
     std::optional<CorrectedView> view;
     if (h.length_disagrees) view.emplace(file_.get(), h, name);
+    // EDFlib keeps its open files in a global table: opened, read and closed under one lock
+    // (`semg analyze --jobs` opens recordings on several threads). The samples are read
+    // without EDFlib, outside the lock.
+    const std::lock_guard edflib_lock(edflib_mutex());
     edf_hdr_struct hdr{};
     if (edfopen_file_readonly(view ? view->path().c_str() : path.c_str(), &hdr,
                               EDFLIB_READ_ALL_ANNOTATIONS) != 0) {

@@ -1,4 +1,5 @@
 #include "acquisition/mat_source.hpp"
+#include "acquisition/hdf5_lock.hpp"
 
 #include "acquisition/csv_source.hpp" // the volts-or-µV rule for data without units
 
@@ -25,11 +26,9 @@ constexpr std::size_t kMaxTextElements = std::size_t{1} << 20;
 constexpr double kMaxSampleRateHz = 1e6;
 constexpr double kMaxInflation = 1100.0;
 
-// matio keeps global state (its log function, HDF5's library state): one file at a time.
-std::mutex& matio_mutex() {
-    static std::mutex m;
-    return m;
-}
+// matio keeps global state (its log function, HDF5's library state): one file at a time, and
+// not while an OpenSignals .h5 file is read (acquisition/hdf5_lock.hpp).
+std::mutex& matio_mutex() { return hdf5_mutex(); }
 
 // matio's messages go here instead of stderr, and into the error that follows them.
 thread_local std::string matio_log;

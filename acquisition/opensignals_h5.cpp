@@ -1,5 +1,6 @@
 #include "acquisition/opensignals_source.hpp"
 
+#include "acquisition/hdf5_lock.hpp"
 #include "acquisition/sequence_gaps.hpp"
 
 #include <hdf5.h>
@@ -144,6 +145,7 @@ bool OpenSignalsH5Source::recognises(std::string_view head) {
 }
 
 OpenSignalsH5Source::OpenSignalsH5Source(const std::filesystem::path& path) : path_(path) {
+    const std::lock_guard lock(hdf5_mutex()); // every HDF5 call: acquisition/hdf5_lock.hpp
     info_.format = "opensignals-h5";
     const QuietHdf5 quiet;
     const std::string name = path.string();
@@ -294,6 +296,7 @@ OpenSignalsH5Source::OpenSignalsH5Source(const std::filesystem::path& path) : pa
 }
 
 OpenSignalsH5Source::~OpenSignalsH5Source() {
+    const std::lock_guard lock(hdf5_mutex());
     for (auto& c : channels_) H5Dclose(c.id);
     if (file_ >= 0) H5Fclose(file_);
 }
@@ -302,6 +305,7 @@ std::size_t OpenSignalsH5Source::read(dsp::BlockRef out) {
     const std::uint64_t total = *info_.total_frames;
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.frames, total - position_));
     if (n == 0) return 0;
+    const std::lock_guard lock(hdf5_mutex());
     const QuietHdf5 quiet;
     buffer_.resize(n);
     for (std::size_t k = 0; k < channels_.size(); ++k) {

@@ -15,6 +15,8 @@ find_package(spdlog REQUIRED)
 find_package(Threads REQUIRED)
 # OpenSSL's libcrypto: SHA-256 of every input file, recorded in summary.json.
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# dataset.sqlite of `semg merge` (pipeline/cohort.cpp): Debian's libsqlite3-dev.
+find_package(SQLite3 REQUIRED)
 
 # EDFlib (libedf-dev) ships a header and a library, no CMake or pkg-config file.
 find_path(EDFLIB_INCLUDE_DIR edflib.h REQUIRED)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <mutex>
 #include <numbers>
 #include <stdexcept>
 #include <utility>
@@ -21,12 +22,24 @@ PsdMethod psd_method_from_string(const std::string& name) {
     throw std::invalid_argument("PSD method must be welch or periodogram, got '" + name + "'");
 }
 
+namespace {
+// FFTW's planner keeps global state: plans are made and destroyed under one lock, so that
+// recordings can be analysed on several threads (`semg analyze --jobs`). fftw_execute is
+// thread-safe and takes no lock.
+std::mutex& fftw_planner_mutex() {
+    static std::mutex m;
+    return m;
+}
+} // namespace
+
 RealFft::RealFft(std::size_t n) : n_(n) {
     in_ = fftw_alloc_real(n);
     auto* out = fftw_alloc_complex(n / 2 + 1);
     out_ = reinterpret_cast<double*>(out);
-    if (in_ && out)
+    if (in_ && out) {
+        const std::lock_guard lock(fftw_planner_mutex());
         plan_ = fftw_plan_dft_r2c_1d(static_cast<int>(n), in_, out, FFTW_ESTIMATE);
+    }
     if (!in_ || !out || !plan_) {
         release();
         throw std::runtime_error("FFTW could not plan a transform");
@@ -36,7 +49,10 @@ RealFft::RealFft(std::size_t n) : n_(n) {
 RealFft::~RealFft() { release(); }
 
 void RealFft::release() noexcept {
-    if (plan_) fftw_destroy_plan(static_cast<fftw_plan>(plan_));
+    if (plan_) {
+        const std::lock_guard lock(fftw_planner_mutex());
+        fftw_destroy_plan(static_cast<fftw_plan>(plan_));
+    }
     fftw_free(in_);
     fftw_free(out_);
     plan_ = nullptr;

@@ -2,6 +2,7 @@
 #include "acquisition/file_source.hpp"
 #include "pipeline/analysis.hpp"
 #include "pipeline/bids.hpp"
+#include "pipeline/cohort.hpp"
 #include "pipeline/montage.hpp"
 #include "pipeline/mvc.hpp"
 #include "pipeline/output_dir.hpp"
@@ -14,7 +15,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <cmath>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <sstream>
+#include <thread>
 #include <iostream>
 #include <map>
 
@@ -31,6 +39,12 @@ struct AnalyzeOptions {
     AnalysisOptions analysis; // shared with `semg capture`
     bool overwrite = false;
     bool quiet = false;
+    // Cohorts (docs/cohort.md)
+    unsigned jobs = 0; // 0: every core
+    std::string pattern;
+    std::string shard;
+    bool force = false;
+    bool list = false;
 };
 
 // Every file `semg analyze` writes into a result folder (OutputDir refuses to open another);
@@ -86,6 +100,7 @@ struct Job {
     fs::path folder;
     std::optional<bids::Recording> recording;
     fs::path derivatives; // BIDS: the derivative dataset's folder
+    std::optional<pipeline::cohort::Entry> entry; // a cohort's recording: its ids, marker, tables
 };
 
 // Inputs that are BIDS-EMG (a dataset folder, a folder inside one, or a recording in its place)
@@ -104,9 +119,9 @@ std::vector<Job> plan_jobs(const std::vector<fs::path>& inputs, const fs::path& 
                                             ": is a directory, and not a BIDS dataset (no "
                                             "dataset_description.json in it or above it)");
             for (auto& r : bids::find_recordings(*root, input))
-                bids_jobs.push_back({r.path, {}, std::move(r), {}});
+                bids_jobs.push_back({r.path, {}, std::move(r), {}, {}});
         } else if (auto r = bids::as_recording(input)) {
-            bids_jobs.push_back({input, {}, std::move(*r), {}});
+            bids_jobs.push_back({input, {}, std::move(*r), {}, {}});
         } else {
             plain.push_back(input);
         }
@@ -118,7 +133,7 @@ std::vector<Job> plan_jobs(const std::vector<fs::path>& inputs, const fs::path& 
     if (bids_jobs.empty()) {
         std::vector<Job> jobs;
         const auto folders = result_folders(plain, out);
-        for (std::size_t i = 0; i < plain.size(); ++i) jobs.push_back({plain[i], folders[i], {}, {}});
+        for (std::size_t i = 0; i < plain.size(); ++i) jobs.push_back({plain[i], folders[i], {}, {}, {}});
         return jobs;
     }
     std::map<fs::path, std::size_t> seen;
@@ -280,7 +295,8 @@ void log_findings(const std::string& name, const pipeline::AnalysisResult& r) {
 }
 
 void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOptions& o,
-                 pipeline::AnalysisSettings settings, const std::optional<bids::Recording>& recording) {
+                 pipeline::AnalysisSettings settings, const std::optional<bids::Recording>& recording,
+                 std::ostream& text, bool show_progress, const std::string& known_sha256 = {}) {
     // Claimed first: a folder holding other files stops the run before the input is read.
     pipeline::OutputDir out(out_dir, pipeline::OutputClaim{kResultFiles, o.overwrite});
     auto source = acquisition::open_file_source(input, {o.fs_hz, o.force_fs});
@@ -317,7 +333,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
     pipeline::EpochsCsvWriter epochs(out.open("epochs.csv"), analysis.labels(), analysis.sites());
     std::optional<pipeline::PairsCsvWriter> pairs;
     if (!analysis.pairs().empty()) pairs.emplace(out.open("pairs.csv"), analysis.labels(), analysis.pairs());
-    Progress progress(input.filename().string(), info.total_frames.value_or(0));
+    Progress progress(input.filename().string(), show_progress ? info.total_frames.value_or(0) : 0);
     std::uint64_t frames = 0;
     pipeline::AnalysisResult result;
     try {
@@ -345,7 +361,8 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
         throw std::runtime_error(input.string() + ": " + std::to_string(frames) +
                                  " samples is shorter than one epoch (" +
                                  std::to_string(analysis.analyzer().epoch_frames()) + " samples)");
-    const pipeline::InputFacts facts{std::filesystem::weakly_canonical(std::filesystem::absolute(input)), pipeline::sha256_file(input), info};
+    const pipeline::InputFacts facts{std::filesystem::weakly_canonical(std::filesystem::absolute(input)),
+                                     known_sha256.empty() ? pipeline::sha256_file(input) : known_sha256, info};
     auto summary = pipeline::summary_json(facts, analysis.settings(), result);
     if (bids_json) summary["bids"] = *bids_json;
     out.open("summary.json") << summary.dump(2) << '\n';
@@ -354,15 +371,302 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
     log_findings(input.string(), result);
     if (!result.contraction_warning.empty()) log_warning(input.string() + ": " + result.contraction_warning);
     if (!o.quiet) {
-        std::cout << input.string() << " -> " << out_dir.string() << "\n";
+        text << input.string() << " -> " << out_dir.string() << "\n";
         if (a.montage.empty() && !analysis.pairs().empty()) {
             pipeline::Montage shown;
             shown.source = settings.montage ? settings.montage->source : "inferred from channel labels";
             shown.channels = analysis.sites();
-            std::cout << pipeline::describe(shown) << "(give --montage FILE to override)\n";
+            text << pipeline::describe(shown) << "(give --montage FILE to override)\n";
         }
-        print_table(result, std::cout);
+        print_table(result, text);
     }
+}
+
+namespace cohort = pipeline::cohort;
+
+// A cohort run: one folder (plain or BIDS) or @manifest.tsv, with tables at the top of `results`.
+struct CohortPlan {
+    std::vector<Job> jobs; // sorted by relative path, this shard's only
+    std::size_t total = 0; // recordings of every shard
+    fs::path results;
+};
+
+bool is_cohort_input(const std::vector<fs::path>& inputs) {
+    std::error_code ec;
+    return inputs.size() == 1 && (inputs[0].string().starts_with("@") || fs::is_directory(inputs[0], ec));
+}
+
+// The recordings of the cohort, their ids and result folders: a plain folder's below --out at
+// their relative path (<name>.semg each), a BIDS dataset's as plan_jobs() places them.
+CohortPlan plan_cohort(const AnalyzeOptions& o) {
+    const std::string arg = o.inputs[0].string();
+    CohortPlan plan;
+    std::vector<cohort::Entry> entries;
+    std::optional<bids::Recording> unused;
+    const auto need_out = [&](const std::string& what) {
+        if (o.out.empty())
+            throw std::invalid_argument(arg + ": " + what +
+                                        " --out RESULTS, the folder for its results and the dataset tables "
+                                        "(docs/cohort.md)");
+    };
+    if (arg.starts_with("@")) {
+        const fs::path manifest = arg.substr(1);
+        if (!o.pattern.empty()) throw UsageError("--pattern is for a folder; a manifest gives the ids in its columns");
+        need_out("a manifest needs");
+        std::ifstream in(manifest, std::ios::binary);
+        if (!in) throw UsageError(manifest.string() + ": cannot read the manifest");
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        entries = cohort::parse_manifest(text, manifest.string(), fs::absolute(manifest).parent_path());
+        plan.results = o.out;
+    } else if (const auto root = bids::find_root(o.inputs[0])) {
+        if (!o.pattern.empty()) throw UsageError("--pattern is for a plain folder; a BIDS dataset's ids are its entities");
+        auto jobs = plan_jobs(o.inputs, o.out);
+        plan.results = jobs.front().derivatives;
+        for (auto& job : jobs) {
+            const auto& r = *job.recording;
+            job.entry = cohort::Entry{r.path, r.path.lexically_relative(r.root).generic_string(),
+                                      {r.name.entity("sub").value_or(""), r.name.entity("ses").value_or(""),
+                                       r.name.entity("task").value_or(""), r.name.entity("acq").value_or("")}};
+        }
+        std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) { return a.entry->relative < b.entry->relative; });
+        plan.total = jobs.size();
+        for (std::size_t i = 0; i < jobs.size(); ++i)
+            if (o.shard.empty() || cohort::parse_shard(o.shard).holds(i)) plan.jobs.push_back(std::move(jobs[i]));
+        return plan;
+    } else {
+        need_out("is a directory, and not a BIDS dataset (no dataset_description.json in it or above it); as a "
+                 "folder of recordings it needs");
+        std::optional<cohort::PathPattern> pattern;
+        if (!o.pattern.empty()) pattern.emplace(o.pattern);
+        std::size_t unmatched = 0;
+        entries = cohort::discover(o.inputs[0], pattern, {o.out}, unmatched);
+        if (unmatched > 0)
+            log_notice(fmt::format("{}: {} files do not match --pattern '{}': left out", arg, unmatched, o.pattern));
+        plan.results = o.out;
+    }
+    std::map<fs::path, std::string> seen;
+    plan.total = entries.size();
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        auto& e = entries[i];
+        const fs::path rel = e.relative;
+        const fs::path folder = plan.results / rel.parent_path() / (rel.stem().string() + ".semg");
+        const auto [it, fresh] = seen.emplace(folder.lexically_normal(), e.relative);
+        if (!fresh)
+            throw UsageError(it->second + " and " + e.relative + " would both write their results to " +
+                             folder.lexically_normal().string() + ": rename one, or list one in a manifest");
+        if (!o.shard.empty() && !cohort::parse_shard(o.shard).holds(i)) continue;
+        plan.jobs.push_back({e.path, folder, std::nullopt, {}, std::move(e)});
+    }
+    return plan;
+}
+
+// SHA-256 of a named file (--montage, --mvc) for the settings key, empty when none.
+std::string sha_of(const fs::path& p) { return p.empty() ? std::string() : pipeline::sha256_file(p); }
+
+// The options that change a recording's results, as cohort.json keeps them: a rerun with other
+// values, other --montage/--mvc bytes or another semg version analyses the recording again.
+nlohmann::ordered_json settings_key(const AnalyzeOptions& o) {
+    const AnalysisOptions& a = o.analysis;
+    const auto& d = a.detector;
+    return {{"semg", pipeline::software_version()},
+            {"fs_hz", o.fs_hz ? nlohmann::ordered_json(*o.fs_hz) : nlohmann::ordered_json()},
+            {"force_fs", o.force_fs},
+            {"select", a.channels},
+            {"band", a.band},
+            {"order", a.order},
+            {"mains", a.mains},
+            {"mains_notch_hz", a.mains_notch_hz},
+            {"mains_exclude_hz", a.mains_exclude_hz},
+            {"ecg", a.ecg},
+            {"epoch_s", a.epoch_s},
+            {"overlap", a.overlap},
+            {"psd", a.psd},
+            {"welch_segment_s", a.welch_segment_s},
+            {"segments", a.segments},
+            {"contractions", a.contractions},
+            {"annotation", a.annotation},
+            {"montage_sha256", sha_of(a.montage)},
+            {"mvc_sha256", sha_of(a.mvc)},
+            {"mvc_segment", a.mvc_segment},
+            {"ai_threshold_pct", a.ai_threshold_pct},
+            {"keep_flagged", a.keep_flagged},
+            {"min_fit_epochs", a.fit.min_epochs},
+            {"min_fit_share", a.fit.min_share},
+            {"detector",
+             {d.rest_ratio, d.activity_fraction, d.min_on_s, d.min_off_s, d.min_duration_s, d.burst_max_s,
+              d.burst_gap_max_s, d.min_bursts}}};
+}
+
+std::string duration_text(double s) {
+    if (!std::isfinite(s) || s < 0) return "?";
+    const auto t = static_cast<long long>(s + 0.5);
+    return t >= 3600 ? fmt::format("{}h{:02}m", t / 3600, t / 60 % 60)
+           : t >= 60 ? fmt::format("{}m{:02}s", t / 60, t % 60)
+                     : fmt::format("{}s", t);
+}
+
+// The run's progress on stderr: recordings done of all, failures, ETA. On a terminal one line
+// redrawn in place; otherwise (a log file, a batch system) one plain line per recording.
+class RunProgress {
+public:
+    RunProgress(std::size_t total, bool enabled)
+        : total_(total), enabled_(enabled), terminal_(::isatty(STDERR_FILENO) == 1),
+          start_(std::chrono::steady_clock::now()) {}
+    enum class Outcome { Analysed, Skipped, Failed };
+    void finished(const std::string& name, Outcome outcome) {
+        const std::lock_guard lock(mutex_);
+        ++done_;
+        if (outcome == Outcome::Failed) ++failed_;
+        if (outcome == Outcome::Skipped) ++skipped_;
+        if (!enabled_) return;
+        const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        const std::size_t worked = done_ - skipped_;
+        const double eta_s = worked > 0 ? elapsed_s / static_cast<double>(worked) * static_cast<double>(total_ - done_)
+                                        : std::nan("");
+        const std::string counts = fmt::format("{}/{} recordings, {} failed{}, ETA {}", done_, total_, failed_,
+                                               skipped_ ? fmt::format(", {} unchanged", skipped_) : "",
+                                               done_ == total_ ? "0s" : duration_text(eta_s));
+        if (terminal_) {
+            std::cerr << "\r\033[Ksemg: " << counts << std::flush;
+            if (done_ == total_) std::cerr << '\n';
+        } else {
+            const char* what = outcome == Outcome::Analysed ? "analysed" : outcome == Outcome::Skipped ? "unchanged, skipped" : "FAILED";
+            std::cerr << fmt::format("semg: [{}] {}: {}\n", counts, name, what);
+        }
+    }
+    std::size_t failed() const { return failed_; }
+    std::size_t skipped() const { return skipped_; }
+
+private:
+    std::mutex mutex_;
+    std::size_t total_, done_ = 0, failed_ = 0, skipped_ = 0;
+    bool enabled_, terminal_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+// Runs body(i) for i < count on `threads` workers (each takes the next index when it is free,
+// so at most `threads` recordings are open at once).
+void run_parallel(std::size_t count, unsigned threads, const std::function<void(std::size_t)>& body) {
+    std::atomic<std::size_t> next{0};
+    const auto work = [&] {
+        for (std::size_t i = next++; i < count; i = next++) body(i);
+    };
+    threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(count)));
+    if (threads == 1) return work();
+    std::vector<std::jthread> workers;
+    for (unsigned t = 0; t < threads; ++t) workers.emplace_back(work);
+}
+
+unsigned worker_count(const AnalyzeOptions& o) {
+    return o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
+}
+
+void write_derivative_descriptions(const std::vector<Job>& jobs, const std::vector<char>& ok) {
+    std::map<fs::path, fs::path> derivatives; // written to -> dataset root
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+        if (ok[i] && jobs[i].recording) derivatives.emplace(jobs[i].derivatives, jobs[i].recording->root);
+    for (const auto& [folder, root] : derivatives)
+        run_command([&, &folder = folder, &root = root] { write_derivative_description(folder, root); });
+}
+
+// A cohort: each recording unless unchanged (or --force), its marker written after its results or
+// its failure, then the dataset tables (unless this is one shard of several).
+void run_cohort(const AnalyzeOptions& o, const pipeline::AnalysisSettings& settings, CohortPlan plan) {
+    if (o.list) {
+        for (const auto& job : plan.jobs)
+            std::cout << job.entry->relative << '\t' << job.folder.lexically_relative(plan.results).generic_string()
+                      << '\n';
+        return;
+    }
+    const auto key = settings_key(o);
+    const unsigned threads = worker_count(o);
+    if (!o.quiet)
+        log_notice(fmt::format("{} recordings{} on {} worker{}, results in {}", plan.jobs.size(),
+                               o.shard.empty() ? "" : fmt::format(" (shard {} of {} in all)", o.shard, plan.total),
+                               threads, threads == 1 ? "" : "s", plan.results.string()));
+    RunProgress progress(plan.jobs.size(), !o.quiet);
+    std::vector<char> ok(plan.jobs.size(), 0);
+    std::mutex out_mutex;
+    run_parallel(plan.jobs.size(), threads, [&](std::size_t i) {
+        const Job& job = plan.jobs[i];
+        cohort::Marker m{job.entry->relative, job.folder.lexically_relative(plan.results).generic_string(),
+                         job.entry->ids, {}, key, "ok", {}};
+        auto outcome = RunProgress::Outcome::Analysed;
+        try {
+            m.sha256 = pipeline::sha256_file(job.input);
+            if (!o.force && cohort::is_up_to_date(plan.results, m.relative, m.sha256, key)) {
+                outcome = RunProgress::Outcome::Skipped;
+            } else {
+                std::ostringstream text;
+                analyze_one(job.input, job.folder, o, settings, job.recording, text, false, m.sha256);
+                if (!o.quiet && !text.str().empty()) {
+                    const std::lock_guard lock(out_mutex);
+                    std::cout << job.input.string() << " -> " << job.folder.string() << "\n";
+                }
+            }
+        } catch (const std::exception& e) {
+            m.status = "failed";
+            m.error = e.what();
+            outcome = RunProgress::Outcome::Failed;
+            std::cerr << "semg: error: " << e.what() << '\n';
+            set_exit_code(ExitCode::InputFailed);
+        }
+        if (outcome != RunProgress::Outcome::Skipped) {
+            try {
+                cohort::write_marker(plan.results, m);
+            } catch (const std::exception& e) {
+                std::cerr << "semg: error: " << job.folder.string() << ": " << e.what() << '\n';
+                set_exit_code(ExitCode::DeviceIo);
+                outcome = RunProgress::Outcome::Failed;
+            }
+        }
+        ok[i] = outcome != RunProgress::Outcome::Failed;
+        progress.finished(job.entry->relative, outcome);
+    });
+    const std::size_t skipped = progress.skipped(), failed = progress.failed();
+    log_notice(fmt::format("{} analysed, {} unchanged since the last run (same SHA-256 and settings) and skipped{}, "
+                           "{} failed",
+                           plan.jobs.size() - skipped - failed, skipped, skipped ? " (--force redoes them)" : "",
+                           failed));
+    write_derivative_descriptions(plan.jobs, ok);
+    if (!o.shard.empty()) {
+        log_notice("shard " + o.shard + " done: run `semg merge " + plan.results.string() +
+                   "` when every shard is, for the dataset tables");
+        return;
+    }
+    run_command([&] {
+        const auto counts = cohort::merge(plan.results);
+        if (counts.settings_variants > 1)
+            log_warning(fmt::format("{}: its recordings were analysed with {} different settings: earlier runs' "
+                                    "results with other options are in the tables (--force analyses all again)",
+                                    plan.results.string(), counts.settings_variants));
+        log_notice(fmt::format("tables: {} (recordings.csv {} rows, {} failed; fits.csv {} rows; pairs.csv {} "
+                               "rows; dataset.sqlite)",
+                               plan.results.string(), counts.recordings, counts.failed, counts.fits, counts.pairs));
+    });
+}
+
+// Files given one by one: on `--jobs` workers, each one's table printed in the order given.
+void run_files(const AnalyzeOptions& o, const pipeline::AnalysisSettings& settings, const std::vector<Job>& jobs) {
+    const unsigned threads = worker_count(o);
+    std::vector<char> ok(jobs.size(), 0);
+    std::vector<std::optional<std::string>> texts(jobs.size());
+    std::size_t printed = 0;
+    std::mutex out_mutex;
+    run_parallel(jobs.size(), threads, [&](std::size_t i) {
+        std::ostringstream text;
+        ok[i] = run_command([&] {
+            analyze_one(jobs[i].input, jobs[i].folder, o, settings, jobs[i].recording, text,
+                        threads == 1 || jobs.size() == 1);
+        });
+        const std::lock_guard lock(out_mutex);
+        texts[i] = text.str();
+        while (printed < texts.size() && texts[printed]) std::cout << *texts[printed++] << std::flush;
+    });
+    write_derivative_descriptions(jobs, ok);
+    const auto failures = static_cast<std::size_t>(std::count(ok.begin(), ok.end(), 0));
+    if (jobs.size() > 1 && failures > 0)
+        std::cerr << "semg: " << failures << " of " << jobs.size() << " inputs failed\n";
 }
 
 } // namespace
@@ -375,7 +679,9 @@ void register_analyze(CLI::App& app) {
                     "Recordings: EDF/EDF+/BDF/BDF+, CSV/TSV, OpenBCI GUI .txt, OpenSignals .txt/.h5, "
                     "MATLAB .mat (v4/v5/v7.3), WFDB (.hea/.dat) (docs/formats.md; `semg info` shows what is "
                     "read), or a BIDS-EMG dataset folder or a folder inside one: every "
-                    "sub-*/[ses-*/]emg/*_emg.bdf|edf, with its sidecars (docs/bids.md)")
+                    "sub-*/[ses-*/]emg/*_emg.bdf|edf, with its sidecars (docs/bids.md); or one folder of "
+                    "recordings (searched recursively) or @manifest.tsv: a cohort, with dataset tables in "
+                    "--out (docs/cohort.md)")
         ->required();
     cmd->add_option("--out", o->out,
                     "Output folder (default: <name>.semg next to the input; with several inputs, "
@@ -421,28 +727,53 @@ void register_analyze(CLI::App& app) {
     cmd->add_flag("--overwrite", o->overwrite,
                   "Write into an output folder that holds other files too (they are kept)");
     cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout; warnings and errors only on stderr");
-    cmd->callback([o]() {
+    const std::string cohort_group = "Cohorts: a folder, a BIDS dataset or @manifest.tsv (docs/cohort.md)";
+    cmd->add_option("-j,--jobs", o->jobs, "Recordings analysed at once, one thread each (default: every core)")
+        ->check(CLI::Range(1u, 1024u))
+        ->group(cohort_group);
+    cmd->add_option("--pattern", o->pattern,
+                    "Ids from a plain folder's relative paths, e.g. '{subject}/{session}/{task}.bdf' (fields "
+                    "{subject} {session} {task} {condition}, * any text; files that do not match are left out)")
+        ->group(cohort_group);
+    cmd->add_option("--shard", o->shard,
+                    "K/N: analyse only the K-th of N shards (sorted relative paths, every N-th from the K-th); "
+                    "no tables: run `semg merge RESULTS` after the last")
+        ->group(cohort_group);
+    cmd->add_flag("--force", o->force,
+                  "Analyse again recordings whose input and settings are unchanged since the last run")
+        ->group(cohort_group);
+    cmd->add_flag("--list", o->list,
+                  "Print each recording of the run (relative path, tab, result folder below RESULTS) and stop")
+        ->group(cohort_group);
+    cmd->callback([o, cmd]() {
         set_quiet(o->quiet);
         // Options and output folders are checked once, before any input is read.
         pipeline::AnalysisSettings settings;
         std::vector<Job> jobs;
+        bool cohort_mode = false;
         if (!run_command([&] {
                 settings = analysis_settings_from(o->analysis);
                 if (o->fs_hz) pipeline::check_sample_rate(*o->fs_hz, "--fs");
+                cohort_mode = is_cohort_input(o->inputs);
+                if (cohort_mode) {
+                    if (!o->shard.empty()) pipeline::cohort::parse_shard(o->shard);
+                    if (!o->pattern.empty()) pipeline::cohort::PathPattern{o->pattern};
+                    return;
+                }
+                for (const auto* option : {"--pattern", "--shard", "--list"})
+                    if (cmd->count(option) > 0)
+                        throw UsageError(std::string(option) +
+                                         " is for a folder, a BIDS dataset or @manifest.tsv given alone");
                 jobs = plan_jobs(o->inputs, o->out);
             }, ExitCode::Usage))
             return;
-        int failures = 0;
-        std::map<fs::path, fs::path> derivatives; // written to -> dataset root
-        for (const auto& job : jobs) {
-            const bool ok = run_command([&] { analyze_one(job.input, job.folder, *o, settings, job.recording); });
-            if (!ok) ++failures;
-            if (ok && job.recording) derivatives.emplace(job.derivatives, job.recording->root);
+        if (cohort_mode) {
+            std::optional<CohortPlan> plan;
+            if (!run_command([&] { plan = plan_cohort(*o); })) return;
+            run_cohort(*o, settings, std::move(*plan));
+            return;
         }
-        for (const auto& [folder, root] : derivatives)
-            run_command([&, &folder = folder, &root = root] { write_derivative_description(folder, root); });
-        if (jobs.size() > 1 && failures > 0)
-            std::cerr << "semg: " << failures << " of " << jobs.size() << " inputs failed\n";
+        run_files(*o, settings, jobs);
     });
 }
 

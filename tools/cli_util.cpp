@@ -31,7 +31,8 @@ double parse_number(const std::string& text, const std::string& option) {
 
 spdlog::logger& logger() {
     static auto log = [] {
-        auto l = spdlog::stderr_color_st("semg");
+        // _mt: `semg analyze --jobs` logs from its worker threads.
+        auto l = spdlog::stderr_color_mt("semg");
         l->set_pattern("semg: %^%l%$: %v");
         return l;
     }();

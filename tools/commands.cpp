@@ -6,13 +6,14 @@
 #include "pipeline/dashboard.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 
 namespace semg::tools {
 namespace {
-int g_exit_code = 0;
+std::atomic<int> g_exit_code{0}; // set from `semg analyze --jobs` workers too
 
 ExitCode code_of(const std::exception& e, ExitCode fallback) {
     if (dynamic_cast<const UsageError*>(&e) != nullptr)
@@ -35,6 +36,7 @@ void register_commands(CLI::App& app) {
     register_capture(app);
     register_report(app);
     register_info(app);
+    register_merge(app);
 }
 
 bool run_command(const std::function<void()>& body, ExitCode on_error) {
@@ -48,7 +50,11 @@ bool run_command(const std::function<void()>& body, ExitCode on_error) {
     }
 }
 
-void set_exit_code(ExitCode code) { g_exit_code = std::max(g_exit_code, static_cast<int>(code)); }
+void set_exit_code(ExitCode code) {
+    int seen = g_exit_code.load();
+    while (seen < static_cast<int>(code) && !g_exit_code.compare_exchange_weak(seen, static_cast<int>(code))) {
+    }
+}
 
 int exit_code() { return g_exit_code; }
 

@@ -10,6 +10,9 @@ packages=(
   python3 python3-numpy python3-scipy socat time
   clang libclang-rt-dev llvm  # fuzz harnesses (tests/fuzz): Clang, libFuzzer, llvm-symbolizer
   libhdf5-dev  # PLUX OpenSignals .h5 recordings (acquisition/opensignals_h5.cpp), HDF5 C API
+  libsqlite3-dev  # dataset.sqlite of `semg merge` (pipeline/cohort.cpp)
+  snakemake  # the Snakemake workflow test (tools/snakemake, tests/tools/test_cohort.cpp)
+  slurm-wlm munge  # the Slurm job-array test: a one-node cluster the test starts (tests/tools/test_cohort.cpp)
   chromium  # the report.html test (tests/tools/test_report_browser.js) runs it headless
   clang-format  # tools/check-format.sh: the C++ sources against .clang-format
 )

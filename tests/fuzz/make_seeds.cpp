@@ -237,6 +237,15 @@ int main(int argc, char** argv) {
           "emg2\tEMG\tmV\tleft gluteus medius\tL5\tn/a\tn/a\tbad\n"
           "ECG\tECG\tV\tn/a\tn/a\tn/a\tn/a\tn/a\n");
     write(out / "bids/channels_minimal.tsv", "name\ttype\tunits\r\nGLUT L5 R\tEMG\tuV\r\n");
+    // Cohorts (fuzz_cohort): a --pattern or --shard line, then a manifest; a cohort marker.
+    write(out / "cohort/manifest.tsv",
+          "{subject}/{session}/{task}.bdf\npath\tsubject\tsession\ttask\tcondition\n"
+          "sub-01/ses-1/hold.bdf\tS1\tpre\thold\tcontrol\nsub-02/ses-1/hold.bdf\tS2\tn/a\thold\tpain\n");
+    write(out / "cohort/shard_crlf.tsv", "2/8\n# comment\r\nPath\tSubject\r\n/d/b/x.bdf\tS2\r\n../a/x.edf\tn/a\r\n");
+    write(out / "cohort/marker.json",
+          R"({"relative":"sub-01/ses-1/hold.bdf","results":"sub-01/ses-1/hold.semg","subject":"sub-01",)"
+          R"("session":"ses-1","task":"hold","condition":"","sha256":"00","settings":{"band":"20:450"},)"
+          R"("status":"failed","error":"x: not a valid EDF/BDF file"})" "\n");
 
     // Serial protocols
     std::vector<std::uint8_t> cyton;

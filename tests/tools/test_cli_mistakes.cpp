@@ -73,7 +73,7 @@ std::vector<Row> rows() {
         {"analyse_is_analyze", "analyse rec.csv" + q, kOk, {}, {"error"}},
         {"command_misspelt", "analzye rec.csv", kUsage, {"unknown command 'analzye' (did you mean 'analyze'?)"}},
         {"command_unknown", "fit rec.csv", kUsage, {"unknown command 'fit': the commands are analyze, simulate"}},
-        {"no_command", "", kUsage, {"a command is required: analyze, simulate, capture, mark, report, info"}},
+        {"no_command", "", kUsage, {"a command is required: analyze, simulate, capture, mark, report, info, merge"}},
         // Options: near misses get a suggestion, CLI11's 109/106/104 become 2.
         {"output_for_out", "analyze rec.csv --output res", kUsage,
          {"unknown option --output for `semg analyze` (did you mean --out?)"}},
