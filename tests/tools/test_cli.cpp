@@ -614,26 +614,32 @@ TEST_F(Cli, SummaryCarriesTheIntervalsTheReportShows) {
     const auto r = run("analyze -q " + dataset.string() + " --out " + (dir_ / "out").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto summary = test::load_json(dir_ / "out" / "summary.json");
-    const auto& con = summary["contractions"][0];
+    const auto &con = summary["contractions"][0];
     ASSERT_FALSE(con["channels"].empty());
-    for (const auto& ch : con["channels"]) {
-        const auto& mdf = ch["mdf"];
+    for (const auto &ch : con["channels"]) {
+        const auto &mdf = ch["mdf"];
         const double imf = mdf["initial_hz"];
         for (int i = 0; i < 2; ++i) {
             const double expected = 100.0 * mdf["slope_ci95_hz_per_s"][i].get<double>() / imf;
-            EXPECT_NEAR(mdf["slope_ci95_pct_per_s"][i].get<double>(), expected, 1e-9 * std::abs(expected)) << ch["label"];
+            EXPECT_NEAR(mdf["slope_ci95_pct_per_s"][i].get<double>(), expected,
+                        1e-9 * std::abs(expected))
+                << ch["label"];
         }
-        EXPECT_LT(mdf["slope_ci95_pct_per_s"][0].get<double>(), mdf["slope_pct_per_s"].get<double>());
-        EXPECT_GT(mdf["slope_ci95_pct_per_s"][1].get<double>(), mdf["slope_pct_per_s"].get<double>());
+        EXPECT_LT(mdf["slope_ci95_pct_per_s"][0].get<double>(),
+                  mdf["slope_pct_per_s"].get<double>());
+        EXPECT_GT(mdf["slope_ci95_pct_per_s"][1].get<double>(),
+                  mdf["slope_pct_per_s"].get<double>());
     }
     ASSERT_FALSE(con["pairs"].empty());
-    for (const auto& p : con["pairs"]) {
+    for (const auto &p : con["pairs"]) {
         const double n = p["epochs"];
         const double mean = p["amplitude_asymmetry_pct"];
         const double half = boost::math::quantile(boost::math::students_t(n - 1.0), 0.975) *
                             p["amplitude_asymmetry_sd_pct"].get<double>() / std::sqrt(n);
-        EXPECT_NEAR(p["amplitude_asymmetry_ci95_pct"][0].get<double>(), mean - half, 1e-9 * std::abs(mean) + 1e-12);
-        EXPECT_NEAR(p["amplitude_asymmetry_ci95_pct"][1].get<double>(), mean + half, 1e-9 * std::abs(mean) + 1e-12);
+        EXPECT_NEAR(p["amplitude_asymmetry_ci95_pct"][0].get<double>(), mean - half,
+                    1e-9 * std::abs(mean) + 1e-12);
+        EXPECT_NEAR(p["amplitude_asymmetry_ci95_pct"][1].get<double>(), mean + half,
+                    1e-9 * std::abs(mean) + 1e-12);
         EXPECT_GT(half, 0.0);
     }
 }

@@ -233,22 +233,24 @@ TEST_F(Report, PairsListedButNoPairsFile) {
 namespace {
 
 // `semg ARGS` with the environment changed first (sh syntax: NAME=value ...).
-Run run_with_env(const std::string& env, const std::string& args) {
+Run run_with_env(const std::string &env, const std::string &args) {
     const std::string cmd = env + " " + std::string(SEMG_EXE) + " " + args + " 2>&1";
-    FILE* pipe = ::popen(cmd.c_str(), "r");
+    FILE *pipe = ::popen(cmd.c_str(), "r");
     std::string out;
     std::array<char, 4096> buf{};
-    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
+        out.append(buf.data(), n);
     const int status = ::pclose(pipe);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 bool have_chromium() {
-    return std::system("command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || "
+    return std::system("command -v chromium >/dev/null 2>&1 || command -v chromium-browser "
+                       ">/dev/null 2>&1 || "
                        "command -v google-chrome >/dev/null 2>&1") == 0;
 }
 
-std::string first_bytes(const fs::path& path, std::size_t n) {
+std::string first_bytes(const fs::path &path, std::size_t n) {
     std::ifstream in(path, std::ios::binary);
     std::string s(n, '\0');
     in.read(s.data(), static_cast<std::streamsize>(n));
@@ -262,20 +264,23 @@ std::string first_bytes(const fs::path& path, std::size_t n) {
 // itself is written, no PDF and no temporary file are left.
 TEST_F(Report, PdfWithoutChromiumIsOneClearError) {
     write_result();
-    const auto r = run_with_env("CHROMIUM=/nonexistent/chromium PATH=/nonexistent", "report " + dir_.string() + " --pdf");
+    const auto r = run_with_env("CHROMIUM=/nonexistent/chromium PATH=/nonexistent",
+                                "report " + dir_.string() + " --pdf");
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("--pdf needs Chromium"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("apt-get install chromium"), std::string::npos) << r.output;
-    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2) << "report.html's path, then the error: " << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2)
+        << "report.html's path, then the error: " << r.output;
     EXPECT_TRUE(fs::exists(dir_ / "report.html"));
     EXPECT_FALSE(fs::exists(dir_ / "report.pdf"));
-    for (const auto& entry : fs::directory_iterator(dir_))
+    for (const auto &entry : fs::directory_iterator(dir_))
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
 // `semg report --pdf` and `semg analyze --pdf` print the page through headless Chromium.
 TEST_F(Report, PdfIsPrintedThroughHeadlessChromium) {
-    if (!have_chromium()) GTEST_SKIP() << "no Chromium on PATH (Debian: apt-get install chromium)";
+    if (!have_chromium())
+        GTEST_SKIP() << "no Chromium on PATH (Debian: apt-get install chromium)";
     write_result();
     const auto r = run("report " + dir_.string() + " --pdf");
     ASSERT_EQ(r.exit_code, 0) << r.output;
