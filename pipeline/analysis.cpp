@@ -1,5 +1,6 @@
 #include "pipeline/analysis.hpp"
 
+#include <boost/math/distributions/students_t.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -117,6 +118,13 @@ PairFit pair_fit(const PairSums& s, const ChannelFit& left, const ChannelFit& ri
     f.epochs = s.n;
     f.ai_mean_pct = n > 0 ? s.ai_sum / n : kNan;
     f.ai_sd_pct = n > 1 ? std::sqrt(std::max(0.0, (s.ai_sum_sq - n * f.ai_mean_pct * f.ai_mean_pct) / (n - 1))) : kNan;
+    if (n > 1 && std::isfinite(f.ai_sd_pct)) {
+        const double t = boost::math::quantile(boost::math::students_t(n - 1.0), 0.975);
+        const double half = t * f.ai_sd_pct / std::sqrt(n);
+        f.ai_ci95_pct = {f.ai_mean_pct - half, f.ai_mean_pct + half};
+    } else {
+        f.ai_ci95_pct = {kNan, kNan};
+    }
     f.lr_rms_ratio = s.rms_right_sum > 0 ? s.rms_left_sum / s.rms_right_sum : kNan;
     f.mdf_slope_difference_pct_per_s = left.mdf.slope_pct_per_s - right.mdf.slope_pct_per_s;
     f.mdf_initial_difference_hz = left.mdf.initial - right.mdf.initial;

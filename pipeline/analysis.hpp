@@ -139,6 +139,9 @@ struct PairFit {
     std::size_t epochs = 0;
     double ai_mean_pct = 0.0; // NaN without epochs
     double ai_sd_pct = 0.0;
+    // 95 % CI of the mean AI: mean ± t(n−1)·sd/√n, NaN below 2 epochs. It treats epochs as
+    // independent; overlapping epochs are not, so the true interval is wider.
+    std::array<double, 2> ai_ci95_pct{};
     double lr_rms_ratio = 0.0; // mean left RMS / mean right RMS
     double mdf_slope_difference_pct_per_s = 0.0; // left − right
     double mdf_initial_difference_hz = 0.0;      // left − right

@@ -1693,6 +1693,7 @@ void Capture::Impl::write_results(CaptureReport& r,
         pairs_csv.reset();
         out->commit();
         r.results_written = true;
+        r.result = result;
         summary = std::move(j);
     } catch (const std::exception& e) {
         r.results_error = e.what();

@@ -158,6 +158,9 @@ struct CaptureReport {
     std::filesystem::path raw_path; // raw.bdf
     bool results_written = false;   // epochs.csv, pairs.csv, summary.json
     std::string results_error;      // why not
+    // The fits summary.json was written from (with results_written): the same terminal table
+    // as `semg analyze` prints is made from it.
+    std::optional<AnalysisResult> result;
     std::size_t epochs = 0;
 };
 

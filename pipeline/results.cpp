@@ -21,6 +21,10 @@ nlohmann::ordered_json frequency_fit(const LinearFit& f) {
             {"slope_pct_per_s", number(f.slope_pct_per_s)},
             {"r2", number(f.r2)},
             {"slope_ci95_hz_per_s", {number(f.slope_ci95[0]), number(f.slope_ci95[1])}},
+            // The CI normalised as the slope is (100 · / initial), so that the report shows it
+            // without computing it again.
+            {"slope_ci95_pct_per_s", {number(100.0 * f.slope_ci95[0] / f.initial),
+                                      number(100.0 * f.slope_ci95[1] / f.initial)}},
             {"n", f.n}};
 }
 
@@ -339,6 +343,7 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
             {"epochs", f.epochs},
             {"amplitude_asymmetry_pct", number(f.ai_mean_pct)},
             {"amplitude_asymmetry_sd_pct", number(f.ai_sd_pct)},
+            {"amplitude_asymmetry_ci95_pct", {number(f.ai_ci95_pct[0]), number(f.ai_ci95_pct[1])}},
             {"amplitude_basis", result.mvc ? "pct_mvc" : "rms"},
             {"lr_rms_ratio", number(f.lr_rms_ratio)},
             {"mdf_slope_difference_pct_per_s", number(f.mdf_slope_difference_pct_per_s)},

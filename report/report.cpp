@@ -18,6 +18,18 @@
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+extern char** environ;
+
 namespace semg::report {
 namespace {
 
@@ -531,6 +543,139 @@ fs::path write_report(const fs::path& result_dir) {
     auto path = result_dir / "report.html";
     pipeline::write_file_atomically(path, page);
     return path;
+}
+
+namespace {
+
+std::optional<fs::path> find_chromium() {
+    std::vector<std::string> names;
+    if (const char *env = std::getenv("CHROMIUM"); env && *env)
+        names.emplace_back(env);
+    for (const char *n : {"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"})
+        names.emplace_back(n);
+    const char *path_env = std::getenv("PATH");
+    const std::string path = path_env ? path_env : "/usr/bin:/bin";
+    for (const auto &name : names) {
+        if (name.find('/') != std::string::npos) {
+            if (::access(name.c_str(), X_OK) == 0)
+                return fs::path(name);
+            continue;
+        }
+        std::size_t start = 0;
+        while (start <= path.size()) {
+            const std::size_t end = std::min(path.find(':', start), path.size());
+            const fs::path candidate = fs::path(path.substr(start, end - start)) / name;
+            if (end > start && ::access(candidate.c_str(), X_OK) == 0)
+                return candidate;
+            start = end + 1;
+        }
+    }
+    return std::nullopt;
+}
+
+// Removes a folder tree on scope exit (Chromium's temporary profile).
+struct RemoveTree {
+    fs::path dir;
+    ~RemoveTree() {
+        std::error_code ec;
+        if (!dir.empty())
+            fs::remove_all(dir, ec);
+    }
+};
+
+} // namespace
+
+fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
+    const fs::path html = fs::absolute(result_dir / "report.html");
+    std::error_code ec;
+    if (!fs::is_regular_file(html, ec))
+        fail(html, "missing: nothing to print (run `semg report` first)");
+    const auto chromium = find_chromium();
+    if (!chromium)
+        throw std::runtime_error(
+            "--pdf needs Chromium to print report.html, and none was found (looked for "
+            "$CHROMIUM, chromium, chromium-browser, google-chrome on PATH; Debian: apt-get "
+            "install chromium)");
+    std::string profile_template = (fs::temp_directory_path() / "semg-pdf-XXXXXX").string();
+    if (!::mkdtemp(profile_template.data()))
+        throw std::runtime_error("--pdf: cannot make a temporary folder");
+    RemoveTree profile{profile_template};
+    const fs::path pdf = fs::absolute(result_dir / "report.pdf");
+    const fs::path temp = pdf.parent_path() / (".report.pdf.tmp-" + std::to_string(::getpid()));
+    const fs::path log = profile.dir / "chromium.log";
+    std::vector<std::string> args = {chromium->string(),
+                                     "--headless",
+                                     "--no-sandbox",
+                                     "--disable-gpu",
+                                     "--disable-dev-shm-usage",
+                                     "--no-first-run",
+                                     "--no-default-browser-check",
+                                     "--disable-extensions",
+                                     "--disable-background-networking",
+                                     "--user-data-dir=" + (profile.dir / "profile").string(),
+                                     "--no-pdf-header-footer",
+                                     "--run-all-compositor-stages-before-draw",
+                                     "--virtual-time-budget=10000",
+                                     "--print-to-pdf=" + temp.string(),
+                                     "file://" + html.string()};
+    std::vector<char *> argv;
+    for (auto &a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = -1;
+    const int spawned = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0)
+        throw std::runtime_error("--pdf: cannot start " + chromium->string());
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    int status = 0;
+    bool timed_out = false;
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            timed_out = true;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const auto cleanup = [&] { fs::remove(temp, ec); };
+    std::string head;
+    {
+        std::ifstream in(temp, std::ios::binary);
+        head.resize(4);
+        if (!in.read(head.data(), 4))
+            head.clear();
+    }
+    if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || head != "%PDF") {
+        std::string said;
+        {
+            std::ifstream in(log);
+            std::ostringstream text;
+            text << in.rdbuf();
+            said = text.str();
+            if (said.size() > 600)
+                said = "..." + said.substr(said.size() - 600);
+        }
+        cleanup();
+        throw std::runtime_error(pdf.string() + ": " + chromium->string() +
+                                 (timed_out ? " did not finish within " +
+                                                  std::to_string(static_cast<int>(timeout_s)) + " s"
+                                            : " wrote no PDF") +
+                                 (said.empty() ? std::string() : " (it said: " + said + ")"));
+    }
+    fs::rename(temp, pdf, ec);
+    if (ec) {
+        cleanup();
+        throw std::runtime_error(pdf.string() + ": cannot rename into place: " + ec.message());
+    }
+    return pdf;
 }
 
 } // namespace semg::report

@@ -38,4 +38,12 @@ std::string render_report(const std::filesystem::path& result_dir);
 // existing report survives any failure. Returns the path written.
 std::filesystem::path write_report(const std::filesystem::path& result_dir);
 
+// Prints result_dir/report.html to result_dir/report.pdf through headless Chromium
+// (`chromium --headless --print-to-pdf`, its own temporary profile, network requests refused by
+// the page's policy). The executable is $CHROMIUM, else chromium, chromium-browser,
+// google-chrome or google-chrome-stable on PATH. Written under a temporary name and renamed
+// once it is a PDF (starts with %PDF). Throws std::runtime_error naming what is missing (no
+// report.html, no Chromium) or what Chromium said, and after `timeout_s`. Returns the path.
+std::filesystem::path print_report_pdf(const std::filesystem::path& result_dir, double timeout_s = 120.0);
+
 } // namespace semg::report

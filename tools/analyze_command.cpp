@@ -11,6 +11,7 @@
 #include "pipeline/results.hpp"
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
+#include "tools/fatigue_table.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -45,11 +46,13 @@ struct AnalyzeOptions {
     std::string shard;
     bool force = false;
     bool list = false;
+    bool pdf = false; // report.pdf beside report.html
 };
 
 // Every file `semg analyze` writes into a result folder (OutputDir refuses to open another);
 // an earlier run's copies are replaced, and the folder may hold nothing else without --overwrite.
-const std::vector<std::string> kResultFiles = {"epochs.csv", "pairs.csv", "summary.json", "report.html"};
+const std::vector<std::string> kResultFiles = {"epochs.csv", "pairs.csv", "summary.json", "report.html",
+                                               "report.pdf"};
 
 // The components that all of `folders` (absolute, normal) start with.
 fs::path common_folder(const std::vector<fs::path>& folders) {
@@ -226,51 +229,6 @@ void write_derivative_description(const fs::path& derivatives, const fs::path& r
     pipeline::write_file_atomically(file, bids::derivative_description_text(pipeline::software_version(), source));
 }
 
-std::string num(double v, int precision) {
-    return std::isfinite(v) ? fmt::format("{:.{}f}", v, precision) : std::string("-");
-}
-
-void print_table(const pipeline::AnalysisResult& r, std::ostream& out) {
-    for (std::size_t k = 0; k < r.contractions.size(); ++k) {
-        const auto& con = r.contractions[k];
-        out << fmt::format("contraction {} of {}: {:.2f}-{:.2f} s{} ({})\n", k + 1, r.contractions.size(),
-                           con.start_s, con.end_s,
-                           con.bursts ? fmt::format(", {} repeated bursts, fitted across bursts (one point per burst)",
-                                                    con.burst_count)
-                                      : "",
-                           r.contraction_source);
-        out << fmt::format("  {:<20} {:>8} {:>10} {:>6} {:>9} {:>10} {:>15}\n", "channel", "IMF_Hz",
-                           "slope_%/s", "r2", "RMS0_uV", "RMS_%/s", "JASA");
-        for (std::size_t c = 0; c < r.labels.size(); ++c) {
-            const auto& ch = con.channels[c];
-            if (!ch.no_fit_reason.empty()) { // withheld: no numbers, no JASA class
-                out << fmt::format("  {:<20} no fit: {}\n", r.labels[c], ch.no_fit_reason);
-                continue;
-            }
-            out << fmt::format("  {:<20} {:>8} {:>10} {:>6} {:>9} {:>10} {:>15}{}\n", r.labels[c],
-                               num(ch.mdf.initial, 1), num(ch.mdf.slope_pct_per_s, 3), num(ch.mdf.r2, 2),
-                               num(ch.rms.initial, 1), num(ch.rms.slope_pct_per_s, 3), to_string(ch.jasa),
-                               ch.flagged_epochs > 0 ? fmt::format("  ({} of {} epochs flagged)", ch.flagged_epochs, ch.epochs) : "");
-        }
-        if (r.pairs.empty()) continue;
-        out << fmt::format("  {:<24} {:>8} {:>7} {:>9} {:>15} {:>12}\n", "pair (left/right)", "AI_%", "AI_sd",
-                           "L/R_RMS", "dSlope_L-R_%/s", "dIMF_L-R_Hz");
-        for (std::size_t p = 0; p < r.pairs.size(); ++p) {
-            const auto& pf = con.pairs[p];
-            const auto& pair = r.pairs[p];
-            out << fmt::format("  {:<24} {:>8} {:>7} {:>9} {:>15} {:>12}{}\n",
-                               pair.muscle + " " + pair.level, num(pf.ai_mean_pct, 1), num(pf.ai_sd_pct, 1),
-                               num(pf.lr_rms_ratio, 2), num(pf.mdf_slope_difference_pct_per_s, 3),
-                               num(pf.mdf_initial_difference_hz, 1), pf.flagged ? "  |AI| above threshold" : "");
-        }
-    }
-    for (std::size_t c = 0; c < r.quality.size(); ++c) {
-        const auto& q = r.quality[c];
-        if (q.verdict == "good") continue;
-        out << fmt::format("  warning: channel '{}' quality {}: {}\n", r.labels[c], q.verdict, q.reason);
-    }
-}
-
 std::string db(double v) { return std::isfinite(v) ? fmt::format("{:.1f} dB", v) : std::string("n/a"); }
 
 // One line each on what mains and ECG handling found.
@@ -368,6 +326,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
     out.open("summary.json") << summary.dump(2) << '\n';
     out.commit();
     report::write_report(out_dir);
+    if (o.pdf) report::print_report_pdf(out_dir);
     log_findings(input.string(), result);
     if (!result.contraction_warning.empty()) log_warning(input.string() + ": " + result.contraction_warning);
     if (!o.quiet) {
@@ -378,7 +337,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
             shown.channels = analysis.sites();
             text << pipeline::describe(shown) << "(give --montage FILE to override)\n";
         }
-        print_table(result, text);
+        print_fatigue_table(result, text);
     }
 }
 
@@ -726,6 +685,9 @@ void register_analyze(CLI::App& app) {
     add_deprecated_alias(*cmd, "--channels", o->analysis.channels, "--select");
     cmd->add_flag("--overwrite", o->overwrite,
                   "Write into an output folder that holds other files too (they are kept)");
+    cmd->add_flag("--pdf", o->pdf,
+                  "Also print report.html to report.pdf through headless Chromium ($CHROMIUM, else "
+                  "chromium on PATH)");
     cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout; warnings and errors only on stderr");
     const std::string cohort_group = "Cohorts: a folder, a BIDS dataset or @manifest.tsv (docs/cohort.md)";
     cmd->add_option("-j,--jobs", o->jobs, "Recordings analysed at once, one thread each (default: every core)")

@@ -14,6 +14,7 @@
 #include "report/report.hpp"
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
+#include "tools/fatigue_table.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -403,6 +404,15 @@ void capture(CaptureOptions o) {
             throw DeviceError(text);
         throw std::runtime_error(text);
     }
+    // The same page as `semg analyze` writes, from the files just written. A failure here
+    // leaves the recording and result files as they are, and says so.
+    bool report_written = false;
+    try {
+        report::write_report(o.out);
+        report_written = true;
+    } catch (const std::exception& e) {
+        log_warning(std::string("report.html not written: ") + e.what());
+    }
     if (!o.quiet) {
         std::cout << fmt::format("captured {} from {} (stop: {})\n", counts, r.port, r.stop_reason);
         std::cout << fmt::format(
@@ -412,7 +422,8 @@ void capture(CaptureOptions o) {
         std::string files = o.bids_root.empty() ? "raw.bdf, epochs.csv, " : "epochs.csv, ";
         if (std::filesystem::exists(o.out / "pairs.csv"))
             files += "pairs.csv, ";
-        std::cout << "wrote " << files << "summary.json in " << o.out.string() << "\n";
+        std::cout << "wrote " << files << "summary.json" << (report_written ? ", report.html" : "")
+                  << " in " << o.out.string() << "\n";
         if (r.longest_silence_s >= 1.0)
             std::cout << fmt::format("longest wait for a frame: {:.1f} s\n", r.longest_silence_s);
         if (r.dashboard)
@@ -420,6 +431,7 @@ void capture(CaptureOptions o) {
                                      "clients, {} disconnected for not reading\n",
                                      r.dashboard_url, r.dashboard->clients_served,
                                      r.dashboard->dropped_updates, r.dashboard->stalled_clients);
+        if (r.result) print_fatigue_table(*r.result, std::cout);
     }
     // Results for what arrived are written, but a session that ended this way did not do its
     // job: exit non-zero so that a script notices.

@@ -276,14 +276,8 @@
     return { flags: Array.from(flags).sort(), rows: rows };
   }
 
-  // JASA (joint analysis of spectrum and amplitude): the signs of the MDF and RMS slopes.
-  function jasaQuadrant(mdfSlope, rmsSlope) {
-    if (!finite(mdfSlope) || !finite(rmsSlope) || mdfSlope === 0 || rmsSlope === 0) return 'undetermined';
-    if (mdfSlope < 0) return rmsSlope > 0 ? 'fatigue' : 'force decrease';
-    return rmsSlope > 0 ? 'force increase' : 'recovery';
-  }
-
-  // One point per channel and contraction: normalised MDF slope and RMS slope in %/s.
+  // One point per channel and contraction: normalised MDF slope and RMS slope in %/s, with the
+  // JASA class summary.json gives (the rule lives in the analysis, not here).
   function jasaPoints(model) {
     const points = [];
     model.contractions.forEach(function (con, k) {
@@ -294,11 +288,136 @@
         const ch = model.channelIndex.get(c.label);
         points.push({
           label: c.label, side: ch && ch.site.side ? ch.site.side : 'unknown', contraction: k,
-          x: x, y: y, quadrant: jasaQuadrant(x, y),
+          x: x, y: y, quadrant: c.jasa ? String(c.jasa).replace(/_/g, ' ') : 'undetermined',
         });
       }
     });
     return points;
+  }
+
+  // Reference values from the literature, shown as such beside the summary (never a norm for
+  // one person, never a diagnosis). Elfving et al. 2000: 55 healthy adults, lumbar extensors
+  // held at 80 % MVC, MDF at L5.
+  const REFERENCE = {
+    citation: 'Elfving B, et al. J Rehabil Med 2000',
+    population: 'healthy adults, lumbar extensors at L5, 80 % MVC',
+    imf_hz: [52, 7.5], slope_pct_per_s: [-0.44, 0.25],
+  };
+
+  // The first screen's table: per site (bilateral pair, else a channel alone) the left and the
+  // right channel's fit of contraction k (IMF, slope %/s and its CI, JASA class as summary.json
+  // gives them) and the pair's AI with its CI and flag. Nothing is computed here: every number is
+  // one of summary.json's.
+  function summaryRows(model, k) {
+    const con = model.contractions[k];
+    const fitOf = function (label) {
+      const c = con && Array.isArray(con.channels) ? con.channels.find(function (x) { return x && x.label === label; }) : null;
+      if (!c) return null;
+      return {
+        label: label, imf: get(c, 'mdf.initial_hz'), slope: get(c, 'mdf.slope_pct_per_s'),
+        ci: get(c, 'mdf.slope_ci95_pct_per_s'), jasa: c.jasa || null, noFit: c.no_fit_reason || null,
+      };
+    };
+    const pairFitOf = function (pair) {
+      const fits = con && Array.isArray(con.pairs) ? con.pairs : null;
+      const f = fits ? fits.find(function (p) { return p.left === pair.left && p.right === pair.right; }) : null;
+      return f || (k === 0 ? pair.fit : null);
+    };
+    const rows = [];
+    const paired = new Set();
+    for (const pair of model.pairs) {
+      paired.add(pair.left);
+      paired.add(pair.right);
+      const f = pairFitOf(pair) || {};
+      rows.push({
+        site: pairTitle(pair), muscle: pair.muscle || '', left: fitOf(pair.left), right: fitOf(pair.right),
+        ai: f.amplitude_asymmetry_pct, aiCi: f.amplitude_asymmetry_ci95_pct, aiFlagged: f.flagged === true ? true : (f.flagged === false ? false : null),
+      });
+    }
+    for (const ch of model.channels) {
+      if (paired.has(ch.label)) continue;
+      const side = ch.site && ch.site.side;
+      const fit = fitOf(ch.label);
+      rows.push({
+        site: [muscleText(ch.site && ch.site.muscle), ch.site && ch.site.level].filter(Boolean).join(' ') || ch.label,
+        muscle: (ch.site && ch.site.muscle) || '', left: side === 'right' ? null : fit, right: side === 'right' ? fit : null,
+        unpaired: true, ai: null, aiCi: null, aiFlagged: null,
+      });
+    }
+    return rows;
+  }
+
+  // Flags in plain words, each from a field of summary.json: the contraction detection warning,
+  // the JASA class of each channel, the pair flag (|AI| above the threshold), the quality verdict
+  // and withheld fits. {level: 'warn' | 'info', text}.
+  function summaryFlags(model, k) {
+    const flags = [];
+    const s = model.summary;
+    if (typeof s.contraction_warning === 'string' && s.contraction_warning) {
+      flags.push({ level: 'warn', text: 'Contractions: ' + s.contraction_warning });
+    }
+    const con = model.contractions[k];
+    const byClass = {};
+    for (const c of (con && con.channels) || []) {
+      if (!c || !c.jasa || c.no_fit_reason) continue;
+      (byClass[c.jasa] = byClass[c.jasa] || []).push(c.label);
+    }
+    const total = ((con && con.channels) || []).length;
+    const words = {
+      fatigue: 'a fatigue pattern (MDF falling while RMS rises)',
+      force_decrease: 'MDF and RMS both falling (force decrease)',
+      force_increase: 'MDF and RMS both rising (force increase)',
+      recovery: 'MDF rising while RMS falls (recovery)',
+      undetermined: 'no clear trend (a slope of zero)',
+    };
+    const others = function (labels) {
+      return ((con && con.channels) || []).map(function (c) { return c.label; }).filter(function (l) { return labels.indexOf(l) < 0; });
+    };
+    for (const cls of Object.keys(byClass)) {
+      const labels = byClass[cls];
+      flags.push({
+        level: cls === 'fatigue' ? 'warn' : 'info',
+        text: labels.length + ' of ' + total + ' channels show ' + (words[cls] || cls.replace(/_/g, ' ')) + ' (JASA)' +
+              (labels.length === total ? '' : labels.length > total / 2 ? ': all but ' + others(labels).join(', ') : ': ' + labels.join(', ')),
+      });
+    }
+    const threshold = get(model.settings, 'amplitude_asymmetry.flag_threshold_pct');
+    for (const r of summaryRows(model, k)) {
+      if (r.aiFlagged) {
+        flags.push({ level: 'warn', text: r.site + ': left and right amplitudes differ by ' + fmtSigned(r.ai, 1) +
+                     ' % (AI), beyond the \u00b1' + fmt(threshold, 0) + ' % threshold' });
+      }
+    }
+    const pairs = summaryRows(model, k).filter(function (r) { return r.aiFlagged === false; }).length;
+    if (pairs && pairs === model.pairs.length) {
+      flags.push({ level: 'info', text: 'Every pair is within the \u00b1' + fmt(threshold, 0) + ' % asymmetry threshold' });
+    }
+    for (const q of get(s, 'quality.channels') || []) {
+      if (q && q.verdict && q.verdict !== 'good') {
+        flags.push({ level: q.verdict === 'poor' ? 'warn' : 'info', text: 'Channel ' + q.label + ': quality ' + q.verdict + (q.reason ? ' (' + q.reason + ')' : '') });
+      }
+    }
+    for (const n of noFitNotes(model)) {
+      if (n.contraction === k) flags.push({ level: 'warn', text: 'No fit for ' + n.label + ': ' + n.reason });
+    }
+    return flags;
+  }
+
+  // MDF / IMF per epoch in %, for every channel: inside each contraction, relative to that
+  // contraction's IMF (summary.json); null outside contractions and where there is no fit.
+  function normalisedMdf(model, ch) {
+    const out = new Array(ch.t.length).fill(null);
+    model.contractions.forEach(function (con, k) {
+      const fit = channelFit(model, k, ch.label, 'mdf');
+      const imf = fit ? fit.initial_hz : null;
+      if (!finite(imf) || imf <= 0) return;
+      for (let i = 0; i < ch.t.length; i++) {
+        if (ch.t[i] >= con.start_s && ch.t[i] <= con.end_s && finite(ch.mdf[i]) && !isFlagged(ch.quality[i])) {
+          out[i] = 100 * ch.mdf[i] / imf;
+        }
+      }
+    });
+    return out;
   }
 
   // Several (t, values) series on one sorted x axis: [x, ys0, ys1, ...], null where absent.
@@ -607,8 +726,8 @@
     facts.push(model.contractions.length + (model.contractions.length === 1 ? ' contraction' : ' contractions'));
     const version = get(s, 'software.version');
     const nav = el('nav', { class: 'toc' }, [
-      ['recording', 'Recording and settings'], ['fatigue', 'Fatigue fits'], ['channels', 'Channels'],
-      ['pairs', 'Left and right'], ['jasa', 'JASA'], ['quality', 'Channel quality'],
+      ['summary', 'Summary'], ['fatigue', 'Fatigue fits'], ['channels', 'Channels'],
+      ['pairs', 'Left and right'], ['jasa', 'JASA'], ['quality', 'Channel quality'], ['recording', 'Recording and settings'],
     ].map(function (item) { return el('a', { href: '#' + item[0], text: item[1] }); }));
     const buttons = el('span', { class: 'controls' }, [
       el('button', { type: 'button', 'data-action': 'expand', text: 'Expand all' }),
@@ -704,6 +823,110 @@
     ]);
     sec.body.appendChild(more);
     return sec.root;
+  }
+
+  // The first screen: "is this back fatiguing, and is it balanced?". Per site left and right side
+  // by side, the normalised MDF of every channel, the flags in words and the literature's
+  // reference values. Every number is summary.json's (summaryRows, summaryFlags).
+  function summarySection(view) {
+    const model = view.model;
+    const root = el('section', { class: 'summary', id: 'summary' });
+    root.appendChild(el('h2', { text: 'Summary' }));
+    if (!model.contractions.length) {
+      root.appendChild(el('p', { class: 'empty', text: 'No contraction with a fit in summary.json: nothing to summarise.' }));
+      return root;
+    }
+    const k = 0;
+    const con = model.contractions[k];
+    const threshold = get(model.settings, 'amplitude_asymmetry.flag_threshold_pct');
+    const ciShort = function (ci, decimals) {
+      return Array.isArray(ci) && finite(ci[0]) && finite(ci[1]) ? '[' + fmt(ci[0], decimals) + ', ' + fmt(ci[1], decimals) + ']' : '';
+    };
+    // One side's IMF and slope with its CI; the channel's label on hover (the site and the
+    // column say which channel it is).
+    const side = function (f) {
+      if (!f) return ['', ''];
+      if (f.noFit) return [el('span', { class: 'flag-text', title: f.label, text: 'no fit' }), ''];
+      return [el('span', { title: f.label, text: fmt(f.imf, 1) }),
+              el('span', { title: f.label }, [el('strong', { text: fmtSigned(f.slope, 2) }),
+                                              el('span', { class: 'ci', text: ' ' + ciShort(f.ci, 2) })])];
+    };
+    const rows = summaryRows(model, k).map(function (r) {
+      const ai = r.unpaired ? '\u2013' : el('span', {}, [el('strong', { text: fmtSigned(r.ai, 1) }),
+                                                         el('span', { class: 'ci', text: ' ' + ciShort(r.aiCi, 1) })]);
+      const verdict = r.aiFlagged ? el('span', { class: 'flag-text', text: 'beyond' })
+        : (r.aiFlagged === false ? 'within' : '\u2013');
+      return Object.assign([r.site].concat(side(r.left), side(r.right), [ai, verdict]), { rowClass: r.aiFlagged ? 'has-flags' : null });
+    });
+    const head = el('thead', {}, [
+      el('tr', {}, [el('th', { rowspan: '2', scope: 'col', text: 'Site' }),
+                    el('th', { colspan: '2', scope: 'colgroup', class: 'group key-left', text: 'Left' }),
+                    el('th', { colspan: '2', scope: 'colgroup', class: 'group key-right', text: 'Right' }),
+                    el('th', { colspan: '2', scope: 'colgroup', class: 'group key-balance', text: 'Left vs right' })]),
+      el('tr', {}, ['IMF (Hz)', 'MDF slope %/s [95 % CI]', 'IMF (Hz)', 'MDF slope %/s [95 % CI]',
+                    'AI % [95 % CI]', '\u00b1' + fmt(threshold, 0) + ' %'].map(function (h, i) {
+        return el('th', { scope: 'col', class: i < 5 ? 'num' : null, text: h });
+      })),
+    ]);
+    const body = el('tbody', {}, rows.map(function (cells) {
+      const tr = el('tr', { class: cells.rowClass || null });
+      cells.forEach(function (c, i) {
+        tr.appendChild(el(i === 0 ? 'th' : 'td', { scope: i === 0 ? 'row' : null, class: i > 0 && i < 6 ? 'num' : null }, c));
+      });
+      return tr;
+    }));
+    const hold = con.end_s - con.start_s;
+    const caption = 'Contraction ' + (k + 1) + ' of ' + model.contractions.length + ': hold ' + fmt(hold, 1) + ' s (' +
+      fmt(con.start_s, 1) + '\u2013' + fmt(con.end_s, 1) + ' s)' + (contractionKind(con) ? ', ' + contractionKind(con) : '') +
+      (model.contractions.length > 1 ? '; the others under Fatigue fits' : '');
+    const tableBox = el('div', { class: 'summary-table' }, [
+      el('div', { class: 'table-wrap' }, el('table', { class: 'summary-lr' }, [el('caption', { text: caption }), head, body])),
+      el('p', { class: 'note', text: 'AI = 100 \u00b7 (L \u2212 R) / (L + R) of the amplitude; its CI treats epochs as ' +
+        'independent (overlapping epochs are not, so it is too narrow). The threshold is a convention, not a norm.' }),
+    ]);
+    const chartBox = el('div', { class: 'chart summary-chart' });
+    const flags = summaryFlags(model, k);
+    const ref = REFERENCE;
+    const right = el('div', { class: 'summary-side' }, [
+      el('div', { class: 'chart-title', text: 'MDF / IMF (%) of every channel over each contraction' }),
+      chartBox,
+    ]);
+    root.appendChild(el('div', { class: 'summary-grid' }, [tableBox, right]));
+    root.appendChild(el('ul', { class: 'flags' }, flags.map(function (f) {
+      return el('li', { class: 'flag-' + f.level, text: f.text + '.' });
+    })));
+    root.appendChild(el('p', { class: 'reference' }, [
+      el('strong', { text: 'Reference, not a diagnosis: ' }),
+      ref.citation + ', ' + ref.population + ': IMF ' + fmt(ref.imf_hz[0], 0) + ' \u00b1 ' + fmt(ref.imf_hz[1], 1) +
+      ' Hz, MDF slope ' + fmt(ref.slope_pct_per_s[0], 2) + ' \u00b1 ' + fmt(ref.slope_pct_per_s[1], 2) +
+      ' %/s (mean \u00b1 SD). Values depend on the muscle, level, force, electrodes and sample rate; a value outside ' +
+      'this range is not by itself a finding.',
+    ]));
+    view.summaryChart = { box: chartBox };
+    return root;
+  }
+
+  function summaryChart(view) {
+    const model = view.model;
+    const box = view.summaryChart.box;
+    const shades = { left: ['#0b4f94', '#4a90d9', '#1f77b4', '#6baed6', '#08306b', '#2171b5', '#9ecae1', '#3182bd'],
+                     right: ['#b04a00', '#f0a040', '#e6550d', '#fd8d3c', '#7f2704', '#d94801', '#fdae6b', '#a63603'],
+                     other: ['#6a3d9a', '#9e7bc4', '#54278f', '#807dba'] };
+    const used = { left: 0, right: 0, other: 0 };
+    const series = model.channels.map(function (ch) {
+      const s = ch.site && (ch.site.side === 'left' || ch.site.side === 'right') ? ch.site.side : 'other';
+      const colour = shades[s][used[s]++ % shades[s].length];
+      return lineSeries(ch.label, colour, { value: function (u, v) { return v === null || v === undefined ? '' : fmt(v, 1) + ' %'; } });
+    });
+    view.charts.add({
+      id: 'chart-summary-mdf', title: 'MDF / IMF of every channel', kind: 'summary-mdf', height: 250, box: box,
+      options: timeChartOptions('MDF / IMF (%)', series, function () { return { contractions: contractionSpans(model) }; },
+                                { legend: { show: true, live: false } }),
+      build: function () {
+        return alignSeries(model.channels.map(function (ch) { return ch.t; }),
+                           model.channels.map(function (ch) { return normalisedMdf(model, ch); }));
+      },
+    });
   }
 
   function fatigueSection(model) {
@@ -827,6 +1050,31 @@
     }, extra || {});
   }
 
+  // Per-muscle groups inside the Channels and Left-and-right sections, so that 16+ channels stay
+  // navigable: one folding block per muscle whose heading names its channels. From
+  // GROUPS_FOLDED_AT channels on the blocks start folded (the summary above answers first).
+  const GROUPS_FOLDED_AT = 16;
+
+  function groupGrid(view, kind, muscle, label) {
+    const key = muscle || '';
+    const groups = view.groups[kind];
+    let g = groups.get(key);
+    if (!g) {
+      const details = el('details', { class: 'group', 'data-muscle': key,
+                                      open: view.model.channels.length < GROUPS_FOLDED_AT });
+      const names = el('span', { class: 'group-names' });
+      details.appendChild(el('summary', {}, [el('span', { class: 'group-title', text: muscleText(key) || 'other channels' }), names]));
+      const grid = el('div', { class: kind === 'pairs' ? 'grid wide' : 'grid' });
+      details.appendChild(grid);
+      view.grids[kind].appendChild(details);
+      g = { grid: grid, names: names, labels: [] };
+      groups.set(key, g);
+    }
+    g.labels.push(label);
+    g.names.textContent = ' \u2014 ' + g.labels.length + ': ' + g.labels.join(', ');
+    return g.grid;
+  }
+
   function channelCard(view, ch, index) {
     const model = view.model;
     const flaggedCount = ch.quality.filter(isFlagged).length;
@@ -842,7 +1090,7 @@
     const rmsBox = el('div', { class: 'chart' });
     card.appendChild(freqBox);
     card.appendChild(rmsBox);
-    view.grids.channels.appendChild(card);
+    groupGrid(view, 'channels', ch.site && ch.site.muscle, ch.label).appendChild(card);
 
     const spans = function () {
       return { contractions: contractionSpans(model), flagged: flaggedSpans(ch, hopSeconds(model)) };
@@ -882,9 +1130,9 @@
       'regression line over each contraction (dashed). Grey: contraction; red: flagged epochs (quality not ok).' +
       (view.model.stride > 1 ? ' This long recording is drawn every ' + view.model.stride + ' epochs; fits and ' +
         'counts use every epoch.' : ''));
-    const grid = el('div', { class: 'grid' });
-    sec.body.appendChild(grid);
-    view.grids.channels = grid;
+    const groups = el('div', { class: 'groups' });
+    sec.body.appendChild(groups);
+    view.grids.channels = groups;
     return sec.root;
   }
 
@@ -913,7 +1161,7 @@
     const aiBox = el('div', { class: 'chart' });
     card.appendChild(mdfBox);
     card.appendChild(aiBox);
-    view.grids.pairs.appendChild(card);
+    groupGrid(view, 'pairs', pair.muscle, pairTitle(pair)).appendChild(card);
 
     const left = model.channelIndex.get(pair.left) || { t: [], mdf: [], quality: [] };
     const right = model.channelIndex.get(pair.right) || { t: [], mdf: [], quality: [] };
@@ -1001,9 +1249,9 @@
     if (!model.pairs.length) {
       sec.body.appendChild(el('p', { class: 'empty', text: 'No bilateral pairs: every channel is analysed on its own.' }));
     }
-    const grid = el('div', { class: 'grid wide' });
-    sec.body.appendChild(grid);
-    view.grids.pairs = grid;
+    const groups = el('div', { class: 'groups' });
+    sec.body.appendChild(groups);
+    view.grids.pairs = groups;
     return sec.root;
   }
 
@@ -1192,24 +1440,27 @@
     root.addEventListener('click', function (e) {
       const action = e.target && e.target.getAttribute && e.target.getAttribute('data-action');
       if (!action) return;
-      for (const d of root.querySelectorAll('details.section')) d.open = action === 'expand';
+      for (const d of root.querySelectorAll('details.section, details.group')) d.open = action === 'expand';
     });
   }
 
   // Draws every section of the model into root; returns the view (charts, grids, cards).
   function drawPage(root, model) {
     const view = {
-      model: model, charts: new ChartSet(), grids: {},
+      model: model, charts: new ChartSet(), grids: {}, groups: { channels: new Map(), pairs: new Map() },
       channelCharts: new Map(), pairCharts: new Map(), pairChartsByChannel: new Map(),
     };
     root.textContent = '';
     root.appendChild(headerBlock(model));
-    root.appendChild(recordingSection(model));
+    root.appendChild(summarySection(view));
     root.appendChild(fatigueSection(model));
     root.appendChild(channelsSection(view));
     root.appendChild(pairsSection(view));
     root.appendChild(jasaSection(view));
     root.appendChild(qualitySection(model));
+    // Settings last: the summary and the fits are what a reader comes for.
+    root.appendChild(recordingSection(model));
+    if (view.summaryChart) summaryChart(view);
     // Charts are made once their boxes are in the page, so that they take its width.
     model.channels.forEach(function (ch, i) { channelCard(view, ch, i); });
     model.pairs.forEach(function (pair, i) { pairCard(view, pair, i); });
@@ -1222,7 +1473,12 @@
     let view = drawPage(root, model);
     wireControls(root);
     const fitAll = function () { view.charts.fitAll(); };
-    global.addEventListener('beforeprint', fitAll);
+    // On paper every muscle's charts are shown (a folded group would print as one line); the
+    // sections keep what the reader chose.
+    global.addEventListener('beforeprint', function () {
+      for (const d of root.querySelectorAll('details.group')) d.open = true;
+      fitAll();
+    });
     global.addEventListener('afterprint', fitAll);
     // Entering print layout: the boxes have their printed widths now (beforeprint comes too early).
     if (global.matchMedia) {
@@ -1407,7 +1663,8 @@
   const api = {
     createModel: createModel, appendEpochs: appendEpochs, appendPairEpochs: appendPairEpochs,
     setSummary: setSummary, capPoints: capPoints, LiveFeed: LiveFeed,
-    fitValues: fitValues, noFitNotes: noFitNotes, contractionKind: contractionKind, qualityTable: qualityTable, jasaQuadrant: jasaQuadrant, jasaPoints: jasaPoints,
+    fitValues: fitValues, noFitNotes: noFitNotes, contractionKind: contractionKind, qualityTable: qualityTable, jasaPoints: jasaPoints,
+    summaryRows: summaryRows, summaryFlags: summaryFlags, normalisedMdf: normalisedMdf, REFERENCE: REFERENCE,
     alignSeries: alignSeries, flaggedSpans: flaggedSpans, fmt: fmt, tickDecimals: tickDecimals,
     render: render, boot: boot,
   };

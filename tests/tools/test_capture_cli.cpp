@@ -137,6 +137,19 @@ TEST(CaptureCli, OnlineEqualsOffline) {
     EXPECT_EQ(live["acquisition"]["frames"], 8 * 2048);
     EXPECT_EQ(live["acquisition"]["lost_samples"], 0);
     EXPECT_EQ(live["acquisition"]["stop_reason"], "duration");
+
+    // Its end is analyze's: report.html beside the results, and the same fatigue table (one
+    // function prints both; here the capture's, with every channel and pair row).
+    EXPECT_TRUE(fs::exists(dir / "live" / "report.html")) << log;
+    EXPECT_NE(log.find("report.html in " + (dir / "live").string()), std::string::npos) << log;
+    const auto table_at = log.find("contraction 1 of ");
+    ASSERT_NE(table_at, std::string::npos) << "no fatigue table: " << log;
+    const std::string table = log.substr(table_at);
+    EXPECT_NE(table.find("IMF_Hz"), std::string::npos) << table;
+    for (const auto& label : live["channels"])
+        EXPECT_NE(table.find("\n  " + label["label"].get<std::string>() + " "), std::string::npos)
+            << "no row for " << label["label"] << ": " << table;
+    EXPECT_NE(table.find("pair (left/right)"), std::string::npos) << table;
 }
 
 // Must show 1 through the commands: `semg simulate --serial` with faults; `semg capture` counts
@@ -221,6 +234,9 @@ TEST(CaptureCli, CtrlCClosesEveryFileAtAWholeSecond) {
     // The ASCII header named the channels; the montage was inferred from them.
     EXPECT_EQ(info.channels[0].label, "LT_L1_L");
     EXPECT_TRUE(fs::exists(dir / "live" / "pairs.csv")) << capture.output();
+    // Ctrl-C is a clean stop: the page and the table come as after --duration-s.
+    EXPECT_TRUE(fs::exists(dir / "live" / "report.html")) << capture.output();
+    EXPECT_NE(capture.output().find("contraction 1 of "), std::string::npos) << capture.output();
 }
 
 TEST(CaptureCli, DeviceUnpluggedKeepsTheRecordingAndSaysSo) {

@@ -8,6 +8,7 @@
 #include "tests/error_stats.hpp"
 #include "tests/test_util.hpp"
 
+#include <boost/math/distributions/students_t.hpp>
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -635,4 +636,43 @@ TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
                                           std::to_string(con["end_s"].get<double>()));
     const double span_slope = mdf_of(span, "emg_mV")["slope_hz_per_s"];
     EXPECT_NEAR(slope, span_slope, 0.2 * std::abs(span_slope));
+}
+
+// The intervals report.html shows are in summary.json, so that the page computes none of them:
+// the MDF slope's CI normalised as the slope is (100 · CI / IMF), and the mean AI's CI,
+// mean ± t(0.975, n − 1) · sd / √n over the pair's n epochs. Both are recomputed here from the
+// other fields; 1e-9 relative covers the JSON round trip of doubles (exact in practice).
+TEST_F(Cli, SummaryCarriesTheIntervalsTheReportShows) {
+    const fs::path dataset = fs::path(SEMG_SOURCE_DIR) / "datasets" / "sorensen-sim.bdf";
+    const auto r = run("analyze -q " + dataset.string() + " --out " + (dir_ / "out").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto summary = test::load_json(dir_ / "out" / "summary.json");
+    const auto &con = summary["contractions"][0];
+    ASSERT_FALSE(con["channels"].empty());
+    for (const auto &ch : con["channels"]) {
+        const auto &mdf = ch["mdf"];
+        const double imf = mdf["initial_hz"];
+        for (int i = 0; i < 2; ++i) {
+            const double expected = 100.0 * mdf["slope_ci95_hz_per_s"][i].get<double>() / imf;
+            EXPECT_NEAR(mdf["slope_ci95_pct_per_s"][i].get<double>(), expected,
+                        1e-9 * std::abs(expected))
+                << ch["label"];
+        }
+        EXPECT_LT(mdf["slope_ci95_pct_per_s"][0].get<double>(),
+                  mdf["slope_pct_per_s"].get<double>());
+        EXPECT_GT(mdf["slope_ci95_pct_per_s"][1].get<double>(),
+                  mdf["slope_pct_per_s"].get<double>());
+    }
+    ASSERT_FALSE(con["pairs"].empty());
+    for (const auto &p : con["pairs"]) {
+        const double n = p["epochs"];
+        const double mean = p["amplitude_asymmetry_pct"];
+        const double half = boost::math::quantile(boost::math::students_t(n - 1.0), 0.975) *
+                            p["amplitude_asymmetry_sd_pct"].get<double>() / std::sqrt(n);
+        EXPECT_NEAR(p["amplitude_asymmetry_ci95_pct"][0].get<double>(), mean - half,
+                    1e-9 * std::abs(mean) + 1e-12);
+        EXPECT_NEAR(p["amplitude_asymmetry_ci95_pct"][1].get<double>(), mean + half,
+                    1e-9 * std::abs(mean) + 1e-12);
+        EXPECT_GT(half, 0.0);
+    }
 }

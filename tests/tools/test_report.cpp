@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -227,4 +228,72 @@ TEST_F(Report, PairsListedButNoPairsFile) {
     write_result();
     fs::remove(dir_ / "pairs.csv");
     expect_failure("pairs.csv: missing (summary.json lists 1 bilateral pairs)");
+}
+
+namespace {
+
+// `semg ARGS` with the environment changed first (sh syntax: NAME=value ...).
+Run run_with_env(const std::string &env, const std::string &args) {
+    const std::string cmd = env + " " + std::string(SEMG_EXE) + " " + args + " 2>&1";
+    FILE *pipe = ::popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
+        out.append(buf.data(), n);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+bool have_chromium() {
+    return std::system("command -v chromium >/dev/null 2>&1 || command -v chromium-browser "
+                       ">/dev/null 2>&1 || "
+                       "command -v google-chrome >/dev/null 2>&1") == 0;
+}
+
+std::string first_bytes(const fs::path &path, std::size_t n) {
+    std::ifstream in(path, std::ios::binary);
+    std::string s(n, '\0');
+    in.read(s.data(), static_cast<std::streamsize>(n));
+    s.resize(static_cast<std::size_t>(in.gcount()));
+    return s;
+}
+
+} // namespace
+
+// --pdf without Chromium: one line saying what is missing and how to get it, exit 1; the page
+// itself is written, no PDF and no temporary file are left.
+TEST_F(Report, PdfWithoutChromiumIsOneClearError) {
+    write_result();
+    const auto r = run_with_env("CHROMIUM=/nonexistent/chromium PATH=/nonexistent",
+                                "report " + dir_.string() + " --pdf");
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("--pdf needs Chromium"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("apt-get install chromium"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 2)
+        << "report.html's path, then the error: " << r.output;
+    EXPECT_TRUE(fs::exists(dir_ / "report.html"));
+    EXPECT_FALSE(fs::exists(dir_ / "report.pdf"));
+    for (const auto &entry : fs::directory_iterator(dir_))
+        EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+// `semg report --pdf` and `semg analyze --pdf` print the page through headless Chromium.
+TEST_F(Report, PdfIsPrintedThroughHeadlessChromium) {
+    if (!have_chromium())
+        GTEST_SKIP() << "no Chromium on PATH (Debian: apt-get install chromium)";
+    write_result();
+    const auto r = run("report " + dir_.string() + " --pdf");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("report.pdf"), std::string::npos) << r.output;
+    EXPECT_EQ(first_bytes(dir_ / "report.pdf", 5), "%PDF-");
+    EXPECT_GT(fs::file_size(dir_ / "report.pdf"), 10000u) << "a page with tables and charts";
+
+    const fs::path dataset = fs::path(SEMG_SOURCE_DIR) / "datasets" / "sorensen-sim.bdf";
+    const fs::path out = dir_ / "analyzed";
+    const auto a = run("analyze " + dataset.string() + " --out " + out.string() + " --pdf -q");
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    EXPECT_EQ(first_bytes(out / "report.pdf", 5), "%PDF-");
+    // A second run into the same folder replaces it: report.pdf is one of analyze's own files.
+    const auto again = run("analyze " + dataset.string() + " --out " + out.string() + " -q");
+    EXPECT_EQ(again.exit_code, 0) << again.output;
 }

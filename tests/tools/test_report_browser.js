@@ -17,6 +17,7 @@
 //
 // node test_report_browser.js --semg PATH --dataset FILE --work DIR --screenshot FILE
 //      [--screenshot-height PX] [--screenshot-scale S] [--screenshot-collapse ID,ID...]
+//      [--first-screen FILE]   (the bundled report's first 1366 x 768 px, as a laptop shows it)
 // (docs/report.md: the README's docs/images/report.png is made with the --screenshot-* options)
 'use strict';
 
@@ -38,6 +39,7 @@ function parseArgs(argv) {
     else if (key === '--screenshot-height') args.screenshotHeight = Number(value);
     else if (key === '--screenshot-scale') args.screenshotScale = Number(value);
     else if (key === '--screenshot-collapse') args.screenshotCollapse = value.split(',').filter(Boolean);
+    else if (key === '--first-screen') args.firstScreen = value;
     else throw new Error('unknown argument ' + key);
     i++;
   }
@@ -314,6 +316,11 @@ const PAGE_FACTS = `(() => {
     noFitNotes: Array.from(document.querySelectorAll('#fatigue p.warning')).map((p) => p.textContent)
       .filter((t) => t.startsWith('No fit for ')).length,
     pairRows: document.querySelectorAll('#pairs > .section-body > .table-wrap tbody tr').length,
+    summaryRows: document.querySelectorAll('#summary table.summary-lr tbody tr').length,
+    groups: Array.from(document.querySelectorAll('#channels details.group')).map((d) => ({
+      muscle: d.getAttribute('data-muscle'), open: d.open, cards: d.querySelectorAll('.card').length })),
+    pairGroups: Array.from(document.querySelectorAll('#pairs details.group')).map((d) => ({
+      muscle: d.getAttribute('data-muscle'), open: d.open, cards: d.querySelectorAll('.card').length })),
     qualityHeader: qualityHeader, qualityRows: qualityRows,
     resources: performance.getEntriesByType('resource').map((e) => e.name),
     scripts: Array.from(document.scripts).filter((s) => s.src).map((s) => s.src),
@@ -330,7 +337,8 @@ function checkReport(name, facts, expected) {
   check(facts.errors.length === 0, where + 'errors in the page: ' + JSON.stringify(facts.errors));
   check(facts.resources.length === 0, where + 'resources loaded: ' + facts.resources.join(', '));
   check(facts.scripts.length === 0 && facts.styles.length === 0, where + 'external scripts or styles');
-  check(JSON.stringify(facts.sectionIds) === JSON.stringify(['recording', 'fatigue', 'channels', 'pairs', 'jasa', 'quality']),
+  // Settings last: the summary and the fits come first.
+  check(JSON.stringify(facts.sectionIds) === JSON.stringify(['fatigue', 'channels', 'pairs', 'jasa', 'quality', 'recording']),
         where + 'sections ' + JSON.stringify(facts.sectionIds));
   for (const item of ISEK_ITEMS) check(facts.isek.includes(item), where + 'ISEK item missing: ' + item);
   check(facts.isekValues.some((v) => v.includes(expected.summary.input.sha256)), where + 'input hash not shown');
@@ -343,7 +351,23 @@ function checkReport(name, facts, expected) {
     const s = c.series.find((x) => x.label === series);
     return s ? s.points : -1;
   };
-  const expectedCharts = expected.channels.length * 2 + expected.pairs.length * 2 + 1;
+  const expectedCharts = expected.channels.length * 2 + expected.pairs.length * 2 + 2;
+  // The summary's normalised MDF: one series per channel, drawn inside contractions.
+  const norm = byId.get('chart-summary-mdf');
+  if (check(norm, where + 'no normalised-MDF chart in the summary')) {
+    check(norm.series.length === expected.channels.length, where + 'normalised MDF has ' + norm.series.length + ' series');
+    check(norm.series.filter((x) => x.points > 0).length >= expected.channels.length - expected.noFit,
+          where + 'normalised MDF: series without points ' + JSON.stringify(norm.series));
+  }
+  // One group per muscle (as summary.json names them); folded from 16 channels on.
+  const muscles = new Set(expected.summary.channels.map((c) => c.muscle || ''));
+  check(facts.groups.length === muscles.size, where + facts.groups.length + ' channel groups for ' + muscles.size + ' muscles');
+  check(facts.groups.reduce((n, g) => n + g.cards, 0) === expected.channels.length, where + 'channel cards in groups ' + JSON.stringify(facts.groups));
+  check(facts.pairGroups.reduce((n, g) => n + g.cards, 0) === expected.pairs.length, where + 'pair cards in groups ' + JSON.stringify(facts.pairGroups));
+  const folded = expected.channels.length >= 16;
+  check(facts.groups.concat(facts.pairGroups).every((g) => g.open === !folded), where + 'groups should be ' + (folded ? 'folded' : 'open'));
+  check(facts.summaryRows === expected.pairs.length + expected.channels.length - 2 * expected.pairs.length,
+        where + 'summary rows ' + facts.summaryRows + ': one per pair and per channel without a partner');
   check(facts.charts.length === expectedCharts, where + facts.charts.length + ' charts, expected ' + expectedCharts);
   expected.channels.forEach((ch, i) => {
     const f = 'chart-frequency-' + i;
@@ -393,6 +417,55 @@ function checkReport(name, facts, expected) {
       check(col >= 0 && Number(row[col]) === ch.flags[flag], where + 'quality ' + ch.label + ' ' + flag + ' != ' + ch.flags[flag]);
     }
   });
+}
+
+// ---- the first screen --------------------------------------------------------------------
+
+// At 1366 x 768 (a laptop), scrolled to the top: the summary table with left and right per site,
+// its normalised-MDF chart, the flags and the reference line end within the first 768 px, and
+// the settings come after the fits. Returns the measured boxes (CSS px, page coordinates).
+async function checkFirstScreen(page, name, shot) {
+  await page.send('Emulation.setDeviceMetricsOverride', { width: 1366, height: 768, deviceScaleFactor: 1, mobile: false });
+  await page.evaluate('window.scrollTo(0, 0)');
+  await page.settle();
+  const m = await page.evaluate(`(() => {
+    const box = (sel) => { const e = document.querySelector(sel); if (!e) return null;
+      const r = e.getBoundingClientRect(); return { top: Math.round(r.top + scrollY), bottom: Math.round(r.bottom + scrollY),
+                                                     left: Math.round(r.left), right: Math.round(r.right) }; };
+    const rows = Array.from(document.querySelectorAll('#summary table.summary-lr tbody tr'));
+    const last = rows.length ? rows[rows.length - 1].getBoundingClientRect().bottom + scrollY : null;
+    return { viewport: [innerWidth, innerHeight], table: box('#summary table.summary-lr'), left: box('#summary th.key-left'),
+             right: box('#summary th.key-right'), balance: box('#summary th.key-balance'),
+             wrap: box('#summary .summary-table .table-wrap'), chart: box('#chart-summary-mdf'), flags: box('#summary .flags'),
+             reference: box('#summary .reference'), summary: box('#summary'), lastRow: last === null ? null : Math.round(last),
+             rows: rows.length, fatigue: box('#fatigue'), recording: box('#recording'), pageHeight: document.documentElement.scrollHeight };
+  })()`);
+  const where = name + ' at 1366x768: ';
+  check(m.viewport[0] === 1366 && m.viewport[1] === 768, where + 'viewport ' + JSON.stringify(m.viewport));
+  for (const key of ['table', 'left', 'right', 'balance', 'chart', 'flags', 'reference']) {
+    if (check(m[key], where + 'no ' + key + ' in the summary')) {
+      check(m[key].bottom <= 768 && m[key].right <= 1366, where + key + ' ends at ' + JSON.stringify(m[key]) + ', outside the first screen');
+    }
+  }
+  // Not scrolled away inside the table's box either: the whole table is visible.
+  if (m.wrap && m.table) check(m.table.right <= m.wrap.right + 1, where + 'the summary table is wider than its box: ' + JSON.stringify([m.table, m.wrap]));
+  check(m.lastRow !== null && m.lastRow <= 768, where + 'the last site row ends at ' + m.lastRow + ' px');
+  if (m.left && m.right) check(m.left.top === m.right.top && m.left.right <= m.right.left, where + 'left and right are not side by side');
+  check(m.recording && m.fatigue && m.recording.top > m.fatigue.bottom, where + 'the settings are not after the fits');
+  if (shot) {
+    const png = await page.send('Page.captureScreenshot', { format: 'png', clip: { x: 0, y: 0, width: 1366, height: 768, scale: 1 } });
+    fs.mkdirSync(path.dirname(path.resolve(shot)), { recursive: true });
+    fs.writeFileSync(shot, Buffer.from(png.data, 'base64'));
+    console.log('test_report_browser: first screen ' + path.resolve(shot));
+  }
+  console.log('test_report_browser: ' + name + ' first screen at 1366x768 (' + m.rows + ' site rows): summary ' +
+              m.summary.top + '-' + m.summary.bottom + ' px, left/right table ' + m.table.top + '-' + m.table.bottom +
+              ' px, chart ' + m.chart.top + '-' + m.chart.bottom + ' px, flags end ' + m.flags.bottom + ' px, reference ends ' +
+              m.reference.bottom + ' px; fits start ' + m.fatigue.top + ' px, settings start ' + m.recording.top + ' px of ' +
+              m.pageHeight + ' px');
+  await page.send('Emulation.setDeviceMetricsOverride', { width: 1400, height: 1000, deviceScaleFactor: 1, mobile: false });
+  await page.settle();
+  return m;
 }
 
 // ---- the runs ---------------------------------------------------------------------------
@@ -557,6 +630,10 @@ async function main() {
   run(args.semg, ['simulate', sim, '--pairs', '8', '--contraction-count', '2', '--hold-s', '30', '--rest-s', '4',
                   '--fs', '1024', '--flatline', '2:20', '--seed', '3', '-q']);
   const many = makeReport(args.semg, sim, path.join(args.work, 'many'));
+  // 3. Four channels (two pairs), the smallest bilateral montage.
+  const simFour = path.join(args.work, 'four.bdf');
+  run(args.semg, ['simulate', simFour, '--pairs', '2', '--hold-s', '40', '--rest-s', '3', '--fs', '2048', '--seed', '5', '-q']);
+  const four = makeReport(args.semg, simFour, path.join(args.work, 'four'));
 
   const profile = fs.mkdtempSync(path.join(args.work, 'chromium-profile-'));
   const browser = new Browser(chromium, profile);
@@ -567,12 +644,14 @@ async function main() {
   }, 240 * 1000);
   try {
     await browser.send('Browser.getVersion').then((v) => console.log('test_report_browser: ' + v.product));
-    for (const [name, file] of [['bundled', bundled], ['many', many]]) {
+    for (const [name, file] of [['bundled', bundled], ['many', many], ['four', four]]) {
       const page = await openPage(browser);
       await load(browser, page, file);
       const facts = await page.evaluate(PAGE_FACTS);
       const expected = expectations(path.dirname(file));
       checkReport(name, facts, expected);
+      await checkFirstScreen(page, name, name === 'bundled' ? args.firstScreen : null);
+      if (name === 'four') check(expected.channels.length === 4, 'four: ' + expected.channels.length + ' channels, expected 4');
       if (name === 'many') {
         check(expected.channels.length === 16, 'many: ' + expected.channels.length + ' channels, expected 16');
         check(expected.channels.some((c) => c.flagged > 0), 'many: the simulated electrode-off gave no flagged epoch');

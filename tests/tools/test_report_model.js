@@ -22,11 +22,13 @@ function data() {
       contractions: [{
         start_s: 10, end_s: 20,
         channels: [
-          { label: 'ES L', mdf: { initial_hz: 80, slope_hz_per_s: -0.5, slope_pct_per_s: -0.625 },
+          { label: 'ES L', jasa: 'fatigue',
+            mdf: { initial_hz: 80, slope_hz_per_s: -0.5, slope_pct_per_s: -0.625, slope_ci95_pct_per_s: [-0.8, -0.45] },
             rms: { initial_uv: 100, slope_uv_per_s: 0.2, slope_pct_per_s: 0.2 } },
-          { label: 'ES R', mdf: { initial_hz: 70, slope_hz_per_s: 0.1, slope_pct_per_s: 0.142857 },
+          { label: 'ES R', jasa: 'recovery', mdf: { initial_hz: 70, slope_hz_per_s: 0.1, slope_pct_per_s: 0.142857 },
             rms: { initial_uv: 90, slope_uv_per_s: -0.9, slope_pct_per_s: -1 } },
         ],
+        pairs: [{ left: 'ES L', right: 'ES R', amplitude_asymmetry_pct: 12.5, amplitude_asymmetry_ci95_pct: [11, 14], flagged: true }],
       }],
     },
     epochs: {
@@ -65,16 +67,32 @@ test('quality counts: one per flagged epoch, and one per flag for combined flags
   assert.deepEqual(q.rows[1], { label: 'ES R', epochs: 3, flagged: 1, counts: { clipping: 1, mains: 1 } });
 });
 
-test('JASA quadrants follow the signs of the MDF and RMS slopes', () => {
-  assert.equal(report.jasaQuadrant(-0.3, 0.2), 'fatigue');
-  assert.equal(report.jasaQuadrant(0.3, 0.2), 'force increase');
-  assert.equal(report.jasaQuadrant(-0.3, -0.2), 'force decrease');
-  assert.equal(report.jasaQuadrant(0.3, -0.2), 'recovery');
-  assert.equal(report.jasaQuadrant(0, 0.2), 'undetermined');
-  assert.equal(report.jasaQuadrant(null, 0.2), 'undetermined');
-  const points = report.jasaPoints(report.createModel(data()));
+test('JASA classes are summary.json\'s, not computed again from the slopes', () => {
+  const d = data();
+  d.summary.contractions[0].channels[1].jasa = 'undetermined'; // the analysis' word stands
+  const points = report.jasaPoints(report.createModel(d));
   assert.deepEqual(points.map((p) => [p.label, p.side, p.quadrant]),
-                   [['ES L', 'left', 'fatigue'], ['ES R', 'right', 'recovery']]);
+                   [['ES L', 'left', 'fatigue'], ['ES R', 'right', 'undetermined']]);
+});
+
+test('the summary rows put left and right of a site side by side, numbers from summary.json', () => {
+  const m = report.createModel(data());
+  const rows = report.summaryRows(m, 0);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].site, 'erector spinae L3');
+  assert.equal(rows[0].left.label, 'ES L');
+  assert.equal(rows[0].right.label, 'ES R');
+  assert.equal(rows[0].left.imf, 80);
+  assert.deepEqual(rows[0].left.ci, [-0.8, -0.45]);
+  assert.equal(rows[0].right.ci, undefined); // not in summary.json: not computed here either
+  assert.deepEqual(rows[0].aiCi, [11, 14]);
+  assert.equal(rows[0].aiFlagged, true);
+  const flags = report.summaryFlags(m, 0).map((f) => f.text);
+  assert.ok(flags.some((t) => /1 of 2 channels show a fatigue pattern \(MDF falling while RMS rises\) \(JASA\): ES L$/.test(t)), flags.join('\n'));
+  assert.ok(flags.some((t) => /erector spinae L3: left and right amplitudes differ by \+12\.5 %/.test(t)), flags.join('\n'));
+  // MDF / IMF in % inside the contraction, unflagged epochs only.
+  assert.deepEqual(report.normalisedMdf(m, m.channels[0]), [null, 100 * 79 / 80, null]);
+  assert.deepEqual(report.normalisedMdf(m, m.channels[1]), [null, null, 100 * 71 / 70]);
 });
 
 test('appendEpochs adds rows as epochs.csv has them, new channels included', () => {
