@@ -35,18 +35,6 @@ std::vector<std::string> split(std::string_view line, char sep) {
     return cells;
 }
 
-// The components that all of `folders` (absolute, normal) start with.
-fs::path common_folder(const std::vector<fs::path>& folders) {
-    fs::path common = folders.front();
-    for (const auto& f : folders) {
-        fs::path shared;
-        for (auto a = common.begin(), b = f.begin(); a != common.end() && b != f.end() && *a == *b; ++a, ++b)
-            shared /= *a;
-        common = shared;
-    }
-    return common;
-}
-
 // A cell of a dataset table: null, text, integer, real or boolean (nlohmann's kinds).
 enum class Type { Text, Integer, Real };
 struct Column {
@@ -229,6 +217,19 @@ void write_sqlite(const fs::path& file, const std::vector<const Table*>& tables)
 }
 
 } // namespace
+
+// The components that all of `folders` (absolute, normal) start with.
+std::filesystem::path common_folder(const std::vector<std::filesystem::path>& folders) {
+    fs::path common = folders.front();
+    for (const auto& f : folders) {
+        fs::path shared;
+        for (auto a = common.begin(), b = f.begin(); a != common.end() && b != f.end() && *a == *b; ++a, ++b)
+            shared /= *a;
+        common = shared;
+    }
+    return common;
+}
+
 
 const std::vector<std::string> kRecordingsColumns = names_of(kRecordings);
 const std::vector<std::string> kFitsColumns = names_of(kFits);

@@ -35,6 +35,9 @@ struct Entry {
 // .csv .tsv .txt .mat .hea .h5 (WFDB by its .hea header; .dat files are its data).
 bool is_recording_file(const std::filesystem::path& path);
 
+// The components that all of `folders` (absolute, normal) start with.
+std::filesystem::path common_folder(const std::vector<std::filesystem::path>& folders);
+
 // `--pattern '{subject}/{session}/{task}.bdf'`: a relative path with fields {subject}, {session},
 // {task}, {condition} (each one path component or part of one, at least one character) and `*`
 // (any text within a component); everything else is literal. The whole relative path must match.

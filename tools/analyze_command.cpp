@@ -54,18 +54,6 @@ struct AnalyzeOptions {
 const std::vector<std::string> kResultFiles = {"epochs.csv", "pairs.csv", "summary.json", "report.html",
                                                "report.pdf"};
 
-// The components that all of `folders` (absolute, normal) start with.
-fs::path common_folder(const std::vector<fs::path>& folders) {
-    fs::path common = folders.front();
-    for (const auto& f : folders) {
-        fs::path shared;
-        for (auto a = common.begin(), b = f.begin(); a != common.end() && b != f.end() && *a == *b; ++a, ++b)
-            shared /= *a;
-        common = shared;
-    }
-    return common;
-}
-
 // One result folder per input, decided before any input is read. One input: --out itself, or
 // <stem>.semg beside it. Several: <stem>.semg beside each, or with --out under it at the input's
 // path relative to the folder all inputs share (a/x.bdf b/x.bdf -> OUT/a/x.semg OUT/b/x.semg).
@@ -77,7 +65,7 @@ std::vector<fs::path> result_folders(const std::vector<fs::path>& inputs, const 
     if (inputs.size() == 1) return {out.empty() ? inputs[0].parent_path() / name(inputs[0]) : out};
     std::vector<fs::path> parents;
     for (const auto& input : inputs) parents.push_back(fs::absolute(input).lexically_normal().parent_path());
-    const fs::path common = common_folder(parents);
+    const fs::path common = pipeline::cohort::common_folder(parents);
     for (std::size_t i = 0; i < inputs.size(); ++i)
         folders.push_back(out.empty() ? inputs[i].parent_path() / name(inputs[i])
                                       : out / parents[i].lexically_relative(common) / name(inputs[i]));
