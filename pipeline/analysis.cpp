@@ -708,7 +708,8 @@ void FatigueAnalysis::add_epoch(Accumulators& acc, const PendingEpoch& e) {
 void FatigueAnalysis::withhold_unfit(ChannelFit& f, std::size_t used, std::size_t total) const {
     f.fit_epochs = used;
     constexpr std::size_t rest_bit = std::countr_zero(static_cast<unsigned>(dsp::Rest));
-    f.no_fit_reason = fit_refusal(used, total - std::min(total, f.flag_counts[rest_bit]), settings_.fit);
+    const std::size_t rest = (settings_.exclude_flags & dsp::Rest) && !settings_.keep_flagged ? f.flag_counts[rest_bit] : 0;
+    f.no_fit_reason = fit_refusal(used, total - std::min(total, rest), settings_.fit);
     if (f.no_fit_reason.empty()) return;
     withhold(f.mdf);
     withhold(f.mnf);

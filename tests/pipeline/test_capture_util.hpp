@@ -25,6 +25,14 @@ namespace semg::test {
     } while (0)
 
 // An empty folder build/<suite>/<name> for one test's files.
+// "A,B,..." for --labels: the binary protocols send no channel names.
+inline std::string labels_of(const acquisition::Source& source) {
+    std::string labels;
+    for (const auto& ch : source.info().channels)
+        labels += (labels.empty() ? "" : ",") + ch.label;
+    return labels;
+}
+
 inline std::filesystem::path fresh_test_dir(const std::string& suite, const std::string& name) {
     const auto dir = std::filesystem::path(SEMG_BINARY_DIR) / suite / name;
     std::filesystem::remove_all(dir);

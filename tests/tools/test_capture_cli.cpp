@@ -28,6 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using test::Process;
+using test::labels_of;
 
 fs::path fresh_dir(const std::string& name) {
     return test::fresh_test_dir("test_capture_cli", name);
@@ -87,14 +88,6 @@ acquisition::Scenario two_pairs(double hold_s) {
     scenario.protocol.hold_s = hold_s;
     scenario.protocol.rest_after_s = 1.0;
     return scenario;
-}
-
-// "A,B,..." for --labels: the binary protocols send no channel names.
-std::string labels_of(const acquisition::Source& source) {
-    std::string labels;
-    for (const auto& ch : source.info().channels)
-        labels += (labels.empty() ? "" : ",") + ch.label;
-    return labels;
 }
 
 } // namespace

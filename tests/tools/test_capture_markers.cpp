@@ -26,6 +26,7 @@
 #include <thread>
 
 using namespace semg;
+using test::labels_of;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
@@ -136,13 +137,6 @@ acquisition::Scenario bench_hold() {
     scenario.protocol.hold_s = 30.0;
     scenario.protocol.rest_after_s = 5.0;
     return scenario;
-}
-
-std::string labels_of(const acquisition::Source& source) {
-    std::string labels;
-    for (const auto& ch : source.info().channels)
-        labels += (labels.empty() ? "" : ",") + ch.label;
-    return labels;
 }
 
 // `sim` is made on the main thread: FFTW plans (the simulator makes some) are not thread-safe.
