@@ -545,8 +545,6 @@ fs::path write_report(const fs::path& result_dir) {
     return path;
 }
 
-namespace {
-
 std::optional<fs::path> find_chromium() {
     std::vector<std::string> names;
     if (const char *env = std::getenv("CHROMIUM"); env && *env)
@@ -573,6 +571,17 @@ std::optional<fs::path> find_chromium() {
     return std::nullopt;
 }
 
+fs::path require_chromium() {
+    if (auto chromium = find_chromium())
+        return *chromium;
+    throw std::runtime_error(
+        "--pdf needs Chromium to print report.html, and none was found (looked for "
+        "$CHROMIUM, chromium, chromium-browser, google-chrome on PATH; Debian: apt-get "
+        "install chromium)");
+}
+
+namespace {
+
 // Removes a folder tree on scope exit (Chromium's temporary profile).
 struct RemoveTree {
     fs::path dir;
@@ -590,12 +599,7 @@ fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
     std::error_code ec;
     if (!fs::is_regular_file(html, ec))
         fail(html, "missing: nothing to print (run `semg report` first)");
-    const auto chromium = find_chromium();
-    if (!chromium)
-        throw std::runtime_error(
-            "--pdf needs Chromium to print report.html, and none was found (looked for "
-            "$CHROMIUM, chromium, chromium-browser, google-chrome on PATH; Debian: apt-get "
-            "install chromium)");
+    const auto chromium = require_chromium();
     std::string profile_template = (fs::temp_directory_path() / "semg-pdf-XXXXXX").string();
     if (!::mkdtemp(profile_template.data()))
         throw std::runtime_error("--pdf: cannot make a temporary folder");
@@ -603,7 +607,7 @@ fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
     const fs::path pdf = fs::absolute(result_dir / "report.pdf");
     const fs::path temp = pdf.parent_path() / (".report.pdf.tmp-" + std::to_string(::getpid()));
     const fs::path log = profile.dir / "chromium.log";
-    std::vector<std::string> args = {chromium->string(),
+    std::vector<std::string> args = {chromium.string(),
                                      "--headless",
                                      "--no-sandbox",
                                      "--disable-gpu",
@@ -631,7 +635,7 @@ fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
     const int spawned = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (spawned != 0)
-        throw std::runtime_error("--pdf: cannot start " + chromium->string());
+        throw std::runtime_error("--pdf: cannot start " + chromium.string());
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     int status = 0;
@@ -664,7 +668,7 @@ fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
                 said = "..." + said.substr(said.size() - 600);
         }
         cleanup();
-        throw std::runtime_error(pdf.string() + ": " + chromium->string() +
+        throw std::runtime_error(pdf.string() + ": " + chromium.string() +
                                  (timed_out ? " did not finish within " +
                                                   std::to_string(static_cast<int>(timeout_s)) + " s"
                                             : " wrote no PDF") +

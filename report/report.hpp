@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace semg::report {
@@ -37,6 +38,12 @@ std::string render_report(const std::filesystem::path& result_dir);
 // Writes result_dir/report.html atomically (temporary file in the folder, then rename): an
 // existing report survives any failure. Returns the path written.
 std::filesystem::path write_report(const std::filesystem::path& result_dir);
+
+// The Chromium that --pdf uses: $CHROMIUM, else chromium, chromium-browser, google-chrome or
+// google-chrome-stable on PATH. require_chromium() throws std::runtime_error saying what to
+// install when there is none (commands call it before any work, not after).
+std::optional<std::filesystem::path> find_chromium();
+std::filesystem::path require_chromium();
 
 // Prints result_dir/report.html to result_dir/report.pdf through headless Chromium
 // (`chromium --headless --print-to-pdf`, its own temporary profile, network requests refused by

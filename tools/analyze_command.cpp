@@ -704,6 +704,7 @@ void register_analyze(CLI::App& app) {
         if (!run_command([&] {
                 settings = analysis_settings_from(o->analysis);
                 if (o->fs_hz) pipeline::check_sample_rate(*o->fs_hz, "--fs");
+                if (o->pdf) report::require_chromium();
                 cohort_mode = is_cohort_input(o->inputs);
                 if (cohort_mode) {
                     if (!o->shard.empty()) pipeline::cohort::parse_shard(o->shard);

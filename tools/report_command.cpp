@@ -32,7 +32,13 @@ void register_report(CLI::App& app) {
                 if (o->pdf) {
                     const auto pdf = report::print_report_pdf(dir);
                     if (!o->quiet) std::cout << pdf.string() << '\n';
+                    return;
                 }
+                // A report.pdf printed from the page just replaced would no longer match it.
+                std::error_code ec;
+                if (std::filesystem::remove(dir / "report.pdf", ec))
+                    log_notice((dir / "report.pdf").string() +
+                               ": removed, it showed the previous report (--pdf prints the new one)");
             });
         }
     });

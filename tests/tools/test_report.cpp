@@ -277,6 +277,19 @@ TEST_F(Report, PdfWithoutChromiumIsOneClearError) {
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
+// `semg analyze --pdf` without Chromium stops before reading anything: a usage error (exit 2),
+// not a failure after minutes of analysis, and no result folder.
+TEST_F(Report, AnalyzePdfWithoutChromiumStopsBeforeTheAnalysis) {
+    const fs::path dataset = fs::path(SEMG_SOURCE_DIR) / "datasets" / "sorensen-sim.bdf";
+    const fs::path out = dir_ / "analyzed";
+    const auto r = run_with_env("CHROMIUM=/nonexistent/chromium PATH=/nonexistent",
+                                "analyze " + dataset.string() + " --out " + out.string() + " --pdf");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("--pdf needs Chromium"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_FALSE(fs::exists(out));
+}
+
 // `semg report --pdf` and `semg analyze --pdf` print the page through headless Chromium.
 TEST_F(Report, PdfIsPrintedThroughHeadlessChromium) {
     if (!have_chromium())
@@ -287,6 +300,11 @@ TEST_F(Report, PdfIsPrintedThroughHeadlessChromium) {
     EXPECT_NE(r.output.find("report.pdf"), std::string::npos) << r.output;
     EXPECT_EQ(first_bytes(dir_ / "report.pdf", 5), "%PDF-");
     EXPECT_GT(fs::file_size(dir_ / "report.pdf"), 10000u) << "a page with tables and charts";
+    // The page rebuilt without --pdf: the old PDF no longer shows it, and is removed, with a notice.
+    const auto rebuilt = run("report " + dir_.string());
+    ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.output;
+    EXPECT_FALSE(fs::exists(dir_ / "report.pdf"));
+    EXPECT_NE(rebuilt.output.find("showed the previous report"), std::string::npos) << rebuilt.output;
 
     const fs::path dataset = fs::path(SEMG_SOURCE_DIR) / "datasets" / "sorensen-sim.bdf";
     const fs::path out = dir_ / "analyzed";
