@@ -267,9 +267,7 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
             std::optional<std::pair<double, double>> segment;
             if (!mvc_segment.empty())
                 segment = parse_range(mvc_segment, "--mvc-segment");
-            pipeline::FatigueAnalysis probe(a);
-            probe.prepare(info, [](const std::string&) {});
-            a.mvc_rms_uv = pipeline::mvc_reference_rms(*source, probe.labels(), a.band, segment);
+            a.mvc_rms_uv = pipeline::mvc_reference_rms_for(*source, info, a, segment);
         }
     };
     s.warn = [](const std::string& m) { log_warning(m); };
