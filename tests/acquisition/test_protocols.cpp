@@ -788,10 +788,12 @@ TEST(ProtocolTable, NamesRoundTripAndFactsMatchTheParsers) {
         config.ascii.sample_rate_hz = 100.0;
         const auto parser = make_parser(config);
         EXPECT_EQ(parser->name(), t.name);
-        if (t.wire_channels > 0)
+        if (t.wire_channels > 0) {
             EXPECT_EQ(parser->channels(), t.wire_channels);
-        if (t.device_rate_hz > 0.0)
+        }
+        if (t.device_rate_hz > 0.0) {
             EXPECT_EQ(parser->sample_rate_hz(), t.device_rate_hz);
+        }
         EXPECT_GT(t.default_baud, 0u);
         EXPECT_EQ(t.start_commands.empty(), t.stop_commands.empty());
     }
