@@ -11,23 +11,13 @@
 namespace semg::acquisition {
 namespace {
 
-bool is_cyton(const std::string& p) { return p == "cyton" || p == "cyton-daisy"; }
-
-std::size_t wire_channels(const std::string& protocol, std::size_t source_channels) {
-    std::size_t fixed = 0;
-    if (protocol == "cyton")
-        fixed = cyton::board_channels;
-    else if (protocol == "cyton-daisy")
-        fixed = 2 * cyton::board_channels;
-    else if (protocol == "openeeg")
-        fixed = openeeg::channels;
-    else if (protocol == "ascii" || protocol == "semg")
+std::size_t wire_channels(Protocol protocol, std::size_t source_channels) {
+    const auto& t = traits(protocol); // throws for a value outside the enum
+    const std::size_t fixed = t.wire_channels;
+    if (fixed == 0)
         return source_channels;
-    else
-        throw std::invalid_argument("unknown protocol '" + protocol +
-                                    "' (cyton, cyton-daisy, openeeg, ascii, semg)");
     if (source_channels > fixed)
-        throw std::invalid_argument(protocol + " carries " + std::to_string(fixed) +
+        throw std::invalid_argument(std::string(t.name) + " carries " + std::to_string(fixed) +
                                     " channels; the source has " + std::to_string(source_channels));
     return fixed;
 }
@@ -48,7 +38,7 @@ PacketStream::PacketStream(Source& source, PacketStreamConfig config)
     if (!(f.corrupt_rate >= 0.0 && f.drop_rate >= 0.0 && f.corrupt_rate + f.drop_rate < 1.0))
         throw std::invalid_argument(
             "stream: corrupt and drop rates must be >= 0 with a sum below 1");
-    if (config_.protocol == "semg") {
+    if (config_.protocol == Protocol::Semg) {
         if (source_channels_ > semg_frame::max_channels)
             throw std::invalid_argument("stream: too many channels for the SEMG frame");
         if (sample_rate_hz_ * 1000.0 > 4.0e9)
@@ -60,7 +50,8 @@ PacketStream::PacketStream(Source& source, PacketStreamConfig config)
                       1, static_cast<std::size_t>(std::lround(sample_rate_hz_ * 0.004)));
         frames_per_packet_ = std::min<std::size_t>(frames_per_packet_, 65535);
     }
-    if (config_.protocol == "ascii" && (config_.ascii_decimals < 0 || config_.ascii_decimals > 9))
+    if (config_.protocol == Protocol::Ascii &&
+        (config_.ascii_decimals < 0 || config_.ascii_decimals > 9))
         throw std::invalid_argument("stream: ASCII decimals must be 0 to 9");
     block_ = dsp::Block(source_channels_, 1024);
 }
@@ -94,8 +85,8 @@ void PacketStream::fill(std::size_t frames) {
 }
 
 void PacketStream::encode(const float* frames_uv, std::size_t n) {
-    const auto& p = config_.protocol;
-    if (p == "semg") {
+    const auto p = config_.protocol;
+    if (p == Protocol::Semg) {
         SemgPacketHeader h;
         h.format = config_.semg_format;
         h.channels = static_cast<std::uint16_t>(channels_);
@@ -109,15 +100,15 @@ void PacketStream::encode(const float* frames_uv, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         const std::span<const float> frame(frames_uv + i * channels_, channels_);
         const std::uint64_t index = next_frame_ + i;
-        if (p == "cyton") {
+        if (p == Protocol::Cyton) {
             const auto packet = encode_cyton_packet(static_cast<std::uint8_t>(index & 0xFF), frame,
                                                     config_.cyton_gain);
             bytes_.insert(bytes_.end(), packet.begin(), packet.end());
-        } else if (p == "cyton-daisy") {
+        } else if (p == Protocol::CytonDaisy) {
             const auto packets = encode_cyton_daisy_frame(
                 static_cast<std::uint8_t>((2 * index) & 0xFF), frame, config_.cyton_gain);
             bytes_.insert(bytes_.end(), packets.begin(), packets.end());
-        } else if (p == "openeeg") {
+        } else if (p == Protocol::OpenEeg) {
             const auto packet = encode_openeeg_packet(static_cast<std::uint8_t>(index & 0xFF),
                                                       frame, config_.openeeg);
             bytes_.insert(bytes_.end(), packet.begin(), packet.end());
@@ -131,17 +122,17 @@ void PacketStream::encode(const float* frames_uv, std::size_t n) {
 }
 
 void PacketStream::corrupt() {
-    const auto& p = config_.protocol;
-    if (p == "semg") {
+    const auto p = config_.protocol;
+    if (p == Protocol::Semg) {
         // A sample or CRC-32 byte: the header still passes, the packet CRC fails (one
         // bad_checksums), whatever the value.
         std::uniform_int_distribution<std::size_t> where(semg_frame::header_bytes,
                                                          bytes_.size() - 1);
         std::uniform_int_distribution<int> flip(1, 255);
         bytes_[where(rng_)] ^= static_cast<std::uint8_t>(flip(rng_));
-    } else if (is_cyton(p)) {
+    } else if (p == Protocol::Cyton || p == Protocol::CytonDaisy) {
         bytes_[cyton::packet_bytes - 1] = 0x00; // no longer a footer
-    } else if (p == "openeeg") {
+    } else if (p == Protocol::OpenEeg) {
         // The version byte: the packet fails, while its sync bytes still confirm the previous
         // packet for a parser that is hunting (a broken sync would cost that packet too).
         bytes_[2] = 0x00;
@@ -168,7 +159,7 @@ bool PacketStream::next(Packet& packet) {
         const bool last = source_done_ && avail <= frames_per_packet_;
         const bool first = stats_.packets == 0;
         bytes_.clear();
-        if (config_.protocol == "ascii" && config_.ascii_header && !header_sent_) {
+        if (config_.protocol == Protocol::Ascii && config_.ascii_header && !header_sent_) {
             std::vector<std::string> labels;
             // Spaces separate values in ASCII lines: "ES L4 L" is sent as "ES_L4_L".
             for (const auto& ch : source_.info().channels) {
@@ -222,7 +213,8 @@ SerialStreamer::SerialStreamer(Source& source, SerialStreamerConfig config)
 
 StreamStats SerialStreamer::run(SerialTransport& port, std::stop_token stop) {
     using clock = std::chrono::steady_clock;
-    const bool cyton = is_cyton(config_.packets.protocol);
+    // A device with start commands (the Cyton) waits for them and stops at its stop command.
+    const bool cyton = !traits(config_.packets.protocol).start_commands.empty();
     std::atomic<bool> started{!(cyton && config_.wait_for_start_command)};
     std::atomic<bool> stop_command{false};
     std::atomic<bool> port_gone{false};

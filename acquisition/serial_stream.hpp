@@ -43,7 +43,7 @@ struct StreamFaults {
 };
 
 struct PacketStreamConfig {
-    std::string protocol = "semg"; // cyton, cyton-daisy, openeeg, ascii, semg
+    Protocol protocol = Protocol::Semg;
     double cyton_gain = 24.0;
     OpenEegConfig openeeg;
     int ascii_decimals = 3;   // µV with this many decimals
@@ -109,7 +109,8 @@ private:
 struct SerialStreamerConfig {
     PacketStreamConfig packets;
     double speed = 1.0; // 1: real time; 2: twice as fast; 0: as fast as the port takes it
-    // Cyton protocols: wait for 'b' before streaming and end at 's', like the board.
+    // Protocols with start commands (Cyton): wait for 'b' before streaming and end at 's', like
+    // the board.
     bool wait_for_start_command = true;
     std::size_t max_pending_bytes = 256 * 1024; // back-pressure on the port's write queue
 };

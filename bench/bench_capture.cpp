@@ -193,7 +193,7 @@ int main(int argc, char** argv) {
 
     LoadSource source(channels, fs, seconds);
     acquisition::SerialStreamerConfig dev;
-    dev.packets.protocol = "semg";
+    dev.packets.protocol = acquisition::Protocol::Semg;
     dev.packets.semg_format = acquisition::SemgSampleFormat::Int24;
     dev.packets.semg_scale_uv_per_count = 0.02f;
     dev.speed = 1.0;

@@ -60,11 +60,12 @@ float BdfGrid::quantise(float uv) const noexcept {
 }
 
 std::pair<double, double> default_range_uv(const acquisition::ProtocolConfig& protocol) {
-    if (protocol.name == "cyton" || protocol.name == "cyton-daisy") {
+    using acquisition::Protocol;
+    if (protocol.name == Protocol::Cyton || protocol.name == Protocol::CytonDaisy) {
         const double full = std::ceil(4.5 / protocol.cyton.gain * 1e6);
         return {-full, full};
     }
-    if (protocol.name == "openeeg") {
+    if (protocol.name == Protocol::OpenEeg) {
         const auto& o = protocol.openeeg;
         const double a = std::abs((0.0 - o.offset_counts) * o.scale_uv_per_count);
         const double b =
@@ -262,22 +263,12 @@ std::size_t next_pow2(std::size_t v) {
     return p;
 }
 
-bool is_cyton(const std::string& protocol) {
-    return protocol == "cyton" || protocol == "cyton-daisy";
+std::string start_commands(acquisition::Protocol protocol) {
+    return std::string(acquisition::traits(protocol).start_commands);
 }
 
-std::string start_commands(const std::string& protocol) {
-    if (protocol == "cyton")
-        return std::string(1, acquisition::cyton::command_start_streaming);
-    if (protocol == "cyton-daisy")
-        return std::string{acquisition::cyton::command_16_channels,
-                           acquisition::cyton::command_start_streaming};
-    return {};
-}
-
-std::string stop_commands(const std::string& protocol) {
-    return is_cyton(protocol) ? std::string(1, acquisition::cyton::command_stop_streaming)
-                              : std::string();
+std::string stop_commands(acquisition::Protocol protocol) {
+    return std::string(acquisition::traits(protocol).stop_commands);
 }
 
 // EDFlib keeps one annotation per data record (the rest would be dropped silently at close):
@@ -557,8 +548,9 @@ struct Capture::Impl {
         }
         seen_failures = failures;
         seen_frames = k.frames;
-        const std::string hint = fmt::format(
-            "is the device sending {} data? check --protocol and --baud", settings.protocol.name);
+        const std::string hint =
+            fmt::format("is the device sending {} data? check --protocol and --baud",
+                        to_string(settings.protocol.name));
         if (failure_streak >= settings.max_sync_failures) {
             reject(fmt::format("{} sync failures (sync losses, bad checksums, bad lines) with no "
                                "frame between them (--max-sync-failures {}): {}",
@@ -584,7 +576,7 @@ struct Capture::Impl {
                                "{} data? check --protocol and --baud",
                                100.0 * static_cast<double>(lost) / static_cast<double>(total),
                                static_cast<double>(total) / rate_hz, settings.max_fill_pct,
-                               settings.protocol.name));
+                               to_string(settings.protocol.name)));
     }
 
     void reject(const std::string& why) {
@@ -1232,11 +1224,11 @@ struct Capture::Impl {
                 ++reconnects;
                 const double away_s = std::chrono::duration<double>(Clock::now() - t0).count();
                 annotate_from_control(t_s, fmt::format("reconnected after {:.1f} s", away_s));
-                notice(fmt::format("{}: reconnected after {:.1f} s{}", settings.serial.port, away_s,
-                                   is_cyton(settings.protocol.name) ||
-                                           settings.protocol.name == "ascii"
-                                       ? " (samples sent meanwhile are lost without a count)"
-                                       : ""));
+                notice(fmt::format(
+                    "{}: reconnected after {:.1f} s{}", settings.serial.port, away_s,
+                    acquisition::traits(settings.protocol.name).uncounted_loss_on_reconnect
+                        ? " (samples sent meanwhile are lost without a count)"
+                        : ""));
                 return true;
             } catch (const acquisition::SerialError&) {
                 wait_event(std::chrono::milliseconds(250));
@@ -1292,7 +1284,7 @@ struct Capture::Impl {
     }
 
     void setup() {
-        info.format = "serial " + settings.protocol.name;
+        info.format = "serial " + to_string(settings.protocol.name);
         info.sample_rate_hz = fs;
         for (const auto& l : labels) {
             acquisition::ChannelInfo ch;
@@ -1303,7 +1295,7 @@ struct Capture::Impl {
             info.channels.push_back(ch);
         }
         notice(fmt::format("{}: {} channels at {} Hz ({})", settings.serial.port, channels, fs,
-                           settings.protocol.name));
+                           to_string(settings.protocol.name)));
         // A slow board is warned about once, by the analysis (FatigueAnalysis::prepare).
         // raw.bdf first, its header on disk at once: a capture killed while the analysis is
         // being prepared still leaves a readable (empty) recording.
@@ -1324,7 +1316,7 @@ struct Capture::Impl {
         cfg.labels = labels;
         cfg.physical_min_uv = grid->min_uv();
         cfg.physical_max_uv = grid->max_uv();
-        cfg.equipment = "semg capture " + settings.protocol.name;
+        cfg.equipment = "semg capture " + to_string(settings.protocol.name);
         cfg.prefilter = "none";
         cfg.durable = true; // readable as it stands after a kill: header now, count kept current
         writer = std::make_unique<acquisition::EdfWriter>(raw_path, cfg);
@@ -1359,14 +1351,15 @@ struct Capture::Impl {
                 settings.live == LiveMode::Terminal ? LiveView::Style::Terminal
                                                     : LiveView::Style::Plain,
                 fmt::format("semg capture {} ({}, {} ch @ {} Hz) -> {}", settings.serial.port,
-                            settings.protocol.name, channels, fs, settings.out_dir.string()),
+                            to_string(settings.protocol.name), channels, fs,
+                            settings.out_dir.string()),
                 analysis->labels(), analysis->pairs(), STDOUT_FILENO);
         }
         if (settings.dashboard) {
             dashboard_facts.emplace(InputFacts{std::filesystem::absolute(raw_path),
                                                "computed when the capture ends", info});
             auto header = start_summary_json(*dashboard_facts, *analysis);
-            header["acquisition"] = {{"protocol", settings.protocol.name},
+            header["acquisition"] = {{"protocol", to_string(settings.protocol.name)},
                                      {"port", settings.serial.port},
                                      {"sample_rate_hz", fs}};
             settings.dashboard->start(header);
@@ -1424,7 +1417,7 @@ CaptureReport Capture::Impl::run() {
     const auto start = Clock::now();
     open_transport(); // SerialError: nothing was written
     notice(fmt::format("{}: opened ({} baud, {}); waiting for {} frames", s.serial.port,
-                       s.serial.baud_rate, s.protocol.name, s.protocol.name));
+                       s.serial.baud_rate, to_string(s.protocol.name), to_string(s.protocol.name)));
 
     // ---- until the first frame: the stream's format ----
     for (;;) {
@@ -1453,7 +1446,7 @@ CaptureReport Capture::Impl::run() {
                 fmt::format("{}: no {} frame within {:.0f} s ({} bytes received, {} sync losses, "
                             "{} bad checksums, {} bad "
                             "lines): check --protocol, --baud and that the device is streaming",
-                            s.serial.port, s.protocol.name, s.start_timeout_s, k.bytes,
+                            s.serial.port, to_string(s.protocol.name), s.start_timeout_s, k.bytes,
                             k.sync_losses, k.bad_checksums, k.bad_lines));
         }
         wait_event(std::chrono::milliseconds(100));
@@ -1594,7 +1587,7 @@ CaptureReport Capture::Impl::run() {
     show_live();
 
     CaptureReport r;
-    r.protocol = s.protocol.name;
+    r.protocol = to_string(s.protocol.name);
     r.port = s.serial.port;
     r.sample_rate_hz = fs;
     r.labels = labels;

@@ -73,4 +73,14 @@ std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::ve
     return best;
 }
 
+std::vector<double> mvc_reference_rms_for(acquisition::Source& mvc,
+                                          const acquisition::SourceInfo& analysed,
+                                          const AnalysisSettings& settings,
+                                          std::optional<std::pair<double, double>> segment_s) {
+    // A probe analysis names the channels; its warnings are the real analysis's to give.
+    FatigueAnalysis probe(settings);
+    probe.prepare(analysed, [](const std::string&) {});
+    return mvc_reference_rms(mvc, probe.labels(), settings.band, segment_s);
+}
+
 } // namespace semg::pipeline

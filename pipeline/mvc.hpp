@@ -4,6 +4,7 @@
 
 #include "acquisition/source.hpp"
 #include "dsp/iir.hpp"
+#include "pipeline/analysis.hpp"
 
 #include <optional>
 #include <string>
@@ -18,5 +19,14 @@ std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::ve
                                       const dsp::Bandpass::Config& band,
                                       std::optional<std::pair<double, double>> segment_s,
                                       double window_s = 1.0);
+
+// The reference for an analysis with `settings` of the recording described by `analysed`: of the
+// channels that analysis would keep (its selection and montage, as FatigueAnalysis::prepare
+// decides them, silently), read from `mvc` with the analysis's band-pass. The value for
+// AnalysisSettings::mvc_rms_uv; used by `semg analyze` and `semg capture` alike.
+std::vector<double> mvc_reference_rms_for(acquisition::Source& mvc,
+                                          const acquisition::SourceInfo& analysed,
+                                          const AnalysisSettings& settings,
+                                          std::optional<std::pair<double, double>> segment_s);
 
 } // namespace semg::pipeline

@@ -1,4 +1,5 @@
 #include "pipeline/results.hpp"
+#include "pipeline/recovery.hpp"
 #include "pipeline/version.hpp"
 
 #include <fmt/format.h>
@@ -382,6 +383,26 @@ nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSetti
         contractions.push_back(cj);
     }
     j["contractions"] = contractions;
+    // IMF recovery between successive contractions (pipeline/recovery.hpp); [] with one.
+    nlohmann::ordered_json recovery = nlohmann::ordered_json::array();
+    for (const auto& step : imf_recovery(result)) {
+        nlohmann::ordered_json chs = nlohmann::ordered_json::array();
+        for (std::size_t c = 0; c < step.channels.size(); ++c) {
+            const auto& r = step.channels[c];
+            chs.push_back({{"label", result.labels[c]},
+                           {"imf_hz", number(r.imf_hz)},
+                           {"imf_pct_of_previous", number(r.pct_of_previous)},
+                           {"imf_pct_of_first", number(r.pct_of_first)}});
+        }
+        recovery.push_back({{"from_index", step.from_index},
+                            {"to_index", step.to_index},
+                            {"rest_s", step.rest_s},
+                            {"median_imf_pct_of_previous", number(step.median_pct_of_previous)},
+                            {"median_imf_pct_of_first", number(step.median_pct_of_first)},
+                            {"channels_with_values", step.channels_with_values},
+                            {"channels", chs}});
+    }
+    j["imf_recovery"] = recovery;
 
     nlohmann::ordered_json quality = nlohmann::ordered_json::array();
     for (std::size_t c = 0; c < result.quality.size(); ++c) {

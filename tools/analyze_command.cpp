@@ -260,9 +260,7 @@ void analyze_one(const fs::path& input, const fs::path& out_dir, const AnalyzeOp
         auto mvc_source = acquisition::open_file_source(a.mvc.empty() ? input : a.mvc, {o.fs_hz, o.force_fs});
         std::optional<std::pair<double, double>> segment;
         if (!a.mvc_segment.empty()) segment = parse_range(a.mvc_segment, "--mvc-segment");
-        pipeline::FatigueAnalysis probe(settings);
-        probe.prepare(info, [](const std::string&) {});
-        settings.mvc_rms_uv = pipeline::mvc_reference_rms(*mvc_source, probe.labels(), settings.band, segment);
+        settings.mvc_rms_uv = pipeline::mvc_reference_rms_for(*mvc_source, info, settings, segment);
     }
     pipeline::FatigueAnalysis analysis(settings);
     try {

@@ -90,7 +90,8 @@ std::string read_text_file(const std::filesystem::path& path) {
 // The sidecars of a BIDS capture, each written atomically once the recording is closed:
 // *_emg.json, *_channels.tsv (+ .json describing semg's level and side columns), and the
 // dataset's dataset_description.json and participants.tsv where absent (a new subject is added).
-void write_bids_sidecars(const CaptureOptions& o, const pipeline::CaptureReport& r) {
+void write_bids_sidecars(const CaptureOptions& o, acquisition::Protocol protocol,
+                         const pipeline::CaptureReport& r) {
     const auto [folder, stem] = bids_place(o);
     const std::filesystem::path dir = o.bids_root / folder;
     bids::CaptureSidecar c;
@@ -100,9 +101,11 @@ void write_bids_sidecars(const CaptureOptions& o, const pipeline::CaptureReport&
     c.labels = r.labels;
     c.placement_description = o.bids_placement;
     c.reference = o.bids_reference;
-    if (o.protocol == "cyton" || o.protocol == "cyton-daisy") c.manufacturer = "OpenBCI";
+    const auto& device = acquisition::traits(protocol);
+    if (!device.manufacturer.empty())
+        c.manufacturer = device.manufacturer;
     c.software_version = pipeline::software_version();
-    c.device = o.protocol;
+    c.device = device.name;
     {
         const auto raw = acquisition::open_file_source(r.raw_path);
         const auto& ch = raw->info().channels;
@@ -154,14 +157,6 @@ void write_bids_sidecars(const CaptureOptions& o, const pipeline::CaptureReport&
                   << " with _emg.json, _channels.tsv, _channels.json\n";
 }
 
-unsigned default_baud(const std::string& protocol) {
-    if (protocol == "openeeg")
-        return 57600;
-    if (protocol == "semg")
-        return 921600;
-    return 115200; // Cyton dongle, most Arduino sketches
-}
-
 // NaN and infinity are not a gain, a scale or a time: one line naming the option.
 void check_finite(const std::optional<double>& value, const std::string& option, bool positive) {
     if (value && !(std::isfinite(*value) && (!positive || *value > 0.0)))
@@ -180,21 +175,19 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
     check_finite(o.duration_s, "--duration-s", true);
     check_finite(o.reconnect_s, "--reconnect-s", false);
     check_finite(o.start_timeout_s, "--start-timeout-s", true);
+    const auto protocol = parse_protocol(o.protocol, "--protocol");
     pipeline::CaptureSettings s;
     s.serial.port = o.port;
-    s.serial.baud_rate = o.baud.value_or(default_baud(o.protocol));
+    s.serial.baud_rate = o.baud.value_or(acquisition::traits(protocol).default_baud);
     s.serial.parity = acquisition::parity_from_string(o.parity);
     s.serial.stop_bits = acquisition::stop_bits_from_string(o.stop_bits);
     s.serial.flow_control = acquisition::flow_control_from_string(o.flow_control);
 
+    using acquisition::Protocol;
     auto& p = s.protocol;
-    p.name = o.protocol;
-    if (p.name != "cyton" && p.name != "cyton-daisy" && p.name != "ascii" && p.name != "openeeg" &&
-        p.name != "semg")
-        throw std::invalid_argument(
-            "--protocol must be cyton, cyton-daisy, ascii, openeeg or semg, got '" + p.name + "'");
+    p.name = protocol;
     p.cyton.gain = o.gain;
-    if (p.name == "ascii") {
+    if (p.name == Protocol::Ascii) {
         if (!o.fs_hz)
             throw std::invalid_argument(
                 "--protocol ascii needs --fs: text devices send no sample rate");
@@ -204,18 +197,18 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
         if (o.offset_counts)
             p.ascii.offset_counts = *o.offset_counts;
     } else if (o.fs_hz) {
-        if (p.name != "cyton" && p.name != "cyton-daisy")
+        if (p.name != Protocol::Cyton && p.name != Protocol::CytonDaisy)
             throw std::invalid_argument("--fs applies to ascii (and cyton's packet rate); " +
-                                        p.name + " streams give their own rate");
+                                        to_string(p.name) + " streams give their own rate");
         p.cyton.sample_rate_hz = *o.fs_hz;
     }
-    if (p.name == "openeeg") {
+    if (p.name == Protocol::OpenEeg) {
         if (o.scale_uv)
             p.openeeg.scale_uv_per_count = *o.scale_uv;
         if (o.offset_counts)
             p.openeeg.offset_counts = *o.offset_counts;
     }
-    if (o.channels && p.name != "ascii")
+    if (o.channels && p.name != Protocol::Ascii)
         throw std::invalid_argument(
             "--channel-count applies to --protocol ascii (the other protocols fix or send it)");
     s.expected_channels = o.channels;
@@ -267,9 +260,7 @@ pipeline::CaptureSettings settings_from(const CaptureOptions& o) {
             std::optional<std::pair<double, double>> segment;
             if (!mvc_segment.empty())
                 segment = parse_range(mvc_segment, "--mvc-segment");
-            pipeline::FatigueAnalysis probe(a);
-            probe.prepare(info, [](const std::string&) {});
-            a.mvc_rms_uv = pipeline::mvc_reference_rms(*source, probe.labels(), a.band, segment);
+            a.mvc_rms_uv = pipeline::mvc_reference_rms_for(*source, info, a, segment);
         }
     };
     s.warn = [](const std::string& m) { log_warning(m); };
@@ -349,6 +340,7 @@ void capture(CaptureOptions o) {
         // Printed even with -q: with --dashboard 0 the address exists only here.
         std::cerr << "semg: dashboard (read-only): " << dashboard->url() << std::endl;
     }
+    const auto protocol = settings.protocol.name; // settings move into the session
     std::optional<pipeline::Capture> session_storage;
     try {
         session_storage.emplace(std::move(settings));
@@ -377,7 +369,7 @@ void capture(CaptureOptions o) {
     signal_thread.request_stop();
     signal_thread.join();
     if (!o.bids_root.empty() && r.frames > 0 && std::filesystem::exists(r.raw_path))
-        write_bids_sidecars(o, r);
+        write_bids_sidecars(o, protocol, r);
 
     const auto& k = r.counters;
     const std::string counts =
@@ -501,7 +493,7 @@ void register_capture(CLI::App& app) {
     cmd->add_option("--port", o->port,
                     "Serial port: /dev/ttyUSB0, /dev/ttyACM0, a pty or socat link (required)");
     cmd->add_option("--protocol", o->protocol,
-                    "cyton, cyton-daisy, ascii, openeeg or semg (docs/protocol.md)")
+                    acquisition::protocol_names() + " (docs/protocol.md)")
         ->capture_default_str();
     cmd->add_option("--baud", o->baud,
                     "Baud rate (default: cyton/ascii 115200, openeeg 57600, semg 921600)");

@@ -41,6 +41,17 @@ spdlog::logger& logger() {
 
 } // namespace
 
+acquisition::Protocol parse_protocol(const std::string& text, const std::string& option) {
+    if (const auto protocol = acquisition::find_protocol(text))
+        return *protocol;
+    std::vector<std::string> names;
+    for (const auto& t : acquisition::protocols())
+        names.emplace_back(t.name);
+    const auto near = closest_match(text, names);
+    throw std::invalid_argument(option + " must be " + acquisition::protocol_names() + ", got '" +
+                                text + "'" + (near ? " (did you mean " + *near + "?)" : ""));
+}
+
 std::pair<double, double> parse_range(const std::string& text, const std::string& option) {
     const auto colon = text.find(':');
     if (colon == std::string::npos)

@@ -1,6 +1,7 @@
 // Small helpers shared by the subcommands: option parsing, messages, progress.
 #pragma once
 
+#include "acquisition/protocols/protocol_id.hpp"
 #include "pipeline/analysis.hpp"
 
 #include <CLI/CLI.hpp>
@@ -56,6 +57,10 @@ std::optional<double> parse_mains_setting(const std::string& text);
 std::pair<double, double> parse_range(const std::string& text, const std::string& option);
 // "50", "60" -> Hz; "off" -> 0.
 double parse_mains(const std::string& text);
+// A protocol name given with `option` -> the protocol; throws std::invalid_argument naming the
+// option, the known names and the closest one: "--protocol must be cyton, cyton-daisy, ascii,
+// openeeg or semg, got 'cyten' (did you mean cyton?)".
+acquisition::Protocol parse_protocol(const std::string& text, const std::string& option);
 // "a,b,c" -> {"a","b","c"}; empty text -> {}.
 std::vector<std::string> split_list(const std::string& text);
 

@@ -249,23 +249,20 @@ void write_csv(acquisition::Simulator& sim, std::ofstream& out) {
 }
 
 // The rate a device of this protocol streams at, when --fs does not say otherwise.
-std::optional<double> protocol_rate_hz(const std::string& protocol) {
-    if (protocol == "cyton")
-        return 250.0;
-    if (protocol == "cyton-daisy")
-        return 125.0;
-    if (protocol == "openeeg")
-        return 256.0;
-    return std::nullopt;
+std::optional<double> protocol_rate_hz(acquisition::Protocol protocol) {
+    const double rate_hz = acquisition::traits(protocol).device_rate_hz;
+    return rate_hz > 0.0 ? std::optional<double>(rate_hz) : std::nullopt;
 }
 
 // `semg simulate --serial PATH`: a fake device on a serial port or pty, paced by the sample
 // clock, with seeded faults. Ends with the source, at Ctrl-C/SIGTERM, at the Cyton 's'
 // command, or when the port goes away.
-void stream(SimulateOptions o) {
-    const auto fixed = protocol_rate_hz(o.protocol);
+void stream(SimulateOptions o, acquisition::Protocol protocol) {
+    const auto& device = acquisition::traits(protocol);
+    const std::string name(device.name);
+    const auto fixed = protocol_rate_hz(protocol);
     if (fixed && o.fs_hz && *o.fs_hz != *fixed)
-        log_warning("a real " + o.protocol + " streams at " + human(*fixed) + " Hz, not " +
+        log_warning("a real " + name + " streams at " + human(*fixed) + " Hz, not " +
                     human(*o.fs_hz) + " Hz; give `semg capture` the same --fs");
     if (fixed && !o.fs_hz)
         o.fs_hz = fixed;
@@ -275,20 +272,17 @@ void stream(SimulateOptions o) {
     for (const auto& ch : info.channels)
         labels += (labels.empty() ? "" : ",") + ch.label;
     // The labels first, before the port is opened: the capture's command line needs them.
-    if (o.protocol != "ascii")
-        log_notice(o.protocol + " sends no channel names; capture with --labels \"" + labels +
-                   "\"");
+    if (protocol != acquisition::Protocol::Ascii)
+        log_notice(name + " sends no channel names; capture with --labels \"" + labels + "\"");
     acquisition::SerialStreamerConfig cfg;
-    cfg.packets.protocol = o.protocol;
+    cfg.packets.protocol = protocol;
     cfg.packets.faults = {o.corrupt_rate, o.drop_rate, o.fault_seed};
     cfg.speed = o.speed;
     cfg.wait_for_start_command = !o.no_wait;
     acquisition::SerialStreamer streamer(sim, cfg);
     acquisition::SerialSettings port_settings;
     port_settings.port = o.serial;
-    port_settings.baud_rate = o.baud.value_or(o.protocol == "openeeg" ? 57600
-                                              : o.protocol == "semg"  ? 921600
-                                                                      : 115200);
+    port_settings.baud_rate = o.baud.value_or(device.default_baud);
     port_settings.thread_name = "semg-sim-serial";
     acquisition::SerialTransport port(port_settings);
 
@@ -307,8 +301,8 @@ void stream(SimulateOptions o) {
     });
     log_notice("streaming " + std::to_string(info.channels.size()) + " channels at " +
                human(info.sample_rate_hz) + " Hz, " + human(sim.scenario().duration_s()) +
-               " s, as " + o.protocol + " to " + o.serial +
-               (o.protocol.rfind("cyton", 0) == 0 && !o.no_wait ? " (waiting for 'b')" : ""));
+               " s, as " + name + " to " + o.serial +
+               (!device.start_commands.empty() && !o.no_wait ? " (waiting for 'b')" : ""));
     const auto stats = streamer.run(port, stop.get_token());
     signal_thread.request_stop();
     signal_thread.join();
@@ -320,11 +314,12 @@ void stream(SimulateOptions o) {
 }
 
 void simulate(const SimulateOptions& o) {
+    const auto protocol = parse_protocol(o.protocol, "--protocol");
     if (o.print_labels) {
         // The channel names a binary protocol does not send, for `semg capture --labels`.
         SimulateOptions sized = o;
         if (!sized.fs_hz)
-            sized.fs_hz = protocol_rate_hz(o.protocol);
+            sized.fs_hz = protocol_rate_hz(protocol);
         acquisition::Simulator sim(build_scenario(sized));
         std::string labels;
         for (const auto& ch : sim.info().channels)
@@ -335,7 +330,7 @@ void simulate(const SimulateOptions& o) {
     if (!o.serial.empty()) {
         if (!o.output.empty())
             throw std::invalid_argument("give either OUTPUT or --serial PATH, not both");
-        stream(o);
+        stream(o, protocol);
         return;
     }
     if (o.output.empty())
@@ -424,8 +419,7 @@ void register_simulate(CLI::App& app) {
         "--serial", o->serial,
         "Stream to this serial port or pty in real time instead of writing OUTPUT (a fake device "
         "for `semg capture`)");
-    cmd->add_option("--protocol", o->protocol,
-                    "--serial: cyton, cyton-daisy, openeeg, ascii or semg")
+    cmd->add_option("--protocol", o->protocol, "--serial: " + acquisition::protocol_names())
         ->capture_default_str();
     cmd->add_option("--baud", o->baud, "--serial: baud rate (ignored by ptys)");
     cmd->add_option(

@@ -29,7 +29,7 @@ class AsciiParser final : public Parser {
 public:
     explicit AsciiParser(AsciiConfig config); // throws std::invalid_argument (rate, scale, size)
 
-    std::string_view name() const noexcept override { return "ascii"; }
+    std::string_view name() const noexcept override { return protocol_name(Protocol::Ascii); }
     void feed(std::span<const std::uint8_t> bytes, FrameSink& sink) override;
     void reset() noexcept override;
     const ParserCounters& counters() const noexcept override { return counters_; }

@@ -45,7 +45,7 @@ public:
     explicit CytonParser(CytonConfig config); // throws std::invalid_argument (gain, rate)
 
     std::string_view name() const noexcept override {
-        return config_.daisy ? "cyton-daisy" : "cyton";
+        return protocol_name(config_.daisy ? Protocol::CytonDaisy : Protocol::Cyton);
     }
     void feed(std::span<const std::uint8_t> bytes, FrameSink& sink) override;
     void reset() noexcept override;

@@ -32,7 +32,7 @@ class OpenEegParser final : public Parser {
 public:
     explicit OpenEegParser(OpenEegConfig config); // throws std::invalid_argument (scale)
 
-    std::string_view name() const noexcept override { return "openeeg"; }
+    std::string_view name() const noexcept override { return protocol_name(Protocol::OpenEeg); }
     void feed(std::span<const std::uint8_t> bytes, FrameSink& sink) override;
     void reset() noexcept override;
     const ParserCounters& counters() const noexcept override { return counters_; }

@@ -16,17 +16,19 @@ std::vector<std::string> Parser::channel_labels() const {
 }
 
 std::unique_ptr<Parser> make_parser(const ProtocolConfig& config) {
-    if (config.name == "cyton") return std::make_unique<CytonParser>(config.cyton);
-    if (config.name == "cyton-daisy") {
+    switch (config.name) {
+    case Protocol::Cyton: return std::make_unique<CytonParser>(config.cyton);
+    case Protocol::CytonDaisy: {
         CytonConfig cyton = config.cyton;
         cyton.daisy = true;
         return std::make_unique<CytonParser>(cyton);
     }
-    if (config.name == "ascii") return std::make_unique<AsciiParser>(config.ascii);
-    if (config.name == "openeeg") return std::make_unique<OpenEegParser>(config.openeeg);
-    if (config.name == "semg") return std::make_unique<SemgFrameParser>(config.semg);
-    throw std::invalid_argument("unknown protocol '" + config.name +
-                                "' (known: cyton, cyton-daisy, ascii, openeeg, semg)");
+    case Protocol::Ascii: return std::make_unique<AsciiParser>(config.ascii);
+    case Protocol::OpenEeg: return std::make_unique<OpenEegParser>(config.openeeg);
+    case Protocol::Semg: return std::make_unique<SemgFrameParser>(config.semg);
+    }
+    traits(config.name); // throws: a value outside the enum
+    throw std::invalid_argument("make_parser: unknown protocol");
 }
 
 } // namespace semg::acquisition

@@ -18,6 +18,8 @@
 // - Counters only grow (until reset()); sum of on_gap() counts == counters().lost_samples.
 #pragma once
 
+#include "acquisition/protocols/protocol_id.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -100,14 +102,14 @@ struct SemgFrameConfig {
 };
 
 struct ProtocolConfig {
-    std::string name = "semg"; // "cyton", "cyton-daisy", "ascii", "openeeg", "semg"
+    Protocol name = Protocol::Semg; // its text: protocol_name(name)
     CytonConfig cyton;
     AsciiConfig ascii;
     OpenEegConfig openeeg;
     SemgFrameConfig semg;
 };
 
-// Throws std::invalid_argument for an unknown name or an invalid configuration.
+// Throws std::invalid_argument for an unknown protocol or an invalid configuration.
 std::unique_ptr<Parser> make_parser(const ProtocolConfig& config);
 
 // ---- a sink for tests, tools and offline decoding (allocates) ------------------------------

@@ -53,7 +53,7 @@ class SemgFrameParser final : public Parser {
 public:
     explicit SemgFrameParser(SemgFrameConfig config = {}); // throws std::invalid_argument
 
-    std::string_view name() const noexcept override { return "semg"; }
+    std::string_view name() const noexcept override { return protocol_name(Protocol::Semg); }
     void feed(std::span<const std::uint8_t> bytes, FrameSink& sink) override;
     void reset() noexcept override;
     const ParserCounters& counters() const noexcept override { return counters_; }

@@ -7,7 +7,8 @@
 // t is the epoch centre in s; q indexes quality_names ("ok" is 0); null is a missing value.
 //
 // Two layers:
-//   - the model (createModel, appendEpochs, appendPairEpochs, fitValues, qualityTable, jasaPoints)
+//   - the model (createModel, appendEpochs, appendPairEpochs, fitValues, qualityTable, jasaPoints,
+//     recoverySteps)
 //     is plain data without the DOM, and is tested under Node;
 //   - the view (render) draws the model. report.appendEpochs(rows) adds epochs and redraws only
 //     the charts they touch, and report.setSummary(summary) redraws the page with new fits and
@@ -401,6 +402,63 @@
       if (n.contraction === k) flags.push({ level: 'warn', text: 'No fit for ' + n.label + ': ' + n.reason });
     }
     return flags;
+  }
+
+  // IMF recovery between successive contractions, as summary.json's "imf_recovery" gives it
+  // (docs/contractions.md): one step per pair of successive contractions, with the rest between
+  // them and, per channel, the later contraction's IMF in % of the one before and of the first.
+  // Nothing is computed here. Contractions are numbered from 1.
+  function recoverySteps(model) {
+    const list = Array.isArray(model.summary.imf_recovery) ? model.summary.imf_recovery : [];
+    return list.filter(function (r) { return r && finite(r.from_index) && finite(r.to_index); }).map(function (r) {
+      const channels = new Map();
+      for (const c of Array.isArray(r.channels) ? r.channels : []) {
+        if (c && c.label !== undefined) {
+          channels.set(String(c.label), { imf: numberOrNull(c.imf_hz), ofPrevious: numberOrNull(c.imf_pct_of_previous),
+                                          ofFirst: numberOrNull(c.imf_pct_of_first) });
+        }
+      }
+      return {
+        from: r.from_index + 1, to: r.to_index + 1, rest: numberOrNull(r.rest_s),
+        medianOfPrevious: numberOrNull(r.median_imf_pct_of_previous), medianOfFirst: numberOrNull(r.median_imf_pct_of_first),
+        channelsWithValues: finite(r.channels_with_values) ? r.channels_with_values : 0, channels: channels,
+      };
+    });
+  }
+
+  // The columns of the recovery table: per later contraction its IMF in % of the one before and,
+  // from the third on, of the first. {title, step, key}.
+  function recoveryColumns(steps) {
+    const columns = [];
+    for (const s of steps) {
+      columns.push({ title: 'C' + s.to + ' % of C' + s.from, step: s, key: 'ofPrevious' });
+      if (s.from > 1) columns.push({ title: 'C' + s.to + ' % of C1', step: s, key: 'ofFirst' });
+    }
+    return columns;
+  }
+
+  // One row per label: the label, then one value (or null) per column of recoveryColumns.
+  function recoveryRows(model, labels) {
+    const columns = recoveryColumns(recoverySteps(model));
+    return labels.map(function (label) {
+      return [label].concat(columns.map(function (col) {
+        const c = col.step.channels.get(label);
+        return c ? c[col.key] : null;
+      }));
+    });
+  }
+
+  // The first screen's line: null with fewer than two contractions.
+  function recoveryLine(model) {
+    const steps = recoverySteps(model);
+    if (!steps.length) return null;
+    const parts = steps.map(function (s) {
+      const rest = finite(s.rest) ? ' after ' + fmt(s.rest, 1) + ' s rest' : '';
+      if (!finite(s.medianOfPrevious)) return 'contraction ' + s.to + rest + ': no IMF to compare';
+      return 'contraction ' + s.to + rest + ' at ' + fmt(s.medianOfPrevious, 1) + ' % of contraction ' + s.from +
+        (s.from > 1 && finite(s.medianOfFirst) ? ' (' + fmt(s.medianOfFirst, 1) + ' % of contraction 1)' : '');
+    });
+    return 'IMF recovery between contractions (median over channels): ' + parts.join('; ');
   }
 
   // MDF / IMF per epoch in %, for every channel: inside each contraction, relative to that
@@ -815,7 +873,7 @@
         all.push([prefix, plainValue(v)]);
       }
     })('', Object.fromEntries(Object.keys(s).filter(function (k) {
-      return ['channels', 'pairs', 'contractions'].indexOf(k) < 0;
+      return ['channels', 'pairs', 'contractions', 'imf_recovery'].indexOf(k) < 0;
     }).map(function (k) { return [k, s[k]]; })));
     const more = el('details', { class: 'all-settings' }, [
       el('summary', { text: 'Everything else summary.json records (' + all.length + ' entries)' }),
@@ -895,6 +953,8 @@
     root.appendChild(el('ul', { class: 'flags' }, flags.map(function (f) {
       return el('li', { class: 'flag-' + f.level, text: f.text + '.' });
     })));
+    const recovery = recoveryLine(model);
+    if (recovery) root.appendChild(el('p', { class: 'recovery-line', text: recovery + ' (per muscle under Channels).' }));
     root.appendChild(el('p', { class: 'reference' }, [
       el('strong', { text: 'Reference, not a diagnosis: ' }),
       ref.citation + ', ' + ref.population + ': IMF ' + fmt(ref.imf_hz[0], 0) + ' \u00b1 ' + fmt(ref.imf_hz[1], 1) +
@@ -1064,15 +1124,47 @@
                                       open: view.model.channels.length < GROUPS_FOLDED_AT });
       const names = el('span', { class: 'group-names' });
       details.appendChild(el('summary', {}, [el('span', { class: 'group-title', text: muscleText(key) || 'other channels' }), names]));
+      const recovery = kind === 'channels' ? recoveryBlock(view.model) : null;
+      if (recovery) details.appendChild(recovery.root);
       const grid = el('div', { class: kind === 'pairs' ? 'grid wide' : 'grid' });
       details.appendChild(grid);
       view.grids[kind].appendChild(details);
-      g = { grid: grid, names: names, labels: [] };
+      g = { grid: grid, names: names, labels: [], recovery: recovery };
       groups.set(key, g);
     }
     g.labels.push(label);
     g.names.textContent = ' \u2014 ' + g.labels.length + ': ' + g.labels.join(', ');
+    if (g.recovery) g.recovery.add(label);
     return g.grid;
+  }
+
+  // A muscle's IMF recovery table (rows added as its channels are): null with fewer than two
+  // contractions.
+  function recoveryBlock(model) {
+    const steps = recoverySteps(model);
+    if (!steps.length) return null;
+    const columns = recoveryColumns(steps);
+    const rests = steps.map(function (s) { return 'before C' + s.to + ' ' + (finite(s.rest) ? fmt(s.rest, 1) + ' s' : '\u2013'); });
+    const body = el('tbody');
+    const root = el('div', { class: 'recovery-wrap' }, [
+      el('p', { class: 'note', text: 'IMF recovery: each later contraction\u2019s IMF in % of the one before and of the first ' +
+                                     '(100 % = it started where that one did); rest ' + rests.join(', ') + '.' }),
+      el('div', { class: 'table-wrap' }, el('table', { class: 'recovery' }, [
+        el('thead', {}, el('tr', {}, ['Channel'].concat(columns.map(function (c) { return c.title; })).map(function (h, i) {
+          return el('th', { scope: 'col', class: i > 0 ? 'num' : null, text: h });
+        }))),
+        body,
+      ])),
+    ]);
+    return {
+      root: root,
+      add: function (label) {
+        const cells = recoveryRows(model, [label])[0];
+        body.appendChild(el('tr', {}, cells.map(function (v, i) {
+          return i === 0 ? el('th', { scope: 'row', text: v }) : el('td', { class: 'num', text: finite(v) ? fmt(v, 1) : '\u2013' });
+        })));
+      },
+    };
   }
 
   function channelCard(view, ch, index) {
@@ -1665,6 +1757,7 @@
     setSummary: setSummary, capPoints: capPoints, LiveFeed: LiveFeed,
     fitValues: fitValues, noFitNotes: noFitNotes, contractionKind: contractionKind, qualityTable: qualityTable, jasaPoints: jasaPoints,
     summaryRows: summaryRows, summaryFlags: summaryFlags, normalisedMdf: normalisedMdf, REFERENCE: REFERENCE,
+    recoverySteps: recoverySteps, recoveryRows: recoveryRows, recoveryLine: recoveryLine,
     alignSeries: alignSeries, flaggedSpans: flaggedSpans, fmt: fmt, tickDecimals: tickDecimals,
     render: render, boot: boot,
   };

@@ -703,7 +703,7 @@ TEST(SemgFrame, EncoderMatchesTheDocumentedExample) {
 
 ProtocolConfig protocol(std::string name, double ascii_rate_hz = 0.0) {
     ProtocolConfig config;
-    config.name = std::move(name);
+    config.name = protocol_from_name(name);
     config.ascii.sample_rate_hz = ascii_rate_hz;
     return config;
 }
@@ -767,6 +767,44 @@ TEST(Parsers, MakeParserByName) {
     ProtocolConfig no_gain = protocol("cyton");
     no_gain.cyton.gain = 0.0;
     EXPECT_THROW(make_parser(no_gain), std::invalid_argument);
+    ProtocolConfig outside_enum;
+    outside_enum.name = static_cast<Protocol>(99);
+    EXPECT_THROW(make_parser(outside_enum), std::invalid_argument);
+}
+
+// One table of names and device facts: every name maps back to its protocol, and the facts
+// agree with what the parsers themselves say about a default device.
+TEST(ProtocolTable, NamesRoundTripAndFactsMatchTheParsers) {
+    EXPECT_EQ(protocols().size(), 5u);
+    EXPECT_EQ(protocol_names(), "cyton, cyton-daisy, ascii, openeeg or semg");
+    for (const auto& t : protocols()) {
+        SCOPED_TRACE(std::string(t.name));
+        EXPECT_EQ(&traits(t.protocol), &t);
+        EXPECT_EQ(find_protocol(t.name), t.protocol);
+        EXPECT_EQ(protocol_from_name(t.name), t.protocol);
+        EXPECT_EQ(to_string(t.protocol), t.name);
+        ProtocolConfig config;
+        config.name = t.protocol;
+        config.ascii.sample_rate_hz = 100.0;
+        const auto parser = make_parser(config);
+        EXPECT_EQ(parser->name(), t.name);
+        if (t.wire_channels > 0) {
+            EXPECT_EQ(parser->channels(), t.wire_channels);
+        }
+        if (t.device_rate_hz > 0.0) {
+            EXPECT_EQ(parser->sample_rate_hz(), t.device_rate_hz);
+        }
+        EXPECT_GT(t.default_baud, 0u);
+        EXPECT_EQ(t.start_commands.empty(), t.stop_commands.empty());
+    }
+    EXPECT_EQ(traits(Protocol::CytonDaisy).start_commands, "Cb");
+    EXPECT_EQ(traits(Protocol::OpenEeg).default_baud, 57600u);
+    EXPECT_EQ(traits(Protocol::Semg).default_baud, 921600u);
+    EXPECT_EQ(find_protocol("Cyton"), std::nullopt); // names are exact
+    EXPECT_EQ(find_protocol("morse"), std::nullopt);
+    EXPECT_THROW(protocol_from_name("morse"), std::invalid_argument);
+    EXPECT_THROW(traits(static_cast<Protocol>(5)), std::invalid_argument);
+    EXPECT_EQ(protocol_name(static_cast<Protocol>(5)), "unknown");
 }
 
 } // namespace

@@ -72,7 +72,7 @@ struct Case {
 
 ProtocolConfig protocol(std::string name) {
     ProtocolConfig config;
-    config.name = std::move(name);
+    config.name = protocol_from_name(name);
     config.ascii.sample_rate_hz = 250.0;
     return config;
 }
@@ -157,22 +157,22 @@ Bytes valid_stream(const ProtocolConfig& config, std::size_t bytes, std::uint64_
     std::vector<float> frame;
     std::size_t n = 0;
     while (out.size() < bytes) {
-        if (config.name == "cyton") {
+        if (config.name == Protocol::Cyton) {
             frame.resize(8);
             for (auto& v : frame) v = uv(rng);
             const auto p = encode_cyton_packet(static_cast<std::uint8_t>(n), frame);
             out.insert(out.end(), p.begin(), p.end());
-        } else if (config.name == "cyton-daisy") {
+        } else if (config.name == Protocol::CytonDaisy) {
             frame.resize(16);
             for (auto& v : frame) v = uv(rng);
             const auto p = encode_cyton_daisy_frame(static_cast<std::uint8_t>(2 * n), frame);
             out.insert(out.end(), p.begin(), p.end());
-        } else if (config.name == "openeeg") {
+        } else if (config.name == Protocol::OpenEeg) {
             frame.resize(6);
             for (auto& v : frame) v = uv(rng) * 0.5f;
             const auto p = encode_openeeg_packet(static_cast<std::uint8_t>(n), frame);
             out.insert(out.end(), p.begin(), p.end());
-        } else if (config.name == "ascii") {
+        } else if (config.name == Protocol::Ascii) {
             frame.resize(4);
             for (auto& v : frame) v = uv(rng);
             AsciiLineFormat format;
@@ -205,7 +205,7 @@ TEST(ProtocolFuzz, RandomBytes) {
         CheckingSink sink(0, c.max_abs_uv);
         const Bytes bytes = random_bytes(4 << 20, seed++);
         run(*parser, bytes, sink, c.min_bytes_per_frame, seed++);
-        if (c.config.name == "semg") {
+        if (c.config.name == Protocol::Semg) {
             // Two CRCs: random bytes never make a packet.
             EXPECT_EQ(parser->counters().frames, 0u);
         }
@@ -217,12 +217,12 @@ TEST(ProtocolFuzz, MutatedValidStreams) {
     std::uint64_t seed = 1000;
     for (const Case& c : cases()) {
         for (const double rate : {1e-5, 1e-4, 1e-3}) {
-            SCOPED_TRACE(c.config.name + " mutation rate " + std::to_string(rate));
+            SCOPED_TRACE(to_string(c.config.name) + " mutation rate " + std::to_string(rate));
             std::vector<float> sent;
             const Bytes clean = valid_stream(c.config, 2 << 20, seed++, &sent);
             const Bytes bytes = mutate(clean, rate, 400, seed++);
             CheckingSink::Reference reference;
-            if (c.config.name == "semg") {
+            if (c.config.name == Protocol::Semg) {
                 // CRC-32: every frame delivered is a frame sent, at its true position.
                 reference = [&sent](std::uint64_t index, std::span<const float> uv) {
                     if ((index + 1) * 8 > sent.size()) return false;
@@ -252,7 +252,7 @@ TEST(ProtocolFuzz, MutatedValidStreams) {
 TEST(ProtocolFuzz, RecoversAfterGarbage) {
     std::uint64_t seed = 5000;
     for (const Case& c : cases()) {
-        if (c.config.name == "ascii") continue; // junk may fix the width: reset on connect
+        if (c.config.name == Protocol::Ascii) continue; // junk may fix the width: reset on connect
         SCOPED_TRACE(c.config.name);
         const Bytes valid = valid_stream(c.config, 64 << 10, seed++);
         auto parser = make_parser(c.config);
@@ -263,7 +263,7 @@ TEST(ProtocolFuzz, RecoversAfterGarbage) {
         parser->feed(valid, sink);
         EXPECT_EQ(sink.errors, 0u) << sink.first_error;
         // All but the first few frames of the valid stream are decoded.
-        const bool semg = c.config.name == "semg";
+        const bool semg = c.config.name == Protocol::Semg;
         const std::uint64_t expected =
             valid.size() / (semg ? 274 : c.min_bytes_per_frame) * (semg ? 10 : 1);
         EXPECT_GE(sink.frames - before + 40, expected) << "frames from garbage " << before;

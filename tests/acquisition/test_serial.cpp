@@ -64,7 +64,7 @@ std::vector<std::uint8_t> all_packets(PacketStream& stream) {
 ParserCounters parse_all(const std::string& protocol, std::span<const std::uint8_t> bytes,
                          CollectingSink& sink, double ascii_fs = 500.0) {
     ProtocolConfig cfg;
-    cfg.name = protocol;
+    cfg.name = protocol_from_name(protocol);
     cfg.ascii.sample_rate_hz = ascii_fs;
     auto parser = make_parser(cfg);
     parser->feed(bytes, sink);
@@ -73,13 +73,13 @@ ParserCounters parse_all(const std::string& protocol, std::span<const std::uint8
 
 PacketStreamConfig packets_of(const std::string& protocol) {
     PacketStreamConfig c;
-    c.protocol = protocol;
+    c.protocol = protocol_from_name(protocol);
     return c;
 }
 
 std::unique_ptr<Parser> parser_of(const std::string& protocol) {
     ProtocolConfig c;
-    c.name = protocol;
+    c.name = protocol_from_name(protocol);
     return make_parser(c);
 }
 
@@ -224,7 +224,7 @@ TEST(SerialTransport, FuzzedStreamDecodesAsInProcess) {
         test::VectorSource source(fs,
                                   test::emg_like(protocol == "cyton" ? 8 : 5, 1500, fs, 80.0, 11));
         PacketStreamConfig cfg;
-        cfg.protocol = protocol;
+        cfg.protocol = protocol_from_name(protocol);
         cfg.faults = {0.05, 0.05, 99};
         PacketStream stream(source, cfg);
         std::vector<std::uint8_t> bytes;
@@ -242,7 +242,7 @@ TEST(SerialTransport, FuzzedStreamDecodesAsInProcess) {
 
         test::Pty pty;
         ProtocolConfig pcfg;
-        pcfg.name = protocol;
+        pcfg.name = protocol_from_name(protocol);
         pcfg.ascii.sample_rate_hz = fs;
         auto parser = make_parser(pcfg);
         CollectingSink got;
@@ -285,7 +285,7 @@ TEST(PacketStream, InjectedFaultsAreCountedExactlyByTheParsers) {
         test::VectorSource source(k.fs, test::emg_like(k.channels, 6000, k.fs,
                                                        k.protocol == "openeeg" ? 100.0 : 200.0, 3));
         PacketStreamConfig cfg;
-        cfg.protocol = k.protocol;
+        cfg.protocol = protocol_from_name(k.protocol);
         cfg.faults = {0.03, 0.04, 42};
         PacketStream stream(source, cfg);
         const auto bytes = all_packets(stream);
@@ -309,14 +309,14 @@ TEST(PacketStream, AsciiCorruptLinesAreBadLinesAndDroppedLinesAreInvisible) {
     test::VectorSource source(500.0, test::emg_like(3, 3000, 500.0, 100.0, 4),
                               {"ES L4 L", "ES L4 R", "MF L5 L"});
     PacketStreamConfig cfg;
-    cfg.protocol = "ascii";
+    cfg.protocol = Protocol::Ascii;
     cfg.faults = {0.05, 0.02, 8};
     PacketStream stream(source, cfg);
     const auto bytes = all_packets(stream);
     const auto& st = stream.stats();
     CollectingSink sink;
     ProtocolConfig pcfg;
-    pcfg.name = "ascii";
+    pcfg.name = Protocol::Ascii;
     pcfg.ascii.sample_rate_hz = 500.0;
     auto parser = make_parser(pcfg);
     parser->feed(bytes, sink);
@@ -357,7 +357,7 @@ TEST(PacketStream, WithoutFaultsTheReceiverGetsTheSourceWithinOneCount) {
         const std::size_t channels = protocol == "openeeg" ? 6 : protocol == "cyton" ? 8 : 4;
         test::VectorSource source(fs, test::emg_like(channels, 700, fs, 100.0, 2));
         PacketStreamConfig cfg;
-        cfg.protocol = protocol;
+        cfg.protocol = protocol_from_name(protocol);
         PacketStream stream(source, cfg);
         const auto bytes = all_packets(stream);
         CollectingSink sink;

@@ -66,7 +66,7 @@ void check(const std::string& protocol, std::size_t min_bytes_per_frame,
     auto& parser = parsers[protocol];
     if (!parser) {
         semg::acquisition::ProtocolConfig config;
-        config.name = protocol;
+        config.name = semg::acquisition::protocol_from_name(protocol);
         config.ascii.sample_rate_hz = 250.0; // the one setting without a default
         parser = semg::acquisition::make_parser(config);
     }

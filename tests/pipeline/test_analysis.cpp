@@ -1,4 +1,5 @@
 #include "pipeline/analysis.hpp"
+#include "pipeline/mvc.hpp"
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -35,7 +36,53 @@ std::vector<float> chirp(double f0, double slope_hz_per_s, double amplitude, dou
 
 const auto ignore_warning = [](const std::string&) {};
 
+// Channels held in memory, served in reads of any size.
+class VectorSource final : public acquisition::Source {
+public:
+    VectorSource(acquisition::SourceInfo info, std::vector<std::vector<float>> channels)
+        : info_(std::move(info)), channels_(std::move(channels)) {}
+    const acquisition::SourceInfo& info() const override { return info_; }
+    std::size_t read(dsp::BlockRef out) override {
+        const std::size_t n = std::min(out.frames, channels_[0].size() - at_);
+        for (std::size_t c = 0; c < channels_.size(); ++c)
+            std::copy_n(channels_[c].begin() + static_cast<std::ptrdiff_t>(at_), n, out.channel(c));
+        at_ += n;
+        return n;
+    }
+
+private:
+    acquisition::SourceInfo info_;
+    std::vector<std::vector<float>> channels_;
+    std::size_t at_ = 0;
+};
+
 } // namespace
+
+// The MVC reference of `semg analyze` and `semg capture`: the channels the analysis keeps (here
+// one selected by label), found by name in an MVC recording whose channels come in another order.
+TEST(MvcReference, OfTheChannelsTheAnalysisKeepsFoundByLabel) {
+    const double fs = 1000.0;
+    const std::size_t n = 5000;
+    const auto mvc_info = info_for(fs, {"b", "a"}, n);
+    const std::vector<std::vector<float>> mvc{test::sine(100.0, 400.0, fs, n),
+                                              test::sine(100.0, 100.0, fs, n)};
+    pipeline::AnalysisSettings s;
+    s.channels = {"b"};
+    VectorSource for_analysis(mvc_info, mvc);
+    const auto rms = pipeline::mvc_reference_rms_for(for_analysis, info_for(fs, {"a", "b"}, n), s,
+                                                     std::nullopt);
+    VectorSource direct(mvc_info, mvc);
+    const auto b_only = pipeline::mvc_reference_rms(direct, {"b"}, s.band, std::nullopt);
+    ASSERT_EQ(rms.size(), 1u);
+    EXPECT_EQ(rms, b_only); // the same computation, bit for bit
+    // A 400 µV sine in the pass-band: RMS 400/√2 once the filter has settled (1 % allows for
+    // the pass-band ripple of the 4th-order Butterworth at 100 Hz, well under 0.1 %).
+    EXPECT_NEAR(rms[0], 400.0 / std::sqrt(2.0), 0.01 * 400.0 / std::sqrt(2.0));
+    s.channels = {"zz"};
+    VectorSource again(mvc_info, mvc);
+    EXPECT_THROW(pipeline::mvc_reference_rms_for(again, info_for(fs, {"a", "b"}, n), s, std::nullopt),
+                 std::invalid_argument);
+}
 
 TEST(FatigueAnalysis, RecoversALinearFrequencyDecline) {
     const double fs = 2048.0;

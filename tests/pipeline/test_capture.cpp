@@ -85,13 +85,13 @@ TEST(BdfGrid, QuantisesExactlyAsEdfWriterThenEdfSourceRoundTrip) {
 
 TEST(BdfGrid, DefaultRangesFollowTheDevice) {
     acquisition::ProtocolConfig p;
-    p.name = "cyton";
+    p.name = acquisition::Protocol::Cyton;
     EXPECT_EQ(pipeline::default_range_uv(p), std::make_pair(-187500.0, 187500.0));
     p.cyton.gain = 1.0;
     EXPECT_EQ(pipeline::default_range_uv(p).second, 4500000.0);
-    p.name = "semg";
+    p.name = acquisition::Protocol::Semg;
     EXPECT_EQ(pipeline::default_range_uv(p).second, 100000.0);
-    p.name = "openeeg";
+    p.name = acquisition::Protocol::OpenEeg;
     EXPECT_EQ(pipeline::default_range_uv(p), std::make_pair(-512.0, 512.0));
 }
 

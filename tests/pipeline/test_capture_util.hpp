@@ -72,7 +72,7 @@ inline pipeline::CaptureSettings session_settings(const std::string& port,
                                                   double fs_hz = 0.0) {
     pipeline::CaptureSettings s;
     s.serial.port = port;
-    s.protocol.name = protocol;
+    s.protocol.name = acquisition::protocol_from_name(protocol);
     s.protocol.ascii.sample_rate_hz = fs_hz;
     s.out_dir = out / "capture";
     s.live = pipeline::LiveMode::None;
@@ -88,7 +88,7 @@ inline pipeline::CaptureSettings session_settings(const std::string& port,
 inline acquisition::SerialStreamerConfig device_config(const std::string& protocol, double speed,
                                                        acquisition::StreamFaults faults = {}) {
     acquisition::SerialStreamerConfig c;
-    c.packets.protocol = protocol;
+    c.packets.protocol = acquisition::protocol_from_name(protocol);
     c.packets.faults = faults;
     c.speed = speed;
     return c;

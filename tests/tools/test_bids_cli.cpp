@@ -254,7 +254,7 @@ TEST(BidsCli, CaptureWritesAValidBidsEmgLayout) {
     });
     std::this_thread::sleep_for(300ms);
     acquisition::SerialStreamerConfig dev;
-    dev.packets.protocol = "semg";
+    dev.packets.protocol = acquisition::Protocol::Semg;
     dev.speed = 3.0;
     test::FakeDevice device(sim, pair.device_side(), dev);
     runner.join();

@@ -108,7 +108,7 @@ TEST(CaptureCli, OnlineEqualsOffline) {
                     dir / "capture.log");
     std::this_thread::sleep_for(200ms);
     acquisition::SerialStreamerConfig dev;
-    dev.packets.protocol = "semg";
+    dev.packets.protocol = acquisition::Protocol::Semg;
     dev.speed = 3.0;
     test::FakeDevice device(sim, pair.device_side(), dev);
     ASSERT_EQ(capture.wait(30s), 0) << capture.output();
@@ -373,7 +373,7 @@ TEST(CaptureCli, DashboardUpdatesEqualTheCapturesEpochsCsv) {
     ASSERT_NE(port, 0);
     test::DashboardClient client(port);
     acquisition::SerialStreamerConfig dev;
-    dev.packets.protocol = "semg";
+    dev.packets.protocol = acquisition::Protocol::Semg;
     dev.speed = 2.0;
     test::FakeDevice device(sim, pair.device_side(), dev);
     ASSERT_EQ(capture.wait(30s), 0) << capture.output();
@@ -433,7 +433,7 @@ TEST(CaptureCli, DashboardWithAStalledClientLosesNoSamples) {
     test::DashboardClient stalled(port, test::DashboardClient::Mode::Stalled);
     test::DashboardClient reader(port);
     acquisition::SerialStreamerConfig dev;
-    dev.packets.protocol = "semg";
+    dev.packets.protocol = acquisition::Protocol::Semg;
     test::FakeDevice device(source, pair.device_side(), dev);
     ASSERT_EQ(capture.wait(60s), 0) << capture.output();
     device.stop();
@@ -627,7 +627,7 @@ TEST(CaptureCli, KillNineLeavesARawBdfReadableAsItStands) {
     test::VectorSource source(
         fs, test::emg_like(channels, static_cast<std::size_t>(34 * fs), fs, 150.0, 12));
     acquisition::PacketStreamConfig packets;
-    packets.protocol = "semg";
+    packets.protocol = acquisition::Protocol::Semg;
     std::vector<std::uint8_t> bytes;
     std::vector<std::pair<std::size_t, std::uint64_t>> ends; // (end byte, end frame) per packet
     {
@@ -639,7 +639,7 @@ TEST(CaptureCli, KillNineLeavesARawBdfReadableAsItStands) {
         }
     }
     acquisition::ProtocolConfig protocol;
-    protocol.name = "semg";
+    protocol.name = acquisition::Protocol::Semg;
     const auto range = pipeline::default_range_uv(protocol);
     const auto expected =
         test::expected_recording(bytes, protocol, pipeline::BdfGrid(range.first, range.second));
@@ -783,7 +783,7 @@ TEST(CaptureCli, AStalledDeviceStopsTheCaptureWithAnError) {
                     dir / "capture.log");
     std::this_thread::sleep_for(300ms);
     acquisition::SerialStreamerConfig dev;
-    dev.packets.protocol = "semg";
+    dev.packets.protocol = acquisition::Protocol::Semg;
     // Streams 2 s, then keeps the port open and sends nothing.
     test::FakeDevice device(source, pair.device_side(), dev);
     const int rc = capture.wait(30s);

@@ -162,7 +162,7 @@ TerminalRun drive_terminal(int columns, int rows, const fs::path& dir,
                   columns, rows, command);
         std::this_thread::sleep_for(500ms); // the capture opens the port
         acquisition::SerialStreamerConfig dev;
-        dev.packets.protocol = "semg";
+        dev.packets.protocol = acquisition::Protocol::Semg;
         dev.speed = 1.0; // real time: the keys are pressed at stream times
         const auto t0 = Clock::now();
         test::FakeDevice device(sim, pair.device_side(), dev);
@@ -328,7 +328,7 @@ TEST(CaptureMarkers, MarkFromAnotherProcessAndNotFromAnotherUser) {
     });
     std::this_thread::sleep_for(500ms);
     acquisition::SerialStreamerConfig dev;
-    dev.packets.protocol = "semg";
+    dev.packets.protocol = acquisition::Protocol::Semg;
     dev.speed = 1.0;
     const auto t0 = Clock::now();
     test::FakeDevice device(sim, pair.device_side(), dev);

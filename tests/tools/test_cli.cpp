@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -675,4 +676,68 @@ TEST_F(Cli, SummaryCarriesTheIntervalsTheReportShows) {
                     1e-9 * std::abs(mean) + 1e-12);
         EXPECT_GT(half, 0.0);
     }
+}
+
+// IMF recovery (summary.json "imf_recovery", docs/contractions.md) against a hand computation
+// from the per-contraction IMFs summary.json lists, and the rest times against the simulation's
+// truth.
+TEST_F(Cli, ImfRecoveryBetweenContractionsIsTheRatioOfTheirImfs) {
+    const auto bdf = dir_ / "three.bdf";
+    auto r = run("simulate -q " + bdf.string() +
+                 " --contraction-count 3 --hold-s 15 --rest-s 10 --pairs 2 --seed 4");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    r = run("analyze -q " + bdf.string() + " --out " + (dir_ / "out").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto summary = test::load_json(dir_ / "out" / "summary.json");
+    const auto truth = test::load_json(bdf.string() + ".truth.json");
+    const auto& cons = summary["contractions"];
+    const auto& steps = summary["imf_recovery"];
+    ASSERT_EQ(cons.size(), 3u);
+    ASSERT_EQ(steps.size(), 2u);
+    const auto imf = [&](std::size_t k, std::size_t c) {
+        return cons[k]["channels"][c]["mdf"]["initial_hz"].get<double>();
+    };
+    for (std::size_t k = 0; k < 2; ++k) {
+        const auto& step = steps[k];
+        SCOPED_TRACE("step " + std::to_string(k));
+        EXPECT_EQ(step["from_index"], k);
+        EXPECT_EQ(step["to_index"], k + 1);
+        // The same doubles subtracted: exact up to rounding.
+        EXPECT_NEAR(step["rest_s"].get<double>(),
+                    cons[k + 1]["start_s"].get<double>() - cons[k]["end_s"].get<double>(), 1e-9);
+        // Detection puts contraction edges on the 0.5 s epoch hop; each edge may move by one hop.
+        const double true_rest_s = truth["contractions"][k + 1]["start_s"].get<double>() -
+                                   truth["contractions"][k]["end_s"].get<double>();
+        EXPECT_NEAR(true_rest_s, 10.0, 1e-9);
+        EXPECT_NEAR(step["rest_s"].get<double>(), true_rest_s, 2 * 0.5);
+        std::vector<double> of_previous, of_first;
+        ASSERT_EQ(step["channels"].size(), summary["channels"].size());
+        for (std::size_t c = 0; c < step["channels"].size(); ++c) {
+            const auto& ch = step["channels"][c];
+            EXPECT_EQ(ch["label"], summary["channels"][c]["label"]);
+            const double previous = 100.0 * imf(k + 1, c) / imf(k, c);
+            const double first = 100.0 * imf(k + 1, c) / imf(0, c);
+            // summary.json keeps full double precision: only the division's rounding differs.
+            EXPECT_EQ(ch["imf_hz"].get<double>(), imf(k + 1, c));
+            EXPECT_NEAR(ch["imf_pct_of_previous"].get<double>(), previous, 1e-9 * previous);
+            EXPECT_NEAR(ch["imf_pct_of_first"].get<double>(), first, 1e-9 * first);
+            of_previous.push_back(previous);
+            of_first.push_back(first);
+        }
+        EXPECT_EQ(step["channels_with_values"], of_previous.size());
+        const auto median = [](std::vector<double> v) {
+            std::sort(v.begin(), v.end());
+            return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+        };
+        EXPECT_NEAR(step["median_imf_pct_of_previous"].get<double>(), median(of_previous),
+                    1e-9 * 100.0);
+        EXPECT_NEAR(step["median_imf_pct_of_first"].get<double>(), median(of_first), 1e-9 * 100.0);
+    }
+    // With one contraction there is nothing to recover to.
+    r = run("simulate -q " + (dir_ / "one.bdf").string() + " --hold-s 15 --pairs 1 --seed 4");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    r = run("analyze -q " + (dir_ / "one.bdf").string() + " --out " + (dir_ / "one").string());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(test::load_json(dir_ / "one" / "summary.json")["imf_recovery"],
+              nlohmann::json::array());
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // report.html in headless Chromium with the network off, end to end through the `semg` command:
 //   - `semg analyze` then `semg report DIR` on the bundled dataset (8 channels, 4 pairs) and on a
-//     simulated 16-channel recording with two contractions and an electrode that comes off;
+//     simulated 16-channel recording with two contractions and an electrode that comes off, and
+//     on one with three contractions (the IMF recovery table per muscle and its summary line,
+//     values as summary.json's imf_recovery);
 //   - the page loads with no console error, no exception, no request and nothing blocked;
 //   - every chart exists, has the number of points the CSV files say, and its first series'
 //     colour is on its canvas; the tables and every ISEK item are there; print style applies;
@@ -319,6 +321,11 @@ const PAGE_FACTS = `(() => {
     summaryRows: document.querySelectorAll('#summary table.summary-lr tbody tr').length,
     groups: Array.from(document.querySelectorAll('#channels details.group')).map((d) => ({
       muscle: d.getAttribute('data-muscle'), open: d.open, cards: d.querySelectorAll('.card').length })),
+    recoveryGroups: Array.from(document.querySelectorAll('#channels details.group')).map((d) => ({
+      tables: d.querySelectorAll('table.recovery').length,
+      header: Array.from(d.querySelectorAll('table.recovery thead th')).map((th) => th.textContent),
+      rows: Array.from(d.querySelectorAll('table.recovery tbody tr')).map((tr) => Array.from(tr.children).map((c) => c.textContent)) })),
+    recoveryLine: document.querySelector('#summary .recovery-line') ? document.querySelector('#summary .recovery-line').textContent : null,
     pairGroups: Array.from(document.querySelectorAll('#pairs details.group')).map((d) => ({
       muscle: d.getAttribute('data-muscle'), open: d.open, cards: d.querySelectorAll('.card').length })),
     qualityHeader: qualityHeader, qualityRows: qualityRows,
@@ -406,6 +413,7 @@ function checkReport(name, facts, expected) {
         expected.noFit + ' fits');
   check(facts.pairRows === expected.pairs.length * Math.max(1, (expected.summary.contractions || []).length),
         where + 'pair table rows ' + facts.pairRows + ' (a table per contraction)');
+  checkRecovery(where, facts, expected.summary);
   // Quality table: one row per channel, a column per flag, counts as in epochs.csv.
   check(facts.qualityRows.length === expected.channels.length, where + 'quality rows ' + facts.qualityRows.length);
   expected.channels.forEach((ch, i) => {
@@ -417,6 +425,45 @@ function checkReport(name, facts, expected) {
       check(col >= 0 && Number(row[col]) === ch.flags[flag], where + 'quality ' + ch.label + ' ' + flag + ' != ' + ch.flags[flag]);
     }
   });
+}
+
+// IMF recovery: with two or more contractions a table per muscle group (a row per channel, the
+// values summary.json's imf_recovery gives, to one decimal) and one line in the summary; with one
+// contraction neither.
+function checkRecovery(where, facts, summary) {
+  const steps = summary.imf_recovery || [];
+  const contractions = (summary.contractions || []).length;
+  check(steps.length === Math.max(0, contractions - 1), where + steps.length + ' imf_recovery steps for ' + contractions + ' contractions');
+  const tables = facts.recoveryGroups.reduce((n, g) => n + g.tables, 0);
+  if (!steps.length) {
+    check(tables === 0 && facts.recoveryLine === null, where + 'recovery shown with one contraction');
+    return;
+  }
+  check(facts.recoveryGroups.every((g) => g.tables === 1), where + 'recovery tables per group ' + JSON.stringify(facts.recoveryGroups.map((g) => g.tables)));
+  // The page gets summary.json's numbers to 6 significant digits (docs/report.md) and shows one decimal.
+  const shown = (v) => (typeof v === 'number' ? Number(v.toPrecision(6)).toFixed(1) : '\u2013');
+  const columns = [];
+  for (const s of steps) {
+    columns.push({ title: 'C' + (s.to_index + 1) + ' % of C' + (s.from_index + 1), step: s, key: 'imf_pct_of_previous' });
+    if (s.from_index > 0) columns.push({ title: 'C' + (s.to_index + 1) + ' % of C1', step: s, key: 'imf_pct_of_first' });
+  }
+  const rows = [].concat(...facts.recoveryGroups.map((g) => g.rows));
+  check(rows.length === summary.channels.length, where + rows.length + ' recovery rows for ' + summary.channels.length + ' channels');
+  for (const g of facts.recoveryGroups) {
+    check(JSON.stringify(g.header) === JSON.stringify(['Channel'].concat(columns.map((c) => c.title))),
+          where + 'recovery header ' + JSON.stringify(g.header));
+  }
+  for (const row of rows) {
+    const want = [row[0]].concat(columns.map((c) => shown((c.step.channels.find((x) => x.label === row[0]) || {})[c.key])));
+    check(JSON.stringify(row) === JSON.stringify(want), where + 'recovery row ' + JSON.stringify(row) + ' expected ' + JSON.stringify(want));
+  }
+  if (check(typeof facts.recoveryLine === 'string', where + 'no recovery line in the summary')) {
+    for (const s of steps) {
+      const part = 'contraction ' + (s.to_index + 1) + ' after ' + Number(s.rest_s.toPrecision(6)).toFixed(1) + ' s rest at ' +
+        shown(s.median_imf_pct_of_previous) + ' % of contraction ' + (s.from_index + 1);
+      check(facts.recoveryLine.includes(part), where + 'recovery line "' + facts.recoveryLine + '" lacks "' + part + '"');
+    }
+  }
 }
 
 // ---- the first screen --------------------------------------------------------------------
@@ -634,6 +681,11 @@ async function main() {
   const simFour = path.join(args.work, 'four.bdf');
   run(args.semg, ['simulate', simFour, '--pairs', '2', '--hold-s', '40', '--rest-s', '3', '--fs', '2048', '--seed', '5', '-q']);
   const four = makeReport(args.semg, simFour, path.join(args.work, 'four'));
+  // 4. Three contractions with rests between them: the IMF recovery table and summary line.
+  const simCycles = path.join(args.work, 'cycles.bdf');
+  run(args.semg, ['simulate', simCycles, '--pairs', '2', '--contraction-count', '3', '--hold-s', '15', '--rest-s', '10',
+                  '--fs', '2048', '--seed', '7', '-q']);
+  const cycles = makeReport(args.semg, simCycles, path.join(args.work, 'cycles'));
 
   const profile = fs.mkdtempSync(path.join(args.work, 'chromium-profile-'));
   const browser = new Browser(chromium, profile);
@@ -644,7 +696,7 @@ async function main() {
   }, 240 * 1000);
   try {
     await browser.send('Browser.getVersion').then((v) => console.log('test_report_browser: ' + v.product));
-    for (const [name, file] of [['bundled', bundled], ['many', many], ['four', four]]) {
+    for (const [name, file] of [['bundled', bundled], ['many', many], ['four', four], ['cycles', cycles]]) {
       const page = await openPage(browser);
       await load(browser, page, file);
       const facts = await page.evaluate(PAGE_FACTS);
@@ -652,6 +704,10 @@ async function main() {
       checkReport(name, facts, expected);
       await checkFirstScreen(page, name, name === 'bundled' ? args.firstScreen : null);
       if (name === 'four') check(expected.channels.length === 4, 'four: ' + expected.channels.length + ' channels, expected 4');
+      if (name === 'cycles') {
+        check((expected.summary.contractions || []).length === 3, 'cycles: ' + (expected.summary.contractions || []).length + ' contractions, expected 3');
+        check(facts.recoveryGroups.some((g) => g.header.includes('C3 % of C1')), 'cycles: no column of the third contraction against the first');
+      }
       if (name === 'many') {
         check(expected.channels.length === 16, 'many: ' + expected.channels.length + ' channels, expected 16');
         check(expected.channels.some((c) => c.flagged > 0), 'many: the simulated electrode-off gave no flagged epoch');

@@ -242,3 +242,31 @@ test('a withheld fit (null, with a reason) draws no line, no JASA point and says
   assert.match(report.contractionKind(m.contractions[0]), /^12 repeated bursts, fitted across bursts/);
   assert.equal(report.contractionKind({ kind: 'sustained' }), '');
 });
+
+test('IMF recovery is summary.json\'s: per step and channel, % of the previous and of the first', () => {
+  const d = data();
+  const con = (start, imfL, imfR) => ({ start_s: start, end_s: start + 10, channels: [
+    { label: 'ES L', mdf: { initial_hz: imfL } }, { label: 'ES R', mdf: { initial_hz: imfR } }] });
+  d.summary.contractions = [con(10, 80, 70), con(30, 76, 70), con(50, 72, null)];
+  d.summary.imf_recovery = [
+    { from_index: 0, to_index: 1, rest_s: 10, median_imf_pct_of_previous: 97.5, median_imf_pct_of_first: 97.5,
+      channels_with_values: 2, channels: [
+        { label: 'ES L', imf_hz: 76, imf_pct_of_previous: 95, imf_pct_of_first: 95 },
+        { label: 'ES R', imf_hz: 70, imf_pct_of_previous: 100, imf_pct_of_first: 100 }] },
+    { from_index: 1, to_index: 2, rest_s: 10, median_imf_pct_of_previous: 94.7368, median_imf_pct_of_first: 90,
+      channels_with_values: 1, channels: [
+        { label: 'ES L', imf_hz: 72, imf_pct_of_previous: 94.7368, imf_pct_of_first: 90 },
+        { label: 'ES R', imf_hz: null, imf_pct_of_previous: null, imf_pct_of_first: null }] },
+  ];
+  const model = report.createModel(d);
+  const steps = report.recoverySteps(model);
+  assert.deepEqual(steps.map((s) => [s.from, s.to, s.rest]), [[1, 2, 10], [2, 3, 10]]);
+  // Columns: C2 % of C1, C3 % of C2, C3 % of C1 (the second step's own "of the first").
+  assert.deepEqual(report.recoveryRows(model, ['ES L', 'ES R', 'other']),
+                   [['ES L', 95, 94.7368, 90], ['ES R', 100, null, null], ['other', null, null, null]]);
+  assert.equal(report.recoveryLine(model),
+               'IMF recovery between contractions (median over channels): contraction 2 after 10.0 s rest at 97.5 % ' +
+               'of contraction 1; contraction 3 after 10.0 s rest at 94.7 % of contraction 2 (90.0 % of contraction 1)');
+  delete d.summary.imf_recovery;
+  assert.equal(report.recoveryLine(report.createModel(d)), null);
+});
