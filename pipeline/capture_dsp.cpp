@@ -92,10 +92,9 @@ void CaptureDsp::on_epoch(const dsp::EpochFrame& f, const EpochDerived& d) {
                                     : std::string_view());
     const auto now = Clock::now();
     const auto end_frame = static_cast<std::uint64_t>(std::llround(f.t_end_s * format_.fs));
-    const double ms =
-        std::chrono::duration<double, std::milli>(now - arrival_of(end_frame > 0 ? end_frame - 1
-                                                                                : 0))
-            .count();
+    const double ms = std::chrono::duration<double, std::milli>(
+                          now - arrival_of(end_frame > 0 ? end_frame - 1 : 0))
+                          .count();
     if (!flushing_) {
         latency_.add(ms);
         processing_latency_.add(

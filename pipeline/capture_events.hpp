@@ -122,9 +122,7 @@ public:
     }
     bool epoch_lane_open() const noexcept { return epochs_ != nullptr; }
     template <class Fill> void publish_epoch(Fill&& fill) { epochs_->push(fill); }
-    template <class Take> bool pop_epoch(Take&& take) {
-        return epochs_ && epochs_->pop(take);
-    }
+    template <class Take> bool pop_epoch(Take&& take) { return epochs_ && epochs_->pop(take); }
     std::uint64_t epochs_dropped() const { return epochs_ ? epochs_->dropped() : 0; }
 
     // ---- direct ----

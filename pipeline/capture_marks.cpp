@@ -109,7 +109,8 @@ void CaptureMarks::key(int key) {
             } else if (key == 27) {
                 typing_ = false;
             } else if (key == 127 || key == 8) {
-                while (!typed_.empty() && (static_cast<unsigned char>(typed_.back()) & 0xC0) == 0x80)
+                while (!typed_.empty() &&
+                       (static_cast<unsigned char>(typed_.back()) & 0xC0) == 0x80)
                     typed_.pop_back();
                 if (!typed_.empty())
                     typed_.pop_back();

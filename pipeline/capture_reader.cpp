@@ -23,7 +23,8 @@ std::size_t next_pow2(std::size_t v) {
 
 CaptureReader::CaptureReader(const CaptureSettings& settings, DeviceCommands commands,
                              CaptureEventQueue& events)
-    : settings_(settings), commands_(std::move(commands)), events_(events), parser_(acquisition::make_parser(settings.protocol)),
+    : settings_(settings), commands_(std::move(commands)), events_(events),
+      parser_(acquisition::make_parser(settings.protocol)),
       assembler_(std::make_unique<acquisition::FrameAssembler>(
           acquisition::FrameAssembler::Config{}, [this](std::size_t n) { on_format(n); },
           [this](const acquisition::AssembledBlock& b) { on_block(b); })) {}
@@ -283,8 +284,8 @@ void CaptureReader::on_block(const acquisition::AssembledBlock& b) {
         tell_limit();
         return;
     }
-    const auto n = static_cast<std::size_t>(
-        std::min<std::uint64_t>(b.samples.frames, limit - b.first_frame));
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(b.samples.frames, limit - b.first_frame));
     const BdfGrid& grid = *format_.grid;
     for (std::size_t c = 0; c < format_.channels; ++c) {
         float* x = b.samples.channel(c);

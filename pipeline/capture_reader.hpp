@@ -37,8 +37,8 @@ using CaptureClock = std::chrono::steady_clock;
 struct RawSlot {
     std::uint64_t first_frame = 0;
     std::size_t frames = 0;
-    std::uint64_t lost_frames = 0;   // a device gap before this slot (filled with zeros in it)
-    std::uint64_t filled_frames = 0; // of those, filled (the rest is beyond max_gap_fill_s)
+    std::uint64_t lost_frames = 0;      // a device gap before this slot (filled with zeros in it)
+    std::uint64_t filled_frames = 0;    // of those, filled (the rest is beyond max_gap_fill_s)
     CaptureClock::time_point arrival{}; // the read that delivered the slot
     std::vector<float> samples;         // planar, channels × slot capacity
 };

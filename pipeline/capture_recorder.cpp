@@ -188,9 +188,9 @@ void CaptureRecorder::close_file() {
         writer_->annotate(a);
     writer_->close();
     if (writer_->dropped_annotations() > 0)
-        events_.post(CaptureEventKind::Warning,
-                     fmt::format("{} annotations found no room in raw.bdf",
-                                 writer_->dropped_annotations()));
+        events_.post(
+            CaptureEventKind::Warning,
+            fmt::format("{} annotations found no room in raw.bdf", writer_->dropped_annotations()));
 }
 
 } // namespace semg::pipeline

@@ -51,7 +51,7 @@ private:
     CaptureEventQueue& events_;
     std::unique_ptr<acquisition::EdfWriter> writer_;
     std::vector<acquisition::Annotation> annotations_; // written at the close
-    std::vector<std::size_t> live_ids_; // marker key -> EdfWriter live annotation id
+    std::vector<std::size_t> live_ids_;                // marker key -> EdfWriter live annotation id
     std::vector<CaptureMarks::RecorderMark> marks_taken_;
     bool failed_ = false;
     std::atomic<std::uint64_t> frames_{0};

@@ -195,8 +195,8 @@ void CaptureSession::setup() {
     if (!raw_path_.parent_path().empty())
         std::filesystem::create_directories(raw_path_.parent_path(), ec);
     if (ec)
-        throw CaptureError(raw_path_.parent_path().string() + ": cannot create (" +
-                           ec.message() + ")");
+        throw CaptureError(raw_path_.parent_path().string() + ": cannot create (" + ec.message() +
+                           ")");
     acquisition::EdfWriterConfig cfg;
     cfg.format = acquisition::EdfFormat::BdfPlus;
     cfg.sample_rate_hz = static_cast<int>(f.fs);
@@ -237,8 +237,8 @@ void CaptureSession::setup() {
         subscribers_.push_back(std::make_unique<ViewSubscriber>(std::make_unique<LiveView>(
             *s.live_out, std::cerr,
             s.live == LiveMode::Terminal ? LiveView::Style::Terminal : LiveView::Style::Plain,
-            fmt::format("semg capture {} ({}, {} ch @ {} Hz) -> {}", s.serial.port,
-                        s.protocol.name, f.channels, f.fs, s.out_dir.string()),
+            fmt::format("semg capture {} ({}, {} ch @ {} Hz) -> {}", s.serial.port, s.protocol.name,
+                        f.channels, f.fs, s.out_dir.string()),
             analysis.labels(), analysis.pairs(), STDOUT_FILENO)));
         events_.subscribe(*subscribers_.back());
     }
@@ -246,9 +246,8 @@ void CaptureSession::setup() {
         InputFacts facts{std::filesystem::absolute(raw_path_), "computed when the capture ends",
                          info_};
         auto header = start_summary_json(facts, analysis);
-        header["acquisition"] = {{"protocol", s.protocol.name},
-                                 {"port", s.serial.port},
-                                 {"sample_rate_hz", f.fs}};
+        header["acquisition"] = {
+            {"protocol", s.protocol.name}, {"port", s.serial.port}, {"sample_rate_hz", f.fs}};
         dsp_->set_fits_input(std::move(facts));
         subscribers_.push_back(std::make_unique<DashboardSubscriber>(*s.dashboard));
         events_.subscribe(*subscribers_.back());
@@ -307,8 +306,8 @@ std::optional<std::string> CaptureSession::stop_condition(bool& stalled) {
                                s.serial.port, silent_s, s.stall_timeout_s));
             silence_told_ = true;
         } else if (silent_s < 1.0 && silence_told_) {
-            notice(fmt::format("{}: frames again (longest silence so far {:.1f} s)",
-                               s.serial.port, reader_->longest_silence_s()));
+            notice(fmt::format("{}: frames again (longest silence so far {:.1f} s)", s.serial.port,
+                               reader_->longest_silence_s()));
             silence_told_ = false;
         }
     }
@@ -477,9 +476,7 @@ void CaptureSession::apply(const CaptureEvent& e) {
         device_ended_ = true;
         device_message_ = e.text;
         break;
-    case CaptureEventKind::LimitReached:
-        limit_reached_ = true;
-        break;
+    case CaptureEventKind::LimitReached: limit_reached_ = true; break;
     case CaptureEventKind::RecorderFailed:
         recorder_failed_ = true;
         recorder_error_ = e.text;
@@ -488,20 +485,14 @@ void CaptureSession::apply(const CaptureEvent& e) {
         dsp_failed_ = true;
         dsp_error_ = e.text;
         break;
-    case CaptureEventKind::Warning:
-        warn(e.text);
-        break;
+    case CaptureEventKind::Warning: warn(e.text); break;
     case CaptureEventKind::StopRequested:
         if (stop_requests_ == 0)
             stop_reason_ = e.text;
         ++stop_requests_;
         break;
-    case CaptureEventKind::MarksChanged:
-        marks_changed_ = true;
-        break;
-    case CaptureEventKind::Resized:
-        resized_ = true;
-        break;
+    case CaptureEventKind::MarksChanged: marks_changed_ = true; break;
+    case CaptureEventKind::Resized: resized_ = true; break;
     }
 }
 
@@ -572,7 +563,7 @@ void CaptureSession::start_marker_inputs() {
 
 void CaptureSession::stop_marker_inputs() {
     keys_thread_ = std::jthread(); // joins: no key after this
-    keys_.reset();                  // the terminal as it was
+    keys_.reset();                 // the terminal as it was
     if (control_) {
         control_listened_ = true;
         control_refused_ = control_->refused();
@@ -639,9 +630,8 @@ CaptureHealth CaptureSession::health() {
     while (rate_window_.size() > 2 && now - rate_window_.front().first > std::chrono::seconds(3))
         rate_window_.pop_front();
     const double span_s = std::chrono::duration<double>(now - rate_window_.front().first).count();
-    h.rate_hz = span_s > 0.2
-                    ? static_cast<double>(h.frames - rate_window_.front().second) / span_s
-                    : 0.0;
+    h.rate_hz =
+        span_s > 0.2 ? static_cast<double>(h.frames - rate_window_.front().second) / span_s : 0.0;
     const auto k = reader_->counters();
     h.gaps = k.gaps;
     h.lost_samples = k.lost_samples;

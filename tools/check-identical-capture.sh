@@ -18,7 +18,8 @@
 #                 processing_latency_ms and queue_latency_ms (host timing). The `epochs` count of
 #                 epoch_latency_ms is not masked.
 #   stdout        the p50 and p99 of the line "latency of an epoch's result after its last
-#                 sample: p50 X ms, p99 Y ms" (host timing).
+#                 sample: p50 X ms, p99 Y ms", and X of "longest wait for a frame: X s" (host
+#                 timing).
 #   stderr, summary.json, report.html: the seconds of "no frame for X s" (the stall case's
 #                 messages and stop_reason: host timing).
 #   Nothing else (the cases use --live none: the live view shows latencies).
@@ -111,6 +112,8 @@ f = d / "stdout.txt"
 if f.exists():
     f.write_text(re.sub(r"(after its last sample: p50 )[0-9.]+( ms, p99 )[0-9.]+( ms)",
                         r"\1<masked>\2<masked>\3", f.read_text()))
+    f.write_text(re.sub(r"longest wait for a frame: [0-9.]+ s", "longest wait for a frame: <masked> s",
+                        f.read_text()))
 EOF
 }
 
