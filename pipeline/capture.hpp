@@ -1,19 +1,26 @@
-// Real-time capture from a serial device: `semg capture`. Design and guarantees: docs/capture.md.
+// Real-time capture from a serial device: `semg capture`. Design and guarantees: docs/capture.md
+// ("Threads, rings and the event queue").
 //
-// Threads (all named, see top -H):
-//   semg-serial    Asio I/O thread of the SerialTransport: bytes -> parser -> FrameAssembler ->
-//                  BDF quantisation -> the two rings below. Never waits on the disk or the DSP
-//                  except when a ring is full (bounded wait, then a counted loss).
-//   semg-dsp       FatigueAnalysis on every sample (the same code as `semg analyze`), epochs.csv
-//                  and pairs.csv rows, per-epoch latency, the live-view ring, and the same rows
-//                  to the dashboard (a drop-oldest hand-over, see pipeline/dashboard.hpp).
-//   semg-recorder  raw.bdf through EdfWriter, lost samples filled with 0 µV and annotated.
-//   caller         control: start-up, stop conditions, reconnection, the live view, results,
-//                  the dashboard's page, health (once a second) and final summary.
-//   semg-dashboard (optional, owned by the caller) serves the dashboard; nothing waits for it.
+// Capture is a CaptureSession (pipeline/capture_session.hpp), which owns four objects, each in
+// its own file with a header that says what it owns and which thread runs it:
+//   CaptureReader   semg-serial (the SerialTransport's Asio I/O thread): bytes -> parser ->
+//                   FrameAssembler -> BDF quantisation -> the two rings below. Never waits on the
+//                   disk or the DSP except when a ring is full (bounded wait, then a counted loss).
+//   CaptureDsp      semg-dsp: FatigueAnalysis on every sample (the same code as `semg analyze`),
+//                   epochs.csv and pairs.csv rows, per-epoch latency, live epochs.
+//   CaptureRecorder semg-recorder: raw.bdf through EdfWriter, lost samples filled with 0 µV and
+//                   annotated.
+//   CaptureMarks    the marker book: keys (semg-keys) and the control socket (semg-control) in,
+//                   the recorder, the DSP worker and the session out.
+//   CaptureSession  the caller's thread: start-up, stop conditions, reconnection, health, results.
+// They talk only through the rings and one event queue (pipeline/capture_events.hpp): the workers
+// post what happened (format known, device gone, limit reached, a failure, ...) and the session
+// sleeps on it. The terminal view and the dashboard (optional, semg-dashboard; nothing waits
+// for it) subscribe to that queue.
 // Rings: reader -> DSP and reader -> recorder are bounded SPSC rings; the reader never drops
 // silently (it waits up to block_wait, then counts the frames as an overrun, which the consumer
-// fills with zeros and annotates). DSP -> live view drops the oldest epoch and counts it.
+// fills with zeros and annotates). DSP -> live view (the queue's live lane) drops the oldest
+// epoch and counts it.
 //
 // Online equals offline: samples are quantised onto the BDF grid of raw.bdf before the analysis
 // sees them, so `semg analyze raw.bdf` analyses exactly the values the capture analysed.

@@ -8,7 +8,8 @@
 #
 # Typical use: build main into build-before (git worktree or stash), then
 #   tools/check-identical.sh build-before/tools/semg build/tools/semg
-# Exit 0 when everything is identical; 1 with the differing files listed otherwise.
+# Exit 0 when everything is identical; 1 with the differing files listed otherwise. `semg capture`
+# has its own script: tools/check-identical-capture.sh.
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: $0 BEFORE_SEMG AFTER_SEMG [WORK_DIR]" >&2
