@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +38,7 @@ template <class Spec> struct SetNumber {
 };
 template <class Spec> struct SetCount {
     void (*set)(Spec&, std::size_t);
+    std::size_t (*get)(const Spec&); // the count a spec has, for its default
 };
 
 template <class Spec>
@@ -109,8 +110,10 @@ const Section<Scenario>& root_section() {
         {{"seed", &Scenario::seed, "", "random seed: the same seed gives the same samples"},
          {"sample_rate_hz", &Scenario::sample_rate_hz, "Hz", "sample rate", above(0.0)},
          {"pairs",
-          SetCount<Scenario>{[](Scenario& s, std::size_t n) { s.pairs = default_pairs(n); }}, "",
-          "N default pairs instead of [[pair]] tables (not both)"}}};
+          SetCount<Scenario>{[](Scenario& s, std::size_t n) { s.pairs = default_pairs(n); },
+                             [](const Scenario& s) { return s.pairs.size(); }},
+          "", "N default pairs instead of [[pair]] tables (not both)",
+          within(1.0, static_cast<double>(max_default_pairs))}}};
     return section;
 }
 
@@ -296,7 +299,8 @@ std::string limits_text(const Limits& l, bool integer) {
     else if (l.min && l.max && integer)
         text = num(*l.min) + " to " + num(*l.max);
     else if (l.min && l.max)
-        text = (l.min_open ? "(" : "[") + num(*l.min) + ", " + num(*l.max) + (l.max_open ? ")" : "]");
+        text = std::string("in ") + (l.min_open ? "(" : "[") + num(*l.min) + ", " + num(*l.max) +
+               (l.max_open ? ")" : "]");
     else if (l.min && l.min_open && *l.min == 0.0)
         text = "positive";
     else if (l.min)
@@ -465,7 +469,10 @@ private:
                         fail(key, "must be " + limits_text(f.limits, false));
                     m.set(spec, v);
                 } else if constexpr (std::is_same_v<M, SetCount<Spec>>) {
-                    m.set(spec, integer<std::size_t>(n, key));
+                    const auto v = integer<std::size_t>(n, key);
+                    if (!within_limits(f.limits, static_cast<double>(v)))
+                        fail(key, "must be " + limits_text(f.limits, true));
+                    m.set(spec, v);
                 } else {
                     read_value(n, key, f, spec.*m);
                 }
@@ -546,15 +553,11 @@ private:
 
 // ---- Schema text --------------------------------------------------------------------------------
 
+// The shortest text that reads back as the same double.
 std::string toml_text(double v) {
-    std::string t = num(v, 17);
-    // The shortest text that reads back the same, as TOML writes a float.
-    for (int digits = 1; digits <= 17; ++digits) {
-        t = num(v, digits);
-        if (std::strtod(t.c_str(), nullptr) == v)
-            break;
-    }
-    return t;
+    char text[32];
+    const auto end = std::to_chars(text, text + sizeof text, v).ptr;
+    return {text, end};
 }
 
 template <class Spec> ScenarioField describe(const Field<Spec>& f, const Spec& defaults) {
@@ -570,6 +573,7 @@ template <class Spec> ScenarioField describe(const Field<Spec>& f, const Spec& d
                 out.type = "number";
             } else if constexpr (std::is_same_v<M, SetCount<Spec>>) {
                 out.type = "integer";
+                out.default_value = std::to_string(m.get(defaults));
             } else {
                 const auto& v = defaults.*m;
                 using T = std::decay_t<decltype(v)>;
