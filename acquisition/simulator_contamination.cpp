@@ -241,7 +241,8 @@ Wander::Wander(const WanderSpec& spec, std::uint64_t seed, std::size_t channels)
         }
 }
 
-void Wander::apply(std::size_t channel, const ChunkClock& clock, std::span<float> y) const noexcept {
+void Wander::apply(std::size_t channel, const ChunkClock& clock,
+                   std::span<float> y) const noexcept {
     for (const auto& w : components_[channel])
         for (std::size_t i = 0; i < y.size(); ++i) {
             const double cycles = w.frequency_hz * clock.t_s[i];
@@ -268,7 +269,8 @@ json Wander::truth(const std::vector<ChannelModel>& channels) const {
 Motion::Motion(const MotionSpec& spec, std::optional<std::size_t> channel)
     : spec_(spec), channel_(channel) {}
 
-void Motion::apply(std::size_t channel, const ChunkClock& clock, std::span<float> y) const noexcept {
+void Motion::apply(std::size_t channel, const ChunkClock& clock,
+                   std::span<float> y) const noexcept {
     if (channel_ && *channel_ != channel)
         return;
     const auto& t_s = clock.t_s;
@@ -314,7 +316,8 @@ json Clip::truth(const std::vector<ChannelModel>& channels) const {
 
 // ---- Flatline -----------------------------------------------------------------------------------
 
-Flatline::Flatline(const FlatlineSpec& spec, std::size_t channel) : spec_(spec), channel_(channel) {}
+Flatline::Flatline(const FlatlineSpec& spec, std::size_t channel)
+    : spec_(spec), channel_(channel) {}
 
 void Flatline::apply(std::size_t channel, const ChunkClock& clock,
                      std::span<float> y) const noexcept {

@@ -280,7 +280,8 @@ template <class S, class F> void for_each_section(S& s, F&& f) {
 template <class T> struct IsVector : std::false_type {};
 template <class T> struct IsVector<std::vector<T>> : std::true_type {};
 
-template <class T> constexpr bool is_integer_v = std::is_same_v<T, int> || std::is_same_v<T, std::uint64_t>;
+template <class T>
+constexpr bool is_integer_v = std::is_same_v<T, int> || std::is_same_v<T, std::uint64_t>;
 
 // ---- Limits -------------------------------------------------------------------------------------
 
@@ -328,8 +329,10 @@ bool within_limits(const Limits& l, double v) {
     throw std::invalid_argument("scenario: " + what);
 }
 
-// Checks one stored value against its field's limits; `name` is "protocol.hold_s" or "pair[1].lr_ratio".
-template <class Spec> void check_field(const Field<Spec>& f, const Spec& spec, const std::string& name) {
+// Checks one stored value against its field's limits; `name` is "protocol.hold_s" or
+// "pair[1].lr_ratio".
+template <class Spec>
+void check_field(const Field<Spec>& f, const Spec& spec, const std::string& name) {
     const auto text = [&](bool integer) {
         const std::string l = limits_text(f.limits, integer);
         return name + " must be " + (l.empty() ? "a finite number" : l);
@@ -353,12 +356,14 @@ template <class Spec> void check_field(const Field<Spec>& f, const Spec& spec, c
                 else if constexpr (std::is_same_v<T, std::optional<double>>) {
                     if (v)
                         number(*v, false);
-                } else if constexpr (std::is_same_v<T, Sides> || std::is_same_v<T, std::vector<double>>) {
+                } else if constexpr (std::is_same_v<T, Sides> ||
+                                     std::is_same_v<T, std::vector<double>>) {
                     for (double x : v)
                         number(x, false);
                 } else if constexpr (std::is_same_v<T, std::string>) {
                     const auto& allowed = f.limits.one_of_text;
-                    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end())
+                    if (!allowed.empty() &&
+                        std::find(allowed.begin(), allowed.end(), v) == allowed.end())
                         invalid(text(false));
                 }
             }
@@ -600,7 +605,8 @@ template <class Spec> ScenarioField describe(const Field<Spec>& f, const Spec& d
                 } else if constexpr (std::is_same_v<T, std::vector<double>>) {
                     out.type = "array of numbers";
                     for (double x : v)
-                        out.default_value += (out.default_value.empty() ? "[" : ", ") + toml_text(x);
+                        out.default_value +=
+                            (out.default_value.empty() ? "[" : ", ") + toml_text(x);
                     out.default_value += "]";
                 }
             }
@@ -665,12 +671,13 @@ std::size_t resolve_channel(const Scenario& scenario, const std::string& channel
     for (std::size_t i = 0; i < labels.size(); ++i)
         if (labels[i] == channel)
             return i;
-    if (!channel.empty() && std::all_of(channel.begin(), channel.end(),
-                                        [](unsigned char ch) { return std::isdigit(ch); })) {
-        const auto idx = std::stoull(channel);
-        if (idx < labels.size())
-            return static_cast<std::size_t>(idx);
-    }
+    // A 0-based index; digits beyond any index (too many for an integer) name no channel.
+    std::size_t idx = 0;
+    const char* end = channel.data() + channel.size();
+    if (const auto r = std::from_chars(channel.data(), end, idx);
+        !channel.empty() && std::isdigit(static_cast<unsigned char>(channel[0])) &&
+        r.ec == std::errc() && r.ptr == end && idx < labels.size())
+        return idx;
     std::string known;
     for (std::size_t i = 0; i < labels.size(); ++i)
         known += (i ? ", " : "") + std::to_string(i) + " '" + labels[i] + "'";

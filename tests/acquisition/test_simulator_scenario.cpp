@@ -18,7 +18,8 @@ namespace {
 using namespace semg::acquisition;
 
 const std::string docs_path = std::string(SEMG_SOURCE_DIR) + "/docs/simulator.md";
-constexpr std::string_view table_begin = "<!-- scenario-fields: generated from scenario_schema() -->";
+constexpr std::string_view table_begin =
+    "<!-- scenario-fields: generated from scenario_schema() -->";
 constexpr std::string_view table_end = "<!-- scenario-fields: end -->";
 
 std::string read_text(const std::string& path) {
@@ -36,14 +37,17 @@ std::string dotted(const ScenarioSection& section, const ScenarioField& field) {
 
 // The reference table of docs/simulator.md, as scenario_schema() gives it.
 std::string schema_markdown() {
-    std::string out = "| key | type | unit | default | limits | meaning |\n|---|---|---|---|---|---|\n";
+    std::string out = "| key | type | unit | default | limits | meaning |\n"
+                      "|---|---|---|---|---|---|\n";
     for (const auto& section : scenario_schema())
         for (const auto& f : section.fields) {
             std::string limits = f.limits;
             for (std::size_t at = 0; (at = limits.find('|', at)) != std::string::npos; at += 2)
                 limits.replace(at, 1, "\\|");
-            out += "| `" + dotted(section, f) + "` | " + f.type + " | " + f.unit + " | " +
-                   (f.required ? "required" : f.default_value.empty() ? "absent" : "`" + f.default_value + "`") +
+            const std::string value = f.required                ? "required"
+                                      : f.default_value.empty() ? "absent"
+                                                                : "`" + f.default_value + "`";
+            out += "| `" + dotted(section, f) + "` | " + f.type + " | " + f.unit + " | " + value +
                    " | " + limits + " | " + f.doc + " |\n";
         }
     return out;
@@ -237,6 +241,12 @@ TEST(ScenarioSchema, LimitsNameTheSetting) {
               "a range such as L3-L4)");
     EXPECT_EQ(message("[protocol]\nrest_s = -1"), "t.toml: protocol.rest_s: must be >= 0");
     EXPECT_EQ(message("[[motion]]\nduration_s = 1"), "t.toml: motion[0]: time_s is required");
+    // Found by fuzz_scenario: an index too long for an integer threw std::out_of_range.
+    EXPECT_NE(message("[[clip]]\nchannel = \"0000000090000000000000000000000000\"")
+                  .find("no channel '0000000090000000000000000000000000'"),
+              std::string::npos);
+    EXPECT_NE(message("[[clip]]\nchannel = \"+1\"").find("no channel '+1'"), std::string::npos);
+    EXPECT_EQ(message("[[clip]]\nchannel = \"007\""), "no error");
     EXPECT_EQ(message("[[clip]]\nchannel = 1.5"),
               "t.toml: clip[0].channel: expected a label or a 0-based index");
     EXPECT_EQ(message("[model]\nspectrum = \"shwedyk\""),
