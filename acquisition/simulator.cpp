@@ -58,18 +58,18 @@ struct Simulator::State {
         : fft(segment_frames), contamination(scenario, channels, segment_frames / 2) {}
 
     Fft fft;
-    std::vector<double> window; // sine window, L
-    std::vector<double> gain;   // spectral shaping, L/2 + 1
+    std::vector<double> window;            // sine window, L
+    std::vector<double> gain;              // spectral shaping, L/2 + 1
     std::vector<sim::Random> emg;          // per channel
     std::vector<std::vector<double>> tail; // second half of the last segment, per channel
     std::vector<double> ola;               // one hop of one channel
-    std::vector<double> mix;               // one hop of one channel: EMG + additive noise, ECG
+    std::vector<double> mix;               // the same plus noise and ECG, before rounding
     std::vector<double> env, fatigue, t_s; // per sample of the chunk
-    std::vector<float> chunk;                   // channels × hop
-    std::size_t chunk_pos = 0;                  // next frame of chunk to hand out
-    std::uint64_t chunk_index = 0;              // chunk j covers frames [j·H, (j+1)·H)
-    std::uint64_t position = 0;                 // frames handed out
-    sim::Contamination contamination;
+    std::vector<float> chunk;              // channels × hop
+    std::size_t chunk_pos = 0;             // next frame of chunk to hand out
+    std::uint64_t chunk_index = 0;         // chunk j covers frames [j·H, (j+1)·H)
+    std::uint64_t position = 0;            // frames handed out
+    sim::Contamination contamination;      // its own random streams, reset with the rest
 };
 
 Simulator::Simulator(Scenario scenario) : scenario_(std::move(scenario)) {
