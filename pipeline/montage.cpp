@@ -45,65 +45,10 @@ std::string quoted_list(const std::vector<std::string> &items) {
     return out;
 }
 
-// ---- Vertebral levels -------------------------------------------------------------------------
-// One ordinal per level (T1..T12 = 0..11, L1..L5 = 12..16, S1 = 17) so that a range can be
-// checked to run downwards. Levels outside T1-S1 are not accepted: in a label "L6" or "S3" is far
-// more likely a channel number than an electrode site.
-
-std::optional<int> level_ordinal(char region, int number) {
-    switch (std::toupper(static_cast<unsigned char>(region))) {
-    case 'T':
-        return number >= 1 && number <= 12 ? std::optional(number - 1) : std::nullopt;
-    case 'L':
-        return number >= 1 && number <= 5 ? std::optional(11 + number) : std::nullopt;
-    case 'S':
-        return number == 1 ? std::optional(17) : std::nullopt;
-    default:
-        return std::nullopt;
-    }
-}
-
-std::string level_name(int ordinal) {
-    if (ordinal < 12)
-        return "T" + std::to_string(ordinal + 1);
-    if (ordinal < 17)
-        return "L" + std::to_string(ordinal - 11);
-    return "S1";
-}
-
-// Exactly one level, e.g. "L3" or "t12".
-std::optional<int> parse_single_level(std::string_view text) {
-    if (text.size() < 2 || text.size() > 3 || !all_digits(text.substr(1)))
-        return std::nullopt;
-    return level_ordinal(text[0], std::stoi(std::string(text.substr(1))));
-}
-
-// The upper end of a range is a level ("L3-L4", "L5/S1") or a bare number in the region of the
-// lower end ("L3-4"). Returns the normalised range "L3-L4", or nothing when it does not read as a
-// downward range.
-std::optional<std::string> make_range(int first, std::string_view second_text) {
-    std::optional<int> second = parse_single_level(second_text);
-    if (!second && all_digits(second_text) && second_text.size() <= 2)
-        second = level_ordinal(level_name(first)[0], std::stoi(std::string(second_text)));
-    if (!second || *second <= first)
-        return std::nullopt;
-    return level_name(first) + "-" + level_name(*second);
-}
-
-// A level as written in a montage file: "L3", "l3", "L3-L4", "L3/L4", "L3-4", "L5-S1".
-std::optional<std::string> normalise_level(std::string_view text) {
-    std::string compact;
-    for (char c : text)
-        if (!std::isspace(static_cast<unsigned char>(c)))
-            compact += c;
-    const auto dash = compact.find_first_of("-/");
-    const auto first = parse_single_level(std::string_view(compact).substr(0, dash));
-    if (!first)
-        return std::nullopt;
-    if (dash == std::string::npos)
-        return level_name(*first);
-    return make_range(*first, std::string_view(compact).substr(dash + 1));
-}
+// Vertebral levels, sides and muscle names: acquisition/anatomy.hpp, shared with the simulator.
+using acquisition::level_name;
+using acquisition::normalise_level;
+using acquisition::parse_single_level;
 
 // ---- Label vocabulary -------------------------------------------------------------------------
 
@@ -117,44 +62,11 @@ struct Piece {
     int level = -1; // ordinal, for ranges
 };
 
-struct VocabularyEntry {
-    std::string_view word; // lower case
-    PieceKind kind;
-    std::string_view muscle;
-    Side side;
-};
-
-constexpr VocabularyEntry side_word(std::string_view word, Side side) {
-    return {word, PieceKind::Side, {}, side};
-}
-constexpr VocabularyEntry muscle_word(std::string_view word, std::string_view muscle) {
-    return {word, PieceKind::Muscle, muscle, Side::Unknown};
-}
-constexpr VocabularyEntry filler_word(std::string_view word) {
-    return {word, PieceKind::Filler, {}, Side::Unknown};
-}
-
-// "lt" is left and "LT" (all capitals) longissimus: both spellings are common and the case is the
-// only thing that tells them apart. classify_piece() handles "LT" before this table.
-// clang-format off
-constexpr std::array vocabulary{
-    side_word("l", Side::Left),  side_word("left", Side::Left),   side_word("lt", Side::Left),
-    side_word("sin", Side::Left), side_word("sx", Side::Left),
-    side_word("r", Side::Right), side_word("right", Side::Right), side_word("rt", Side::Right),
-    side_word("dx", Side::Right), side_word("dex", Side::Right),
-    muscle_word("es", "erector_spinae"),         muscle_word("erector", "erector_spinae"),
-    muscle_word("spinae", "erector_spinae"),     muscle_word("paraspinal", "erector_spinae"),
-    muscle_word("paraspinals", "erector_spinae"),
-    muscle_word("lg", "longissimus"),            muscle_word("longissimus", "longissimus"),
-    muscle_word("il", "iliocostalis"),           muscle_word("ilc", "iliocostalis"),
-    muscle_word("iliocostalis", "iliocostalis"),
-    muscle_word("mf", "multifidus"),             muscle_word("multifidus", "multifidus"),
-    // Words that say nothing about the site; a bare number is a channel index.
-    filler_word("emg"), filler_word("semg"), filler_word("ch"), filler_word("chan"),
-    filler_word("channel"), filler_word("sensor"), filler_word("electrode"), filler_word("m"),
-    filler_word("muscle"), filler_word("thoracis"), filler_word("lumborum"), filler_word("raw"),
-    filler_word("v"), filler_word("mv"), filler_word("uv")};
-// clang-format on
+// Words that say nothing about the site; a bare number is a channel index. The words for sides
+// and muscles are acquisition::side_label_words and acquisition::muscle_label_words.
+constexpr auto filler_words = std::to_array<std::string_view>(
+    {"emg", "semg", "ch", "chan", "channel", "sensor", "electrode", "m", "muscle", "thoracis",
+     "lumborum", "raw", "v", "mv", "uv"});
 
 // Labels containing a word that starts like this are not EMG.
 constexpr auto non_emg_prefixes = std::to_array<std::string_view>(
@@ -179,13 +91,25 @@ std::optional<Piece> classify_piece(std::string_view text) {
         piece.value = level_name(*level);
         return piece;
     }
+    // "lt" is left and "LT" (all capitals) longissimus: both spellings are common and the case is
+    // the only thing that tells them apart; "LT" is handled above.
     const std::string key = lower(text);
-    for (const auto &entry : vocabulary) {
-        if (entry.word != key)
-            continue;
-        piece.kind = entry.kind;
-        piece.value = std::string(entry.muscle);
-        piece.side = entry.side;
+    for (const auto &entry : acquisition::side_label_words) {
+        if (entry.word == key) {
+            piece.kind = PieceKind::Side;
+            piece.side = entry.side;
+            return piece;
+        }
+    }
+    for (const auto &entry : acquisition::muscle_label_words) {
+        if (entry.alias == key) {
+            piece.kind = PieceKind::Muscle;
+            piece.value = std::string(entry.muscle);
+            return piece;
+        }
+    }
+    if (std::find(filler_words.begin(), filler_words.end(), key) != filler_words.end()) {
+        piece.kind = PieceKind::Filler;
         return piece;
     }
     return std::nullopt;
@@ -216,10 +140,16 @@ bool same_meaning(const std::vector<Piece> &a, const std::vector<Piece> &b) {
 // characters), and a number must take its whole run of digits: so the pieces starting at i are
 // the short ones and that run. Trying every substring made a long word (a corrupt 4 kB header
 // line) take time cubic in its length.
-constexpr std::size_t longest_word_chars =
-    std::max_element(vocabulary.begin(), vocabulary.end(), [](const auto &a, const auto &b) {
-        return a.word.size() < b.word.size();
-    })->word.size();
+constexpr std::size_t longest_word_chars = [] {
+    std::size_t longest = 0;
+    for (const auto &entry : acquisition::side_label_words)
+        longest = std::max(longest, entry.word.size());
+    for (const auto &entry : acquisition::muscle_label_words)
+        longest = std::max(longest, entry.alias.size());
+    for (const auto word : filler_words)
+        longest = std::max(longest, word.size());
+    return longest;
+}();
 
 // The readings of a word written without separators ("ESL4R", "multifidusL5"): its pieces with
 // the fillers left out. Splits that mean the same ("mV" as mV or m V) count once; when two
@@ -297,10 +227,6 @@ std::vector<Word> split_words(std::string_view label) {
     return words;
 }
 
-// The paraspinal name `key` (lower case, words joined by '_') is within two edits of, if it is
-// not one: a typo that would silently break a pair. Defined with the montage file's aliases.
-std::optional<std::string_view> paraspinal_typo(std::string_view key);
-
 struct LabelReading {
     bool is_emg = true;
     std::optional<Side> side;
@@ -361,7 +287,7 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
             (pieces[k + 1].piece.kind == PieceKind::Level ||
              pieces[k + 1].piece.kind == PieceKind::Number)) {
             const auto &upper = pieces[k + 1].piece;
-            const auto range = make_range(piece.level, upper.text);
+            const auto range = acquisition::make_level_range(piece.level, upper.text);
             if (!range) {
                 reading.problem = "'" + piece.text + pieces[k + 1].separator_before + upper.text +
                                   "' is not a range of vertebral levels";
@@ -413,7 +339,7 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
             written += (written.empty() ? "" : " ") + word;
             key += (key.empty() ? "" : "_") + lower(word);
         }
-        if (const auto meant = paraspinal_typo(key)) {
+        if (const auto meant = acquisition::paraspinal_typo(key)) {
             reading.problem = "unknown muscle '" + written + "' (did you mean '" +
                               std::string(*meant) + "'?)";
             return reading;
@@ -445,72 +371,18 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
 
 std::uint32_t line_of(const toml::node &node) { return node.source().begin.line; }
 
-struct MuscleAlias {
-    std::string_view alias; // lower case, words joined by '_'
-    std::string_view muscle;
-};
-
-// clang-format off
-constexpr auto muscle_aliases = std::to_array<MuscleAlias>({
-    {"erector_spinae", "erector_spinae"}, {"es", "erector_spinae"}, {"erector", "erector_spinae"},
-    {"erectorspinae", "erector_spinae"}, {"paraspinal", "erector_spinae"},
-    {"paraspinals", "erector_spinae"},
-    {"longissimus", "longissimus"}, {"lt", "longissimus"}, {"lg", "longissimus"},
-    {"longissimus_thoracis", "longissimus"},
-    {"iliocostalis", "iliocostalis"}, {"il", "iliocostalis"}, {"ilc", "iliocostalis"},
-    {"iliocostalis_lumborum", "iliocostalis"},
-    {"multifidus", "multifidus"}, {"mf", "multifidus"}});
-// clang-format on
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-    std::vector<std::size_t> row(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j)
-        row[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        std::size_t diagonal = row[0];
-        row[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j) {
-            const std::size_t above = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                               diagonal + static_cast<std::size_t>(a[i - 1] != b[j - 1])});
-            diagonal = above;
-        }
-    }
-    return row[b.size()];
-}
-
-std::optional<std::string_view> paraspinal_typo(std::string_view key) {
-    for (const auto &entry : muscle_aliases)
-        if (entry.alias == key)
-            return std::nullopt;
-    for (const auto &entry : muscle_aliases)
-        if (entry.alias.size() >= 6 && edit_distance(entry.alias, key) <= 2)
-            return entry.muscle;
-    return std::nullopt;
-}
-
 // Paraspinal names and their abbreviations become canonical. Other muscles are free text, kept
 // as written, except spellings within two edits of a paraspinal name: those are typos that would
 // otherwise silently break a pair.
 std::string normalise_muscle(const std::filesystem::path &file, std::uint32_t line,
                              std::string_view label, std::string_view text) {
-    std::string key;
-    for (char c : lower(trim(text))) {
-        const bool joiner = c == ' ' || c == '-' || c == '.' || c == '_';
-        if (!joiner)
-            key += c;
-        else if (!key.empty() && key.back() != '_')
-            key += '_';
-    }
-    for (const auto &entry : muscle_aliases)
-        if (entry.alias == key)
-            return std::string(entry.muscle);
-    for (const auto &entry : muscle_aliases)
-        if (entry.alias.size() >= 6 && edit_distance(entry.alias, key) <= 2)
-            file_error(file, line,
-                       "channel '" + std::string(label) + "': unknown muscle '" +
-                           std::string(text) + "' (did you mean '" + std::string(entry.muscle) +
-                           "'?)");
+    const std::string key = acquisition::muscle_key(trim(text));
+    if (const auto muscle = acquisition::paraspinal_muscle(key))
+        return std::string(*muscle);
+    if (const auto meant = acquisition::paraspinal_typo(key))
+        file_error(file, line,
+                   "channel '" + std::string(label) + "': unknown muscle '" + std::string(text) +
+                       "' (did you mean '" + std::string(*meant) + "'?)");
     return trim(text);
 }
 
@@ -527,15 +399,8 @@ std::string parse_level(const std::filesystem::path &file, std::uint32_t line,
 
 Side parse_side(const std::filesystem::path &file, std::uint32_t line, std::string_view label,
                 std::string_view text) {
-    const std::string key = lower(trim(text));
-    if (key == "left" || key == "l")
-        return Side::Left;
-    if (key == "right" || key == "r")
-        return Side::Right;
-    if (key == "midline")
-        return Side::Midline;
-    if (key == "unknown" || key.empty())
-        return Side::Unknown;
+    if (const auto side = acquisition::side_from_name(lower(trim(text))))
+        return *side;
     file_error(file, line,
                "channel '" + std::string(label) + "': unknown side '" + std::string(text) +
                    "' (expected left, right, midline or unknown)");
@@ -610,20 +475,6 @@ struct FileChannel {
 };
 
 } // namespace
-
-std::string_view to_string(Side side) noexcept {
-    switch (side) {
-    case Side::Left:
-        return "left";
-    case Side::Right:
-        return "right";
-    case Side::Midline:
-        return "midline";
-    case Side::Unknown:
-        break;
-    }
-    return "unknown";
-}
 
 std::optional<std::size_t> Montage::index_of(std::string_view label) const {
     for (std::size_t i = 0; i < channels.size(); ++i)

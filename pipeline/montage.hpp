@@ -6,6 +6,7 @@
 // one-line message that names the file or label, so the command line can print it as is.
 #pragma once
 
+#include "acquisition/anatomy.hpp"
 #include "acquisition/source.hpp"
 
 #include <cstddef>
@@ -17,15 +18,9 @@
 
 namespace semg::pipeline {
 
-enum class Side {
-    Left,
-    Right,
-    Midline, // stated in a montage file, e.g. a reference over the spine
-    Unknown, // not stated, or a generic label such as "EMG1"
-};
-
-// "left", "right", "midline", "unknown": the spelling used in files and result tables.
-std::string_view to_string(Side side) noexcept;
+// Sides, levels and muscle names are acquisition/anatomy.hpp, shared with the simulator.
+using acquisition::Side;
+using acquisition::to_string; // "left", "right", "midline", "unknown"
 
 struct ChannelSite {
     std::string label;

@@ -2,7 +2,9 @@
 # Byte-identity check for refactors (issue #16): the same inputs through two `semg` builds must
 # give the same bytes. Simulates 10 varied recordings with each build (the simulator's output
 # itself is compared), analyses each recording and the bundled datasets/sorensen-sim.bdf with
-# each build, and compares every output file.
+# each build, simulates the scenario files (docs/simulator.md's example, tests/fuzz/corpus/
+# scenario) and streams with --serial into a pty (socat) in every protocol, and compares every
+# output file and byte.
 #
 #   tools/check-identical.sh BEFORE/semg AFTER/semg [WORK_DIR]
 #
@@ -76,7 +78,69 @@ for side in before after; do
 done
 compare "$work/before/out-bundled" "$work/after/out-bundled" "analyze datasets/sorensen-sim.bdf"
 
+# Scenario files: the example of docs/simulator.md and the fuzz seeds, as given and with options
+# on top (an error must be the same error).
+mkdir -p "$work/scenarios"
+sed -n '/^## Scenario files (TOML)/,$p' "$root/docs/simulator.md" |
+  sed -n '/^```toml$/,/^```$/p' | sed '1d;$d' >"$work/scenarios/docs_example.toml"
+cp "$root"/tests/fuzz/corpus/scenario/*.toml "$work/scenarios/"
+scenarios=0
+for file in "$work"/scenarios/*.toml; do
+  name=$(basename "$file" .toml)
+  for side in before after; do
+    bin=$before
+    [ $side = after ] && bin=$after
+    mkdir -p "$work/$side/scenario"
+    out="$work/$side/scenario/$name"
+    { "$bin" simulate --scenario "$file" -q "$out.bdf" && echo "exit 0" || echo "exit $?"; } \
+      >"$out.log" 2>&1
+    { "$bin" simulate --scenario "$file" --hold-s 12 --pairs 1 --ecg-ratio 0.3 -q "$out-over.csv" &&
+      echo "exit 0" || echo "exit $?"; } >>"$out.log" 2>&1
+    sed -i "s|$work/$side/|WORK/|g" "$out.log"
+  done
+  scenarios=$((scenarios + 1))
+done
+compare "$work/before/scenario" "$work/after/scenario" "simulate --scenario"
+
+# --serial: what each protocol sends to a pseudo-terminal at full speed, faults included.
+serial_cases=(
+  "semg|--protocol semg --hold-s 4 --rest-s 1 --ecg-ratio 0.5 --mains 50"
+  "semg-faults|--protocol semg --hold-s 4 --rest-s 1 --corrupt-rate 0.02 --drop-rate 0.02"
+  "ascii|--protocol ascii --hold-s 3 --rest-s 1 --pairs 2"
+  "cyton|--protocol cyton --no-wait --hold-s 4 --rest-s 1"
+  "cyton-daisy|--protocol cyton-daisy --no-wait --hold-s 4 --rest-s 1 --pairs 8"
+  "openeeg|--protocol openeeg --hold-s 4 --rest-s 1 --pairs 3 --clip 1:2"
+  "scenario|--protocol semg --scenario $work/scenarios/docs_example.toml --hold-s 10"
+)
+serial=0
+if command -v socat >/dev/null; then
+  for entry in "${serial_cases[@]}"; do
+    IFS='|' read -r name opts <<<"$entry"
+    for side in before after; do
+      bin=$before
+      [ $side = after ] && bin=$after
+      mkdir -p "$work/$side/serial"
+      dev="$work/$side/$name.pty"
+      socat -u "PTY,link=$dev,raw,echo=0" "CREATE:$work/$side/serial/$name.bytes" &
+      socat_pid=$!
+      for _ in $(seq 50); do [ -e "$dev" ] && break; sleep 0.1; done
+      # shellcheck disable=SC2086
+      { "$bin" simulate --serial "$dev" --speed 0 $opts -q && echo "exit 0" || echo "exit $?"; } \
+        >"$work/$side/serial/$name.log" 2>&1
+      sed -i "s|$work/$side/|WORK/|g" "$work/$side/serial/$name.log"
+      sleep 1 # socat drains the pty
+      kill "$socat_pid" 2>/dev/null
+      wait "$socat_pid" 2>/dev/null || true
+    done
+    serial=$((serial + 1))
+  done
+  compare "$work/before/serial" "$work/after/serial" "simulate --serial"
+else
+  echo "check-identical: socat is absent: --serial not compared" >&2
+fi
+
 if [ $status = 0 ]; then
-  echo "identical: 10 simulations, their analyses and the bundled recording ($work)"
+  echo "identical: 10 simulations, their analyses and the bundled recording, $scenarios scenario" \
+    "files, $serial --serial streams ($work)"
 fi
 exit $status

@@ -226,6 +226,21 @@ int main(int argc, char** argv) {
     write(out / "montage/labels.txt",
           "ES L3 L|ES_L3_R|Rt LT T10|LG-L1-R|mf.l5.l|ESL4R|erector spinae L3/L4 right|Status\n");
     write(out / "montage/generic.txt", "EMG1|EMG2|ch3\n[channels.EMG1]\nside = \"midline\"\n");
+    // Simulator scenarios (fuzz_scenario): every table, defaults, the two ways to give pairs.
+    write(out / "scenario/every_table.toml",
+          "seed = 3\nsample_rate_hz = 1000.0\n[protocol]\nrest_s = 2.0\nhold_s = 20.0\n"
+          "contractions = 2\nramp_s = 0.25\nfatigue_carryover = 0.5\n[model]\nfh_over_fl = 2.5\n"
+          "segment_s = 0.2\nband_low_hz = 20.0\nband_high_hz = 400.0\n"
+          "[[pair]]\nmuscle = \"ES\"\nlevel = \"L4\"\nmdf0_hz = [72.0, 70.0]\n"
+          "mdf_slope_pct_per_s = -0.3\nrms0_uv = 100.0\nlr_ratio = 1.2\nrms_slope_pct_per_s = [0.1, 0.2]\n"
+          "[[pair]]\nmuscle = \"MF\"\nlevel = \"L5-S1\"\n"
+          "[noise]\nbaseline_uv = 2.0\nsnr_db = 30.0\n[ecg]\nratio = 0.5\nshape = \"qrs\"\n"
+          "[mains]\nfrequency_hz = 50.0\nharmonics = [1.0, 0.0, 0.3]\n"
+          "[wander]\namplitude_uv = 10.0\ncomponents = 2\n"
+          "[[motion]]\ntime_s = 5.0\nchannel = \"ES L4 L\"\n"
+          "[[flatline]]\nchannel = 1\nstart_s = 8.0\n[[clip]]\nchannel = \"MF L5-S1 R\"\nstart_s = 4.0\n");
+    write(out / "scenario/pairs.toml", "pairs = 3\n[protocol]\nhold_s = 30.0\n");
+    write(out / "scenario/empty.toml", "");
     // BIDS-EMG sidecars (fuzz_bids): an emg.json and channels.tsv tables.
     write(out / "bids/emg.json",
           R"({"TaskName":"hold","EMGPlacementScheme":"Other","EMGPlacementSchemeDescription":"SENIAM",)"

@@ -20,7 +20,7 @@ seconds="${2:-60}"
 shift $(($# >= 2 ? 2 : 1))
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] ||
-  harnesses=(fuzz_edf fuzz_csv fuzz_openbci fuzz_opensignals_txt fuzz_opensignals_h5 fuzz_wfdb fuzz_mat fuzz_montage fuzz_bids fuzz_cohort fuzz_cyton fuzz_ascii fuzz_openeeg fuzz_semg)
+  harnesses=(fuzz_edf fuzz_csv fuzz_openbci fuzz_opensignals_txt fuzz_opensignals_h5 fuzz_wfdb fuzz_mat fuzz_montage fuzz_scenario fuzz_bids fuzz_cohort fuzz_cyton fuzz_ascii fuzz_openeeg fuzz_semg)
 jobs="${FUZZ_JOBS:-2}"
 work="${FUZZ_WORK:-$build/fuzz-work}"
 bin="$build/tests/fuzz"
