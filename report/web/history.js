@@ -121,13 +121,13 @@
     const xs = visits.map((_, i) => i + 1);
     const width = Math.max(280, Math.min(520, box.clientWidth || 420));
     const opts = {
-      width: width, height: 170, title: '',
+      width: width, height: 150, title: '',
       scales: { x: { time: false, range: [0.8, Math.max(2, xs.length) + 0.2] } },
       axes: [{ label: 'visit', values: (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? String(t) : '')) },
-             { label: unit, size: 55 }],
+             { label: unit, size: 55, space: 18 }],
       series: [{ label: 'visit' }].concat(series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2,
                                                              points: { show: true, size: 7 } }))),
-      legend: { show: true },
+      legend: { show: true, live: false },
     };
     const values = [xs].concat(series.map((s) => s.points.map((p) => (p && finite(p.value) ? p.value : null))));
     const plot = new uPlot(opts, values, box);
@@ -135,11 +135,41 @@
       points: s.points.filter((p) => p && finite(p.value)).length })), plot: plot });
   }
 
+  // The trend in plain words: least-squares change per visit, and how many visit-to-visit
+  // changes exceed the MDC95 (a measurement, never a diagnosis).
+  function trendText(g) {
+    const items = [];
+    const words = (v, better, worse) => (v > 0 ? better : worse);
+    for (const [name, s] of [['left', g.left], ['right', g.right]].concat(g.other.map((o) => [o.channel, o]))) {
+      if (!s) continue;
+      const t = s.trend_per_visit && s.trend_per_visit.slope_pct_per_s;
+      if (finite(t)) items.push('MDF slope ' + name + ' ' + (t >= 0 ? '+' : '') + t.toFixed(2) + ' %/s per visit (' +
+                                words(t, 'less fatigue', 'more fatigue') + ')');
+    }
+    for (const p of g.pairs) {
+      const t = p.trend_per_visit && p.trend_per_visit.ai_pct;
+      const last = p.ai_pct.length ? p.ai_pct[p.ai_pct.length - 1].value : null;
+      const first = p.ai_pct.length ? p.ai_pct[0].value : null;
+      if (finite(t) && finite(first) && finite(last)) {
+        items.push('AI ' + (t >= 0 ? '+' : '') + t.toFixed(1) + ' % per visit (' +
+                   (Math.abs(last) < Math.abs(first) ? 'toward balance' : 'away from balance') + ')');
+      }
+    }
+    let judged = 0, beyond = 0;
+    const count = (points) => { for (const p of points) if (p && typeof p.exceeds_mdc95 === 'boolean') { judged++; if (p.exceeds_mdc95) beyond++; } };
+    for (const s of [g.left, g.right].concat(g.other)) if (s) { count(s.imf_hz); count(s.slope_pct_per_s); }
+    for (const p of g.pairs) count(p.ai_pct);
+    const list = el('ul', { class: 'trend' }, items.map((t) => el('li', { text: t })));
+    list.appendChild(el('li', { text: judged ? beyond + ' of ' + judged + ' changes between visits exceed the MDC95 (>MDC)'
+                                             : 'no MDC95 for these measures: see the sources below' }));
+    return list;
+  }
+
   function sitePanel(g, data, index) {
     const chartsBox = el('div', { class: 'charts' });
     const panel = el('section', { class: 'panel site', id: 'site-' + index }, [
       el('h2', { text: g.title }),
-      el('div', { class: 'grid' }, [el('div', { class: 'table-wrap' }, [siteTable(g, data)]), chartsBox])]);
+      el('div', { class: 'grid' }, [el('div', { class: 'table-wrap' }, [siteTable(g, data), trendText(g)]), chartsBox])]);
     const slopeSeries = [];
     if (g.left) slopeSeries.push({ label: 'left', stroke: '#1f6fb4', points: g.left.slope_pct_per_s });
     if (g.right) slopeSeries.push({ label: 'right', stroke: '#e07b00', points: g.right.slope_pct_per_s });
