@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
-#include <limits>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,9 +25,10 @@ namespace semg::pipeline::history {
 
 // The measures whose changes are judged, in this order everywhere.
 enum class Measure { Imf, Slope, Hold, Ai };
-inline constexpr std::array<Measure, 4> kMeasures = {Measure::Imf, Measure::Slope, Measure::Hold, Measure::Ai};
-const char* name_of(Measure m);  // "imf", "slope", "hold", "ai"
-const char* unit_of(Measure m);  // "Hz", "%/s", "s", "%"
+inline constexpr std::array<Measure, 4> kMeasures = {Measure::Imf, Measure::Slope, Measure::Hold,
+                                                     Measure::Ai};
+const char* name_of(Measure m); // "imf", "slope", "hold", "ai"
+const char* unit_of(Measure m); // "Hz", "%/s", "s", "%"
 
 // SD and ICC of one measure and where each came from; NaN where unknown (then no MDC).
 struct Reliability {

@@ -71,7 +71,8 @@ public:
     std::int64_t record(const Session& s, const nlohmann::ordered_json& summary);
 
     // SELECT `sql` (with text parameters `params`) as rows of column name -> value.
-    std::vector<nlohmann::ordered_json> query(const std::string& sql, const std::vector<std::string>& params = {}) const;
+    std::vector<nlohmann::ordered_json> query(const std::string& sql,
+                                              const std::vector<std::string>& params = {}) const;
 
     // "ok", or what PRAGMA integrity_check found.
     std::string integrity_check() const;

@@ -36,13 +36,13 @@ inline void check(int rc, sqlite3* db, const std::filesystem::path& file, const 
 
 inline Statement prepare(sqlite3* db, const std::string& sql, const std::filesystem::path& file) {
     sqlite3_stmt* stmt = nullptr;
-    check(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), db, file, "prepare " + sql.substr(0, 40));
+    check(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), db, file,
+          "prepare " + sql.substr(0, 40));
     return Statement(stmt, sqlite3_finalize);
 }
 
 // Parameter i (1-based) of `stmt` from a JSON value; objects and arrays as their JSON text.
-template <class Json>
-void bind(sqlite3_stmt* stmt, int i, const Json& v) {
+template <class Json> void bind(sqlite3_stmt* stmt, int i, const Json& v) {
     if (v.is_null()) {
         sqlite3_bind_null(stmt, i);
     } else if (v.is_string()) {

@@ -25,26 +25,32 @@ void add_session_log_options(CLI::App& cmd, SessionLogOptions& o, bool ids) {
         ->group(group);
     cmd.add_flag("--no-db", o.no_db, "Do not record this run in the session log")->group(group);
     if (ids) {
-        cmd.add_option("--subject", o.subject,
-                       "Subject of the session log (default: the BIDS sub- entity or the cohort's {subject})")
+        cmd.add_option(
+               "--subject", o.subject,
+               "Subject of the session log (default: the BIDS sub- entity or the cohort's {subject})")
             ->group(group);
-        cmd.add_option("--session", o.session,
-                       "Session (visit) label of the session log (default: the BIDS ses- entity or the "
-                       "cohort's {session})")
+        cmd.add_option(
+               "--session", o.session,
+               "Session (visit) label of the session log (default: the BIDS ses- entity or the "
+               "cohort's {session})")
             ->group(group);
     }
-    cmd.add_option("--note", o.note, "Operator's note, kept with the session in the log")->group(group);
+    cmd.add_option("--note", o.note, "Operator's note, kept with the session in the log")
+        ->group(group);
     cmd.get_option("--no-db")->excludes(cmd.get_option("--db"));
 }
 
-fs::path session_db_path(const SessionLogOptions& o) { return o.db.empty() ? sessions::default_path() : o.db; }
+fs::path session_db_path(const SessionLogOptions& o) {
+    return o.db.empty() ? sessions::default_path() : o.db;
+}
 
 namespace {
 std::string utc_before(double seconds) {
     const auto now = std::chrono::system_clock::now();
-    const auto start = now - std::chrono::milliseconds(std::isfinite(seconds) && seconds > 0
-                                                            ? static_cast<long long>(seconds * 1000.0)
-                                                            : 0);
+    const auto start =
+        now - std::chrono::milliseconds(std::isfinite(seconds) && seconds > 0
+                                            ? static_cast<long long>(seconds * 1000.0)
+                                            : 0);
     const std::time_t t = std::chrono::system_clock::to_time_t(start);
     std::tm tm{};
     ::gmtime_r(&t, &tm);
@@ -56,12 +62,14 @@ std::string utc_before(double seconds) {
 
 void log_session(const SessionLogOptions& o, const fs::path& folder, const SessionIds& ids,
                  const std::string& command) {
-    if (o.no_db) return;
+    if (o.no_db)
+        return;
     fs::path file;
     try {
         file = session_db_path(o);
         std::ifstream in(folder / "summary.json");
-        if (!in) throw std::runtime_error((folder / "summary.json").string() + ": cannot be read");
+        if (!in)
+            throw std::runtime_error((folder / "summary.json").string() + ": cannot be read");
         const auto summary = nlohmann::ordered_json::parse(in);
         sessions::Session s;
         s.subject = o.subject.empty() ? ids.subject : o.subject;
@@ -78,23 +86,23 @@ void log_session(const SessionLogOptions& o, const fs::path& folder, const Sessi
             s.recorded_at = utc_before(input.value("duration_s", 0.0)); // the capture just ended
         if (summary.contains("protocol")) {
             const auto& p = summary["protocol"];
-            s.protocol = p.is_string() ? p.get<std::string>() : p.is_object() ? p.value("name", "") : "";
+            s.protocol = p.is_string()   ? p.get<std::string>()
+                         : p.is_object() ? p.value("name", "")
+                                         : "";
         }
         s.settings = summary.value("settings", nlohmann::ordered_json::object());
         s.results_path = fs::weakly_canonical(fs::absolute(folder)).string();
         sessions::SessionDb db(file);
         db.record(s, summary);
-        if (s.subject.empty())
-            log_notice(folder.string() + ": recorded in the session log " + file.string() +
-                       " without a subject (give --subject to follow it with `semg history`)");
     } catch (const std::exception& e) {
         const std::string what = e.what();
-        log_warning(fmt::format("{}{}; the results in {} are complete (--db FILE for another log, --no-db for "
-                                "none)",
-                                what.find("session log") == std::string::npos
-                                    ? "session log " + (file.empty() ? std::string("?") : file.string()) + ": "
-                                    : "",
-                                what, folder.string()));
+        log_warning(fmt::format(
+            "{}{}; the results in {} are complete (--db FILE for another log, --no-db for "
+            "none)",
+            what.find("session log") == std::string::npos
+                ? "session log " + (file.empty() ? std::string("?") : file.string()) + ": "
+                : "",
+            what, folder.string()));
         set_exit_code(ExitCode::DeviceIo);
     }
 }

@@ -31,7 +31,7 @@ struct SessionIds {
 
 // Records the result folder `folder` (its summary.json) in the log unless --no-db. `command` is
 // "analyze" or "capture". Never throws: a failure is a warning and exit code 3.
-void log_session(const SessionLogOptions& o, const std::filesystem::path& folder, const SessionIds& ids,
-                 const std::string& command);
+void log_session(const SessionLogOptions& o, const std::filesystem::path& folder,
+                 const SessionIds& ids, const std::string& command);
 
 } // namespace semg::tools

@@ -27,21 +27,23 @@ fs::path fresh_db(const std::string& name) {
 
 // A summary.json with one contraction of `hold_s`, one bilateral pair (left, right) with the given
 // IMF (Hz) and MDF slope (%/s), and the pair's AI (%).
-Json summary_of(double hold_s, double imf_l, double slope_l, double imf_r, double slope_r, double ai) {
+Json summary_of(double hold_s, double imf_l, double slope_l, double imf_r, double slope_r,
+                double ai) {
     const auto channel = [](const std::string& label, double imf, double slope) {
-        return Json{{"label", label},
-                    {"epochs", 20},
-                    {"flagged_epochs", 2},
-                    {"fit_epochs", 18},
-                    {"no_fit_reason", nullptr},
-                    {"mdf",
-                     {{"initial_hz", imf},
-                      {"slope_hz_per_s", slope * imf / 100.0},
-                      {"slope_pct_per_s", slope},
-                      {"r2", 0.8},
-                      {"slope_ci95_hz_per_s", {(slope - 0.1) * imf / 100.0, (slope + 0.1) * imf / 100.0}},
-                      {"slope_ci95_pct_per_s", {slope - 0.1, slope + 0.1}},
-                      {"n", 18}}}};
+        return Json{
+            {"label", label},
+            {"epochs", 20},
+            {"flagged_epochs", 2},
+            {"fit_epochs", 18},
+            {"no_fit_reason", nullptr},
+            {"mdf",
+             {{"initial_hz", imf},
+              {"slope_hz_per_s", slope * imf / 100.0},
+              {"slope_pct_per_s", slope},
+              {"r2", 0.8},
+              {"slope_ci95_hz_per_s", {(slope - 0.1) * imf / 100.0, (slope + 0.1) * imf / 100.0}},
+              {"slope_ci95_pct_per_s", {slope - 0.1, slope + 0.1}},
+              {"n", 18}}}};
     };
     Json con{{"start_s", 5.0},
              {"end_s", 5.0 + hold_s},
@@ -61,21 +63,34 @@ Json summary_of(double hold_s, double imf_l, double slope_l, double imf_r, doubl
                 {"mdf_slope_difference_pct_per_s", slope_l - slope_r},
                 {"mdf_initial_difference_hz", imf_l - imf_r},
                 {"flagged", false}}}}};
-    Json quality_channel{{"label", "ES L5 L"}, {"verdict", "good"}, {"reason", ""}, {"epochs", 30},
-                         {"flags", {{"flatline", {{"count", 0}, {"share", 0.0}}}}}, {"contraction_epochs", 20},
+    Json quality_channel{{"label", "ES L5 L"},
+                         {"verdict", "good"},
+                         {"reason", ""},
+                         {"epochs", 30},
+                         {"flags", {{"flatline", {{"count", 0}, {"share", 0.0}}}}},
+                         {"contraction_epochs", 20},
                          {"excluded_epochs", 2}};
     Json j;
-    j["input"] = {{"path", "/x.bdf"}, {"sha256", "00"}, {"sample_rate_hz", 2048.0}, {"duration_s", hold_s + 10},
+    j["input"] = {{"path", "/x.bdf"},
+                  {"sha256", "00"},
+                  {"sample_rate_hz", 2048.0},
+                  {"duration_s", hold_s + 10},
                   {"channels", {"ES L5 L", "ES L5 R"}}};
     j["settings"] = {{"epoch_s", 1.0}};
-    j["channels"] = Json::array({Json{{"label", "ES L5 L"}, {"side", "left"}, {"muscle", "erector spinae"}, {"level", "L5"}},
-                                 Json{{"label", "ES L5 R"}, {"side", "right"}, {"muscle", "erector spinae"}, {"level", "L5"}}});
+    j["channels"] = Json::array(
+        {Json{
+             {"label", "ES L5 L"}, {"side", "left"}, {"muscle", "erector spinae"}, {"level", "L5"}},
+         Json{{"label", "ES L5 R"},
+              {"side", "right"},
+              {"muscle", "erector spinae"},
+              {"level", "L5"}}});
     j["contractions"] = Json::array({con});
     j["quality"]["channels"] = Json::array({quality_channel});
     return j;
 }
 
-sessions::Session session_of(const std::string& subject, const std::string& label, const std::string& sha) {
+sessions::Session session_of(const std::string& subject, const std::string& label,
+                             const std::string& sha) {
     sessions::Session s;
     s.subject = subject;
     s.session = label;
@@ -103,9 +118,10 @@ TEST(SessionDb, RecordsASessionWithItsFitsPairsAndQuality) {
     const auto row = db.query("SELECT note, protocol, subject FROM sessions;").at(0);
     EXPECT_EQ(row["note"], "left knee taped");
     EXPECT_EQ(row["protocol"], "sorensen");
-    const auto fit = db.query("SELECT hold_s, imf_hz, mdf_slope_pct_per_s, mdf_slope_ci95_low_pct_per_s, side, "
-                              "flagged_share FROM fits ORDER BY rowid;")
-                         .at(0);
+    const auto fit =
+        db.query("SELECT hold_s, imf_hz, mdf_slope_pct_per_s, mdf_slope_ci95_low_pct_per_s, side, "
+                 "flagged_share FROM fits ORDER BY rowid;")
+            .at(0);
     EXPECT_DOUBLE_EQ(fit["hold_s"].get<double>(), 60.0);
     EXPECT_DOUBLE_EQ(fit["imf_hz"].get<double>(), 80.0);
     EXPECT_DOUBLE_EQ(fit["mdf_slope_pct_per_s"].get<double>(), -0.5);
@@ -142,20 +158,23 @@ TEST(SessionDb, AVersion1DatabaseIsMigratedWithItsDataKept) {
         // The first schema, as a build of that version made it, with one session in it.
         sqlite3* raw = nullptr;
         ASSERT_EQ(sqlite3_open(file.c_str(), &raw), SQLITE_OK);
-        const std::string v1 = std::string(sessions::kMigrations.at(0)) +
-                               "PRAGMA user_version=1;"
-                               "INSERT INTO sessions (subject, session, logged_at, command, input_sha256, "
-                               "settings_json) VALUES ('S07', '3', '2026-01-01T00:00:00Z', 'analyze', 'cc', '{}');"
-                               "INSERT INTO fits (session_id, contraction, channel, imf_hz) VALUES (1, 1, 'a', 71.5);";
-        ASSERT_EQ(sqlite3_exec(raw, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+        const std::string v1 =
+            std::string(sessions::kMigrations.at(0)) +
+            "PRAGMA user_version=1;"
+            "INSERT INTO sessions (subject, session, logged_at, command, input_sha256, "
+            "settings_json) VALUES ('S07', '3', '2026-01-01T00:00:00Z', 'analyze', 'cc', '{}');"
+            "INSERT INTO fits (session_id, contraction, channel, imf_hz) VALUES (1, 1, 'a', 71.5);";
+        ASSERT_EQ(sqlite3_exec(raw, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+            << sqlite3_errmsg(raw);
         sqlite3_close(raw);
     }
     sessions::SessionDb db(file);
     EXPECT_EQ(db.schema_version(), sessions::current_schema_version());
     ASSERT_EQ(count(db, "sessions"), 1);
-    const auto row = db.query("SELECT s.subject, s.session, s.note, f.imf_hz FROM sessions s JOIN fits f ON "
-                              "f.session_id = s.id;")
-                         .at(0);
+    const auto row =
+        db.query("SELECT s.subject, s.session, s.note, f.imf_hz FROM sessions s JOIN fits f ON "
+                 "f.session_id = s.id;")
+            .at(0);
     EXPECT_EQ(row["subject"], "S07");
     EXPECT_EQ(row["session"], "3");
     EXPECT_TRUE(row["note"].is_null()) << "a column the old schema did not have";
@@ -171,7 +190,8 @@ TEST(SessionDb, ANewerSchemaOrAFileThatIsNotSqliteIsRefusedNamingTheFile) {
     {
         sqlite3* raw = nullptr;
         ASSERT_EQ(sqlite3_open(newer.c_str(), &raw), SQLITE_OK);
-        ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version=99;", nullptr, nullptr, nullptr), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(raw, "PRAGMA user_version=99;", nullptr, nullptr, nullptr),
+                  SQLITE_OK);
         sqlite3_close(raw);
     }
     try {
@@ -231,7 +251,8 @@ TEST(SessionDb, DefaultPathFollowsSemgDbThenXdgDataHomeThenHome) {
     ::unsetenv("XDG_DATA_HOME");
     ::setenv("HOME", "/home/me", 1);
     EXPECT_EQ(sessions::default_path(), fs::path("/home/me/.local/share/semg/sessions.sqlite"));
-    if (saved_db) ::setenv("SEMG_DB", saved.c_str(), 1);
+    if (saved_db)
+        ::setenv("SEMG_DB", saved.c_str(), 1);
 }
 
 // Known values per visit: the decisions must be those of MDC95 = 1.96·√2·SD·√(1−ICC) computed
@@ -240,23 +261,26 @@ TEST(SessionDb, DefaultPathFollowsSemgDbThenXdgDataHomeThenHome) {
 TEST(History, ChangesAreJudgedAgainstTheMdcComputedByHand) {
     sessions::SessionDb db(fresh_db("history"));
     // visit: IMF L, slope L, IMF R, slope R, AI; visits logged out of order on purpose.
-    const std::vector<std::array<double, 5>> visits = {
-        {80.0, -1.20, 78.0, -1.10, 14.0}, {92.5, -0.60, 79.0, -0.90, 12.0}, {91.0, -0.50, 66.0, -0.20, 5.0},
-        {90.0, -0.40, 67.0, -0.15, 4.0}};
+    const std::vector<std::array<double, 5>> visits = {{80.0, -1.20, 78.0, -1.10, 14.0},
+                                                       {92.5, -0.60, 79.0, -0.90, 12.0},
+                                                       {91.0, -0.50, 66.0, -0.20, 5.0},
+                                                       {90.0, -0.40, 67.0, -0.15, 4.0}};
     for (const std::size_t v : {2u, 0u, 3u, 1u}) {
         const auto& x = visits[v];
         db.record(session_of("S01", "v" + std::to_string(v + 1), "sha" + std::to_string(v)),
                   summary_of(100.0 + 20.0 * static_cast<double>(v), x[0], x[1], x[2], x[3], x[4]));
     }
-    db.record(session_of("S99", "v1", "zz"), summary_of(60.0, 70.0, -0.3, 70.0, -0.3, 0.0)); // another subject
+    db.record(session_of("S99", "v1", "zz"),
+              summary_of(60.0, 70.0, -0.3, 70.0, -0.3, 0.0)); // another subject
     const auto choices = history::parse_choices({"ai=0.8"}, {"ai=4"});
     const auto h = history::build(db, "S01", choices);
     ASSERT_EQ(h.visits.size(), 4u);
-    for (std::size_t v = 0; v < 4; ++v) EXPECT_EQ(h.visits[v].session, "v" + std::to_string(v + 1));
+    for (std::size_t v = 0; v < 4; ++v)
+        EXPECT_EQ(h.visits[v].session, "v" + std::to_string(v + 1));
     ASSERT_EQ(h.sites.size(), 2u);
     ASSERT_EQ(h.pairs.size(), 1u);
 
-    const double mdc_imf = 1.96 * std::sqrt(2.0) * 7.5 * std::sqrt(1.0 - 0.72);   // 11.00 Hz
+    const double mdc_imf = 1.96 * std::sqrt(2.0) * 7.5 * std::sqrt(1.0 - 0.72);    // 11.00 Hz
     const double mdc_slope = 1.96 * std::sqrt(2.0) * 0.25 * std::sqrt(1.0 - 0.46); // 0.509 %/s
     const double mdc_ai = 1.96 * std::sqrt(2.0) * 4.0 * std::sqrt(1.0 - 0.8);      // 4.96 %
     EXPECT_NEAR(h.reliability.at(history::Measure::Imf).mdc95(), mdc_imf, 1e-12);
@@ -268,29 +292,36 @@ TEST(History, ChangesAreJudgedAgainstTheMdcComputedByHand) {
         for (std::size_t side = 0; side < 2; ++side) {
             const double imf_change = visits[v][2 * side] - visits[v - 1][2 * side];
             const double slope_change = visits[v][2 * side + 1] - visits[v - 1][2 * side + 1];
-            EXPECT_EQ(h.sites[side].imf_hz[v].exceeds_mdc, std::abs(imf_change) > mdc_imf) << v << side;
-            EXPECT_EQ(h.sites[side].slope_pct_per_s[v].exceeds_mdc, std::abs(slope_change) > mdc_slope) << v << side;
+            EXPECT_EQ(h.sites[side].imf_hz[v].exceeds_mdc, std::abs(imf_change) > mdc_imf)
+                << v << side;
+            EXPECT_EQ(h.sites[side].slope_pct_per_s[v].exceeds_mdc,
+                      std::abs(slope_change) > mdc_slope)
+                << v << side;
             EXPECT_NEAR(h.sites[side].slope_pct_per_s[v].change, slope_change, 1e-12);
         }
-        EXPECT_EQ(h.pairs[0].ai_pct[v].exceeds_mdc, std::abs(visits[v][4] - visits[v - 1][4]) > mdc_ai) << v;
+        EXPECT_EQ(h.pairs[0].ai_pct[v].exceeds_mdc,
+                  std::abs(visits[v][4] - visits[v - 1][4]) > mdc_ai)
+            << v;
         EXPECT_FALSE(h.visits[v].hold_s.exceeds_mdc.has_value());
         EXPECT_DOUBLE_EQ(h.visits[v].hold_s.change, 20.0);
     }
     // The values chosen put decisions on both sides (so the test can fail either way).
-    EXPECT_EQ(h.sites[0].imf_hz[1].exceeds_mdc, true);   // +12.5 Hz > 11.0
-    EXPECT_EQ(h.sites[1].imf_hz[2].exceeds_mdc, true);   // -13 Hz
+    EXPECT_EQ(h.sites[0].imf_hz[1].exceeds_mdc, true);           // +12.5 Hz > 11.0
+    EXPECT_EQ(h.sites[1].imf_hz[2].exceeds_mdc, true);           // -13 Hz
     EXPECT_EQ(h.sites[0].slope_pct_per_s[1].exceeds_mdc, true);  // +0.60 > 0.509
     EXPECT_EQ(h.sites[0].slope_pct_per_s[2].exceeds_mdc, false); // +0.10
-    EXPECT_EQ(h.pairs[0].ai_pct[2].exceeds_mdc, true);   // -7 % > 4.96
-    EXPECT_EQ(h.pairs[0].ai_pct[1].exceeds_mdc, false);  // -2 %
-    EXPECT_GT(history::trend_per_visit(h.sites[0].slope_pct_per_s), 0.0) << "less fatigue visit by visit";
+    EXPECT_EQ(h.pairs[0].ai_pct[2].exceeds_mdc, true);           // -7 % > 4.96
+    EXPECT_EQ(h.pairs[0].ai_pct[1].exceeds_mdc, false);          // -2 %
+    EXPECT_GT(history::trend_per_visit(h.sites[0].slope_pct_per_s), 0.0)
+        << "less fatigue visit by visit";
     EXPECT_LT(history::trend_per_visit(h.pairs[0].ai_pct), 0.0) << "toward balance";
 
     // history.csv: the header, and one row per visit, site and side plus one per pair.
     const std::string csv = history::to_csv(h);
     EXPECT_EQ(csv.substr(0, csv.find('\n')), [] {
         std::string header;
-        for (const auto& c : history::kCsvColumns) header += (header.empty() ? "" : ",") + c;
+        for (const auto& c : history::kCsvColumns)
+            header += (header.empty() ? "" : ",") + c;
         return header;
     }());
     EXPECT_EQ(static_cast<std::size_t>(std::count(csv.begin(), csv.end(), '\n')), 1 + 4 * 3);
@@ -307,7 +338,8 @@ TEST(History, PooledSdNeedsThreeSubjectsAndBadChoicesAreNamed) {
     db.record(session_of("P1", "2", "again"), summary_of(60.0, 80, -0.5, 80, -0.5, 0));
     const auto h = history::build(db, "P1", {});
     EXPECT_NEAR(h.reliability.at(history::Measure::Hold).sd, 30.0, 1e-9);
-    EXPECT_NEAR(h.reliability.at(history::Measure::Hold).mdc95(), 1.96 * std::sqrt(2.0) * 30.0 * std::sqrt(0.05), 1e-9);
+    EXPECT_NEAR(h.reliability.at(history::Measure::Hold).mdc95(),
+                1.96 * std::sqrt(2.0) * 30.0 * std::sqrt(0.05), 1e-9);
     EXPECT_THROW(history::build(db, "nobody", {}), std::invalid_argument);
     EXPECT_THROW(history::parse_choices({"1.2"}, {}), std::invalid_argument);
     EXPECT_THROW(history::parse_choices({"speed=0.5"}, {}), std::invalid_argument);
