@@ -253,14 +253,18 @@ double trend_per_visit(const std::vector<Point>& points) {
     return (dn * sxy - sx * sy) / (dn * sxx - sx * sx);
 }
 
-History build(const sessions::SessionDb& db, const std::string& subject, const Choices& choices) {
+History build(const sessions::SessionDb& db, const std::string& subject, const Choices& choices,
+              const std::string& task) {
     History h;
     h.subject = subject;
     h.database = db.file().string();
     const auto records =
         db.query("SELECT id, session, task, protocol, note, recorded_at, logged_at, input_path, "
-                 "command FROM sessions WHERE subject = ? ORDER BY id;",
-                 {subject});
+                 "command FROM sessions WHERE subject = ? AND (? = '' OR task = ?) ORDER BY id;",
+                 {subject, task, task});
+    if (records.empty() && !task.empty())
+        throw std::invalid_argument("subject '" + subject + "' has no session of task '" + task + "' in " +
+                                    db.file().string());
     if (records.empty()) {
         std::string known;
         const auto subjects =

@@ -85,8 +85,10 @@ struct History {
 
 // The subject's visits: the latest record of each session label (every record for an empty
 // label), ordered by the recording's date, then the session label (numbers by value), then the
-// order they were logged. Throws std::invalid_argument when the subject has no session in the log.
-History build(const sessions::SessionDb& db, const std::string& subject, const Choices& choices);
+// order they were logged. With `task`, only the sessions of that task (a visit with a Sørensen
+// hold and MVC trials is two records). Throws std::invalid_argument when none is in the log.
+History build(const sessions::SessionDb& db, const std::string& subject, const Choices& choices,
+              const std::string& task = {});
 
 // Least-squares slope of the values over the visit number (change per visit); NaN with fewer
 // than two values.

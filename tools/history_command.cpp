@@ -18,6 +18,7 @@ namespace semg::tools {
 namespace {
 struct HistoryOptions {
     std::string subject;
+    std::string task;
     std::filesystem::path db;
     std::filesystem::path out;
     std::vector<std::string> icc, sd;
@@ -44,7 +45,7 @@ void history(const HistoryOptions& o) {
         throw std::runtime_error(what);
     }
     const pipeline::sessions::SessionDb db(file);
-    const auto hist = h::build(db, o.subject, choices);
+    const auto hist = h::build(db, o.subject, choices, o.task);
     const fs::path out = o.out.empty() ? fs::path("history-" + o.subject) : o.out;
     fs::create_directories(out);
     pipeline::write_file_atomically(out / "history.csv", h::to_csv(hist));
@@ -67,6 +68,7 @@ void register_history(CLI::App& app) {
     cmd->add_option("--db", o->db,
                     "Session log (default: $SEMG_DB, else $XDG_DATA_HOME/semg/sessions.sqlite or "
                     "~/.local/share/semg/sessions.sqlite)");
+    cmd->add_option("--task", o->task, "Only the sessions of this task (BIDS task-, the cohort's {task})");
     cmd->add_option("--out", o->out,
                     "Folder for history.html and history.csv (default: history-SUBJECT)");
     cmd->add_option(

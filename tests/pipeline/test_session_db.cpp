@@ -352,5 +352,23 @@ TEST(History, PooledSdNeedsThreeSubjectsAndBadChoicesAreNamed) {
     EXPECT_DOUBLE_EQ(*c.sd.at(history::Measure::Slope), 0.3);
 }
 
+TEST(History, TaskKeepsTheSessionsOfOneTask) {
+    sessions::SessionDb db(fresh_db("task"));
+    auto hold = session_of("S05", "1", "h1");
+    hold.task = "sorensen";
+    auto mvc = session_of("S05", "1", "m1");
+    mvc.task = "mvc";
+    db.record(hold, summary_of(90.0, 80.0, -0.5, 78.0, -0.3, 12.0));
+    db.record(mvc, summary_of(5.0, 95.0, 0.0, 93.0, 0.0, 2.0));
+    const auto all = history::build(db, "S05", {});
+    ASSERT_EQ(all.visits.size(), 1u) << "one visit: the latest record of session 1";
+    EXPECT_EQ(all.visits[0].task, "mvc");
+    const auto sorensen = history::build(db, "S05", {}, "sorensen");
+    ASSERT_EQ(sorensen.visits.size(), 1u);
+    EXPECT_EQ(sorensen.visits[0].task, "sorensen");
+    EXPECT_DOUBLE_EQ(sorensen.visits[0].hold_s.value, 90.0);
+    EXPECT_THROW(history::build(db, "S05", {}, "walk"), std::invalid_argument);
+}
+
 } // namespace
 } // namespace semg::pipeline

@@ -343,5 +343,28 @@ TEST(HistoryCli, ACaptureAndAnalysesWritingAtOnceLeaveAnIntactLog) {
     EXPECT_GE(fits.at(0)["n"].get<std::int64_t>(), 2) << "the capture's fits are in the log";
 }
 
+// Ctrl-C is a clean stop too: report.html in the capture's folder and its session in the log.
+TEST(HistoryCli, ACaptureStoppedWithCtrlCIsInTheLog) {
+    SEMG_REQUIRE_SOCAT();
+    const auto dir = fresh_dir("sigint");
+    const fs::path db = dir / "sessions.sqlite";
+    test::SocatPair pair(dir);
+    const std::string semg = SEMG_EXE;
+    Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "ascii", "--fs", "1000",
+                      "--hold-s", "60", "--rest-s", "1", "--pairs", "1"},
+                     dir / "simulate.log");
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii", "--fs", "1000",
+                     "--channel-count", "2", "--out", (dir / "live").string(), "--live", "none", "--db",
+                     db.string(), "--subject", "K2"},
+                    dir / "capture.log");
+    std::this_thread::sleep_for(2500ms);
+    capture.signal(SIGINT);
+    ASSERT_EQ(capture.wait(10s), 0) << capture.output();
+    simulate.signal(SIGTERM);
+    simulate.wait(5s);
+    EXPECT_TRUE(fs::exists(dir / "live" / "report.html")) << capture.output();
+    EXPECT_EQ(sessions_in(db, "subject = 'K2' AND command = 'capture'"), 1) << capture.output();
+}
+
 } // namespace
 } // namespace semg
