@@ -114,6 +114,8 @@ TEST(HistoryCli, FourVisitsGiveTheTrendAndTheMdcDecisionsOfAHandComputation) {
             ++decided;
             continue;
         }
+        EXPECT_NEAR(std::stod(cell(r, "mdc95_imf_hz")), mdc_imf, 1e-9);
+        EXPECT_NEAR(std::stod(cell(r, "mdc95_mdf_slope_pct_per_s")), mdc_slope, 1e-12);
         const std::size_t c = r.at("side") == "left" ? 0 : 1;
         ASSERT_EQ(now["channels"][c]["side"], r.at("side"));
         const auto& mdf = now["channels"][c]["mdf"];
