@@ -84,12 +84,13 @@ void log_session(const SessionLogOptions& o, const fs::path& folder, const Sessi
             s.recorded_at = input["start_time"].get<std::string>();
         else if (command == "capture")
             s.recorded_at = utc_before(input.value("duration_s", 0.0)); // the capture just ended
-        if (summary.contains("protocol")) {
-            const auto& p = summary["protocol"];
-            s.protocol = p.is_string()   ? p.get<std::string>()
-                         : p.is_object() ? p.value("name", "")
-                                         : "";
-        }
+        // The test protocol where the summary states one; a capture's device protocol otherwise.
+        if (summary.contains("protocol") && summary["protocol"].is_string())
+            s.protocol = summary["protocol"].get<std::string>();
+        else if (summary.contains("acquisition") && summary["acquisition"].is_object() &&
+                 summary["acquisition"].contains("protocol") &&
+                 summary["acquisition"]["protocol"].is_string())
+            s.protocol = summary["acquisition"]["protocol"].get<std::string>();
         s.settings = summary.value("settings", nlohmann::ordered_json::object());
         s.results_path = fs::weakly_canonical(fs::absolute(folder)).string();
         sessions::SessionDb db(file);

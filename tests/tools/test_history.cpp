@@ -331,11 +331,12 @@ TEST(HistoryCli, ACaptureAndAnalysesWritingAtOnceLeaveAnIntactLog) {
     EXPECT_EQ(sessions_in(db, "subject LIKE 'C%' AND command = 'analyze'"), 6)
         << "reruns replace, never duplicate";
     const auto k1 = log.query(
-        "SELECT session, note, command, results_path FROM sessions WHERE subject = 'K1';");
+        "SELECT session, note, command, protocol, results_path FROM sessions WHERE subject = 'K1';");
     ASSERT_EQ(k1.size(), 1u);
     EXPECT_EQ(k1[0]["session"], "2");
     EXPECT_EQ(k1[0]["note"], "bench test");
     EXPECT_EQ(k1[0]["command"], "capture");
+    EXPECT_EQ(k1[0]["protocol"], "ascii");
     EXPECT_EQ(fs::path(k1[0]["results_path"].get<std::string>()),
               fs::weakly_canonical(dir / "live"));
     EXPECT_TRUE(fs::exists(dir / "live" / "report.html")) << capture.output();
@@ -352,12 +353,12 @@ TEST(HistoryCli, ACaptureStoppedWithCtrlCIsInTheLog) {
     const fs::path db = dir / "sessions.sqlite";
     test::SocatPair pair(dir);
     const std::string semg = SEMG_EXE;
-    Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "ascii", "--fs", "1000",
-                      "--hold-s", "60", "--rest-s", "1", "--pairs", "1"},
+    Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "ascii",
+                      "--fs", "1000", "--hold-s", "60", "--rest-s", "1", "--pairs", "1"},
                      dir / "simulate.log");
-    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii", "--fs", "1000",
-                     "--channel-count", "2", "--out", (dir / "live").string(), "--live", "none", "--db",
-                     db.string(), "--subject", "K2"},
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii", "--fs",
+                     "1000", "--channel-count", "2", "--out", (dir / "live").string(), "--live",
+                     "none", "--db", db.string(), "--subject", "K2"},
                     dir / "capture.log");
     std::this_thread::sleep_for(2500ms);
     capture.signal(SIGINT);
