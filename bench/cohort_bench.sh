@@ -13,6 +13,8 @@ set -euo pipefail
 build="${1:?usage: $0 BUILD_DIR [N] [WORK]}"
 n="${2:-120}"
 work="${3:-$build/cohort-bench}"
+# The session log (docs/history.md) of the benchmark runs: beside its results.
+export SEMG_DB="$work/sessions.sqlite"
 semg="$build/tools/semg"
 data="$work/data-$n"
 if [ ! -f "$data/complete" ]; then

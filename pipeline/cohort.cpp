@@ -2,6 +2,7 @@
 
 #include "pipeline/output_dir.hpp"
 #include "pipeline/results.hpp"
+#include "pipeline/sqlite_util.hpp"
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -156,25 +157,15 @@ std::string csv_text(const Table& t) {
     return out;
 }
 
-struct Sqlite {
-    sqlite3* db = nullptr;
-    ~Sqlite() { sqlite3_close(db); }
-};
-
-void check(int rc, sqlite3* db, const fs::path& file, const std::string& what) {
-    if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        throw std::runtime_error(file.string() + ": " + what + ": " + sqlite3_errmsg(db));
-}
-
 // The tables into a fresh database beside `file`, renamed into place when complete.
 void write_sqlite(const fs::path& file, const std::vector<const Table*>& tables) {
     const fs::path temp = file.string() + ".tmp-" + std::to_string(::getpid());
     fs::remove(temp);
     try {
-        Sqlite s;
-        check(sqlite3_open_v2(temp.c_str(), &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), s.db, temp,
+        sqlite::Handle s;
+        sqlite::check(sqlite3_open_v2(temp.c_str(), &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), s.db, temp,
               "open");
-        check(sqlite3_exec(s.db, "PRAGMA journal_mode=OFF; BEGIN;", nullptr, nullptr, nullptr), s.db, temp, "begin");
+        sqlite::check(sqlite3_exec(s.db, "PRAGMA journal_mode=OFF; BEGIN;", nullptr, nullptr, nullptr), s.db, temp, "begin");
         for (const Table* t : tables) {
             std::string create = "CREATE TABLE \"" + t->name + "\" (";
             std::string insert = "INSERT INTO \"" + t->name + "\" VALUES (";
@@ -184,29 +175,18 @@ void write_sqlite(const fs::path& file, const std::vector<const Table*>& tables)
                           (col.type == Type::Text ? "TEXT" : col.type == Type::Integer ? "INTEGER" : "REAL");
                 insert += c ? ", ?" : "?";
             }
-            check(sqlite3_exec(s.db, (create + ");").c_str(), nullptr, nullptr, nullptr), s.db, temp, "create " + t->name);
+            sqlite::check(sqlite3_exec(s.db, (create + ");").c_str(), nullptr, nullptr, nullptr), s.db, temp, "create " + t->name);
             sqlite3_stmt* stmt = nullptr;
-            check(sqlite3_prepare_v2(s.db, (insert + ");").c_str(), -1, &stmt, nullptr), s.db, temp, "prepare");
+            sqlite::check(sqlite3_prepare_v2(s.db, (insert + ");").c_str(), -1, &stmt, nullptr), s.db, temp, "prepare");
             const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
             for (const auto& row : t->rows) {
                 sqlite3_reset(stmt);
-                for (std::size_t c = 0; c < row.size(); ++c) {
-                    const int i = static_cast<int>(c) + 1;
-                    const Json& v = row[c];
-                    if (v.is_null()) sqlite3_bind_null(stmt, i);
-                    else if (v.is_string()) {
-                        const auto& text = v.get_ref<const std::string&>();
-                        sqlite3_bind_text(stmt, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-                    } else if (v.is_boolean()) sqlite3_bind_int(stmt, i, v.get<bool>() ? 1 : 0);
-                    else if (v.is_number_integer() || v.is_number_unsigned())
-                        sqlite3_bind_int64(stmt, i, v.get<sqlite3_int64>());
-                    else sqlite3_bind_double(stmt, i, v.get<double>());
-                }
-                check(sqlite3_step(stmt), s.db, temp, "insert into " + t->name);
+                for (std::size_t c = 0; c < row.size(); ++c) sqlite::bind(stmt, static_cast<int>(c) + 1, row[c]);
+                sqlite::check(sqlite3_step(stmt), s.db, temp, "insert into " + t->name);
             }
         }
-        check(sqlite3_exec(s.db, "COMMIT;", nullptr, nullptr, nullptr), s.db, temp, "commit");
-        check(sqlite3_close(s.db), s.db, temp, "close");
+        sqlite::check(sqlite3_exec(s.db, "COMMIT;", nullptr, nullptr, nullptr), s.db, temp, "commit");
+        sqlite::check(sqlite3_close(s.db), s.db, temp, "close");
         s.db = nullptr;
         fs::rename(temp, file);
     } catch (...) {

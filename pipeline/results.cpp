@@ -185,6 +185,9 @@ nlohmann::ordered_json input_json(const InputFacts& input, const AnalysisResult&
                              {"sample_rate_hz", result.sample_rate_hz}};
     if (result.frames > 0) j["duration_s"] = result.duration_s;
     j["channels"] = result.labels;
+    // The recording's date as its header states it (the session log's visit date); absent where
+    // the format has none.
+    if (input.info.start_time) j["start_time"] = *input.info.start_time;
     return j;
 }
 

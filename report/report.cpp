@@ -682,4 +682,32 @@ fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
     return pdf;
 }
 
+std::string render_history_html(const json& data) {
+    const std::map<std::string_view, std::string> parts{
+        {"title", html_escape("semg history: " + data.value("subject", std::string()))},
+        {"uplot_css", inline_safe(assets::uplot_css(), "style")},
+        {"history_css", inline_safe(assets::history_css(), "style")},
+        {"data", json_for_script(data)},
+        {"uplot_js", inline_safe(assets::uplot_js(), "script")},
+        {"history_js", inline_safe(assets::history_js(), "script")},
+        {"uplot_license", html_comment(assets::uplot_license())},
+    };
+    const std::string_view page = assets::history_template();
+    std::string out;
+    std::size_t at = 0;
+    while (true) {
+        const auto open = page.find("{{", at);
+        if (open == std::string_view::npos) break;
+        const auto close = page.find("}}", open);
+        if (close == std::string_view::npos) throw std::logic_error("history template: unclosed {{");
+        const auto part = parts.find(page.substr(open + 2, close - open - 2));
+        if (part == parts.end()) throw std::logic_error("history template: unknown placeholder");
+        out.append(page.substr(at, open - at));
+        out.append(part->second);
+        at = close + 2;
+    }
+    out.append(page.substr(at));
+    return out;
+}
+
 } // namespace semg::report

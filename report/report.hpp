@@ -53,4 +53,8 @@ std::filesystem::path require_chromium();
 // report.html, no Chromium) or what Chromium said, and after `timeout_s`. Returns the path.
 std::filesystem::path print_report_pdf(const std::filesystem::path& result_dir, double timeout_s = 120.0);
 
+// history.html of `semg history` (docs/history.md): the same chart library, its own template,
+// script and style (report/web/history.*), the data of pipeline::history::to_json embedded.
+std::string render_history_html(const nlohmann::ordered_json& data);
+
 } // namespace semg::report

@@ -12,6 +12,7 @@
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
 #include "tools/fatigue_table.hpp"
+#include "tools/session_log.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ struct AnalyzeOptions {
     bool force = false;
     bool list = false;
     bool pdf = false; // report.pdf beside report.html
+    SessionLogOptions log; // --db, --no-db, --subject, --session, --note
 };
 
 // Every file `semg analyze` writes into a result folder (OutputDir refuses to open another);
@@ -556,6 +558,8 @@ void run_cohort(const AnalyzeOptions& o, const pipeline::AnalysisSettings& setti
             std::cerr << "semg: error: " << e.what() << '\n';
             set_exit_code(ExitCode::InputFailed);
         }
+        if (outcome != RunProgress::Outcome::Failed)
+            log_session(o.log, job.folder, {m.ids.subject, m.ids.session, m.ids.task}, "analyze");
         if (outcome != RunProgress::Outcome::Skipped) {
             try {
                 cohort::write_marker(plan.results, m);
@@ -591,6 +595,13 @@ void run_cohort(const AnalyzeOptions& o, const pipeline::AnalysisSettings& setti
     });
 }
 
+// A file's ids for the session log: a BIDS recording's entities (--subject/--session override).
+SessionIds session_ids(const Job& job) {
+    if (!job.recording) return {};
+    const auto& n = job.recording->name;
+    return {n.entity("sub").value_or(""), n.entity("ses").value_or(""), n.entity("task").value_or("")};
+}
+
 // Files given one by one: on `--jobs` workers, each one's table printed in the order given.
 void run_files(const AnalyzeOptions& o, const pipeline::AnalysisSettings& settings, const std::vector<Job>& jobs) {
     const unsigned threads = worker_count(o);
@@ -604,6 +615,7 @@ void run_files(const AnalyzeOptions& o, const pipeline::AnalysisSettings& settin
             analyze_one(jobs[i].input, jobs[i].folder, o, settings, jobs[i].recording, text,
                         threads == 1 || jobs.size() == 1);
         });
+        if (ok[i]) log_session(o.log, jobs[i].folder, session_ids(jobs[i]), "analyze");
         const std::lock_guard lock(out_mutex);
         texts[i] = text.str();
         while (printed < texts.size() && texts[printed]) std::cout << *texts[printed++] << std::flush;
@@ -675,6 +687,7 @@ void register_analyze(CLI::App& app) {
                   "Also print report.html to report.pdf through headless Chromium ($CHROMIUM, else "
                   "chromium on PATH)");
     cmd->add_flag("-q,--quiet", o->quiet, "No table on stdout; warnings and errors only on stderr");
+    add_session_log_options(*cmd, o->log, true);
     const std::string cohort_group = "Cohorts: a folder, a BIDS dataset or @manifest.tsv (docs/cohort.md)";
     cmd->add_option("-j,--jobs", o->jobs, "Recordings analysed at once, one thread each (default: every core)")
         ->check(CLI::Range(1u, 1024u))

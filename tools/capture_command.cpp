@@ -15,6 +15,7 @@
 #include "tools/cli_util.hpp"
 #include "tools/commands.hpp"
 #include "tools/fatigue_table.hpp"
+#include "tools/session_log.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -58,7 +59,8 @@ struct CaptureOptions {
     AnalysisOptions analysis;
     // BIDS-EMG (docs/bids.md): the raw recording goes into the dataset with its sidecars.
     std::filesystem::path bids_root;
-    std::string subject, session, task, run;
+    std::string subject, session, task, run; // subject and session also name the session log's
+    SessionLogOptions log;                   // --db, --no-db, --note
     std::string bids_reference = "not stated at capture (semg capture --bids-reference)";
     std::string bids_placement =
         "not stated at capture (semg capture --bids-placement); sites as the channel labels "
@@ -303,8 +305,9 @@ void capture(CaptureOptions o) {
             bids_raw = o.bids_root / folder / (stem + "_emg.bdf");
             if (o.out.empty())
                 o.out = o.bids_root / "derivatives" / "semg" / folder / (stem + "_desc-fatigue");
-        } else if (!o.subject.empty() || !o.session.empty() || !o.task.empty() || !o.run.empty()) {
-            throw std::invalid_argument("--subject, --session, --task and --run need --bids-root");
+        } else if (!o.task.empty() || !o.run.empty()) {
+            throw std::invalid_argument("--task and --run need --bids-root (--subject and --session "
+                                        "alone name the session log's subject and visit)");
         }
         if (o.out.empty())
             o.out = default_out_dir();
@@ -405,6 +408,7 @@ void capture(CaptureOptions o) {
     } catch (const std::exception& e) {
         log_warning(std::string("report.html not written: ") + e.what());
     }
+    log_session(o.log, o.out, {o.subject, o.session, o.task}, "capture");
     if (!o.quiet) {
         std::cout << fmt::format("captured {} from {} (stop: {})\n", counts, r.port, r.stop_reason);
         std::cout << fmt::format(
@@ -555,8 +559,12 @@ void register_capture(CLI::App& app) {
                     "sub-S/[ses-X/]emg/sub-S_[ses-X_]task-T[_run-N]_emg.bdf with its _emg.json and "
                     "_channels.tsv, and dataset_description.json and participants.tsv where absent; "
                     "results go to DIR/derivatives/semg/... unless --out (docs/bids.md)");
-    cmd->add_option("--subject", o->subject, "--bids-root: subject label (letters and digits)");
-    cmd->add_option("--session", o->session, "--bids-root: session label (optional)");
+    cmd->add_option("--subject", o->subject,
+                    "Subject label: of the session log, and with --bids-root of the dataset (letters "
+                    "and digits)");
+    cmd->add_option("--session", o->session,
+                    "Session (visit) label: of the session log, and with --bids-root of the dataset "
+                    "(optional)");
     cmd->add_option("--task", o->task, "--bids-root: task label, also the sidecar's TaskName");
     cmd->add_option("--run", o->run, "--bids-root: run index (optional)");
     cmd->add_option("--bids-reference", o->bids_reference,
@@ -566,6 +574,7 @@ void register_capture(CLI::App& app) {
                     "\"SENIAM, by palpation\")");
     cmd->add_flag("-q,--quiet", o->quiet,
                   "No live view and no summary on stdout; warnings and errors only on stderr");
+    add_session_log_options(*cmd, o->log, false);
     cmd->add_option(
         "--recover", o->recover,
         "Make the raw.bdf of a killed capture readable (sets its record count from the file size) "

@@ -20,6 +20,8 @@ fi
 before=$(realpath "$1")
 after=$(realpath "$2")
 work=${3:-$(mktemp -d /tmp/semg-identical.XXXXXX)}
+# The session log of the newer build goes here, not into ~/.local/share (docs/history.md).
+export SEMG_DB="$work/sessions.sqlite"
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$work"
 

@@ -37,6 +37,7 @@ void register_commands(CLI::App& app) {
     register_report(app);
     register_info(app);
     register_merge(app);
+    register_history(app);
 }
 
 bool run_command(const std::function<void()>& body, ExitCode on_error) {

@@ -19,6 +19,7 @@ void register_capture(CLI::App& app);
 void register_report(CLI::App& app);
 void register_info(CLI::App& app);
 void register_merge(CLI::App& app);
+void register_history(CLI::App& app);
 
 // A command line that cannot be run as given (exit 2), found after CLI11's parse: a value out
 // of range, options that do not go together.
