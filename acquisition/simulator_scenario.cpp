@@ -108,7 +108,7 @@ const Section<Scenario>& root_section() {
     static const Section<Scenario> section{
         "",
         {{"seed", &Scenario::seed, "", "random seed: the same seed gives the same samples"},
-         {"sample_rate_hz", &Scenario::sample_rate_hz, "Hz", "sample rate", above(0.0)},
+         {"sample_rate_hz", &Scenario::sample_rate_hz, "Hz", "sample rate (what `semg analyze` takes)", within(100.0, 100000.0)},
          {"pairs",
           SetCount<Scenario>{[](Scenario& s, std::size_t n) { s.pairs = default_pairs(n); },
                              [](const Scenario& s) { return s.pairs.size(); }},

@@ -717,6 +717,8 @@ TEST(SimulateCommand, FailsCleanlyWithoutLeavingFiles) {
         EXPECT_TRUE(fs::is_empty(dir)) << args;
     };
     expect_failure((dir / "x.bdf").string() + " --fs 2048.5", "whole-number sample rate");
+    // A rate the analysis cannot take is refused at once, not simulated for hours (1e12 Hz).
+    expect_failure((dir / "x.bdf").string() + " --fs 1e12 --hold-s 10", "sample_rate_hz must be in");
     expect_failure((dir / "x.wav").string(), "unknown output type");
     expect_failure((dir / "x.bdf").string() + " --clip 'ES L9 L:3'", "no channel 'ES L9 L'");
     expect_failure((dir / "x.bdf").string() + " --flatline 3", "expected CH:T");
