@@ -35,14 +35,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::string_view to_string(Side side) noexcept {
     switch (side) {
-    case Side::Left:
-        return "left";
-    case Side::Right:
-        return "right";
-    case Side::Midline:
-        return "midline";
-    case Side::Unknown:
-        break;
+    case Side::Left: return "left";
+    case Side::Right: return "right";
+    case Side::Midline: return "midline";
+    case Side::Unknown: break;
     }
     return "unknown";
 }
@@ -65,14 +61,10 @@ std::optional<Side> side_from_name(std::string_view key) noexcept {
 
 std::optional<int> level_ordinal(char region, int number) noexcept {
     switch (std::toupper(static_cast<unsigned char>(region))) {
-    case 'T':
-        return number >= 1 && number <= 12 ? std::optional(number - 1) : std::nullopt;
-    case 'L':
-        return number >= 1 && number <= 5 ? std::optional(11 + number) : std::nullopt;
-    case 'S':
-        return number == 1 ? std::optional(17) : std::nullopt;
-    default:
-        return std::nullopt;
+    case 'T': return number >= 1 && number <= 12 ? std::optional(number - 1) : std::nullopt;
+    case 'L': return number >= 1 && number <= 5 ? std::optional(11 + number) : std::nullopt;
+    case 'S': return number == 1 ? std::optional(17) : std::nullopt;
+    default: return std::nullopt;
     }
 }
 

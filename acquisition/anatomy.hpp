@@ -37,10 +37,16 @@ struct SideWord {
     std::string_view word;
     Side side;
 };
-inline constexpr auto side_label_words = std::to_array<SideWord>(
-    {{"l", Side::Left}, {"left", Side::Left}, {"lt", Side::Left}, {"sin", Side::Left},
-     {"sx", Side::Left}, {"r", Side::Right}, {"right", Side::Right}, {"rt", Side::Right},
-     {"dx", Side::Right}, {"dex", Side::Right}});
+inline constexpr auto side_label_words = std::to_array<SideWord>({{"l", Side::Left},
+                                                                  {"left", Side::Left},
+                                                                  {"lt", Side::Left},
+                                                                  {"sin", Side::Left},
+                                                                  {"sx", Side::Left},
+                                                                  {"r", Side::Right},
+                                                                  {"right", Side::Right},
+                                                                  {"rt", Side::Right},
+                                                                  {"dx", Side::Right},
+                                                                  {"dex", Side::Right}});
 
 // ---- Vertebral levels -------------------------------------------------------------------------
 // One ordinal per level, T1..T12 = 0..11, L1..L5 = 12..16, S1 = 17, so that a range can be
@@ -72,11 +78,11 @@ struct Muscle {
     std::string_view name;         // for people, in the simulator's truth file
     std::string_view abbreviation; // in the simulator's labels "ES L4 L"
 };
-inline constexpr auto paraspinal_muscles = std::to_array<Muscle>(
-    {{"erector_spinae", "erector spinae", "ES"},
-     {"longissimus", "longissimus", "LT"},
-     {"iliocostalis", "iliocostalis", "IL"},
-     {"multifidus", "multifidus", "MF"}});
+inline constexpr auto paraspinal_muscles =
+    std::to_array<Muscle>({{"erector_spinae", "erector spinae", "ES"},
+                           {"longissimus", "longissimus", "LT"},
+                           {"iliocostalis", "iliocostalis", "IL"},
+                           {"multifidus", "multifidus", "MF"}});
 
 // Spellings of a paraspinal muscle in a montage file or a muscle field: lower case, words joined
 // by '_' (see muscle_key).

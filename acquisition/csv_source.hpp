@@ -71,14 +71,14 @@ private:
     double parse_field(std::string_view field, std::size_t column) const;
     // The first pass: every row parsed and checked, rate fitted, columns measured, rows counted.
     void scan(const Options& options);
-    [[noreturn]] void fail(const std::string& what) const; // at line_number_
+    [[noreturn]] void fail(const std::string& what) const;                      // at line_number_
     [[noreturn]] void fail_at(std::size_t line, const std::string& what) const; // 0: the whole file
 
     std::filesystem::path path_;
     LineReader lines_;
     std::uint64_t data_offset_ = 0; // the first line after the header
     char separator_ = ',';
-    bool decimal_comma_ = false;              // allowed: the delimiter is not a comma
+    bool decimal_comma_ = false;             // allowed: the delimiter is not a comma
     mutable bool saw_decimal_comma_ = false; // for the notice
     bool has_time_ = false;
     double time_unit_s_ = 1.0; // seconds per unit of the time column

@@ -10,12 +10,12 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <mutex>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -28,10 +28,10 @@ std::string fmt_subsecond(long long units_100ns) {
     char text[32];
     std::snprintf(text, sizeof text, ".%07lld", units_100ns);
     std::string out = text;
-    while (out.back() == '0') out.pop_back();
+    while (out.back() == '0')
+        out.pop_back();
     return out;
 }
-
 
 std::string open_error(int code) {
     switch (code) {
@@ -60,11 +60,12 @@ std::string trim(std::string s) {
 
 // µV per physical unit, or nullopt when the dimension is not a voltage.
 std::optional<double> microvolts_per(const std::string& dimension) {
-    static const std::map<std::string, double> factors{
-        {"uV", 1.0},   {"µV", 1.0}, {"UV", 1.0},  {"microV", 1.0}, {"mV", 1e3},
-        {"MV", 1e3},   {"V", 1e6},  {"v", 1e6},   {"nV", 1e-3}};
+    static const std::map<std::string, double> factors{{"uV", 1.0},     {"µV", 1.0}, {"UV", 1.0},
+                                                       {"microV", 1.0}, {"mV", 1e3}, {"MV", 1e3},
+                                                       {"V", 1e6},      {"v", 1e6},  {"nV", 1e-3}};
     auto it = factors.find(dimension);
-    if (it == factors.end()) return std::nullopt;
+    if (it == factors.end())
+        return std::nullopt;
     return it->second;
 }
 
@@ -98,9 +99,11 @@ bool printable(std::string_view field) {
 // (one '.' allowed in a real), an exponent for reals, then nothing but trailing spaces.
 std::optional<double> parse_number(std::string_view field, bool whole) {
     std::size_t end = field.find_last_not_of(' ');
-    if (end == std::string_view::npos) return std::nullopt;
+    if (end == std::string_view::npos)
+        return std::nullopt;
     std::string text(field.substr(0, end + 1));
-    if (text.find(' ') != std::string::npos) return std::nullopt;
+    if (text.find(' ') != std::string::npos)
+        return std::nullopt;
     std::size_t i = text[0] == '+' || text[0] == '-' ? 1 : 0;
     std::size_t digits = 0, dots = 0;
     for (; i < text.size(); ++i) {
@@ -114,15 +117,20 @@ std::optional<double> parse_number(std::string_view field, bool whole) {
         else
             return std::nullopt;
     }
-    if (digits == 0) return std::nullopt;
+    if (digits == 0)
+        return std::nullopt;
     if (i < text.size()) { // exponent
         std::size_t j = i + 1, exp_digits = 0;
-        if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
+        if (j < text.size() && (text[j] == '+' || text[j] == '-'))
+            ++j;
         for (; j < text.size(); ++j, ++exp_digits)
-            if (text[j] < '0' || text[j] > '9') return std::nullopt;
-        if (exp_digits == 0) return std::nullopt;
+            if (text[j] < '0' || text[j] > '9')
+                return std::nullopt;
+        if (exp_digits == 0)
+            return std::nullopt;
     }
-    if (text[0] == '+') text.erase(0, 1);
+    if (text[0] == '+')
+        text.erase(0, 1);
     double value = 0.0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(value))
@@ -367,7 +375,8 @@ public:
             throw SourceError(name + ": cannot make a corrected view of the header (" + what +
                               ": " + std::generic_category().message(errno) + ")");
         };
-        if (fd_ < 0) fail("memfd_create");
+        if (fd_ < 0)
+            fail("memfd_create");
         const std::uint64_t data_bytes = h.records * h.record_bytes;
         if (::ftruncate(fd_, static_cast<off_t>(h.header_bytes + data_bytes)) != 0)
             fail("ftruncate");
@@ -380,7 +389,8 @@ public:
         const int in = ::fileno(source);
         std::vector<char> buffer;
         for (std::size_t s = 0; s < h.signals.size(); ++s) {
-            if (!h.signals[s].annotation) continue;
+            if (!h.signals[s].annotation)
+                continue;
             buffer.resize(h.start[s + 1] - h.start[s]);
             for (std::uint64_t r = 0; r < h.records; ++r) {
                 const auto at =
@@ -395,7 +405,8 @@ public:
         }
     }
     ~CorrectedView() {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0)
+            ::close(fd_);
     }
     CorrectedView(const CorrectedView&) = delete;
     CorrectedView& operator=(const CorrectedView&) = delete;
@@ -422,12 +433,15 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
             (errno == ENOENT ? "no such file" : std::generic_category().message(errno)));
     std::error_code ec;
     const auto file_size = std::filesystem::file_size(path, ec);
-    if (ec) throw SourceError(name + ": " + ec.message());
+    if (ec)
+        throw SourceError(name + ": " + ec.message());
     const Header h = read_header(file_.get(), name, file_size);
-    if (!h.warning.empty()) info_.warnings.push_back(h.warning);
+    if (!h.warning.empty())
+        info_.warnings.push_back(h.warning);
 
     std::optional<CorrectedView> view;
-    if (h.length_disagrees) view.emplace(file_.get(), h, name);
+    if (h.length_disagrees)
+        view.emplace(file_.get(), h, name);
     // EDFlib keeps its open files in a global table: opened, read and closed under one lock
     // (`semg analyze --jobs` opens recordings on several threads). The samples are read
     // without EDFlib, outside the lock.
@@ -467,7 +481,8 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     std::vector<std::string> outside; // annotations that cannot belong to this recording
     for (long long a = 0; a < hdr.annotations_in_file; ++a) {
         edf_annotation_struct an{};
-        if (edf_get_annotation(hdr.handle, static_cast<int>(a), &an) != 0) continue;
+        if (edf_get_annotation(hdr.handle, static_cast<int>(a), &an) != 0)
+            continue;
         Annotation note;
         note.onset_s = static_cast<double>(an.onset) / EDFLIB_TIME_DIMENSION;
         if (an.duration_l >= 0)
@@ -483,7 +498,8 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
         std::string list;
         for (std::size_t i = 0; i < outside.size() && i < 3; ++i)
             list += (i ? ", " : "") + outside[i];
-        if (outside.size() > 3) list += " and " + std::to_string(outside.size() - 3) + " more";
+        if (outside.size() > 3)
+            list += " and " + std::to_string(outside.size() - 3) + " more";
         info_.warnings.push_back("ignoring " + std::to_string(outside.size()) + " annotation" +
                                  (outside.size() > 1 ? "s" : "") +
                                  " with an onset outside the recording (0 to " +
@@ -494,7 +510,8 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     // agree with the header read here, or the samples would be read from another signal's place.
     std::vector<std::size_t> visible;
     for (std::size_t i = 0; i < h.signals.size(); ++i)
-        if (!h.signals[i].annotation) visible.push_back(i);
+        if (!h.signals[i].annotation)
+            visible.push_back(i);
     const bool agree = visible.size() == static_cast<std::size_t>(hdr.edfsignals) &&
                        std::equal(visible.begin(), visible.end(), hdr.signalparam,
                                   [&](std::size_t i, const auto& p) {
@@ -512,7 +529,8 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
     // EMG is the fastest voltage signal; slower signals (accelerometers, ...) are skipped.
     double emg_rate = 0.0;
     for (int s = 0; s < hdr.edfsignals; ++s)
-        if (microvolts_per(trim(hdr.signalparam[s].physdimension)) || !*hdr.signalparam[s].physdimension)
+        if (microvolts_per(trim(hdr.signalparam[s].physdimension)) ||
+            !*hdr.signalparam[s].physdimension)
             emg_rate = std::max(emg_rate, rate_of(s));
     for (int s = 0; s < hdr.edfsignals; ++s) {
         const std::size_t file_signal = visible[static_cast<std::size_t>(s)];
@@ -533,14 +551,16 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
                  number_text(emg_rate) + " Hz");
             continue;
         }
-        if (dim.empty()) info_.notices.push_back("signal '" + label + "' has no unit: taken as uV");
+        if (dim.empty())
+            info_.notices.push_back("signal '" + label + "' has no unit: taken as uV");
         const double f = factor.value_or(1.0);
         const double step = (p.phys_max - p.phys_min) / (p.dig_max - p.dig_min);
         ChannelInfo ch;
         ch.label = label;
         ch.physical_min_uv = p.phys_min * f;
         ch.physical_max_uv = p.phys_max * f;
-        if (p.dig_max > p.dig_min) ch.resolution_uv = step * f;
+        if (p.dig_max > p.dig_min)
+            ch.resolution_uv = step * f;
         info_.channels.push_back(ch);
         layout_.push_back({h.start[file_signal], step * f, (p.phys_min - p.dig_min * step) * f});
         samples_per_record_ = h.signals[file_signal].samples_per_record;
@@ -556,7 +576,8 @@ EdfSource::EdfSource(const std::filesystem::path& path) : path_(path) {
 EdfSource::~EdfSource() = default;
 
 bool EdfSource::load_record() {
-    if (next_record_ >= records_) return false;
+    if (next_record_ >= records_)
+        return false;
     if (std::fread(record_.data(), 1, record_bytes_, file_.get()) != record_bytes_)
         throw SourceError(path_.string() + ": data record " + std::to_string(next_record_) +
                           " is incomplete (file truncated?)");
@@ -569,23 +590,28 @@ bool EdfSource::load_record() {
 std::size_t EdfSource::read(dsp::BlockRef out) {
     std::size_t done = 0;
     while (done < out.frames) {
-        if (in_record_ == record_frames_ && !load_record()) break;
+        if (in_record_ == record_frames_ && !load_record())
+            break;
         const std::size_t n = std::min(out.frames - done, record_frames_ - in_record_);
         for (std::size_t c = 0; c < layout_.size(); ++c) {
-            const unsigned char* src = record_.data() + layout_[c].offset_bytes + in_record_ * bytes_per_sample_;
+            const unsigned char* src =
+                record_.data() + layout_[c].offset_bytes + in_record_ * bytes_per_sample_;
             float* dst = out.channel(c) + done;
             const double scale = layout_[c].scale_uv, offset = layout_[c].offset_uv;
             if (bytes_per_sample_ == 3) {
                 for (std::size_t i = 0; i < n; ++i, src += 3) {
-                    const std::int32_t v = static_cast<std::int32_t>(static_cast<std::uint32_t>(src[0]) |
-                                                                     static_cast<std::uint32_t>(src[1]) << 8 |
-                                                                     static_cast<std::uint32_t>(src[2]) << 16)
-                                               << 8 >> 8; // sign-extend 24 bits
+                    const std::int32_t v =
+                        static_cast<std::int32_t>(static_cast<std::uint32_t>(src[0]) |
+                                                  static_cast<std::uint32_t>(src[1]) << 8 |
+                                                  static_cast<std::uint32_t>(src[2]) << 16)
+                            << 8 >>
+                        8; // sign-extend 24 bits
                     dst[i] = static_cast<float>(v * scale + offset);
                 }
             } else {
                 for (std::size_t i = 0; i < n; ++i, src += 2) {
-                    const auto v = static_cast<std::int16_t>(static_cast<std::uint16_t>(src[0] | src[1] << 8));
+                    const auto v =
+                        static_cast<std::int16_t>(static_cast<std::uint16_t>(src[0] | src[1] << 8));
                     dst[i] = static_cast<float>(v * scale + offset);
                 }
             }
@@ -602,9 +628,11 @@ namespace {
 int open_edflib_writer(const std::filesystem::path& path, const EdfWriterConfig& c, int digital_min,
                        int digital_max) {
     const int n = static_cast<int>(c.labels.size());
-    const int type = c.format == EdfFormat::BdfPlus ? EDFLIB_FILETYPE_BDFPLUS : EDFLIB_FILETYPE_EDFPLUS;
+    const int type =
+        c.format == EdfFormat::BdfPlus ? EDFLIB_FILETYPE_BDFPLUS : EDFLIB_FILETYPE_EDFPLUS;
     const int handle = edfopen_file_writeonly(path.c_str(), type, n);
-    if (handle < 0) throw SourceError(path.string() + ": cannot create (" + open_error(handle) + ")");
+    if (handle < 0)
+        throw SourceError(path.string() + ": cannot create (" + open_error(handle) + ")");
     bool ok = true;
     for (int s = 0; s < n; ++s) {
         ok = ok && edf_set_samplefrequency(handle, s, c.sample_rate_hz) == 0;
@@ -651,14 +679,16 @@ EdfWriter::EdfWriter(const std::filesystem::path& path, EdfWriterConfig config)
                                            local.tm_hour,        local.tm_min,     local.tm_sec};
     }
     handle_ = open_edflib_writer(path_, config_, digital_min_, digital_max_);
-    record_.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(config_.sample_rate_hz), 0);
+    record_.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(config_.sample_rate_hz),
+                   0);
     if (config_.durable) {
         try {
             write_header_now();
         } catch (...) {
             edfclose_file(handle_);
             handle_ = -1;
-            if (header_fd_ >= 0) ::close(header_fd_);
+            if (header_fd_ >= 0)
+                ::close(header_fd_);
             throw;
         }
     }
@@ -675,8 +705,9 @@ void EdfWriter::write_header_now() {
     std::filesystem::path scratch;
     int scratch_fd = -1;
     for (const auto& folder : {no_tmp ? path_.parent_path() : tmp, path_.parent_path()}) {
-        std::string name = ((folder.empty() ? std::filesystem::path(".") : folder) /
-                            ".semg-edf-header-XXXXXX").string();
+        std::string name =
+            ((folder.empty() ? std::filesystem::path(".") : folder) / ".semg-edf-header-XXXXXX")
+                .string();
         scratch_fd = ::mkstemp(name.data());
         if (scratch_fd >= 0) {
             scratch = name;
@@ -684,7 +715,8 @@ void EdfWriter::write_header_now() {
         }
     }
     if (scratch_fd < 0)
-        throw SourceError(path_.string() + ": cannot make the scratch header file (" + std::strerror(errno) + ")");
+        throw SourceError(path_.string() + ": cannot make the scratch header file (" +
+                          std::strerror(errno) + ")");
     ::close(scratch_fd);
     std::string header;
     try {
@@ -704,7 +736,8 @@ void EdfWriter::write_header_now() {
                  std::fread(header.data(), 1, header.size(), f) == header.size();
             std::fclose(f);
         }
-        if (!ok || !f || header.size() <= 256) throw SourceError(path_.string() + ": cannot make the header");
+        if (!ok || !f || header.size() <= 256)
+            throw SourceError(path_.string() + ": cannot make the header");
     } catch (...) {
         std::error_code ignored;
         std::filesystem::remove(scratch, ignored);
@@ -722,8 +755,8 @@ void EdfWriter::write_header_now() {
         header_bytes_ = header.size();
         record_bytes_ = 0;
         for (std::size_t i = 0; i < ns && 256 + ns * 216 + i * 8 + 8 <= header.size(); ++i) {
-            const auto samples =
-                static_cast<std::size_t>(std::atol(header.substr(256 + ns * 216 + i * 8, 8).c_str()));
+            const auto samples = static_cast<std::size_t>(
+                std::atol(header.substr(256 + ns * 216 + i * 8, 8).c_str()));
             if (header.compare(256 + i * 16, 16, annotation_label) == 0 && annotation_bytes_ == 0) {
                 annotation_offset_ = record_bytes_;
                 annotation_bytes_ = samples * bps;
@@ -732,9 +765,10 @@ void EdfWriter::write_header_now() {
         }
     }
     header_fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-    if (header_fd_ < 0 ||
-        ::pwrite(header_fd_, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
-        throw SourceError(path_.string() + ": cannot write the header (" + std::strerror(errno) + ")");
+    if (header_fd_ < 0 || ::pwrite(header_fd_, header.data(), header.size(), 0) !=
+                              static_cast<ssize_t>(header.size()))
+        throw SourceError(path_.string() + ": cannot write the header (" + std::strerror(errno) +
+                          ")");
 }
 
 void EdfWriter::write_record_count() {
@@ -749,13 +783,16 @@ void EdfWriter::write_record_count() {
 }
 
 EdfWriter::~EdfWriter() {
-    if (handle_ >= 0) edfclose_file(handle_);
-    if (header_fd_ >= 0) ::close(header_fd_);
+    if (handle_ >= 0)
+        edfclose_file(handle_);
+    if (header_fd_ >= 0)
+        ::close(header_fd_);
 }
 
 void EdfWriter::write(dsp::ConstBlockRef block) {
     const auto per_record = static_cast<std::size_t>(config_.sample_rate_hz);
-    const double scale = (digital_max_ - digital_min_) / (config_.physical_max_uv - config_.physical_min_uv);
+    const double scale =
+        (digital_max_ - digital_min_) / (config_.physical_max_uv - config_.physical_min_uv);
     std::size_t done = 0;
     while (done < block.frames) {
         const std::size_t take = std::min(block.frames - done, per_record - record_fill_);
@@ -763,13 +800,15 @@ void EdfWriter::write(dsp::ConstBlockRef block) {
             const float* src = block.channel(c) + done;
             int* dst = record_.data() + c * per_record + record_fill_;
             for (std::size_t i = 0; i < take; ++i) {
-                const double d = std::round((src[i] - config_.physical_min_uv) * scale) + digital_min_;
+                const double d =
+                    std::round((src[i] - config_.physical_min_uv) * scale) + digital_min_;
                 dst[i] = static_cast<int>(std::clamp<double>(d, digital_min_, digital_max_));
             }
         }
         record_fill_ += take;
         done += take;
-        if (record_fill_ == per_record) flush_record();
+        if (record_fill_ == per_record)
+            flush_record();
     }
     frames_written_ += block.frames;
 }
@@ -785,8 +824,9 @@ void EdfWriter::flush_record() {
         write_record_count();
         // Live annotations waiting: into the record just written (in the kernel now).
         const auto last = static_cast<long long>(records_written_) - 1;
-        if (annotation_bytes_ > 0 && std::any_of(notes_.begin(), notes_.end(),
-                                                 [](const PlacedNote& n) { return n.record < 0 && n.live; }))
+        if (annotation_bytes_ > 0 &&
+            std::any_of(notes_.begin(), notes_.end(),
+                        [](const PlacedNote& n) { return n.record < 0 && n.live; }))
             place_waiting(last, last, true);
     }
 }
@@ -802,7 +842,8 @@ std::string tal_of(const Annotation& a) {
         return std::string(text);
     };
     std::string t = "+" + seconds(a.onset_s);
-    if (a.duration_s >= 0.0) t += "\x15" + seconds(a.duration_s);
+    if (a.duration_s >= 0.0)
+        t += "\x15" + seconds(a.duration_s);
     t += '\x14';
     t += a.text;
     t += '\x14';
@@ -816,14 +857,17 @@ std::string tal_of(const Annotation& a) {
 // in it, then zeros. False (nothing written) when they do not fit.
 bool EdfWriter::render_record(long long record) {
     std::string area(annotation_bytes_, '\0');
-    const auto at = static_cast<off_t>(header_bytes_ + static_cast<std::size_t>(record) * record_bytes_ +
-                                       annotation_offset_);
+    const auto at = static_cast<off_t>(
+        header_bytes_ + static_cast<std::size_t>(record) * record_bytes_ + annotation_offset_);
     if (::pread(header_fd_, area.data(), area.size(), at) != static_cast<ssize_t>(area.size()))
-        throw SourceError(path_.string() + ": cannot read back data record " + std::to_string(record));
+        throw SourceError(path_.string() + ": cannot read back data record " +
+                          std::to_string(record));
     std::string out = area.substr(0, area.find('\0') + 1); // the time-keeping TAL
     for (const auto& n : notes_)
-        if (n.record == record) out += tal_of(n.note);
-    if (out.size() > annotation_bytes_) return false;
+        if (n.record == record)
+            out += tal_of(n.note);
+    if (out.size() > annotation_bytes_)
+        return false;
     out.resize(annotation_bytes_, '\0');
     if (::pwrite(header_fd_, out.data(), out.size(), at) != static_cast<ssize_t>(out.size()))
         throw SourceError(path_.string() + ": cannot write an annotation");
@@ -834,10 +878,12 @@ bool EdfWriter::render_record(long long record) {
 // close (all notes) from record 0, as EDFlib places its own.
 void EdfWriter::place_waiting(long long first_record, long long last_record, bool live_only) {
     for (auto& n : notes_) {
-        if (n.record >= 0 || (live_only && !n.live)) continue;
+        if (n.record >= 0 || (live_only && !n.live))
+            continue;
         for (long long r = first_record; r <= last_record; ++r) {
             n.record = r;
-            if (render_record(r)) break;
+            if (render_record(r))
+                break;
             n.record = -1;
         }
     }
@@ -851,27 +897,32 @@ std::size_t EdfWriter::annotate_live(Annotation annotation) {
     const std::size_t room = annotation_bytes_ > 40 ? annotation_bytes_ - 40 : 0;
     if (annotation.text.size() > room) {
         std::size_t cut = room;
-        while (cut > 0 && (static_cast<unsigned char>(annotation.text[cut]) & 0xC0) == 0x80) --cut;
+        while (cut > 0 && (static_cast<unsigned char>(annotation.text[cut]) & 0xC0) == 0x80)
+            --cut;
         annotation.text.resize(cut);
     }
     for (auto& ch : annotation.text)
-        if (ch == '\x14' || ch == '\x15' || ch == '\0') ch = ' '; // TAL delimiters
+        if (ch == '\x14' || ch == '\x15' || ch == '\0')
+            ch = ' '; // TAL delimiters
     notes_.push_back({std::move(annotation), -1, true});
     return notes_.size() - 1;
 }
 
 void EdfWriter::set_live_duration(std::size_t id, double duration_s) {
-    if (id >= notes_.size()) return;
+    if (id >= notes_.size())
+        return;
     auto& n = notes_[id];
     n.note.duration_s = duration_s;
-    if (n.record < 0) return;
-    if (render_record(n.record)) return;
+    if (n.record < 0)
+        return;
+    if (render_record(n.record))
+        return;
     const long long old = n.record;
     n.record = -1; // it goes into the next record with room
     render_record(old);
     if (records_written_ > 0)
-        place_waiting(static_cast<long long>(records_written_) - 1, static_cast<long long>(records_written_) - 1,
-                      true);
+        place_waiting(static_cast<long long>(records_written_) - 1,
+                      static_cast<long long>(records_written_) - 1, true);
 }
 
 void EdfWriter::annotate(const Annotation& annotation) {
@@ -881,20 +932,25 @@ void EdfWriter::annotate(const Annotation& annotation) {
     }
     const auto onset = static_cast<long long>(std::llround(annotation.onset_s * 1e4));
     const long long duration =
-        annotation.duration_s < 0 ? -1 : static_cast<long long>(std::llround(annotation.duration_s * 1e4));
+        annotation.duration_s < 0
+            ? -1
+            : static_cast<long long>(std::llround(annotation.duration_s * 1e4));
     if (edfwrite_annotation_utf8(handle_, onset, duration, annotation.text.c_str()) != 0)
         throw SourceError(path_.string() + ": cannot write annotation '" + annotation.text + "'");
 }
 
 void EdfWriter::close() {
-    if (handle_ < 0) return;
+    if (handle_ < 0)
+        return;
     if (record_fill_ > 0) {
         const double end_s = static_cast<double>(frames_written_) / config_.sample_rate_hz;
         annotate({end_s, -1.0, "Recording ends"});
         const auto per_record = static_cast<std::size_t>(config_.sample_rate_hz);
         // Pad with the digital value of 0 µV.
-        const double scale = (digital_max_ - digital_min_) / (config_.physical_max_uv - config_.physical_min_uv);
-        const int zero = static_cast<int>(std::round(-config_.physical_min_uv * scale)) + digital_min_;
+        const double scale =
+            (digital_max_ - digital_min_) / (config_.physical_max_uv - config_.physical_min_uv);
+        const int zero =
+            static_cast<int>(std::round(-config_.physical_min_uv * scale)) + digital_min_;
         for (std::size_t c = 0; c < config_.labels.size(); ++c)
             std::fill(record_.begin() + static_cast<long>(c * per_record + record_fill_),
                       record_.begin() + static_cast<long>((c + 1) * per_record), zero);
@@ -905,14 +961,15 @@ void EdfWriter::close() {
     if (header_fd_ >= 0 && annotation_bytes_ > 0 && rc == 0) {
         // EDFlib had no annotations: those still waiting go where there is room.
         place_waiting(0, static_cast<long long>(records_written_) - 1, false);
-        dropped_annotations_ = static_cast<std::size_t>(
-            std::count_if(notes_.begin(), notes_.end(), [](const PlacedNote& n) { return n.record < 0; }));
+        dropped_annotations_ = static_cast<std::size_t>(std::count_if(
+            notes_.begin(), notes_.end(), [](const PlacedNote& n) { return n.record < 0; }));
     }
     if (header_fd_ >= 0) {
         ::close(header_fd_);
         header_fd_ = -1;
     }
-    if (rc != 0) throw SourceError(path_.string() + ": closing failed");
+    if (rc != 0)
+        throw SourceError(path_.string() + ": closing failed");
 }
 
 } // namespace semg::acquisition

@@ -7,8 +7,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
-#include <optional>
 #include <memory>
+#include <optional>
 
 namespace semg::acquisition {
 
@@ -137,6 +137,5 @@ private:
     std::size_t annotation_bytes_ = 0;
     std::size_t dropped_annotations_ = 0;
 };
-
 
 } // namespace semg::acquisition

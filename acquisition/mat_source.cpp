@@ -33,11 +33,14 @@ std::mutex& matio_mutex() { return hdf5_mutex(); }
 // matio's messages go here instead of stderr, and into the error that follows them.
 thread_local std::string matio_log;
 void log_to_buffer(int level, char* message) {
-    if ((level & (MATIO_LOG_LEVEL_ERROR | MATIO_LOG_LEVEL_CRITICAL | MATIO_LOG_LEVEL_WARNING)) == 0 ||
+    if ((level & (MATIO_LOG_LEVEL_ERROR | MATIO_LOG_LEVEL_CRITICAL | MATIO_LOG_LEVEL_WARNING)) ==
+            0 ||
         message == nullptr)
         return;
-    if (matio_log.size() > 400) return;
-    if (!matio_log.empty()) matio_log += "; ";
+    if (matio_log.size() > 400)
+        return;
+    if (!matio_log.empty())
+        matio_log += "; ";
     matio_log += message;
 }
 
@@ -49,7 +52,8 @@ std::string lower(std::string_view s) {
 
 std::string text(double v, int digits = 10) {
     std::array<char, 32> buf{};
-    const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::general, digits);
+    const auto r =
+        std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::general, digits);
     return {buf.data(), r.ptr};
 }
 
@@ -64,7 +68,8 @@ using VarPtr = std::unique_ptr<matvar_t, VarFree>;
 bool is_numeric(matio_classes c) { return c >= MAT_C_DOUBLE && c <= MAT_C_UINT64; }
 
 const char* class_name(const matvar_t& v) {
-    if (v.isLogical) return "logical";
+    if (v.isLogical)
+        return "logical";
     switch (v.class_type) {
     case MAT_C_CELL: return "cell";
     case MAT_C_STRUCT: return "struct";
@@ -98,7 +103,8 @@ struct VarInfo {
     std::optional<std::size_t> elements() const {
         std::size_t n = 1;
         for (const auto d : dims) {
-            if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d) return std::nullopt;
+            if (d != 0 && n > std::numeric_limits<std::size_t>::max() / d)
+                return std::nullopt;
             n *= d;
         }
         return n;
@@ -113,28 +119,36 @@ bool is_one_of(const std::string& name, std::initializer_list<const char*> names
     return std::any_of(names.begin(), names.end(), [&](const char* c) { return n == c; });
 }
 bool is_rate_name(const std::string& n) {
-    return is_one_of(n, {"fs", "srate", "sampling_rate", "samplerate", "sample_rate", "sample_rate_hz", "fs_hz",
-                         "sampling_frequency", "samplingfrequency"});
+    return is_one_of(n, {"fs", "srate", "sampling_rate", "samplerate", "sample_rate",
+                         "sample_rate_hz", "fs_hz", "sampling_frequency", "samplingfrequency"});
 }
 bool is_label_name(const std::string& n) {
     return is_one_of(n, {"channels", "labels", "channel_names", "channelnames", "channel_labels"});
 }
 bool is_unit_name(const std::string& n) { return is_one_of(n, {"units", "unit"}); }
 bool is_time_name(const std::string& n) { return is_one_of(n, {"time", "t", "time_s"}); }
-bool is_data_name(const std::string& n) { return is_one_of(n, {"data", "emg", "signals", "signal"}); }
+bool is_data_name(const std::string& n) {
+    return is_one_of(n, {"data", "emg", "signals", "signal"});
+}
 
 // µV per unit; nullopt when it is not a voltage.
 std::optional<double> microvolts_per(const std::string& unit) {
     const std::string u = lower(unit);
-    if (u == "uv" || u == "\xc2\xb5v" || u == "\xce\xbcv" || u == "microvolts" || u == "microvolt") return 1.0;
-    if (u == "mv" || u == "millivolts" || u == "millivolt") return 1e3;
-    if (u == "v" || u == "volts" || u == "volt") return 1e6;
-    if (u == "nv") return 1e-3;
+    if (u == "uv" || u == "\xc2\xb5v" || u == "\xce\xbcv" || u == "microvolts" || u == "microvolt")
+        return 1.0;
+    if (u == "mv" || u == "millivolts" || u == "millivolt")
+        return 1e3;
+    if (u == "v" || u == "volts" || u == "volt")
+        return 1e6;
+    if (u == "nv")
+        return 1e-3;
     return std::nullopt;
 }
 
 std::string trim(std::string s) {
-    const auto keep = [](unsigned char c) { return c != ' ' && c != '\0' && c != '\t' && c != '\r' && c != '\n'; };
+    const auto keep = [](unsigned char c) {
+        return c != ' ' && c != '\0' && c != '\t' && c != '\r' && c != '\n';
+    };
     s.erase(s.begin(), std::find_if(s.begin(), s.end(), keep));
     s.erase(std::find_if(s.rbegin(), s.rend(), keep).base(), s.end());
     return s;
@@ -158,13 +172,16 @@ public:
     Reader(const std::filesystem::path& path, mat_t* mat, std::uint64_t file_bytes)
         : name_(path.string()), mat_(mat), file_bytes_(file_bytes) {}
 
-    [[noreturn]] void fail(const std::string& what) const { throw SourceError(name_ + ": " + what); }
+    [[noreturn]] void fail(const std::string& what) const {
+        throw SourceError(name_ + ": " + what);
+    }
 
     std::vector<VarInfo> list() {
         std::vector<VarInfo> vars;
         Mat_Rewind(mat_);
         while (VarPtr v{Mat_VarReadNextInfo(mat_)}) {
-            if (vars.size() == kMaxVariables) fail("more than " + std::to_string(kMaxVariables) + " variables");
+            if (vars.size() == kMaxVariables)
+                fail("more than " + std::to_string(kMaxVariables) + " variables");
             VarInfo info;
             info.name = v->name ? v->name : "";
             info.class_type = v->class_type;
@@ -197,11 +214,14 @@ public:
         // more than that of the whole file is damaged, and is refused before matio allocates it.
         if (per > 0 && static_cast<double>(*n) * static_cast<double>(per) >
                            kMaxInflation * static_cast<double>(file_bytes_) + 4096.0)
-            fail("variable " + info.shown + " claims more data than the " + std::to_string(file_bytes_) +
+            fail("variable " + info.shown + " claims more data than the " +
+                 std::to_string(file_bytes_) +
                  "-byte file can hold, even compressed: the file is damaged");
         matio_log.clear();
         VarPtr v{Mat_VarRead(mat_, info.name.c_str())};
-        if (!v) fail("cannot read variable '" + info.name + "'" + (matio_log.empty() ? "" : " (" + matio_log + ")"));
+        if (!v)
+            fail("cannot read variable '" + info.name + "'" +
+                 (matio_log.empty() ? "" : " (" + matio_log + ")"));
         if (v->rank != static_cast<int>(info.dims.size()) ||
             !std::equal(info.dims.begin(), info.dims.end(), v->dims))
             fail("variable '" + info.name + "' changed its size between listing and reading");
@@ -215,15 +235,16 @@ public:
         const VarPtr v = read(info, max_bytes);
         const std::size_t n = *info.elements();
         const std::size_t size = Mat_SizeOfClass(v->class_type);
-        if (n > 0 && (v->data == nullptr || v->class_type != info.class_type || static_cast<std::size_t>(v->data_size) != size ||
-                      v->nbytes < n * size))
+        if (n > 0 && (v->data == nullptr || v->class_type != info.class_type ||
+                      static_cast<std::size_t>(v->data_size) != size || v->nbytes < n * size))
             fail("variable '" + info.name + "': its data do not match its header");
         std::vector<double> out(n);
         const void* d = v->data;
         auto copy = [&](auto tag) {
             using T = decltype(tag);
             const auto* p = static_cast<const T*>(d);
-            for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<double>(p[i]);
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = static_cast<double>(p[i]);
         };
         switch (v->class_type) {
         case MAT_C_DOUBLE: copy(double{}); break;
@@ -244,8 +265,10 @@ public:
     // The strings of a char matrix (one per row) or of a cell array of char rows.
     std::vector<std::string> strings(const VarInfo& info) {
         const VarPtr v = read(info, kMaxTextElements * 2);
-        if (v->class_type == MAT_C_CHAR) return char_rows(*v, info.name);
-        if (v->class_type != MAT_C_CELL) fail("variable " + info.shown + " is neither text (char) nor a cell array of text");
+        if (v->class_type == MAT_C_CHAR)
+            return char_rows(*v, info.name);
+        if (v->class_type != MAT_C_CELL)
+            fail("variable " + info.shown + " is neither text (char) nor a cell array of text");
         std::vector<std::string> out;
         const std::size_t n = *info.elements();
         for (std::size_t i = 0; i < n; ++i) {
@@ -255,10 +278,12 @@ public:
                     out.emplace_back();
                     continue;
                 }
-                fail("variable '" + info.name + "': cell " + std::to_string(i + 1) + " is not text");
+                fail("variable '" + info.name + "': cell " + std::to_string(i + 1) +
+                     " is not text");
             }
             std::string joined;
-            for (const auto& row : char_rows(*cell, info.name)) joined += row;
+            for (const auto& row : char_rows(*cell, info.name))
+                joined += row;
             out.push_back(trim(joined));
         }
         return out;
@@ -266,14 +291,17 @@ public:
 
 private:
     std::vector<std::string> char_rows(const matvar_t& v, const std::string& name) {
-        if (v.rank != 2 || v.dims == nullptr) fail("variable '" + name + "': text that is not a 2-D char array");
+        if (v.rank != 2 || v.dims == nullptr)
+            fail("variable '" + name + "': text that is not a 2-D char array");
         const std::size_t rows = v.dims[0], cols = v.dims[1];
-        if (rows != 0 && cols > kMaxTextElements / rows) fail("variable '" + name + "': text too large");
+        if (rows != 0 && cols > kMaxTextElements / rows)
+            fail("variable '" + name + "': text too large");
         const std::size_t n = rows * cols;
         std::vector<std::string> out(rows);
-        if (n == 0) return out;
-        const std::size_t width = v.data_size == 2 || v.data_type == MAT_T_UINT16 || v.data_type == MAT_T_UTF16 ||
-                                          v.data_type == MAT_T_INT16
+        if (n == 0)
+            return out;
+        const std::size_t width = v.data_size == 2 || v.data_type == MAT_T_UINT16 ||
+                                          v.data_type == MAT_T_UTF16 || v.data_type == MAT_T_INT16
                                       ? 2
                                       : 1;
         if (v.data == nullptr || v.nbytes < n * width || (v.data_size != 1 && v.data_size != 2))
@@ -305,26 +333,33 @@ private:
 void check_v5_elements(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::array<unsigned char, 128> header{};
-    if (!in.read(reinterpret_cast<char*>(header.data()), header.size())) return; // matio says why
+    if (!in.read(reinterpret_cast<char*>(header.data()), header.size()))
+        return;                                                 // matio says why
     const bool swap = header[126] == 'M' && header[127] == 'I'; // written big-endian
-    if (!swap && !(header[126] == 'I' && header[127] == 'M')) return;
+    if (!swap && !(header[126] == 'I' && header[127] == 'M'))
+        return;
     in.seekg(0, std::ios::end);
     const auto size = static_cast<std::uint64_t>(in.tellg());
     std::uint64_t pos = 128;
     for (std::size_t element = 1; pos + 8 <= size; ++element) {
         std::array<unsigned char, 8> tag{};
         in.seekg(static_cast<std::streamoff>(pos));
-        if (!in.read(reinterpret_cast<char*>(tag.data()), tag.size())) return;
+        if (!in.read(reinterpret_cast<char*>(tag.data()), tag.size()))
+            return;
         auto word = [&](std::size_t at) {
-            return swap ? std::uint32_t{tag[at]} << 24 | std::uint32_t{tag[at + 1]} << 16 | std::uint32_t{tag[at + 2]} << 8 | tag[at + 3]
-                        : std::uint32_t{tag[at + 3]} << 24 | std::uint32_t{tag[at + 2]} << 16 | std::uint32_t{tag[at + 1]} << 8 | tag[at];
+            return swap ? std::uint32_t{tag[at]} << 24 | std::uint32_t{tag[at + 1]} << 16 |
+                              std::uint32_t{tag[at + 2]} << 8 | tag[at + 3]
+                        : std::uint32_t{tag[at + 3]} << 24 | std::uint32_t{tag[at + 2]} << 16 |
+                              std::uint32_t{tag[at + 1]} << 8 | tag[at];
         };
         const std::uint32_t type = word(0), bytes = word(4);
         std::uint64_t end = pos + 8 + bytes;
-        if (type != 15) end = (end + 7) / 8 * 8; // miCOMPRESSED is not padded
+        if (type != 15)
+            end = (end + 7) / 8 * 8; // miCOMPRESSED is not padded
         if (end > size && !(type != 15 && pos + 8 + bytes <= size))
-            throw SourceError(path.string() + ": truncated: data element " + std::to_string(element) + " at byte " +
-                              std::to_string(pos) + " needs " + std::to_string(pos + 8 + bytes) +
+            throw SourceError(path.string() + ": truncated: data element " +
+                              std::to_string(element) + " at byte " + std::to_string(pos) +
+                              " needs " + std::to_string(pos + 8 + bytes) +
                               " bytes, the file has " + std::to_string(size));
         pos = end;
     }
@@ -343,27 +378,33 @@ void check_v4_matrices(const std::filesystem::path& path) {
         std::array<unsigned char, 20> h{};
         in.seekg(static_cast<std::streamoff>(pos));
         const auto bad = [&](const std::string& why) {
-            throw SourceError(path.string() + ": not a MATLAB .mat file (read as v4, which has no header: matrix " +
-                              std::to_string(matrix) + " at byte " + std::to_string(pos) + " " + why + ")");
+            throw SourceError(path.string() +
+                              ": not a MATLAB .mat file (read as v4, which has no header: matrix " +
+                              std::to_string(matrix) + " at byte " + std::to_string(pos) + " " +
+                              why + ")");
         };
-        if (!in.read(reinterpret_cast<char*>(h.data()), h.size())) bad("is cut short");
+        if (!in.read(reinterpret_cast<char*>(h.data()), h.size()))
+            bad("is cut short");
         const auto le = [&](std::size_t i) {
-            return std::uint32_t{h[i]} | std::uint32_t{h[i + 1]} << 8 | std::uint32_t{h[i + 2]} << 16 |
-                   std::uint32_t{h[i + 3]} << 24;
+            return std::uint32_t{h[i]} | std::uint32_t{h[i + 1]} << 8 |
+                   std::uint32_t{h[i + 2]} << 16 | std::uint32_t{h[i + 3]} << 24;
         };
         const auto be = [&](std::size_t i) {
-            return std::uint32_t{h[i]} << 24 | std::uint32_t{h[i + 1]} << 16 | std::uint32_t{h[i + 2]} << 8 |
-                   std::uint32_t{h[i + 3]};
+            return std::uint32_t{h[i]} << 24 | std::uint32_t{h[i + 1]} << 16 |
+                   std::uint32_t{h[i + 2]} << 8 | std::uint32_t{h[i + 3]};
         };
         const bool big = le(0) > 4052;
         const auto word = [&](std::size_t i) { return big ? be(4 * i) : le(4 * i); };
         const std::uint32_t type = word(0);
         const std::uint32_t precision = type / 10 % 10, form = type % 10;
-        if (type > 4052 || type / 100 % 10 != 0 || precision > 5 || form > 2) bad("has an invalid type");
+        if (type > 4052 || type / 100 % 10 != 0 || precision > 5 || form > 2)
+            bad("has an invalid type");
         static constexpr std::uint64_t bytes_of[] = {8, 4, 4, 2, 2, 1};
-        const std::uint64_t data = std::uint64_t{word(1)} * word(2) * bytes_of[precision] * (word(3) ? 2 : 1);
+        const std::uint64_t data =
+            std::uint64_t{word(1)} * word(2) * bytes_of[precision] * (word(3) ? 2 : 1);
         const std::uint64_t end = pos + 20 + word(4) + data;
-        if (word(3) > 1 || end > size) bad("claims more bytes than the file has");
+        if (word(3) > 1 || end > size)
+            bad("claims more bytes than the file has");
         pos = end;
     }
 }
@@ -373,7 +414,8 @@ void check_v4_matrices(const std::filesystem::path& path) {
 bool looks_like_mat(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::array<char, 19> head{};
-    if (!in.read(head.data(), head.size())) return false;
+    if (!in.read(head.data(), head.size()))
+        return false;
     const std::string_view h(head.data(), head.size());
     return h == "MATLAB 5.0 MAT-file" || h == "MATLAB 7.3 MAT-file";
 }
@@ -387,7 +429,8 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
         std::ifstream in(path, std::ios::binary);
         std::array<char, 11> version{};
         in.read(version.data(), version.size());
-        if (std::string_view(version.data(), version.size()) == "MATLAB 5.0 ") check_v5_elements(path);
+        if (std::string_view(version.data(), version.size()) == "MATLAB 5.0 ")
+            check_v5_elements(path);
     } else {
         check_v4_matrices(path);
     }
@@ -407,30 +450,36 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     Reader reader(path, mat.get(), std::filesystem::file_size(path, ec));
     const auto vars = reader.list();
     std::string listing;
-    for (const auto& v : vars) listing += (listing.empty() ? "" : ", ") + v.shown;
-    if (vars.empty()) listing = "none";
-    const std::string convention = " (docs/formats.md: a 2-D numeric matrix named Data/data/emg/signals, or the "
-                                   "only one; the rate in fs/Fs/srate/sampling_rate/SampleRate; labels in "
-                                   "channels/labels; units in units)";
+    for (const auto& v : vars)
+        listing += (listing.empty() ? "" : ", ") + v.shown;
+    if (vars.empty())
+        listing = "none";
+    const std::string convention =
+        " (docs/formats.md: a 2-D numeric matrix named Data/data/emg/signals, or the "
+        "only one; the rate in fs/Fs/srate/sampling_rate/SampleRate; labels in "
+        "channels/labels; units in units)";
     auto find = [&](bool (*is)(const std::string&)) -> const VarInfo* {
         for (const auto& v : vars)
-            if (is(v.name)) return &v;
+            if (is(v.name))
+                return &v;
         return nullptr;
     };
 
     // The data variable.
     const VarInfo* data = find(is_data_name);
     if (data && !data->real_matrix())
-        reader.fail("variable " + data->shown + " is not a real 2-D numeric matrix; variables: " + listing + convention);
+        reader.fail("variable " + data->shown +
+                    " is not a real 2-D numeric matrix; variables: " + listing + convention);
     if (!data) {
         std::vector<const VarInfo*> candidates;
         for (const auto& v : vars)
-            if (v.real_matrix() && v.elements().value_or(0) >= 2 && !is_rate_name(v.name) && !is_label_name(v.name) &&
-                !is_unit_name(v.name) && !is_time_name(v.name))
+            if (v.real_matrix() && v.elements().value_or(0) >= 2 && !is_rate_name(v.name) &&
+                !is_label_name(v.name) && !is_unit_name(v.name) && !is_time_name(v.name))
                 candidates.push_back(&v);
         if (candidates.size() != 1)
-            reader.fail(std::string(candidates.empty() ? "no numeric matrix to read as the data"
-                                                       : "several numeric matrices, none named as the data") +
+            reader.fail(std::string(candidates.empty()
+                                        ? "no numeric matrix to read as the data"
+                                        : "several numeric matrices, none named as the data") +
                         "; variables: " + listing + convention);
         data = candidates[0];
     }
@@ -441,16 +490,21 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     const bool delsys = data->name == "Data" && rate_var && rate_var->name == "Fs" && label_var &&
                         label_var->name == "Channels";
 
-    const std::vector<std::string> labels = label_var ? reader.strings(*label_var) : std::vector<std::string>{};
+    const std::vector<std::string> labels =
+        label_var ? reader.strings(*label_var) : std::vector<std::string>{};
     const std::size_t rows = data->dims[0], cols = data->dims[1];
     bool channels_in_rows = false;
     if (!labels.empty()) {
-        if (rows == labels.size() && cols != labels.size()) channels_in_rows = true;
-        else if (cols == labels.size() && rows != labels.size()) channels_in_rows = false;
-        else if (rows == labels.size()) channels_in_rows = rows <= cols;
+        if (rows == labels.size() && cols != labels.size())
+            channels_in_rows = true;
+        else if (cols == labels.size() && rows != labels.size())
+            channels_in_rows = false;
+        else if (rows == labels.size())
+            channels_in_rows = rows <= cols;
         else
             reader.fail("variable '" + label_var->name + "' has " + std::to_string(labels.size()) +
-                        " labels, but the data " + data->shown + " has no dimension of that length");
+                        " labels, but the data " + data->shown +
+                        " has no dimension of that length");
     } else {
         if (rows == cols && rows > 1)
             reader.fail("the data " + data->shown +
@@ -459,56 +513,67 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     }
     const std::size_t n_channels = channels_in_rows ? rows : cols;
     const std::size_t n_frames = channels_in_rows ? cols : rows;
-    if (n_channels == 0 || n_frames == 0) reader.fail("the data " + data->shown + " is empty");
+    if (n_channels == 0 || n_frames == 0)
+        reader.fail("the data " + data->shown + " is empty");
 
     // Rates.
     std::vector<double> rates;
     if (rate_var) {
         if (options.sample_rate_hz)
-            reader.fail("--fs cannot override the rate in the file (variable '" + rate_var->name + "')");
+            reader.fail("--fs cannot override the rate in the file (variable '" + rate_var->name +
+                        "')");
         rates = reader.numbers(*rate_var, 1 << 20);
-        if (rates.size() == 1) rates.assign(n_channels, rates[0]);
+        if (rates.size() == 1)
+            rates.assign(n_channels, rates[0]);
         if (rates.size() != n_channels)
-            reader.fail("rate variable " + rate_var->shown + " has " + std::to_string(rates.size()) +
-                        " values for " + std::to_string(n_channels) + " channels (one, or one per channel)");
+            reader.fail("rate variable " + rate_var->shown + " has " +
+                        std::to_string(rates.size()) + " values for " + std::to_string(n_channels) +
+                        " channels (one, or one per channel)");
         for (const double r : rates)
             if (!(r > 0.0 && r <= kMaxSampleRateHz))
-                reader.fail("rate variable '" + rate_var->name + "' holds " + text(r) + " Hz, not in (0, 1 MHz]");
+                reader.fail("rate variable '" + rate_var->name + "' holds " + text(r) +
+                            " Hz, not in (0, 1 MHz]");
     } else if (options.sample_rate_hz) {
         if (!(*options.sample_rate_hz > 0.0 && *options.sample_rate_hz <= kMaxSampleRateHz))
             reader.fail("--fs must be in (0, 1 MHz]");
         rates.assign(n_channels, *options.sample_rate_hz);
     } else {
-        reader.fail("no sample-rate variable (fs, Fs, srate, sampling_rate, SampleRate): give --fs; variables: " +
-                    listing);
+        reader.fail(
+            "no sample-rate variable (fs, Fs, srate, sampling_rate, SampleRate): give --fs; variables: " +
+            listing);
     }
 
     // Units.
     std::vector<std::string> units;
     if (unit_var) {
         units = reader.strings(*unit_var);
-        if (units.size() == 1) units.assign(n_channels, units[0]);
+        if (units.size() == 1)
+            units.assign(n_channels, units[0]);
         if (units.size() != n_channels)
-            reader.fail("units variable " + unit_var->shown + " has " + std::to_string(units.size()) + " units for " +
-                        std::to_string(n_channels) + " channels (one, or one per channel)");
+            reader.fail("units variable " + unit_var->shown + " has " +
+                        std::to_string(units.size()) + " units for " + std::to_string(n_channels) +
+                        " channels (one, or one per channel)");
     }
 
     // Which channels are kept.
     std::vector<std::string> label_of(n_channels);
     for (std::size_t c = 0; c < n_channels; ++c)
-        label_of[c] = !labels.empty() && !labels[c].empty() ? labels[c] : "ch" + std::to_string(c + 1);
+        label_of[c] =
+            !labels.empty() && !labels[c].empty() ? labels[c] : "ch" + std::to_string(c + 1);
     auto skip = [&](std::size_t c, const std::string& reason) {
         info_.notices.push_back("skipping signal '" + label_of[c] + "': " + reason);
         info_.skipped.push_back({label_of[c], rates[c], reason});
     };
-    const bool any_emg = std::any_of(label_of.begin(), label_of.end(),
-                                     [](const std::string& l) { return lower(l).find("emg") != std::string::npos; });
+    const bool any_emg = std::any_of(label_of.begin(), label_of.end(), [](const std::string& l) {
+        return lower(l).find("emg") != std::string::npos;
+    });
     std::vector<std::size_t> candidates;
     std::string not_emg; // one notice for them all: a Delsys sensor has six ACC/GYRO signals
     std::size_t not_emg_count = 0;
     for (std::size_t c = 0; c < n_channels; ++c) {
         if (any_emg && lower(label_of[c]).find("emg") == std::string::npos) {
-            info_.skipped.push_back({label_of[c], rates[c], "not an EMG channel (no 'EMG' in its label)"});
+            info_.skipped.push_back(
+                {label_of[c], rates[c], "not an EMG channel (no 'EMG' in its label)"});
             not_emg += (not_emg.empty() ? "'" : ", '") + label_of[c] + "'";
             ++not_emg_count;
             continue;
@@ -522,14 +587,16 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     if (not_emg_count > 0)
         info_.notices.push_back("skipping " + std::to_string(not_emg_count) +
                                 " signals that are not EMG (no 'EMG' in their label): " + not_emg);
-    if (candidates.empty()) reader.fail("no channel left to analyse");
+    if (candidates.empty())
+        reader.fail("no channel left to analyse");
     // The rate group with the most channels (ties: the faster).
     auto same = [](double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(a, b); };
     double rate_hz = 0.0;
     std::size_t best = 0;
     for (const auto c : candidates) {
         const auto n = static_cast<std::size_t>(
-            std::count_if(candidates.begin(), candidates.end(), [&](std::size_t d) { return same(rates[d], rates[c]); }));
+            std::count_if(candidates.begin(), candidates.end(),
+                          [&](std::size_t d) { return same(rates[d], rates[c]); }));
         if (n > best || (n == best && rates[c] > rate_hz)) {
             best = n;
             rate_hz = rates[c];
@@ -537,7 +604,8 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     }
     std::vector<std::size_t> kept;
     for (const auto c : candidates) {
-        if (same(rates[c], rate_hz)) kept.push_back(c);
+        if (same(rates[c], rate_hz))
+            kept.push_back(c);
         else
             skip(c, "sampled at " + text(rates[c], 7) + " Hz, the " + std::to_string(best) + " " +
                         (any_emg ? "EMG " : "") + "channels kept at " + text(rate_hz, 7) + " Hz");
@@ -565,21 +633,25 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
             };
             const std::size_t c0 = kept.front();
             std::size_t increasing = 1;
-            while (increasing < n_frames && t(c0, increasing) > t(c0, increasing - 1)) ++increasing;
+            while (increasing < n_frames && t(c0, increasing) > t(c0, increasing - 1))
+                ++increasing;
             end = std::min(end, increasing);
             if (n_frames >= 2) {
                 const double step_s = t(c0, 1) - t(c0, 0);
                 if (!(std::abs(step_s * rate_hz - 1.0) <= 1e-3))
-                    info_.warnings.push_back("variable 'Time' steps by " + text(step_s, 6) + " s for '" + label_of[c0] +
-                                             "', Fs says " + text(1.0 / rate_hz, 6) + " s: Fs is used");
+                    info_.warnings.push_back("variable 'Time' steps by " + text(step_s, 6) +
+                                             " s for '" + label_of[c0] + "', Fs says " +
+                                             text(1.0 / rate_hz, 6) + " s: Fs is used");
             }
         }
         frames = end;
         if (frames < n_frames)
-            info_.notices.push_back("Delsys export: every row is padded with zeros to " + std::to_string(n_frames) +
-                                    " samples; cut after the kept channels' last sample: " + std::to_string(frames) +
-                                    " samples (" + text(static_cast<double>(frames) / rate_hz, 5) + " s) read");
-        if (frames == 0) reader.fail("the kept channels hold nothing but zeros");
+            info_.notices.push_back(
+                "Delsys export: every row is padded with zeros to " + std::to_string(n_frames) +
+                " samples; cut after the kept channels' last sample: " + std::to_string(frames) +
+                " samples (" + text(static_cast<double>(frames) / rate_hz, 5) + " s) read");
+        if (frames == 0)
+            reader.fail("the kept channels hold nothing but zeros");
     }
     info_.total_frames = frames;
 
@@ -592,7 +664,8 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
         } else if (delsys) {
             to_uv = 1e6;
         } else {
-            // The CSV reader's rule: an RMS about the mean below any amplifier's noise in µV is volts.
+            // The CSV reader's rule: an RMS about the mean below any amplifier's noise in µV is
+            // volts.
             double sum = 0.0, sum2 = 0.0;
             const double first = at(c, 0);
             for (std::size_t f = 0; f < frames; ++f) {
@@ -604,9 +677,10 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
             const double rms = std::sqrt(std::max(0.0, sum2 / n - (sum / n) * (sum / n)));
             if (rms > 0.0 && rms < CsvSource::volts_below_rms) {
                 to_uv = 1e6;
-                info_.notices.push_back("channel '" + label_of[c] + "' has no unit and an RMS of " + text(rms, 2) +
-                                        " about its mean, far below any amplifier's noise in uV: read as volts "
-                                        "(add a units variable to say so)");
+                info_.notices.push_back(
+                    "channel '" + label_of[c] + "' has no unit and an RMS of " + text(rms, 2) +
+                    " about its mean, far below any amplifier's noise in uV: read as volts "
+                    "(add a units variable to say so)");
             } else {
                 info_.notices.push_back("channel '" + label_of[c] + "' has no unit: taken as uV");
             }
@@ -616,25 +690,29 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
         for (std::size_t f = 0; f < frames; ++f) {
             const double uv = at(c, f) * to_uv;
             if (!(std::abs(uv) <= std::numeric_limits<float>::max()))
-                reader.fail("variable '" + data->name + "', channel '" + label_of[c] + "', sample " +
-                            std::to_string(f + 1) + ": " + text(at(c, f)) + " is not a finite sample");
+                reader.fail("variable '" + data->name + "', channel '" + label_of[c] +
+                            "', sample " + std::to_string(f + 1) + ": " + text(at(c, f)) +
+                            " is not a finite sample");
             x[f] = static_cast<float>(uv);
         }
         info_.channels.push_back({label_of[c], std::nullopt, std::nullopt, std::nullopt});
     }
-    if (delsys) info_.notices.push_back("Delsys export (Data, Fs, Channels): channels x samples in volts");
+    if (delsys)
+        info_.notices.push_back("Delsys export (Data, Fs, Channels): channels x samples in volts");
     else
-        info_.notices.push_back("data: variable '" + data->name + "' (" +
-                                (channels_in_rows ? "channels x samples" : "samples x channels") + ")" +
-                                (rate_var ? ", rate: variable '" + rate_var->name + "'" : ", rate: --fs") +
-                                (label_var ? ", labels: variable '" + label_var->name + "'" : ""));
+        info_.notices.push_back(
+            "data: variable '" + data->name + "' (" +
+            (channels_in_rows ? "channels x samples" : "samples x channels") + ")" +
+            (rate_var ? ", rate: variable '" + rate_var->name + "'" : ", rate: --fs") +
+            (label_var ? ", labels: variable '" + label_var->name + "'" : ""));
 }
 
 std::size_t MatSource::read(dsp::BlockRef out) {
     const std::size_t total = samples_uv_.empty() ? 0 : samples_uv_[0].size();
     const std::size_t n = std::min(out.frames, total - position_);
     for (std::size_t c = 0; c < samples_uv_.size(); ++c)
-        std::copy_n(samples_uv_[c].begin() + static_cast<std::ptrdiff_t>(position_), n, out.channel(c));
+        std::copy_n(samples_uv_[c].begin() + static_cast<std::ptrdiff_t>(position_), n,
+                    out.channel(c));
     position_ += n;
     return n;
 }

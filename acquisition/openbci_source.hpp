@@ -54,7 +54,8 @@ private:
 
     void scan();
     void layout_from_header(std::string_view header_line);
-    void layout_from_row(std::size_t fields, std::string_view last_field, std::optional<int> channels);
+    void layout_from_row(std::size_t fields, std::string_view last_field,
+                         std::optional<int> channels);
     // Splits line into fields_; false for a blank or '%' line.
     bool split(std::string_view line);
     double number(std::size_t column) const;

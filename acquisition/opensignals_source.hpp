@@ -62,7 +62,7 @@ public:
 private:
     void parse_header(std::string_view json, std::size_t line);
     void scan();
-    bool split(std::string_view line); // false for a blank line
+    bool split(std::string_view line);                          // false for a blank line
     double count(std::size_t field, std::size_t channel) const; // checked, of EMG channel `channel`
     [[noreturn]] void fail(const std::string& what) const;
 
@@ -91,7 +91,7 @@ public:
 
 private:
     struct Channel {
-        std::string dataset; // full path, for messages
+        std::string dataset;  // full path, for messages
         std::int64_t id = -1; // hid_t of the open dataset
         PluxScale scale;
     };

@@ -26,7 +26,8 @@ public:
         }
         started_ = true;
         previous_ = value;
-        if (value > highest_) highest_ = value;
+        if (value > highest_)
+            highest_ = value;
         return lost;
     }
     std::uint64_t highest() const noexcept { return highest_; }
@@ -46,17 +47,23 @@ public:
     void add(std::string where_and_what, std::uint64_t lost) {
         ++places_;
         lost_ += lost;
-        if (listed_.size() < max_listed) listed_.push_back(std::move(where_and_what));
+        if (listed_.size() < max_listed)
+            listed_.push_back(std::move(where_and_what));
     }
-    // Appends the warnings to `out`; `tail` says how the reader goes on (e.g. "read as continuous").
-    void report(std::vector<std::string>& out, const std::string& counter, const std::string& tail) const {
-        if (places_ == 0) return;
-        for (const auto& w : listed_) out.push_back(w);
-        out.push_back(std::to_string(places_) + (places_ == 1 ? " place" : " places") + " where the " +
-                      counter + " skips: " + std::to_string(lost_) + " samples lost in all by the counter; " +
-                      tail + (places_ > listed_.size() ? " (the first " + std::to_string(listed_.size()) +
-                                                             " are listed above)"
-                                                       : ""));
+    // Appends the warnings to `out`; `tail` says how the reader goes on (e.g. "read as
+    // continuous").
+    void report(std::vector<std::string>& out, const std::string& counter,
+                const std::string& tail) const {
+        if (places_ == 0)
+            return;
+        for (const auto& w : listed_)
+            out.push_back(w);
+        out.push_back(std::to_string(places_) + (places_ == 1 ? " place" : " places") +
+                      " where the " + counter + " skips: " + std::to_string(lost_) +
+                      " samples lost in all by the counter; " + tail +
+                      (places_ > listed_.size()
+                           ? " (the first " + std::to_string(listed_.size()) + " are listed above)"
+                           : ""));
     }
     std::size_t places() const noexcept { return places_; }
     std::uint64_t lost() const noexcept { return lost_; }

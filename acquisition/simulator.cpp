@@ -126,8 +126,8 @@ Simulator::Simulator(Scenario scenario) : scenario_(std::move(scenario)) {
                 if (!(mdf > mdf_grid_hz_.front() + 1.0 && mdf < mdf_grid_hz_.back() - 1.0) ||
                     !(mdf > band_hz_[0] + 5.0 && mdf < band_hz_[1] - 5.0))
                     throw std::invalid_argument(
-                        "scenario: channel '" + c.label + "': the MDF would reach " +
-                        num(mdf, 3) + " Hz, outside the analysis band " + num(band_hz_[0]) + "-" +
+                        "scenario: channel '" + c.label + "': the MDF would reach " + num(mdf, 3) +
+                        " Hz, outside the analysis band " + num(band_hz_[0]) + "-" +
                         num(band_hz_[1]) + " Hz; lower the fatigue rate or shorten the hold");
                 const double rms_f = 1.0 + c.rms_slope_pct_per_s / 100.0 * f;
                 if (!(rms_f > 0.0))
@@ -145,7 +145,6 @@ Simulator::Simulator(Scenario scenario) : scenario_(std::move(scenario)) {
     if (s.ecg.enabled)
         for (auto& c : channels_)
             c.ecg_peak_uv = sim::Ecg::peak_uv(s.ecg, mean_rms, c.side, c.level);
-
 
     segment_frames_ = 2 * static_cast<std::size_t>(std::llround(s.model.segment_s * fs / 2.0));
     hop_frames_ = segment_frames_ / 2;

@@ -126,8 +126,7 @@ Ecg::Ecg(const EcgSpec& spec, std::uint64_t seed, std::size_t chunk_frames)
     active_beats_.reserve(64);
 }
 
-double Ecg::peak_uv(const EcgSpec& spec, double mean_rms0_uv, Side side,
-                    const std::string& level) {
+double Ecg::peak_uv(const EcgSpec& spec, double mean_rms0_uv, Side side, const std::string& level) {
     const auto ordinal = level_top_ordinal(level);
     const double level_gain =
         ordinal ? std::exp(-spec.level_decay * static_cast<double>(*ordinal - level_ordinal_l1))

@@ -112,10 +112,10 @@ PairSpec pair_in_band(const PairSpec& pair, const ModelSpec& model, double high_
         const double mdf0 = pair.mdf0_hz[side];
         const double slope = pair.mdf_slope_pct_per_s[side];
         const double end = mdf0 * (1.0 + slope / 100.0 * reference_s);
-        const double narrow0 = mdf_in_band(mdf0, model.fh_over_fl, model.band_low_hz,
-                                           model.band_high_hz, high_hz);
-        const double narrow_end = mdf_in_band(end, model.fh_over_fl, model.band_low_hz,
-                                              model.band_high_hz, high_hz);
+        const double narrow0 =
+            mdf_in_band(mdf0, model.fh_over_fl, model.band_low_hz, model.band_high_hz, high_hz);
+        const double narrow_end =
+            mdf_in_band(end, model.fh_over_fl, model.band_low_hz, model.band_high_hz, high_hz);
         out.mdf0_hz[side] = narrow0;
         out.mdf_slope_pct_per_s[side] = 100.0 * (narrow_end / narrow0 - 1.0) / reference_s;
     }

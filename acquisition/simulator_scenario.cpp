@@ -33,9 +33,7 @@ std::string num(double v, int digits = 6) {
 using Sides = std::array<double, 2>;
 
 // A key the reader accepts but the spec does not store as such (it sets other members).
-template <class Spec> struct SetNumber {
-    void (*set)(Spec&, double);
-};
+template <class Spec> struct SetNumber { void (*set)(Spec&, double); };
 template <class Spec> struct SetCount {
     void (*set)(Spec&, std::size_t);
     std::size_t (*get)(const Spec&); // the count a spec has, for its default
@@ -43,9 +41,8 @@ template <class Spec> struct SetCount {
 
 template <class Spec>
 using Member = std::variant<double Spec::*, std::optional<double> Spec::*, int Spec::*,
-                            std::uint64_t Spec::*, bool Spec::*, std::string Spec::*,
-                            Sides Spec::*, std::vector<double> Spec::*, SetNumber<Spec>,
-                            SetCount<Spec>>;
+                            std::uint64_t Spec::*, bool Spec::*, std::string Spec::*, Sides Spec::*,
+                            std::vector<double> Spec::*, SetNumber<Spec>, SetCount<Spec>>;
 
 // What a value may be, besides a finite number (every number must be finite).
 struct Limits {
@@ -108,7 +105,8 @@ const Section<Scenario>& root_section() {
     static const Section<Scenario> section{
         "",
         {{"seed", &Scenario::seed, "", "random seed: the same seed gives the same samples"},
-         {"sample_rate_hz", &Scenario::sample_rate_hz, "Hz", "sample rate (what `semg analyze` takes)", within(100.0, 100000.0)},
+         {"sample_rate_hz", &Scenario::sample_rate_hz, "Hz",
+          "sample rate (what `semg analyze` takes)", within(100.0, 100000.0)},
          {"pairs",
           SetCount<Scenario>{[](Scenario& s, std::size_t n) { s.pairs = default_pairs(n); },
                              [](const Scenario& s) { return s.pairs.size(); }},
@@ -130,8 +128,7 @@ const Section<ProtocolSpec>& protocol_section() {
          {"hold_s", &P::hold_s, "s", "each contraction, ramps included (longer than two ramps)",
           above(0.0)},
          {"rest_between_s", &P::rest_between_s, "s", "rest between contractions", at_least(0.0)},
-         {"rest_after_s", &P::rest_after_s, "s", "rest after the last contraction",
-          at_least(0.0)},
+         {"rest_after_s", &P::rest_after_s, "s", "rest after the last contraction", at_least(0.0)},
          {"contractions", &P::contractions, "", "number of contractions", at_least(1.0)},
          {"ramp_s", &P::ramp_s, "s", "raised-cosine on and off ramps inside each contraction",
           at_least(0.0)},
@@ -235,7 +232,12 @@ const Section<MotionSpec>& motion_section() {
         {{"time_s", &M::time_s, "s", "start of the transient", at_least(0.0), true},
          {"duration_s", &M::duration_s, "s", "length of the transient", above(0.0)},
          {"amplitude_uv", &M::amplitude_uv, "uV", "peak"},
-         {"channel", &M::channel, "", "label or 0-based index; absent: every channel", {}, false,
+         {"channel",
+          &M::channel,
+          "",
+          "label or 0-based index; absent: every channel",
+          {},
+          false,
           true}}};
     return section;
 }
@@ -496,7 +498,7 @@ private:
         out = number(n, key);
     }
     template <class Spec, class Int>
-        requires is_integer_v<Int>
+    requires is_integer_v<Int>
     void read_value(const toml::node& n, const std::string& key, const Field<Spec>&,
                     Int& out) const {
         out = integer<Int>(n, key);
@@ -599,9 +601,9 @@ template <class Spec> ScenarioField describe(const Field<Spec>& f, const Spec& d
                     out.default_value = v.empty() ? "" : "\"" + v + "\"";
                 } else if constexpr (std::is_same_v<T, Sides>) {
                     out.type = "number or [left, right]";
-                    out.default_value = v[0] == v[1] ? toml_text(v[0])
-                                                     : "[" + toml_text(v[0]) + ", " +
-                                                           toml_text(v[1]) + "]";
+                    out.default_value = v[0] == v[1]
+                                            ? toml_text(v[0])
+                                            : "[" + toml_text(v[0]) + ", " + toml_text(v[1]) + "]";
                 } else if constexpr (std::is_same_v<T, std::vector<double>>) {
                     out.type = "array of numbers";
                     for (double x : v)

@@ -13,7 +13,8 @@ namespace semg::acquisition {
 
 struct ChannelInfo {
     std::string label;
-    // Physical range of the ADC in µV, where the format knows it (EDF/BDF). Used for clipping flags.
+    // Physical range of the ADC in µV, where the format knows it (EDF/BDF). Used for clipping
+    // flags.
     std::optional<double> physical_min_uv;
     std::optional<double> physical_max_uv;
     // One digital step in µV, where known.

@@ -24,25 +24,31 @@ public:
 
     explicit TextLines(const std::filesystem::path& path) : path_(path) {
         in_.open(path, std::ios::binary);
-        if (!in_) throw SourceError(path.string() + ": cannot open");
+        if (!in_)
+            throw SourceError(path.string() + ": cannot open");
     }
     // The next line, valid until the next call; false at the end of the file.
     bool next(std::string_view& line) {
         if (!std::getline(in_, line_)) {
-            if (in_.bad()) throw SourceError(path_.string() + ": read error after line " + std::to_string(number_));
+            if (in_.bad())
+                throw SourceError(path_.string() + ": read error after line " +
+                                  std::to_string(number_));
             return false;
         }
         offset_ += line_.size() + (in_.eof() ? 0 : 1);
         ++number_;
         if (line_.size() > max_bytes)
-            throw SourceError(path_.string() + ": line " + std::to_string(number_) + " is longer than " +
-                              std::to_string(max_bytes) + " bytes: not a text recording");
-        if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+            throw SourceError(path_.string() + ": line " + std::to_string(number_) +
+                              " is longer than " + std::to_string(max_bytes) +
+                              " bytes: not a text recording");
+        if (!line_.empty() && line_.back() == '\r')
+            line_.pop_back();
         line = line_;
-        if (number_ == 1 && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3); // UTF-8 BOM
+        if (number_ == 1 && line.starts_with("\xEF\xBB\xBF"))
+            line.remove_prefix(3); // UTF-8 BOM
         return true;
     }
-    std::size_t number() const noexcept { return number_; } // of the line last returned
+    std::size_t number() const noexcept { return number_; }   // of the line last returned
     Mark mark() const noexcept { return {offset_, number_}; } // before the next line
     void rewind(const Mark& m) {
         in_.clear();

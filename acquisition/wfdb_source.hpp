@@ -39,11 +39,11 @@ namespace semg::acquisition {
 struct WfdbSignalSpec {
     std::string file_name;
     int format = 16;
-    double gain_adu = 200.0;       // ADC units per physical unit (0 or absent: 200)
+    double gain_adu = 200.0; // ADC units per physical unit (0 or absent: 200)
     bool gain_given = false;
     std::int64_t baseline_adu = 0; // ADC value of 0 physical units
     std::string units = "mV";
-    int adc_resolution_bits = 0;   // 0: the format's width
+    int adc_resolution_bits = 0; // 0: the format's width
     std::int64_t adc_zero = 0;
     std::optional<std::int64_t> initial_value;
     std::optional<std::int64_t> checksum;
@@ -100,7 +100,7 @@ private:
         std::int64_t offset = 0;  // byte offset of sample 0
         std::uint64_t frames = 0; // complete frames in the file
     };
-    struct Channel { // a signal that is read
+    struct Channel {              // a signal that is read
         std::size_t group, index; // index within the group's frame
         double scale_uv, baseline_adu;
     };

@@ -18,7 +18,8 @@ dsp::Block noise_block(std::size_t channels, std::size_t frames) {
     std::mt19937 rng(1);
     std::normal_distribution<float> dist(0.0f, 50.0f);
     for (std::size_t c = 0; c < channels; ++c)
-        for (std::size_t i = 0; i < frames; ++i) block.channel(c)[i] = dist(rng);
+        for (std::size_t i = 0; i < frames; ++i)
+            block.channel(c)[i] = dist(rng);
     block.set_frames(frames);
     return block;
 }
@@ -60,7 +61,8 @@ void BM_EpochAnalyzer(benchmark::State& state) {
     dsp::EpochAnalyzer analyzer({});
     analyzer.prepare({2048.0, channels});
     std::size_t epochs = 0;
-    for (auto _ : state) analyzer.process(block.cref(), [&](const dsp::EpochFrame&) { ++epochs; });
+    for (auto _ : state)
+        analyzer.process(block.cref(), [&](const dsp::EpochFrame&) { ++epochs; });
     benchmark::DoNotOptimize(epochs);
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(channels * 4096));
 }

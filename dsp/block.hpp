@@ -53,7 +53,8 @@ public:
     std::size_t capacity() const noexcept { return capacity_; }
     std::size_t frames() const noexcept { return frames_; }
     void set_frames(std::size_t frames) {
-        if (frames > capacity_) throw std::out_of_range("Block::set_frames beyond capacity");
+        if (frames > capacity_)
+            throw std::out_of_range("Block::set_frames beyond capacity");
         frames_ = frames;
     }
     float* channel(std::size_t c) noexcept { return samples_.data() + c * capacity_; }

@@ -8,16 +8,13 @@ namespace semg::dsp {
 
 std::string to_string(EcgMethod method) {
     switch (method) {
-    case EcgMethod::Off:
-        return "off";
-    case EcgMethod::Highpass:
-        return "highpass";
-    default:
-        return "template";
+    case EcgMethod::Off: return "off";
+    case EcgMethod::Highpass: return "highpass";
+    default: return "template";
     }
 }
 
-EcgMethod ecg_method_from_string(const std::string &name) {
+EcgMethod ecg_method_from_string(const std::string& name) {
     if (name == "off")
         return EcgMethod::Off;
     if (name == "highpass")
@@ -29,7 +26,7 @@ EcgMethod ecg_method_from_string(const std::string &name) {
 
 // ---------------------------------------------------------------------------------------------
 
-void DelayLine::prepare(const StreamSpec &spec, std::size_t delay_frames) {
+void DelayLine::prepare(const StreamSpec& spec, std::size_t delay_frames) {
     delay_ = delay_frames;
     channels_ = spec.channels;
     ring_.assign(delay_ * channels_, 0.0f);
@@ -45,8 +42,8 @@ void DelayLine::process(BlockRef io) noexcept {
     if (delay_ == 0)
         return;
     for (std::size_t c = 0; c < channels_; ++c) {
-        float *x = io.channel(c);
-        float *ring = ring_.data() + c * delay_;
+        float* x = io.channel(c);
+        float* ring = ring_.data() + c * delay_;
         std::size_t pos = pos_;
         for (std::size_t i = 0; i < io.frames; ++i) {
             const float in = x[i];
@@ -69,7 +66,7 @@ constexpr double kTiny = 1e-20;
 } // namespace
 
 EcgCanceller::EcgCanceller(Config config) : config_(config) {
-    const Config &c = config_;
+    const Config& c = config_;
     if (!(c.detect_low_hz > 0.0 && c.detect_high_hz > c.detect_low_hz) || c.detect_order < 1)
         throw std::invalid_argument("QRS detection band must satisfy 0 < low < high, order >= 1");
     if (!(c.integration_s > 0.0 && c.normalise_tau_s > 0.0 && c.learn_s > 0.0 &&
@@ -80,7 +77,7 @@ EcgCanceller::EcgCanceller(Config config) : config_(config) {
         throw std::invalid_argument("ECG template needs at least one beat");
 }
 
-void EcgCanceller::prepare(const StreamSpec &analysed, std::size_t detect_channels) {
+void EcgCanceller::prepare(const StreamSpec& analysed, std::size_t detect_channels) {
     channels_ = analysed.channels;
     detect_channels_ = detect_channels;
     sample_rate_hz_ = analysed.sample_rate_hz;
@@ -162,8 +159,8 @@ void EcgCanceller::process(ConstBlockRef detect, BlockRef io) noexcept {
         if (detect_channels_ > 0)
             detect_block(detect.slice(off, k));
         for (std::size_t c = 0; c < channels_; ++c) { // history of frames [n0, n1)
-            const float *src = io.channel(c) + off;
-            float *ring = history_.data() + c * ring_;
+            const float* src = io.channel(c) + off;
+            float* ring = history_.data() + c * ring_;
             std::size_t slot = static_cast<std::size_t>(n0 % static_cast<std::int64_t>(ring_));
             for (std::size_t i = 0; i < k; ++i) {
                 ring[slot] = src[i];
@@ -202,8 +199,8 @@ void EcgCanceller::detect_block(ConstBlockRef detect) noexcept {
         for (std::size_t d = 0; d < nd; ++d)
             first_sample_[d] = detect.channel(d)[0];
     for (std::size_t d = 0; d < nd; ++d) {
-        const float *src = detect.channel(d);
-        float *dst = scratch_.data() + d * kScratch;
+        const float* src = detect.channel(d);
+        float* dst = scratch_.data() + d * kScratch;
         for (std::size_t i = 0; i < k; ++i)
             dst[i] = src[i] - first_sample_[d];
     }
@@ -217,12 +214,13 @@ void EcgCanceller::detect_block(ConstBlockRef detect) noexcept {
     // noise to the sum and would hide beats.
     bool any_significant = false;
     if (nd == channels_)
-        for (std::size_t d = 0; d < nd; ++d) any_significant = any_significant || significant(d);
+        for (std::size_t d = 0; d < nd; ++d)
+            any_significant = any_significant || significant(d);
     double weight_sum = 0.0;
     for (std::size_t d = 0; d < nd; ++d) {
         const double weight = !any_significant || significant(d) ? 1.0 : kQuietChannelWeight;
         weight_sum += weight;
-        const float *y = scratch_.data() + d * kScratch;
+        const float* y = scratch_.data() + d * kScratch;
         double mean = energy_mean_[d];
         for (std::size_t i = 0; i < learning; ++i)
             mean += static_cast<double>(y[i]) * y[i] / static_cast<double>(learn_frames_);
@@ -239,7 +237,7 @@ void EcgCanceller::detect_block(ConstBlockRef detect) noexcept {
 
 // Output frames [n, end) (input frames n − delay_ on, zeros before the first input), less the
 // learnt beats that cover them on the channels whose template is subtracted.
-void EcgCanceller::output(std::int64_t n, std::int64_t end, float *out,
+void EcgCanceller::output(std::int64_t n, std::int64_t end, float* out,
                           std::size_t stride) noexcept {
     const std::int64_t m0 = n - static_cast<std::int64_t>(delay_),
                        m1 = end - static_cast<std::int64_t>(delay_);
@@ -249,8 +247,8 @@ void EcgCanceller::output(std::int64_t n, std::int64_t end, float *out,
             first_active_ + kBeatRing < beats_total_))
         ++first_active_;
     for (std::size_t c = 0; c < channels_; ++c) {
-        float *y = out + c * stride;
-        const float *ring = history_.data() + c * ring_;
+        float* y = out + c * stride;
+        const float* ring = history_.data() + c * ring_;
         std::size_t i = 0;
         for (; i < count && m0 + static_cast<std::int64_t>(i) < 0; ++i)
             y[i] = 0.0f;
@@ -265,7 +263,7 @@ void EcgCanceller::output(std::int64_t n, std::int64_t end, float *out,
         }
         if (!subtracting_[c])
             continue;
-        const float *t = templates_.data() + c * window_;
+        const float* t = templates_.data() + c * window_;
         for (std::uint64_t b = first_active_; b < beats_total_ && b < next_learn_; ++b) {
             const std::int64_t start = beat_ring_[b % kBeatRing] - static_cast<std::int64_t>(pre_);
             if (start >= m1)
@@ -348,9 +346,9 @@ void EcgCanceller::confirm(std::int64_t fiducial, double peak, std::int64_t now)
 
 // Channel c's samples from detected − pre − align over window + 2·align frames, out of the
 // history ring into one contiguous piece (zeros before the first input).
-const float *EcgCanceller::gather(std::size_t c, std::int64_t detected) noexcept {
+const float* EcgCanceller::gather(std::size_t c, std::int64_t detected) noexcept {
     const std::int64_t first = detected - static_cast<std::int64_t>(pre_ + align_);
-    const float *ring = history_.data() + c * ring_;
+    const float* ring = history_.data() + c * ring_;
     for (std::size_t j = 0; j < beat_.size(); ++j) {
         const std::int64_t n = first + static_cast<std::int64_t>(j);
         if (n >= 0) {
@@ -368,7 +366,7 @@ const float *EcgCanceller::gather(std::size_t c, std::int64_t detected) noexcept
 }
 
 void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
-    std::int64_t &fiducial = beat_ring_[k % kBeatRing];
+    std::int64_t& fiducial = beat_ring_[k % kBeatRing];
     const std::int64_t detected = fiducial;
     // Align on the templates: the lag maximising Σ_c w_c (x·T_c)/|T_c| with
     // w_c = max(0, snr_c − significance), so that only channels whose template is significant
@@ -380,7 +378,7 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
             const double weight = snr_[c] - config_.significance;
             if (!(weight > 0.0))
                 continue;
-            const float *t = templates_.data() + c * window_;
+            const float* t = templates_.data() + c * window_;
             double tt = 0.0;
             for (std::size_t j = 0; j < window_; ++j)
                 tt += static_cast<double>(t[j]) * t[j];
@@ -388,7 +386,7 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
                 continue;
             any = true;
             const double scale = weight / std::sqrt(tt);
-            const float *x = gather(c, detected);
+            const float* x = gather(c, detected);
             for (std::size_t l = 0; l < lag_score_.size(); ++l) {
                 double xt = 0.0;
                 for (std::size_t j = 0; j < window_; ++j)
@@ -402,16 +400,17 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
                         static_cast<std::int64_t>(align_);
         }
     }
-    const auto lag = static_cast<std::size_t>(fiducial - detected + static_cast<std::int64_t>(align_));
+    const auto lag =
+        static_cast<std::size_t>(fiducial - detected + static_cast<std::int64_t>(align_));
     const std::uint64_t beats = learnt_ + 1;
     const double alpha = 1.0 / static_cast<double>(std::min<std::uint64_t>(
                                    beats, static_cast<std::uint64_t>(config_.template_beats)));
     const double noise_factor =
         beats < static_cast<std::uint64_t>(config_.template_beats) ? alpha : alpha / (2.0 - alpha);
     for (std::size_t c = 0; c < channels_; ++c) {
-        float *t = templates_.data() + c * window_;
-        const float *beat = gather(c, detected);
-        const float *aligned = beat + lag;
+        float* t = templates_.data() + c * window_;
+        const float* beat = gather(c, detected);
+        const float* aligned = beat + lag;
         // Amplitude of this beat against the template learnt so far.
         double xt = 0.0, tt = 0.0;
         for (std::size_t j = 0; j < window_; ++j) {
@@ -426,8 +425,8 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
         // Significance from the check template, averaged at the detector's own fiducials: the
         // alignment cannot teach it anything (a lag search finds a match in any noise, or in a
         // mains sine one period away, and would then confirm itself).
-        float *check = check_templates_.data() + c * window_;
-        const float *unaligned = beat + align_;
+        float* check = check_templates_.data() + c * window_;
+        const float* unaligned = beat + align_;
         double energy = 0.0, window_energy = 0.0;
         for (std::size_t j = 0; j < window_; ++j) {
             const double x = unaligned[j];
@@ -467,7 +466,8 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
         rhythm_ = rate_ok && (was_rhythm ? share >= kRhythmKeep : share >= kRhythmFind);
         recent_rr_median_s_ = median;
     }
-    if (rhythm_) found_rhythm_ = true;
+    if (rhythm_)
+        found_rhythm_ = true;
     // Per channel, with hysteresis: subtraction starts when the template is significant and stops
     // only when its significance falls below half the threshold (or the rhythm is lost).
     for (std::size_t c = 0; c < channels_; ++c) {
@@ -479,8 +479,10 @@ void EcgCanceller::learn_beat(std::uint64_t k) noexcept {
 }
 
 bool EcgCanceller::warming_up() const noexcept {
-    if (detect_channels_ == 0) return false;
-    if (template_ready() && found_rhythm_) return false;
+    if (detect_channels_ == 0)
+        return false;
+    if (template_ready() && found_rhythm_)
+        return false;
     return n_ < warmup_frames_;
 }
 

@@ -61,13 +61,13 @@ namespace semg::dsp {
 // band-pass low edge (highpass), or removed by template subtraction (template).
 enum class EcgMethod { Off, Highpass, Template };
 std::string to_string(EcgMethod method);
-EcgMethod ecg_method_from_string(const std::string &name); // throws std::invalid_argument
+EcgMethod ecg_method_from_string(const std::string& name); // throws std::invalid_argument
 
 // Fixed delay of every channel by `delay` frames; zeros before the first input.
 // Real time: process() is noexcept and allocation-free. Chunk-invariant.
 class DelayLine {
 public:
-    void prepare(const StreamSpec &spec, std::size_t delay_frames);
+    void prepare(const StreamSpec& spec, std::size_t delay_frames);
     void reset() noexcept;
     void process(BlockRef io) noexcept; // in place
     std::size_t delay_frames() const noexcept { return delay_; }
@@ -116,7 +116,7 @@ public:
     explicit EcgCanceller(Config config); // throws std::invalid_argument
     // analysed: the channels to clean; detect_channels: channels of the detection input (0: no
     // detection, the output is only delayed).
-    void prepare(const StreamSpec &analysed, std::size_t detect_channels);
+    void prepare(const StreamSpec& analysed, std::size_t detect_channels);
     void reset() noexcept;
     // detect.frames == io.frames. io is cleaned in place and delayed by delay_frames().
     void process(ConstBlockRef detect, BlockRef io) noexcept;
@@ -124,12 +124,12 @@ public:
     std::size_t delay_frames() const noexcept { return delay_; }
     std::size_t pre_frames() const noexcept { return pre_; }
     std::size_t window_frames() const noexcept { return window_; }
-    const Config &config() const noexcept { return config_; }
+    const Config& config() const noexcept { return config_; }
 
     // Beats, as input frame indices of their fiducial (the integrated energy maximum, which
     // lags the R peak by a fixed amount absorbed by the template window). Calls f(fiducial) for
     // the stored beats with from <= fiducial < to, oldest first (the most recent kBeatRing).
-    template <class F> void for_each_beat(std::int64_t from, std::int64_t to, F &&f) const {
+    template <class F> void for_each_beat(std::int64_t from, std::int64_t to, F&& f) const {
         const std::uint64_t stored = std::min<std::uint64_t>(beats_total_, kBeatRing);
         for (std::uint64_t k = beats_total_ - stored; k < beats_total_; ++k) {
             const std::int64_t p = beat_ring_[k % kBeatRing];
@@ -172,9 +172,9 @@ private:
     void detect_block(ConstBlockRef detect) noexcept;
     void confirm(std::int64_t fiducial, double peak, std::int64_t now) noexcept;
     std::int64_t learn_frame(std::uint64_t k) const noexcept;
-    void output(std::int64_t n, std::int64_t end, float *out, std::size_t stride) noexcept;
+    void output(std::int64_t n, std::int64_t end, float* out, std::size_t stride) noexcept;
     void learn_beat(std::uint64_t k) noexcept; // refine, measure and fold in beat k
-    const float *gather(std::size_t c, std::int64_t detected) noexcept;
+    const float* gather(std::size_t c, std::int64_t detected) noexcept;
 
     Config config_;
     std::size_t channels_ = 0, detect_channels_ = 0;

@@ -11,8 +11,8 @@ namespace semg::dsp {
 
 void check_epoch(double epoch_s, double overlap) {
     if (!(epoch_s > 0.0))
-        throw std::invalid_argument("epoch length must be positive, got " +
-                                    format_number(epoch_s) + " s");
+        throw std::invalid_argument("epoch length must be positive, got " + format_number(epoch_s) +
+                                    " s");
     if (!(overlap >= 0.0 && overlap < 1.0))
         throw std::invalid_argument("epoch overlap must be in [0, 1), got " +
                                     format_number(overlap));

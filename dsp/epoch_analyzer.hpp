@@ -48,7 +48,7 @@ public:
         SpectralBand band{};
     };
     explicit EpochAnalyzer(Config config); // throws std::invalid_argument
-    void prepare(const StreamSpec& spec);   // plans FFTW, allocates buffers
+    void prepare(const StreamSpec& spec);  // plans FFTW, allocates buffers
     void reset() noexcept;
 
     // Calls on_epoch(const EpochFrame&) for every epoch completed by this block.

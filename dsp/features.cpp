@@ -10,13 +10,12 @@
 #include <limits>
 #include <stdexcept>
 
-
 namespace semg::dsp {
 
 namespace {
 constexpr std::array<const char*, kQualityFlagCount> kFlagNames = {
-    "empty_spectrum", "flatline", "clipping", "mains", "motion", "ecg", "gap", "low_rate",
-    "ecg_warmup", "rest"};
+    "empty_spectrum", "flatline",   "clipping", "mains", "motion", "ecg", "gap",
+    "low_rate",       "ecg_warmup", "rest"};
 } // namespace
 
 const char* quality_flag_name(std::size_t k) noexcept {
@@ -26,15 +25,18 @@ const char* quality_flag_name(std::size_t k) noexcept {
 std::string quality_to_string(std::uint32_t flags) {
     std::string s;
     for (std::size_t k = 0; k < kFlagNames.size(); ++k) {
-        if ((flags & (1u << k)) == 0) continue;
-        if (!s.empty()) s += '|';
+        if ((flags & (1u << k)) == 0)
+            continue;
+        if (!s.empty())
+            s += '|';
         s += kFlagNames[k];
     }
     return s.empty() ? "ok" : s;
 }
 
 std::uint32_t quality_from_string(const std::string& text) {
-    if (text == "ok") return QualityOk;
+    if (text == "ok")
+        return QualityOk;
     std::uint32_t flags = 0;
     for (std::size_t start = 0; start <= text.size();) {
         const std::size_t end = std::min(text.find('|', start), text.size());
@@ -53,10 +55,12 @@ SpectralFeatures::SpectralFeatures(const SpectralBand& band, double bin_hz, std:
     : bin_hz_(bin_hz) {
     for (std::size_t k = 0; k < bins; ++k) {
         const double f = static_cast<double>(k) * bin_hz;
-        if (f < band.low_hz || f > band.high_hz || f <= 0.0) continue;
+        if (f < band.low_hz || f > band.high_hz || f <= 0.0)
+            continue;
         if (band.mains_hz > 0.0 && band.exclude_hz > 0.0) {
             const double harmonic = std::round(f / band.mains_hz) * band.mains_hz;
-            if (harmonic > 0.0 && std::abs(f - harmonic) <= band.exclude_hz) continue;
+            if (harmonic > 0.0 && std::abs(f - harmonic) <= band.exclude_hz)
+                continue;
         }
         bins_.push_back(k);
         freq_hz_.push_back(f);
@@ -133,12 +137,15 @@ void temporal_features(const float* x, std::size_t n, double sample_rate_hz,
     }
     Int4 negative4{};
     std::size_t j = 1;
-    for (; j + 4 <= n; j += 4) negative4 -= load4(x + j - 1) * load4(x + j) < 0.0f; // true: -1
+    for (; j + 4 <= n; j += 4)
+        negative4 -= load4(x + j - 1) * load4(x + j) < 0.0f; // true: -1
     std::array<std::int32_t, 4> negative{};
     std::memcpy(negative.data(), &negative4, sizeof negative4);
     std::size_t crossings = 0;
-    for (const std::int32_t count : negative) crossings += static_cast<std::size_t>(count);
-    for (; j < n; ++j) crossings += static_cast<std::size_t>(x[j - 1] * x[j] < 0.0f);
+    for (const std::int32_t count : negative)
+        crossings += static_cast<std::size_t>(count);
+    for (; j < n; ++j)
+        crossings += static_cast<std::size_t>(x[j - 1] * x[j] < 0.0f);
     const double count = static_cast<double>(n);
     out.rms_uv = std::sqrt((sq[0] + sq[1] + sq[2] + sq[3]) / count);
     out.arv_uv = (ab[0] + ab[1] + ab[2] + ab[3]) / count;

@@ -31,7 +31,7 @@ enum QualityFlag : std::uint32_t {
     SampleGap = 1u << 6,        // "gap": the source lost samples inside the epoch
     LowSampleRate = 1u << 7,    // "low_rate": reserved; a low rate is recorded per recording
     EcgWarmup = 1u << 8,        // "ecg_warmup": the ECG canceller was still learning (template)
-    Rest = 1u << 9,             // "rest": the channel is at its noise floor, the muscle is not working
+    Rest = 1u << 9, // "rest": the channel is at its noise floor, the muscle is not working
 };
 inline constexpr std::size_t kQualityFlagCount = 10;
 // Name of bit k (0 <= k < kQualityFlagCount), as in the quality column.

@@ -30,7 +30,8 @@ Zpk prototype(int order) {
 
 Complex product(const std::vector<Complex>& v, Complex offset, double sign) {
     Complex acc(1.0, 0.0);
-    for (const auto& x : v) acc *= offset + sign * x;
+    for (const auto& x : v)
+        acc *= offset + sign * x;
     return acc;
 }
 
@@ -39,19 +40,22 @@ std::vector<Sos> to_sos(const Zpk& f) {
     std::vector<Complex> complex_poles, real_poles;
     for (const auto& p : f.p) {
         if (std::abs(p.imag()) > 1e-12 * std::max(1.0, std::abs(p))) {
-            if (p.imag() > 0) complex_poles.push_back(p);
+            if (p.imag() > 0)
+                complex_poles.push_back(p);
         } else {
             real_poles.push_back(p.real());
         }
     }
     std::vector<double> zeros;
-    for (const auto& z : f.z) zeros.push_back(z.real()); // Butterworth zeros are at ±1
+    for (const auto& z : f.z)
+        zeros.push_back(z.real()); // Butterworth zeros are at ±1
     std::sort(zeros.begin(), zeros.end());
     // Interleave so each section gets one zero from each end when both kinds exist (band-pass).
     std::vector<double> ordered;
     for (std::size_t lo = 0, hi = zeros.size(); lo < hi;) {
         ordered.push_back(zeros[--hi]);
-        if (lo < hi) ordered.push_back(zeros[lo++]);
+        if (lo < hi)
+            ordered.push_back(zeros[lo++]);
     }
     std::size_t next_zero = 0;
     auto take_zero = [&]() { return next_zero < ordered.size() ? ordered[next_zero++] : 0.0; };
@@ -77,7 +81,8 @@ std::vector<Sos> to_sos(const Zpk& f) {
         }
         sections.push_back(s);
     }
-    for (auto& c : sections.front().b) c *= f.k;
+    for (auto& c : sections.front().b)
+        c *= f.k;
     return sections;
 }
 
@@ -88,13 +93,14 @@ std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double h
     if (order < 1 || order > 12)
         throw std::invalid_argument("filter order must be 1..12, got " + std::to_string(order));
     static_assert(SosFilter::kMaxSections >= 12, "a band-pass of order 12 has 12 sections");
-    if (!(sample_rate_hz > 0)) throw std::invalid_argument("sample rate must be positive");
+    if (!(sample_rate_hz > 0))
+        throw std::invalid_argument("sample rate must be positive");
     const double nyquist = sample_rate_hz / 2.0;
     const bool two_edges = kind == FilterKind::Bandpass;
     auto check = [&](double f) {
         if (!(f > 0.0 && f < nyquist))
-            throw std::invalid_argument("filter edge " + format_number(f) +
-                                        " Hz is outside (0, " + format_number(nyquist) + ") Hz");
+            throw std::invalid_argument("filter edge " + format_number(f) + " Hz is outside (0, " +
+                                        format_number(nyquist) + ") Hz");
     };
     check(low_hz);
     if (two_edges) {
@@ -109,10 +115,12 @@ std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double h
     Zpk s; // analogue filter of the requested kind
     const double w1 = warp(low_hz);
     if (kind == FilterKind::Lowpass) {
-        for (auto& p : a.p) s.p.push_back(p * w1);
+        for (auto& p : a.p)
+            s.p.push_back(p * w1);
         s.k = std::pow(w1, order);
     } else if (kind == FilterKind::Highpass) {
-        for (auto& p : a.p) s.p.push_back(w1 / p);
+        for (auto& p : a.p)
+            s.p.push_back(w1 / p);
         s.z.assign(a.p.size(), Complex(0.0, 0.0));
         s.k = (1.0 / product(a.p, 0.0, -1.0)).real();
     } else {
@@ -131,9 +139,12 @@ std::vector<Sos> butterworth(FilterKind kind, int order, double low_hz, double h
     }
     // Bilinear transform (scipy.signal.bilinear_zpk).
     Zpk d;
-    for (const auto& z : s.z) d.z.push_back((fs2 + z) / (fs2 - z));
-    for (const auto& p : s.p) d.p.push_back((fs2 + p) / (fs2 - p));
-    while (d.z.size() < d.p.size()) d.z.emplace_back(-1.0, 0.0);
+    for (const auto& z : s.z)
+        d.z.push_back((fs2 + z) / (fs2 - z));
+    for (const auto& p : s.p)
+        d.p.push_back((fs2 + p) / (fs2 - p));
+    while (d.z.size() < d.p.size())
+        d.z.emplace_back(-1.0, 0.0);
     d.k = s.k * (product(s.z, fs2, -1.0) / product(s.p, fs2, -1.0)).real();
     return to_sos(d);
 }
@@ -158,7 +169,8 @@ Sos notch(double f0_hz, double bandwidth_hz, double sample_rate_hz) {
 std::vector<Sos> mains_comb(double mains_hz, double bandwidth_hz, double up_to_hz,
                             double sample_rate_hz) {
     std::vector<Sos> comb;
-    if (!(mains_hz > 0.0) || !(bandwidth_hz > 0.0)) return comb;
+    if (!(mains_hz > 0.0) || !(bandwidth_hz > 0.0))
+        return comb;
     for (double f = mains_hz; f <= up_to_hz + 1e-9 && f + bandwidth_hz < sample_rate_hz / 2.0;
          f += mains_hz)
         comb.push_back(notch(f, bandwidth_hz, sample_rate_hz));
@@ -262,9 +274,8 @@ template <std::size_t W, std::size_t K, std::size_t NS>
 
 // K groups of W channels: x holds K·W channel pointers (null: a padding lane, fed zeros).
 template <std::size_t W, std::size_t K>
-[[gnu::always_inline]] inline void run_groups(float* const* x, std::size_t frames,
-                                              const Sos* sec, std::size_t n_sec,
-                                              double* state) noexcept {
+[[gnu::always_inline]] inline void run_groups(float* const* x, std::size_t frames, const Sos* sec,
+                                              std::size_t n_sec, double* state) noexcept {
     std::array<Lanes<W>, kChunkFrames * K> buf;
     for (std::size_t start = 0; start < frames; start += kChunkFrames) {
         const std::size_t m = std::min(kChunkFrames, frames - start);
@@ -279,7 +290,8 @@ template <std::size_t W, std::size_t K>
                     rows[l] = __builtin_convertvector(f, Lanes<W>);
                 }
                 transpose<W>(rows.data());
-                for (std::size_t t = 0; t < W; ++t) buf[(i + t) * K + k] = rows[t];
+                for (std::size_t t = 0; t < W; ++t)
+                    buf[(i + t) * K + k] = rows[t];
             }
             for (std::size_t l = 0; l < W; ++l) {
                 const float* src = x[k * W + l];
@@ -306,7 +318,8 @@ template <std::size_t W, std::size_t K>
         for (std::size_t k = 0; k < K; ++k) {
             for (std::size_t i = 0; i < whole; i += W) {
                 std::array<Lanes<W>, W> rows;
-                for (std::size_t t = 0; t < W; ++t) rows[t] = buf[(i + t) * K + k];
+                for (std::size_t t = 0; t < W; ++t)
+                    rows[t] = buf[(i + t) * K + k];
                 transpose<W>(rows.data());
                 for (std::size_t l = 0; l < W; ++l)
                     if (float* dst = x[k * W + l]; dst != nullptr) {
@@ -377,8 +390,10 @@ void run_lanes8(BlockRef io, const Sos* sec, std::size_t n_sec, double* state) n
 std::size_t SosFilter::native_lanes() noexcept {
 #ifdef SEMG_X86_LANES
     __builtin_cpu_init(); // needed before main(), harmless after
-    if (__builtin_cpu_supports("avx512f")) return 8;
-    if (__builtin_cpu_supports("avx")) return 4;
+    if (__builtin_cpu_supports("avx512f"))
+        return 8;
+    if (__builtin_cpu_supports("avx"))
+        return 4;
 #endif
     return 2;
 }
@@ -399,7 +414,8 @@ void SosFilter::prepare(const StreamSpec& spec, std::size_t lanes) {
 
 void SosFilter::process(BlockRef io) noexcept {
     const std::size_t channels = std::min(io.channels, channels_);
-    if (channels == 0 || io.frames == 0 || sections_.empty()) return;
+    if (channels == 0 || io.frames == 0 || sections_.empty())
+        return;
     // A channel of the filter absent from io (io.channels < channels_) keeps its state: the lanes
     // of its group that io does not fill run on zeros and are put back afterwards.
     const std::size_t partial = channels % lanes_;
@@ -440,8 +456,8 @@ void Bandpass::prepare(const StreamSpec& spec) {
     high_hz_ = std::min(config_.high_hz, limit);
     if (config_.low_hz >= high_hz_)
         throw std::invalid_argument("band-pass low edge " + format_number(config_.low_hz) +
-                                    " Hz is above 0.45 x the sample rate (" +
-                                    format_number(limit) + " Hz)");
+                                    " Hz is above 0.45 x the sample rate (" + format_number(limit) +
+                                    " Hz)");
     filter_ = SosFilter(butterworth(FilterKind::Bandpass, config_.order, config_.low_hz, high_hz_,
                                     spec.sample_rate_hz));
     filter_.prepare(spec);

@@ -46,14 +46,15 @@ public:
 
     SosFilter() = default;
     explicit SosFilter(std::vector<Sos> sections) : sections_(std::move(sections)) {
-        if (sections_.size() > kMaxSections) throw std::invalid_argument("too many filter sections");
+        if (sections_.size() > kMaxSections)
+            throw std::invalid_argument("too many filter sections");
     }
 
     void prepare(const StreamSpec& spec); // allocates the state of every channel
     // As prepare(spec), with `lanes` channels per SIMD vector (2, 4 or 8; more than the CPU runs
     // is reduced to what it runs): for tests and benchmarks of each width.
     void prepare(const StreamSpec& spec, std::size_t lanes);
-    void process(BlockRef io) noexcept;    // in place, any block length
+    void process(BlockRef io) noexcept; // in place, any block length
     void reset() noexcept;
     const std::vector<Sos>& sections() const noexcept { return sections_; }
     std::size_t lanes() const noexcept { return lanes_; }

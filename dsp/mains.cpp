@@ -47,7 +47,7 @@ double MainsDetector::threshold_db(std::size_t blocks, double false_alarm) {
     return 10.0 * std::log10(hi / static_cast<double>(k));
 }
 
-void MainsDetector::prepare(const StreamSpec &spec, double band_high_hz) {
+void MainsDetector::prepare(const StreamSpec& spec, double band_high_hz) {
     spec_ = spec;
     block_frames_ = static_cast<std::size_t>(std::lround(config_.block_s * spec.sample_rate_hz));
     if (block_frames_ < 16)
@@ -118,7 +118,7 @@ void MainsDetector::analyse_block() noexcept {
         psd_.compute(buffer_.data() + c * block_frames_, psd_values_);
         for (std::size_t f = 0; f < 2; ++f)
             for (std::size_t h = 0; h < 2; ++h) {
-                const Probe &p = probes_[f][h];
+                const Probe& p = probes_[f][h];
                 if (!p.valid)
                     continue;
                 double neighbours = 0.0;
@@ -216,15 +216,16 @@ MainsNotch::MainsNotch(Config config) : config_(config) {
                                     format_number(config_.bandwidth_hz));
 }
 
-void MainsNotch::prepare(const StreamSpec &spec, double band_high_hz) {
+void MainsNotch::prepare(const StreamSpec& spec, double band_high_hz) {
     for (std::size_t k = 0; k < 2; ++k) {
         combs_[k].clear();
-        const auto comb = mains_comb(kFamilies[k], config_.bandwidth_hz, band_high_hz,
-                                     spec.sample_rate_hz);
+        const auto comb =
+            mains_comb(kFamilies[k], config_.bandwidth_hz, band_high_hz, spec.sample_rate_hz);
         for (std::size_t i = 0; i < comb.size(); i += SosFilter::kMaxSections) {
             const auto end = comb.begin() + static_cast<std::ptrdiff_t>(
                                                 std::min(comb.size(), i + SosFilter::kMaxSections));
-            combs_[k].emplace_back(std::vector<Sos>(comb.begin() + static_cast<std::ptrdiff_t>(i), end));
+            combs_[k].emplace_back(
+                std::vector<Sos>(comb.begin() + static_cast<std::ptrdiff_t>(i), end));
             combs_[k].back().prepare(spec);
         }
     }
@@ -233,19 +234,23 @@ void MainsNotch::prepare(const StreamSpec &spec, double band_high_hz) {
 
 void MainsNotch::set_mains_hz(double mains_hz) noexcept {
     const int next = mains_hz == 50.0 ? 0 : mains_hz == 60.0 ? 1 : -1;
-    if (next == active_) return;
+    if (next == active_)
+        return;
     active_ = next;
     reset();
 }
 
 void MainsNotch::process(BlockRef io) noexcept {
-    if (active_ < 0) return;
-    for (auto &piece : combs_[static_cast<std::size_t>(active_)]) piece.process(io);
+    if (active_ < 0)
+        return;
+    for (auto& piece : combs_[static_cast<std::size_t>(active_)])
+        piece.process(io);
 }
 
 void MainsNotch::reset() noexcept {
-    for (auto &family : combs_)
-        for (auto &piece : family) piece.reset();
+    for (auto& family : combs_)
+        for (auto& piece : family)
+            piece.reset();
 }
 
 } // namespace semg::dsp

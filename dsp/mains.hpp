@@ -52,7 +52,7 @@ public:
     };
     explicit MainsDetector(Config config); // throws std::invalid_argument
     // band_high_hz: the analysis band's upper edge (the third harmonic is measured below it).
-    void prepare(const StreamSpec &spec, double band_high_hz);
+    void prepare(const StreamSpec& spec, double band_high_hz);
     void reset() noexcept;
     void process(ConstBlockRef in) noexcept; // band-passed samples, any block length
 
@@ -110,12 +110,12 @@ public:
         double bandwidth_hz = 1.0; // −3 dB width of each notch; 0: no notch
     };
     explicit MainsNotch(Config config); // throws std::invalid_argument
-    void prepare(const StreamSpec &spec, double band_high_hz);
+    void prepare(const StreamSpec& spec, double band_high_hz);
     void set_mains_hz(double mains_hz) noexcept; // 0, 50 or 60 (others: 0)
     double mains_hz() const noexcept { return active_ < 0 ? 0.0 : kFamilies[active_]; }
     void process(BlockRef io) noexcept;
     void reset() noexcept;
-    const Config &config() const noexcept { return config_; }
+    const Config& config() const noexcept { return config_; }
 
 private:
     static constexpr double kFamilies[2] = {50.0, 60.0};

@@ -48,7 +48,7 @@ QualityAnalyzer::QualityAnalyzer(Config config) : config_(config) {
         throw std::invalid_argument("motion band must satisfy 0 < low < high");
 }
 
-void QualityAnalyzer::prepare(const StreamSpec &spec, std::vector<ChannelLimits> limits) {
+void QualityAnalyzer::prepare(const StreamSpec& spec, std::vector<ChannelLimits> limits) {
     spec_ = spec;
     // The same epochs as EpochAnalyzer's.
     const auto geometry = epoch_geometry(config_.epoch_s, config_.overlap, spec.sample_rate_hz);
@@ -59,7 +59,7 @@ void QualityAnalyzer::prepare(const StreamSpec &spec, std::vector<ChannelLimits>
     limits_ = limits.empty() ? std::vector<ChannelLimits>(spec.channels) : std::move(limits);
     rails_.resize(spec.channels);
     for (std::size_t c = 0; c < spec.channels; ++c) {
-        const ChannelLimits &lim = limits_[c];
+        const ChannelLimits& lim = limits_[c];
         const double range = lim.max_uv - lim.min_uv;
         const double tol =
             std::max(0.5 * lim.resolution_uv, std::isfinite(range) ? 1e-6 * range : 0.0);
@@ -114,7 +114,7 @@ void QualityAnalyzer::prepare(const StreamSpec &spec, std::vector<ChannelLimits>
         common = std::gcd(common, mains_bins_.back());
     }
     mains_fold_ = mains_bins_.empty() ? 1 : std::gcd(common, epoch_frames_);
-    for (auto &bin : mains_bins_)
+    for (auto& bin : mains_bins_)
         bin /= mains_fold_;
     if (!mains_bins_.empty()) {
         mains_fft_ = RealFft(epoch_frames_ / mains_fold_);
@@ -152,7 +152,7 @@ void QualityAnalyzer::reset() noexcept {
     segments_done_ = 0;
 }
 
-void QualityAnalyzer::remove_beat_lf(const EcgCanceller &ecg) noexcept {
+void QualityAnalyzer::remove_beat_lf(const EcgCanceller& ecg) noexcept {
     const std::int64_t first = static_cast<std::int64_t>(frame_.first_frame);
     const std::int64_t end = first + static_cast<std::int64_t>(epoch_frames_);
     const std::int64_t pre = static_cast<std::int64_t>(lf_pre_),
@@ -167,8 +167,8 @@ void QualityAnalyzer::remove_beat_lf(const EcgCanceller &ecg) noexcept {
         const double alpha = 1.0 / static_cast<double>(std::min<std::uint64_t>(lf_learnt_, 32));
         const std::int64_t start = fiducial - pre - first;
         for (std::size_t c = 0; c < channels; ++c) {
-            const float *lf = lf_.data() + c * epoch_frames_ + start;
-            float *t = lf_template_.data() + c * lf_window_;
+            const float* lf = lf_.data() + c * epoch_frames_ + start;
+            float* t = lf_template_.data() + c * lf_window_;
             for (std::size_t j = 0; j < lf_window_; ++j)
                 t[j] += static_cast<float>(alpha * (lf[j] - t[j]));
         }
@@ -181,18 +181,18 @@ void QualityAnalyzer::remove_beat_lf(const EcgCanceller &ecg) noexcept {
         for (std::size_t c = 0; c < channels; ++c) {
             if (!ecg.significant(c))
                 continue; // no ECG here: the template is averaged EMG
-            float *r = lf_residual(c);
-            const float *t = lf_template_.data() + c * lf_window_;
+            float* r = lf_residual(c);
+            const float* t = lf_template_.data() + c * lf_window_;
             for (std::int64_t m = lo; m < hi; ++m)
                 r[m - first] -= t[m - start];
         }
     });
 }
 
-float *QualityAnalyzer::lf_residual(std::size_t c) noexcept {
-    float *r = lf_residual_.data() + c * epoch_frames_;
+float* QualityAnalyzer::lf_residual(std::size_t c) noexcept {
+    float* r = lf_residual_.data() + c * epoch_frames_;
     if (lf_removed_[c] == 0) {
-        const float *lf = lf_.data() + c * epoch_frames_;
+        const float* lf = lf_.data() + c * epoch_frames_;
         std::copy(lf, lf + epoch_frames_, r);
         lf_removed_[c] = 1;
     }
@@ -215,11 +215,11 @@ std::size_t QualityAnalyzer::fill(ConstBlockRef raw, ConstBlockRef analysed,
         started_ = true;
     }
     for (std::size_t c = 0; c < spec_.channels; ++c) {
-        const float *r = raw.channel(c) + offset;
+        const float* r = raw.channel(c) + offset;
         std::memcpy(raw_.data() + c * epoch_frames_ + fill_, r, take * sizeof(float));
         std::memcpy(analysed_.data() + c * epoch_frames_ + fill_, analysed.channel(c) + offset,
                     take * sizeof(float));
-        float *lf = lf_.data() + c * epoch_frames_ + fill_;
+        float* lf = lf_.data() + c * epoch_frames_ + fill_;
         for (std::size_t i = 0; i < take; ++i)
             lf[i] = r[i] - first_sample_[c];
     }
@@ -228,7 +228,7 @@ std::size_t QualityAnalyzer::fill(ConstBlockRef raw, ConstBlockRef analysed,
     return take;
 }
 
-double QualityAnalyzer::mains_power(const float *y) noexcept {
+double QualityAnalyzer::mains_power(const float* y) noexcept {
     const std::size_t rows = 2 * (family_harmonics_[0] + family_harmonics_[1]);
     // re, im of each harmonic's windowed DFT: read off one FFT when the harmonics fall on bins
     const auto dft = [&](std::size_t row) -> double {
@@ -239,7 +239,7 @@ double QualityAnalyzer::mains_power(const float *y) noexcept {
     if (rows == 0)
         return 0.0;
     if (!mains_bins_.empty()) {
-        double *in = mains_fft_.input();
+        double* in = mains_fft_.input();
         const std::size_t m = epoch_frames_ / mains_fold_;
         for (std::size_t i = 0; i < m; ++i)
             in[i] = window_[i] * y[i];
@@ -275,11 +275,11 @@ double QualityAnalyzer::mains_power(const float *y) noexcept {
 // sums run in vector lanes; the runs of identical samples are traced only when the segment has
 // two identical neighbours at all.
 void QualityAnalyzer::segment_stats(std::size_t c, std::size_t offset,
-                                    SegmentStats &s) const noexcept {
+                                    SegmentStats& s) const noexcept {
     const std::size_t n = segment_frames_;
-    const float *x = raw_.data() + c * epoch_frames_ + offset;
-    const float *y = analysed_.data() + c * epoch_frames_ + offset;
-    const float *lf = lf_.data() + c * epoch_frames_ + offset;
+    const float* x = raw_.data() + c * epoch_frames_ + offset;
+    const float* y = analysed_.data() + c * epoch_frames_ + offset;
+    const float* lf = lf_.data() + c * epoch_frames_ + offset;
     const Float4 rail_lo = {rails_[c][0], rails_[c][0], rails_[c][0], rails_[c][0]};
     const Float4 rail_hi = {rails_[c][1], rails_[c][1], rails_[c][1], rails_[c][1]};
 
@@ -370,15 +370,14 @@ void QualityAnalyzer::segment_stats(std::size_t c, std::size_t offset,
     s.last_in_run = x[n - 2] == x[n - 1];
 }
 
-double QualityAnalyzer::ecg_energy(std::size_t c, const float *y,
-                                   const EcgCanceller &ecg) const noexcept {
+double QualityAnalyzer::ecg_energy(std::size_t c, const float* y,
+                                   const EcgCanceller& ecg) const noexcept {
     const auto t = ecg.beat_template(c);
     if (ecg.delay_frames() == 0) { // nothing subtracted: one beat's energy × the beats expected
         double tt = 0.0;
         for (const float v : t)
             tt += static_cast<double>(v) * v;
-        return tt * static_cast<double>(epoch_frames_) /
-               (ecg.recent_rr_s() * spec_.sample_rate_hz);
+        return tt * static_cast<double>(epoch_frames_) / (ecg.recent_rr_s() * spec_.sample_rate_hz);
     }
     const std::int64_t pre = static_cast<std::int64_t>(ecg.pre_frames());
     const std::int64_t w = static_cast<std::int64_t>(t.size());
@@ -400,8 +399,8 @@ double QualityAnalyzer::ecg_energy(std::size_t c, const float *y,
     return energy;
 }
 
-void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
-    const QualityThresholds &th = config_.thresholds;
+void QualityAnalyzer::analyse(const EcgCanceller* ecg) noexcept {
+    const QualityThresholds& th = config_.thresholds;
     frame_.index = next_index_;
     frame_.first_frame = next_index_ * hop_frames_;
     const double n = static_cast<double>(epoch_frames_);
@@ -424,7 +423,7 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
         share_segments_ && segments_done_ > base
             ? static_cast<std::size_t>(std::min<std::uint64_t>(segments_done_ - base, segments_))
             : 0;
-    const auto slot = [&](std::size_t c, std::size_t j) -> SegmentStats & {
+    const auto slot = [&](std::size_t c, std::size_t j) -> SegmentStats& {
         return segment_stats_[c * segments_ + static_cast<std::size_t>((base + j) % segments_)];
     };
     for (std::size_t c = 0; c < spec_.channels; ++c)
@@ -434,7 +433,7 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
 
     const auto seg_n = static_cast<double>(segment_frames_);
     for (std::size_t c = 0; c < spec_.channels; ++c) {
-        const float *y = analysed_.data() + c * epoch_frames_;
+        const float* y = analysed_.data() + c * epoch_frames_;
         QualityMetrics m;
         std::uint32_t flags = 0;
 
@@ -444,7 +443,7 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
         float lo = slot(c, 0).lo, hi = slot(c, 0).hi;
         std::size_t at_rail = 0;
         for (std::size_t j = 0; j < segments_; ++j) {
-            const SegmentStats &s = slot(c, j);
+            const SegmentStats& s = slot(c, j);
             raw_sum += s.raw_sum;
             band += s.band;
             lf_sum += s.lf_sum;
@@ -461,7 +460,7 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
         std::size_t longest = 1, open_run = 0, extreme_in_runs = 0;
         const auto extreme = [&](float v) { return v == hi || v == lo; };
         for (std::size_t j = 0; j < segments_; ++j) {
-            const SegmentStats &s = slot(c, j);
+            const SegmentStats& s = slot(c, j);
             const double offset = s.raw_sum / seg_n - mean;
             var += s.raw_sq_dev + seg_n * offset * offset;
             const bool joined = j > 0 && slot(c, j - 1).last == s.first;
@@ -473,14 +472,14 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
             if (s.lo == lo && hi != lo)
                 extreme_in_runs += s.lo_in_runs;
             if (joined) {
-                const SegmentStats &prev = slot(c, j - 1);
+                const SegmentStats& prev = slot(c, j - 1);
                 extreme_in_runs +=
                     static_cast<std::size_t>(!prev.last_in_run && extreme(prev.last));
                 extreme_in_runs += static_cast<std::size_t>(!s.first_in_run && extreme(s.first));
             }
         }
         if (lf_removed_[c] != 0) { // the beat-synchronous part was removed: sum the residual
-            const float *lf = lf_residual_.data() + c * epoch_frames_;
+            const float* lf = lf_residual_.data() + c * epoch_frames_;
             lf_sum = lf_sum_sq = 0.0;
             for (std::size_t i = 0; i < epoch_frames_; ++i) {
                 lf_sum += lf[i];
@@ -539,8 +538,8 @@ void QualityAnalyzer::analyse(const EcgCanceller *ecg) noexcept {
 void QualityAnalyzer::advance() noexcept {
     const std::size_t keep = epoch_frames_ - hop_frames_;
     for (std::size_t c = 0; c < spec_.channels; ++c)
-        for (auto *buffer : {&raw_, &lf_, &analysed_}) {
-            float *x = buffer->data() + c * epoch_frames_;
+        for (auto* buffer : {&raw_, &lf_, &analysed_}) {
+            float* x = buffer->data() + c * epoch_frames_;
             std::memmove(x, x + hop_frames_, keep * sizeof(float));
         }
     fill_ = keep;

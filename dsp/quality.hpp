@@ -106,7 +106,7 @@ public:
     };
     explicit QualityAnalyzer(Config config); // throws std::invalid_argument
     // limits: one per channel, or empty (no rails known).
-    void prepare(const StreamSpec &spec, std::vector<ChannelLimits> limits = {});
+    void prepare(const StreamSpec& spec, std::vector<ChannelLimits> limits = {});
     void reset() noexcept;
     // A gap of `lost_frames` frames was found just before input frame `at_frame`.
     void note_gap(std::uint64_t at_frame, std::uint64_t lost_frames) noexcept;
@@ -114,14 +114,14 @@ public:
     // raw and analysed: the same frames. ecg (may be null) supplies beats and templates in the
     // same frame numbering. Calls on_epoch(const QualityFrame&) per completed epoch.
     template <class OnEpoch>
-    void process(ConstBlockRef raw, ConstBlockRef analysed, const EcgCanceller *ecg,
-                 OnEpoch &&on_epoch) {
+    void process(ConstBlockRef raw, ConstBlockRef analysed, const EcgCanceller* ecg,
+                 OnEpoch&& on_epoch) {
         std::size_t done = 0;
         while (done < raw.frames) {
             done += fill(raw, analysed, done);
             if (fill_ == epoch_frames_) {
                 analyse(ecg);
-                on_epoch(static_cast<const QualityFrame &>(frame_));
+                on_epoch(static_cast<const QualityFrame&>(frame_));
                 advance();
             }
         }
@@ -129,7 +129,7 @@ public:
 
     std::size_t epoch_frames() const noexcept { return epoch_frames_; }
     std::size_t hop_frames() const noexcept { return hop_frames_; }
-    const Config &config() const noexcept { return config_; }
+    const Config& config() const noexcept { return config_; }
 
 private:
     // The sums and extremes of one segment of a channel: epochs are made of segments of
@@ -149,13 +149,13 @@ private:
     };
 
     std::size_t fill(ConstBlockRef raw, ConstBlockRef analysed, std::size_t offset) noexcept;
-    void analyse(const EcgCanceller *ecg) noexcept;
+    void analyse(const EcgCanceller* ecg) noexcept;
     void advance() noexcept;
-    void segment_stats(std::size_t c, std::size_t offset, SegmentStats &s) const noexcept;
-    double mains_power(const float *y) noexcept;
-    void remove_beat_lf(const EcgCanceller &ecg) noexcept; // learns and removes the LF ECG
-    float *lf_residual(std::size_t c) noexcept;            // the channel's residual, made once
-    double ecg_energy(std::size_t c, const float *y, const EcgCanceller &ecg) const noexcept;
+    void segment_stats(std::size_t c, std::size_t offset, SegmentStats& s) const noexcept;
+    double mains_power(const float* y) noexcept;
+    void remove_beat_lf(const EcgCanceller& ecg) noexcept; // learns and removes the LF ECG
+    float* lf_residual(std::size_t c) noexcept;            // the channel's residual, made once
+    double ecg_energy(std::size_t c, const float* y, const EcgCanceller& ecg) const noexcept;
 
     Config config_;
     StreamSpec spec_{};

@@ -17,7 +17,7 @@ typedef double Double2 __attribute__((vector_size(16)));       // NOLINT(moderni
 typedef std::int32_t Int4 __attribute__((vector_size(16)));    // NOLINT(modernize-use-using)
 typedef std::int64_t Int64x2 __attribute__((vector_size(16))); // NOLINT(modernize-use-using)
 
-inline Float4 load4(const float *p) noexcept {
+inline Float4 load4(const float* p) noexcept {
     Float4 v;
     std::memcpy(&v, p, sizeof v);
     return v;

@@ -17,8 +17,10 @@ std::string to_string(PsdMethod method) {
 }
 
 PsdMethod psd_method_from_string(const std::string& name) {
-    if (name == "welch") return PsdMethod::Welch;
-    if (name == "periodogram") return PsdMethod::Periodogram;
+    if (name == "welch")
+        return PsdMethod::Welch;
+    if (name == "periodogram")
+        return PsdMethod::Periodogram;
     throw std::invalid_argument("PSD method must be welch or periodogram, got '" + name + "'");
 }
 
@@ -61,11 +63,13 @@ void RealFft::release() noexcept {
 }
 
 RealFft::RealFft(const RealFft& other) {
-    if (other.plan_) *this = RealFft(other.n_);
+    if (other.plan_)
+        *this = RealFft(other.n_);
 }
 
 RealFft& RealFft::operator=(const RealFft& other) {
-    if (this != &other) *this = RealFft(other);
+    if (this != &other)
+        *this = RealFft(other);
     return *this;
 }
 
@@ -94,9 +98,10 @@ PsdEstimator::PsdEstimator(Config config) : config_(config) {
 void PsdEstimator::prepare(double sample_rate_hz, std::size_t epoch_frames) {
     sample_rate_hz_ = sample_rate_hz;
     epoch_frames_ = epoch_frames;
-    segment_frames_ = config_.method == PsdMethod::Welch
-                          ? static_cast<std::size_t>(std::lround(config_.segment_s * sample_rate_hz))
-                          : epoch_frames;
+    segment_frames_ =
+        config_.method == PsdMethod::Welch
+            ? static_cast<std::size_t>(std::lround(config_.segment_s * sample_rate_hz))
+            : epoch_frames;
     segment_frames_ = std::min(segment_frames_, epoch_frames);
     if (segment_frames_ < 8)
         throw std::invalid_argument("PSD segment of " + std::to_string(segment_frames_) +
@@ -129,11 +134,13 @@ void PsdEstimator::segment_powers(const float* x, std::size_t first, std::size_t
         for (std::size_t j = 0; j < kLanes; ++j)
             seg[j] = x + (first + done + std::min(j, lanes - 1)) * step_frames_;
         for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t j = 0; j < kLanes; ++j) sum[j] += seg[j][i];
+            for (std::size_t j = 0; j < kLanes; ++j)
+                sum[j] += seg[j][i];
         for (std::size_t j = 0; j < lanes; ++j) {
             const double mean = sum[j] / static_cast<double>(n);
             double* in = fft_.input();
-            for (std::size_t i = 0; i < n; ++i) in[i] = (seg[j][i] - mean) * window_[i];
+            for (std::size_t i = 0; i < n; ++i)
+                in[i] = (seg[j][i] - mean) * window_[i];
             fft_.execute();
             const double* out = fft_.output();
             double* p = slot(ring, origin, first + done + j);
@@ -151,14 +158,17 @@ void PsdEstimator::psd_from(const double* ring, std::uint64_t origin,
     std::copy(first, first + n_bins, out); // |X|² is never -0: as 0 + |X|² in compute()
     for (std::size_t j = 1; j < segments_; ++j) {
         const double* __restrict p = slot(ring, origin, j);
-        for (std::size_t k = 0; k < n_bins; ++k) out[k] += p[k];
+        for (std::size_t k = 0; k < n_bins; ++k)
+            out[k] += p[k];
     }
     // Mean over the segments, density scaling, one-sided: DC and Nyquist count once.
     const double scale = scale_ / static_cast<double>(segments_);
     const std::size_t last = segment_frames_ % 2 == 0 ? n_bins - 1 : n_bins;
     out[0] *= scale;
-    for (std::size_t k = 1; k < last; ++k) out[k] *= 2.0 * scale;
-    if (last < n_bins) out[last] *= scale;
+    for (std::size_t k = 1; k < last; ++k)
+        out[k] *= 2.0 * scale;
+    if (last < n_bins)
+        out[last] *= scale;
 }
 
 void PsdEstimator::compute(const float* x, std::span<double> psd) noexcept {

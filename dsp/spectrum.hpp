@@ -55,7 +55,9 @@ public:
     void prepare(double sample_rate_hz, std::size_t epoch_frames);
     std::size_t bins() const noexcept { return segment_frames_ / 2 + 1; }
     std::size_t segment_frames() const noexcept { return segment_frames_; }
-    double bin_hz() const noexcept { return sample_rate_hz_ / static_cast<double>(segment_frames_); }
+    double bin_hz() const noexcept {
+        return sample_rate_hz_ / static_cast<double>(segment_frames_);
+    }
     const Config& config() const noexcept { return config_; }
 
     // x: epoch_frames samples. psd: bins() values.

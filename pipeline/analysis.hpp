@@ -64,8 +64,8 @@ struct AnalysisSettings {
     std::uint32_t exclude_flags = dsp::kFitExcludingFlags; // flags that leave an epoch out of fits
     double epoch_s = 1.0;
     double overlap = 0.5;
-    double rest_noise_ratio = 2.0;        // rest: RMS < this × the channel's noise floor ...
-    double rest_activity_fraction = 0.1;  // ... and < this × its work (−20 dB); 0: never rest
+    double rest_noise_ratio = 2.0;       // rest: RMS < this × the channel's noise floor ...
+    double rest_activity_fraction = 0.1; // ... and < this × its work (−20 dB); 0: never rest
     dsp::PsdEstimator::Config psd{};
     // Contractions: Auto = annotations if the file has matching ones, else detection, else the
     // whole recording. Segments = the given segments_s. Detection (pipeline/contractions.hpp,
@@ -101,7 +101,7 @@ struct AnalysisLimits {
     static constexpr double min_band_hz = 1.0;
     static constexpr double max_band_hz = 0.45 * max_sample_rate_hz;
     static constexpr int min_order = 1;
-    static constexpr int max_order = 12; // the band-pass design's own limit
+    static constexpr int max_order = 12;                 // the band-pass design's own limit
     static constexpr double max_mains_exclude_hz = 10.0; // harmonics are 50 or 60 Hz apart
     static constexpr double min_epoch_s = 0.1;
     static constexpr double max_epoch_s = 10.0;
@@ -126,8 +126,8 @@ struct ChannelFit {
     std::size_t epochs = 0;         // epochs inside the contraction
     std::size_t flagged_epochs = 0; // of those, with a flag in exclude_flags (left out unless kept)
     std::array<std::size_t, dsp::kQualityFlagCount> flag_counts{}; // epochs carrying each flag
-    std::size_t fit_epochs = 0;     // usable epochs behind the fit (unflagged or kept, finite MDF)
-    std::size_t fit_bursts = 0;     // repeated bursts: the bursts with a point in the fit
+    std::size_t fit_epochs = 0; // usable epochs behind the fit (unflagged or kept, finite MDF)
+    std::size_t fit_bursts = 0; // repeated bursts: the bursts with a point in the fit
     // Empty when fitted. Else why there is no fit (FitRule, or too few bursts): then mdf, mnf and
     // rms have n but NaN values, and jasa is Undetermined.
     std::string no_fit_reason;
@@ -142,7 +142,7 @@ struct PairFit {
     // 95 % CI of the mean AI: mean ± t(n−1)·sd/√n, NaN below 2 epochs. It treats epochs as
     // independent; overlapping epochs are not, so the true interval is wider.
     std::array<double, 2> ai_ci95_pct{};
-    double lr_rms_ratio = 0.0; // mean left RMS / mean right RMS
+    double lr_rms_ratio = 0.0;                   // mean left RMS / mean right RMS
     double mdf_slope_difference_pct_per_s = 0.0; // left − right
     double mdf_initial_difference_hz = 0.0;      // left − right
     bool flagged = false;
@@ -151,7 +151,7 @@ struct PairFit {
 struct ContractionResult {
     double start_s = 0.0;
     double end_s = 0.0;
-    bool bursts = false;     // repeated bursts, fitted across bursts (one point per burst)
+    bool bursts = false;         // repeated bursts, fitted across bursts (one point per burst)
     std::size_t burst_count = 0; // bursts in the series (bursts only)
     std::vector<ChannelFit> channels;
     std::vector<PairFit> pairs;
@@ -171,8 +171,8 @@ struct ChannelQuality {
 };
 
 struct MainsResult {
-    std::string mode;         // "auto", "fixed" or "off"
-    double frequency_hz = 0.; // applied at the end (0: none)
+    std::string mode;           // "auto", "fixed" or "off"
+    double frequency_hz = 0.;   // applied at the end (0: none)
     dsp::MainsReport detection; // auto only
 };
 
@@ -195,10 +195,11 @@ struct AnalysisResult {
     // Set when detection found no contraction and the fits fall back to the whole recording.
     std::string contraction_warning;
     std::vector<std::string> labels;
-    std::vector<ChannelSite> sites;     // of the analysed channels
-    std::vector<BilateralPair> pairs;   // indices into labels
+    std::vector<ChannelSite> sites;   // of the analysed channels
+    std::vector<BilateralPair> pairs; // indices into labels
     bool mvc = false;
-    double band_low_hz = 0.0; // band-pass lower edge applied (ecg_highpass_hz with EcgMethod::Highpass)
+    double band_low_hz =
+        0.0; // band-pass lower edge applied (ecg_highpass_hz with EcgMethod::Highpass)
     MainsResult mains;
     EcgResult ecg;
     std::vector<ChannelQuality> quality; // per analysed channel
@@ -211,7 +212,8 @@ struct EpochDerived {
     std::vector<double> lr_ratio;    // per pair, RMS left / right
 };
 
-using EpochObserver = std::function<void(const dsp::EpochFrame& frame, const EpochDerived& derived)>;
+using EpochObserver =
+    std::function<void(const dsp::EpochFrame& frame, const EpochDerived& derived)>;
 
 class FatigueAnalysis {
 public:

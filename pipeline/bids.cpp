@@ -20,13 +20,15 @@ namespace {
 
 std::string lower(std::string_view text) {
     std::string out(text);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
 
 std::string trim(std::string_view text) {
     const auto first = text.find_first_not_of(" \t\r");
-    if (first == std::string_view::npos) return {};
+    if (first == std::string_view::npos)
+        return {};
     const auto last = text.find_last_not_of(" \t\r");
     return std::string(text.substr(first, last - first + 1));
 }
@@ -39,7 +41,8 @@ bool is_label(std::string_view text) {
 
 std::string read_text(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::invalid_argument(path.string() + ": cannot open");
+    if (!in)
+        throw std::invalid_argument(path.string() + ": cannot open");
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
@@ -54,7 +57,8 @@ std::string number_text(double v) {
 
 bool is_voltage(std::string_view units) {
     for (std::string_view u : {"V", "mV", "uV", "\xC2\xB5V", "\xCE\xBCV", "nV"})
-        if (units == u) return true;
+        if (units == u)
+            return true;
     return false;
 }
 
@@ -71,20 +75,23 @@ std::optional<std::string> folder_label(const fs::path& folder, std::string_view
 
 std::optional<std::string> FileName::entity(std::string_view key) const {
     for (const auto& [k, v] : entities)
-        if (k == key) return v;
+        if (k == key)
+            return v;
     return std::nullopt;
 }
 
 std::string FileName::stem() const {
     std::string out;
-    for (const auto& [k, v] : entities) out += (out.empty() ? "" : "_") + k + "-" + v;
+    for (const auto& [k, v] : entities)
+        out += (out.empty() ? "" : "_") + k + "-" + v;
     return out;
 }
 
 FileName parse_file_name(std::string_view name) {
     FileName out;
     const auto dot = name.find('.');
-    if (dot == std::string_view::npos) return {};
+    if (dot == std::string_view::npos)
+        return {};
     out.extension = std::string(name.substr(dot));
     std::string_view rest = name.substr(0, dot);
     while (!rest.empty()) {
@@ -92,7 +99,8 @@ FileName parse_file_name(std::string_view name) {
         const std::string_view part = rest.substr(0, underscore);
         const auto dash = part.find('-');
         if (underscore == std::string_view::npos) { // the suffix, after at least one entity
-            if (dash != std::string_view::npos || !is_label(part) || out.entities.empty()) return {};
+            if (dash != std::string_view::npos || !is_label(part) || out.entities.empty())
+                return {};
             out.suffix = std::string(part);
             return out;
         }
@@ -100,7 +108,8 @@ FileName parse_file_name(std::string_view name) {
             !is_label(part.substr(dash + 1)))
             return {};
         const std::string key(part.substr(0, dash));
-        if (out.entity(key)) return {}; // an entity twice
+        if (out.entity(key))
+            return {}; // an entity twice
         out.entities.emplace_back(key, std::string(part.substr(dash + 1)));
         rest = rest.substr(underscore + 1);
     }
@@ -110,11 +119,15 @@ FileName parse_file_name(std::string_view name) {
 std::optional<fs::path> find_root(const fs::path& inside) {
     std::error_code ec;
     fs::path p = fs::weakly_canonical(fs::absolute(inside), ec);
-    if (ec) return std::nullopt;
-    if (!fs::is_directory(p, ec)) p = p.parent_path();
+    if (ec)
+        return std::nullopt;
+    if (!fs::is_directory(p, ec))
+        p = p.parent_path();
     for (; !p.empty(); p = p.parent_path()) {
-        if (fs::is_regular_file(p / "dataset_description.json", ec)) return p;
-        if (p == p.root_path()) break;
+        if (fs::is_regular_file(p / "dataset_description.json", ec))
+            return p;
+        if (p == p.root_path())
+            break;
     }
     return std::nullopt;
 }
@@ -122,21 +135,27 @@ std::optional<fs::path> find_root(const fs::path& inside) {
 std::optional<Recording> as_recording(const fs::path& path) {
     std::error_code ec;
     const fs::path file = fs::weakly_canonical(fs::absolute(path), ec);
-    if (ec || !fs::is_regular_file(file, ec)) return std::nullopt;
+    if (ec || !fs::is_regular_file(file, ec))
+        return std::nullopt;
     Recording r;
     r.name = parse_file_name(file.filename().string());
     if (r.name.suffix != "emg" || (r.name.extension != ".bdf" && r.name.extension != ".edf"))
         return std::nullopt;
     const fs::path emg = file.parent_path();
-    if (emg.filename() != "emg") return std::nullopt;
+    if (emg.filename() != "emg")
+        return std::nullopt;
     fs::path above = emg.parent_path();
     const auto ses = folder_label(above, "ses");
-    if (ses) above = above.parent_path();
+    if (ses)
+        above = above.parent_path();
     const auto sub = folder_label(above, "sub");
-    if (!sub || r.name.entity("sub") != sub || r.name.entity("ses") != ses) return std::nullopt;
-    if (r.name.entities.empty() || r.name.entities.front().first != "sub") return std::nullopt;
+    if (!sub || r.name.entity("sub") != sub || r.name.entity("ses") != ses)
+        return std::nullopt;
+    if (r.name.entities.empty() || r.name.entities.front().first != "sub")
+        return std::nullopt;
     const fs::path root = above.parent_path();
-    if (!fs::is_regular_file(root / "dataset_description.json", ec)) return std::nullopt;
+    if (!fs::is_regular_file(root / "dataset_description.json", ec))
+        return std::nullopt;
     r.path = file;
     r.root = root;
     r.relative = emg.lexically_relative(root);
@@ -148,9 +167,11 @@ std::vector<Recording> find_recordings(const fs::path& root, const fs::path& und
     std::error_code ec;
     const fs::path start = fs::weakly_canonical(fs::absolute(under), ec);
     fs::recursive_directory_iterator it(start, fs::directory_options::skip_permission_denied, ec);
-    if (ec) throw std::invalid_argument(under.string() + ": cannot list (" + ec.message() + ")");
+    if (ec)
+        throw std::invalid_argument(under.string() + ": cannot list (" + ec.message() + ")");
     for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (ec) throw std::invalid_argument(under.string() + ": cannot list (" + ec.message() + ")");
+        if (ec)
+            throw std::invalid_argument(under.string() + ": cannot list (" + ec.message() + ")");
         const fs::path& p = it->path();
         if (it->is_directory(ec)) {
             const std::string name = p.filename().string();
@@ -159,7 +180,8 @@ std::vector<Recording> find_recordings(const fs::path& root, const fs::path& und
                 it.disable_recursion_pending();
             continue;
         }
-        if (auto r = as_recording(p); r && r->root == root) found.push_back(std::move(*r));
+        if (auto r = as_recording(p); r && r->root == root)
+            found.push_back(std::move(*r));
     }
     std::sort(found.begin(), found.end(),
               [](const Recording& a, const Recording& b) { return a.path < b.path; });
@@ -178,7 +200,8 @@ namespace {
 nlohmann::json parse_json(std::string_view text, const std::string& where) {
     try {
         auto j = nlohmann::json::parse(text.begin(), text.end());
-        if (!j.is_object()) throw std::invalid_argument(where + ": not a JSON object");
+        if (!j.is_object())
+            throw std::invalid_argument(where + ": not a JSON object");
         return j;
     } catch (const nlohmann::json::parse_error& e) {
         throw std::invalid_argument(where + ": not valid JSON at byte " + std::to_string(e.byte) +
@@ -194,17 +217,19 @@ nlohmann::json parse_json(std::string_view text, const std::string& where) {
 bool required_field_ok(const std::string& key, const nlohmann::json& v) {
     if (key == "EMGPlacementScheme")
         return v.is_string() && (v == "ChannelSpecific" || v == "Measured" || v == "Other");
-    if (key == "SamplingFrequency") return v.is_number() && v.get<double>() > 0.0;
+    if (key == "SamplingFrequency")
+        return v.is_number() && v.get<double>() > 0.0;
     if (key == "PowerLineFrequency")
         return (v.is_number() && v.get<double>() > 0.0) || (v.is_string() && v == "n/a");
-    if (key == "SoftwareFilters") return v.is_object() || (v.is_string() && v == "n/a");
+    if (key == "SoftwareFilters")
+        return v.is_object() || (v.is_string() && v == "n/a");
     if (key == "RecordingType")
         return v.is_string() && (v == "continuous" || v == "epoched" || v == "discontinuous");
     return v.is_string(); // EMGReference, TaskName
 }
 
 const std::vector<std::string> kRequiredEmgFields{
-    "EMGPlacementScheme", "EMGReference",  "SamplingFrequency", "PowerLineFrequency",
+    "EMGPlacementScheme", "EMGReference",    "SamplingFrequency", "PowerLineFrequency",
     "RecordingType",      "SoftwareFilters", "TaskName"};
 
 EmgSidecar read_emg_object(const nlohmann::json& j, const std::string& where) {
@@ -252,23 +277,29 @@ std::vector<ChannelRow> parse_channels_tsv(std::string_view text, const std::str
     std::uint32_t number = 0;
     for (std::size_t pos = 0; pos < text.size();) {
         auto end = text.find('\n', pos);
-        if (end == std::string_view::npos) end = text.size();
+        if (end == std::string_view::npos)
+            end = text.size();
         std::string_view line = text.substr(pos, end - pos);
         pos = end + 1;
         ++number;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (trim(line).empty()) continue;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (trim(line).empty())
+            continue;
         std::vector<std::string> cells;
         for (std::size_t c = 0;;) {
             const auto tab = line.find('\t', c);
-            cells.push_back(trim(line.substr(c, tab == std::string_view::npos ? line.npos : tab - c)));
-            if (tab == std::string_view::npos) break;
+            cells.push_back(
+                trim(line.substr(c, tab == std::string_view::npos ? line.npos : tab - c)));
+            if (tab == std::string_view::npos)
+                break;
             c = tab + 1;
         }
         lines.push_back(std::move(cells));
         numbers.push_back(number);
     }
-    if (lines.empty()) throw std::invalid_argument(where + ": empty (a header row is needed)");
+    if (lines.empty())
+        throw std::invalid_argument(where + ": empty (a header row is needed)");
     const auto& header = lines.front();
     std::map<std::string, std::size_t> column;
     for (std::size_t c = 0; c < header.size(); ++c) {
@@ -281,8 +312,8 @@ std::vector<ChannelRow> parse_channels_tsv(std::string_view text, const std::str
     }
     for (const char* required : {"name", "type", "units"})
         if (!column.contains(required))
-            throw std::invalid_argument(where + ":" + std::to_string(numbers[0]) +
-                                        ": no column '" + required +
+            throw std::invalid_argument(where + ":" + std::to_string(numbers[0]) + ": no column '" +
+                                        required +
                                         "' (BIDS requires name, type and units; tab-separated)");
     std::vector<ChannelRow> rows;
     std::set<std::string> names;
@@ -291,8 +322,8 @@ std::vector<ChannelRow> parse_channels_tsv(std::string_view text, const std::str
         const std::string at = where + ":" + std::to_string(numbers[i]);
         if (cells.size() != header.size())
             throw std::invalid_argument(at + ": " + std::to_string(cells.size()) +
-                                        " cells, the header has " +
-                                        std::to_string(header.size()) + " (tab-separated)");
+                                        " cells, the header has " + std::to_string(header.size()) +
+                                        " (tab-separated)");
         auto cell = [&](const char* name) {
             const auto it = column.find(name);
             return it == column.end() ? std::string() : cells[it->second];
@@ -331,9 +362,11 @@ std::vector<ChannelRow> parse_channels_tsv(std::string_view text, const std::str
 Sidecars find_sidecars(const Recording& recording) {
     Sidecars out;
     std::vector<fs::path> folders{recording.root};
-    for (const auto& part : recording.relative) folders.push_back(folders.back() / part);
+    for (const auto& part : recording.relative)
+        folders.push_back(folders.back() / part);
     const auto applies = [&](const FileName& n) {
-        if (n.entities.empty() && n.suffix.empty()) return false;
+        if (n.entities.empty() && n.suffix.empty())
+            return false;
         return std::all_of(n.entities.begin(), n.entities.end(), [&](const auto& kv) {
             return recording.name.entity(kv.first) == kv.second;
         });
@@ -342,24 +375,28 @@ Sidecars find_sidecars(const Recording& recording) {
         std::optional<fs::path> json, tsv;
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(folder, ec)) {
-            if (!entry.is_regular_file(ec)) continue;
+            if (!entry.is_regular_file(ec))
+                continue;
             const std::string file = entry.path().filename().string();
             // Top-level files may have no entity at all ("emg.json" is not a sidecar, but
             // "task-x_emg.json" is): parse_file_name needs a key-value before the suffix.
             const FileName n = parse_file_name(file);
             const bool is_json = n.suffix == "emg" && n.extension == ".json";
             const bool is_tsv = n.suffix == "channels" && n.extension == ".tsv";
-            if ((!is_json && !is_tsv) || !applies(n)) continue;
+            if ((!is_json && !is_tsv) || !applies(n))
+                continue;
             auto& slot = is_json ? json : tsv;
             if (slot)
-                throw std::invalid_argument(
-                    "BIDS inheritance: both " + slot->string() + " and " + entry.path().string() +
-                    " apply to " + recording.path.filename().string() +
-                    " at the same level; keep one");
+                throw std::invalid_argument("BIDS inheritance: both " + slot->string() + " and " +
+                                            entry.path().string() + " apply to " +
+                                            recording.path.filename().string() +
+                                            " at the same level; keep one");
             slot = entry.path();
         }
-        if (json) out.emg_json.push_back(*json);
-        if (tsv) out.channels_tsv = *tsv;
+        if (json)
+            out.emg_json.push_back(*json);
+        if (tsv)
+            out.channels_tsv = *tsv;
     }
     return out;
 }
@@ -370,7 +407,8 @@ RecordingSidecars read_sidecars(const Recording& recording) {
     nlohmann::json merged = nlohmann::json::object();
     for (const auto& file : out.files.emg_json) {
         const auto j = parse_json(read_text(file), file.string());
-        for (const auto& [key, value] : j.items()) merged[key] = value;
+        for (const auto& [key, value] : j.items())
+            merged[key] = value;
     }
     if (!out.files.emg_json.empty()) {
         out.emg = read_emg_object(merged, out.files.emg_json.back().string());
@@ -388,14 +426,18 @@ Montage montage_from_channels(const std::vector<ChannelRow>& rows, const fs::pat
                               const acquisition::SourceInfo& info,
                               std::vector<std::string>& notices) {
     std::map<std::string, const ChannelRow*> by_name;
-    for (const auto& row : rows) by_name[row.name] = &row;
+    for (const auto& row : rows)
+        by_name[row.name] = &row;
     std::set<std::string> in_file;
-    for (const auto& ch : info.channels) in_file.insert(trim(ch.label));
-    for (const auto& s : info.skipped) in_file.insert(trim(s.label));
+    for (const auto& ch : info.channels)
+        in_file.insert(trim(ch.label));
+    for (const auto& s : info.skipped)
+        in_file.insert(trim(s.label));
     for (const auto& row : rows)
         if (!in_file.contains(row.name)) {
             std::string known;
-            for (const auto& ch : info.channels) known += (known.empty() ? "'" : ", '") + ch.label + "'";
+            for (const auto& ch : info.channels)
+                known += (known.empty() ? "'" : ", '") + ch.label + "'";
             throw std::invalid_argument(tsv.string() + ":" + std::to_string(row.line) +
                                         ": channel '" + row.name +
                                         "' is not in the recording (its channels: " + known + ")");
@@ -408,8 +450,8 @@ Montage montage_from_channels(const std::vector<ChannelRow>& rows, const fs::pat
             throw std::invalid_argument(tsv.string() + ": no row for the recording's channel '" +
                                         ch.label + "' (BIDS: one row per channel)");
         const ChannelRow& row = *it->second;
-        ChannelSite site = site_from_fields(ch.label, row.target_muscle, row.level, row.side, tsv,
-                                            row.line);
+        ChannelSite site =
+            site_from_fields(ch.label, row.target_muscle, row.level, row.side, tsv, row.line);
         site.inter_electrode_distance_mm = row.interelectrode_distance_mm;
         site.is_emg = row.type == "EMG";
         if (site.is_emg && lower(row.status) == "bad") {
@@ -428,7 +470,8 @@ Montage montage_from_channels(const std::vector<ChannelRow>& rows, const fs::pat
 
 void check_sampling_frequency(const EmgSidecar& sidecar, const fs::path& json,
                               const acquisition::SourceInfo& info, const fs::path& recording) {
-    if (!sidecar.sampling_frequency_hz) return;
+    if (!sidecar.sampling_frequency_hz)
+        return;
     const double a = *sidecar.sampling_frequency_hz, b = info.sample_rate_hz;
     if (std::abs(a - b) > 1e-6 * std::max(a, b))
         throw std::runtime_error(json.string() + ": SamplingFrequency " + number_text(a) +
@@ -456,7 +499,8 @@ std::string emg_json_text(const CaptureSidecar& c) {
     j["EMGChannelCount"] = c.emg_channel_count; // rows of type EMG in channels.tsv
     j["RecordingDuration"] = c.duration_s;
     j["HardwareFilters"] = "n/a";
-    if (!c.manufacturer.empty()) j["Manufacturer"] = c.manufacturer;
+    if (!c.manufacturer.empty())
+        j["Manufacturer"] = c.manufacturer;
     j["SoftwareVersions"] = "semg " + c.software_version;
     j["TaskDescription"] = "recorded by semg capture from a " + c.device +
                            " serial stream; physical range " + number_text(c.range_uv.first) +
@@ -514,18 +558,21 @@ std::string derivative_description_text(const std::string& version,
           {"Version", version},
           {"Description", "per-epoch MDF, MNF, RMS and fatigue fits, left/right asymmetry "
                           "(semg analyze)"}}});
-    if (source_url) j["SourceDatasets"] = nlohmann::ordered_json::array({{{"URL", *source_url}}});
+    if (source_url)
+        j["SourceDatasets"] = nlohmann::ordered_json::array({{{"URL", *source_url}}});
     return j.dump(2) + "\n";
 }
 
 std::string participants_with(std::string_view current, const std::string& subject,
                               const std::string& where) {
     const std::string id = "sub-" + subject;
-    if (trim(current).empty()) return "participant_id\n" + id + "\n";
+    if (trim(current).empty())
+        return "participant_id\n" + id + "\n";
     std::vector<std::string> lines;
     for (std::size_t pos = 0; pos < current.size();) {
         auto end = current.find('\n', pos);
-        if (end == std::string_view::npos) end = current.size();
+        if (end == std::string_view::npos)
+            end = current.size();
         lines.emplace_back(current.substr(pos, end - pos));
         pos = end + 1;
     }
@@ -535,11 +582,14 @@ std::string participants_with(std::string_view current, const std::string& subje
     const std::size_t columns =
         static_cast<std::size_t>(std::count(header.begin(), header.end(), '\t')) + 1;
     for (std::size_t i = 1; i < lines.size(); ++i)
-        if (lines[i].substr(0, lines[i].find('\t')) == id) return std::string(current);
+        if (lines[i].substr(0, lines[i].find('\t')) == id)
+            return std::string(current);
     std::string out(current);
-    if (!out.empty() && out.back() != '\n') out += '\n';
+    if (!out.empty() && out.back() != '\n')
+        out += '\n';
     out += id;
-    for (std::size_t c = 1; c < columns; ++c) out += "\tn/a";
+    for (std::size_t c = 1; c < columns; ++c)
+        out += "\tn/a";
     return out + "\n";
 }
 

@@ -119,7 +119,7 @@ struct CaptureSidecar {
     std::string reference;             // EMGReference
     std::string manufacturer;          // empty: not written
     std::string software_version;
-    std::string device;                // protocol, for the description
+    std::string device; // protocol, for the description
     std::pair<double, double> range_uv{0.0, 0.0};
 };
 std::string emg_json_text(const CaptureSidecar& c);

@@ -142,7 +142,7 @@ struct CaptureReport {
     std::uint64_t stalls = 0; // times no frame came for 1 s or more while the port was open
     // Markers and marked contractions, as written to raw.bdf (onset and duration to 0.1 ms).
     std::vector<acquisition::Annotation> markers;
-    std::string control_socket; // its path, when it was listening
+    std::string control_socket;        // its path, when it was listening
     std::uint64_t control_refused = 0; // clients of another uid
     double stall_timeout_s = 0.0;
     double longest_silence_s = 0.0; // longest wait for a frame while connected, after the first

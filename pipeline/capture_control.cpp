@@ -115,7 +115,8 @@ ControlSocket::ControlSocket(std::filesystem::path path, ControlHandler handler)
     const sockaddr_un a = address_of(path_);
     fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0)
-        throw std::runtime_error(path_.string() + ": cannot create a socket (" + errno_text() + ")");
+        throw std::runtime_error(path_.string() + ": cannot create a socket (" + errno_text() +
+                                 ")");
     // Owner only from the moment it exists: the file takes the umask at bind. (A client of
     // another uid that got in anyway is refused by SO_PEERCRED.)
     const mode_t old_mask = ::umask(0177);

@@ -139,8 +139,9 @@ void CaptureReader::check_stream(const acquisition::ParserCounters& k) {
     }
     seen_failures_ = failures;
     seen_frames_ = k.frames;
-    const std::string hint = fmt::format(
-        "is the device sending {} data? check --protocol and --baud", to_string(settings_.protocol.name));
+    const std::string hint =
+        fmt::format("is the device sending {} data? check --protocol and --baud",
+                    to_string(settings_.protocol.name));
     if (failure_streak_ >= settings_.max_sync_failures) {
         reject(fmt::format("{} sync failures (sync losses, bad checksums, bad lines) with no "
                            "frame between them (--max-sync-failures {}): {}",

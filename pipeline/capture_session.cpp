@@ -237,8 +237,8 @@ void CaptureSession::setup() {
         subscribers_.push_back(std::make_unique<ViewSubscriber>(std::make_unique<LiveView>(
             *s.live_out, std::cerr,
             s.live == LiveMode::Terminal ? LiveView::Style::Terminal : LiveView::Style::Plain,
-            fmt::format("semg capture {} ({}, {} ch @ {} Hz) -> {}", s.serial.port, to_string(s.protocol.name),
-                        f.channels, f.fs, s.out_dir.string()),
+            fmt::format("semg capture {} ({}, {} ch @ {} Hz) -> {}", s.serial.port,
+                        to_string(s.protocol.name), f.channels, f.fs, s.out_dir.string()),
             analysis.labels(), analysis.pairs(), STDOUT_FILENO)));
         events_.subscribe(*subscribers_.back());
     }
@@ -246,8 +246,9 @@ void CaptureSession::setup() {
         InputFacts facts{std::filesystem::absolute(raw_path_), "computed when the capture ends",
                          info_};
         auto header = start_summary_json(facts, analysis);
-        header["acquisition"] = {
-            {"protocol", to_string(s.protocol.name)}, {"port", s.serial.port}, {"sample_rate_hz", f.fs}};
+        header["acquisition"] = {{"protocol", to_string(s.protocol.name)},
+                                 {"port", s.serial.port},
+                                 {"sample_rate_hz", f.fs}};
         dsp_->set_fits_input(std::move(facts));
         subscribers_.push_back(std::make_unique<DashboardSubscriber>(*s.dashboard));
         events_.subscribe(*subscribers_.back());

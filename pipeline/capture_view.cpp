@@ -239,8 +239,7 @@ void LiveView::redraw() {
                                std::max(0.0, health_.stream_s - marks_.hold_start_s),
                                marks_.hold_start_s);
         else if (have_epoch_ && std::isfinite(last_.contraction_start_s))
-            line = fmt::format("contraction {:.1f}-{} s",
-                               last_.contraction_start_s,
+            line = fmt::format("contraction {:.1f}-{} s", last_.contraction_start_s,
                                std::isfinite(last_.contraction_end_s)
                                    ? fmt::format("{:.1f}", last_.contraction_end_s)
                                    : std::string("..."));
@@ -292,8 +291,7 @@ void LiveView::redraw() {
             static_cast<std::size_t>(std::max(rows - 1, 1)) > block_.size()
                 ? static_cast<std::size_t>(std::max(rows - 1, 1)) - block_.size()
                 : 0;
-        const std::size_t shown =
-            order.size() <= room ? order.size() : (room > 0 ? room - 1 : 0);
+        const std::size_t shown = order.size() <= room ? order.size() : (room > 0 ? room - 1 : 0);
         for (std::size_t k = 0; k < shown; ++k) {
             const std::size_t c = order[k].first;
             if (c >= e.mdf_hz.size())
@@ -308,18 +306,16 @@ void LiveView::redraw() {
                             : std::string("-");
             else
                 slope = signed_num(at(e.slope_pct_per_s), 2);
-            const std::string mdf = e.quality[c] != dsp::QualityOk
-                                        ? num(e.mdf_hz[c], 1) + "!"
-                                        : num(e.mdf_hz[c], 1);
-            block_.push_back(fmt::format("{} {:>6} {} {:>6} {} {}", pad(labels_[c], label_w), mdf,
-                                         pad(slope, with_ci ? 22 : 7),
-                                         signed_num(order[k].second, 1),
-                                         sparkline(mdf_history_[c], mdf_w, false),
-                                         sparkline(rms_history_[c], env_w, true)));
+            const std::string mdf =
+                e.quality[c] != dsp::QualityOk ? num(e.mdf_hz[c], 1) + "!" : num(e.mdf_hz[c], 1);
+            block_.push_back(fmt::format(
+                "{} {:>6} {} {:>6} {} {}", pad(labels_[c], label_w), mdf,
+                pad(slope, with_ci ? 22 : 7), signed_num(order[k].second, 1),
+                sparkline(mdf_history_[c], mdf_w, false), sparkline(rms_history_[c], env_w, true)));
         }
         if (shown < order.size())
-            block_.push_back(fmt::format("(+{} channels: a taller terminal shows them)",
-                                         order.size() - shown));
+            block_.push_back(
+                fmt::format("(+{} channels: a taller terminal shows them)", order.size() - shown));
     } else {
         block_.push_back("waiting for the first epoch...");
     }

@@ -36,13 +36,13 @@ struct LiveEpoch {
 
 // Markers and keys, as the capture knows them (control thread).
 struct LiveMarks {
-    bool holding = false;       // a marked contraction goes on
-    double hold_start_s = 0.0;  // its start
+    bool holding = false;      // a marked contraction goes on
+    double hold_start_s = 0.0; // its start
     std::size_t contractions = 0;
     std::vector<std::string> recent; // the last markers, newest last ("12.3 s: subject shifted")
-    bool typing = false;        // `m` pressed: a note is being typed
+    bool typing = false;             // `m` pressed: a note is being typed
     std::string typed;
-    bool keys = false;          // keys are read from the terminal
+    bool keys = false; // keys are read from the terminal
 };
 
 struct CaptureHealth {
@@ -62,7 +62,7 @@ struct CaptureHealth {
     double dsp_ring_pct = 0.0;
     double recorder_ring_pct = 0.0;
     std::uint64_t live_dropped = 0;
-    double silent_s = 0.0; // host time since the last frame arrived (a stall when it grows)
+    double silent_s = 0.0;    // host time since the last frame arrived (a stall when it grows)
     std::uint64_t stalls = 0; // times the silence reached 1 s
 };
 
@@ -75,9 +75,9 @@ public:
     LiveView(std::ostream& out, std::ostream& messages, Style style, std::string title,
              std::vector<std::string> labels, std::vector<BilateralPair> pairs, int tty_fd = -1);
     void epoch(const LiveEpoch& e, const CaptureHealth& h);
-    void marks(const LiveMarks& m);       // terminal: redraws; plain: prints new markers
+    void marks(const LiveMarks& m);            // terminal: redraws; plain: prints new markers
     void marker_line(const std::string& text); // plain: one line per marker
-    void health(const CaptureHealth& h); // periodic; plain style prints every few seconds
+    void health(const CaptureHealth& h);       // periodic; plain style prints every few seconds
     void message(const std::string& text);
     void close(); // leaves the last block on screen
 
@@ -94,7 +94,7 @@ private:
     std::vector<std::string> block_; // terminal: the lines currently shown
     std::size_t shown_lines_ = 0;
     int tty_fd_ = -1;
-    int columns_ = 0, rows_ = 0; // of the last redraw
+    int columns_ = 0, rows_ = 0;                                 // of the last redraw
     std::vector<std::vector<double>> mdf_history_, rms_history_; // per channel, newest last
     LiveMarks marks_;
     LiveEpoch last_;

@@ -23,15 +23,18 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
 }
 
 std::vector<std::string> split(std::string_view line, char sep) {
     std::vector<std::string> cells(1);
     for (const char c : line) {
-        if (c == sep) cells.emplace_back();
-        else cells.back() += c;
+        if (c == sep)
+            cells.emplace_back();
+        else
+            cells.back() += c;
     }
     return cells;
 }
@@ -50,12 +53,16 @@ struct Table {
 
 std::vector<std::string> names_of(const std::vector<Column>& columns) {
     std::vector<std::string> names;
-    for (const auto& c : columns) names.push_back(c.name);
+    for (const auto& c : columns)
+        names.push_back(c.name);
     return names;
 }
 
-const std::vector<Column> kIdColumns = {{"file", Type::Text},    {"subject", Type::Text}, {"session", Type::Text},
-                                        {"task", Type::Text},    {"condition", Type::Text}};
+const std::vector<Column> kIdColumns = {{"file", Type::Text},
+                                        {"subject", Type::Text},
+                                        {"session", Type::Text},
+                                        {"task", Type::Text},
+                                        {"condition", Type::Text}};
 
 std::vector<Column> with_ids(std::vector<Column> rest) {
     std::vector<Column> all = kIdColumns;
@@ -122,9 +129,11 @@ const std::vector<Column> kPairs = with_ids({{"contraction", Type::Integer},
 Json at(const Json& j, std::initializer_list<std::string_view> keys) {
     const Json* p = &j;
     for (const auto k : keys) {
-        if (!p->is_object()) return nullptr;
+        if (!p->is_object())
+            return nullptr;
         const auto it = p->find(std::string(k));
-        if (it == p->end()) return nullptr;
+        if (it == p->end())
+            return nullptr;
         p = &*it;
     }
     return *p;
@@ -136,22 +145,30 @@ Json at_index(const Json& j, std::string_view key, std::size_t i) {
 Json text_or_null(const std::string& s) { return s.empty() ? Json() : Json(s); }
 
 std::string csv_cell(const Json& v) {
-    if (v.is_null()) return "";
-    if (v.is_string()) return csv_field(v.get<std::string>());
-    if (v.is_boolean()) return v.get<bool>() ? "1" : "0";
-    if (v.is_number_integer()) return fmt::format("{}", v.get<long long>());
-    if (v.is_number_unsigned()) return fmt::format("{}", v.get<unsigned long long>());
-    if (v.is_number_float()) return fmt::format("{}", v.get<double>()); // shortest round trip
+    if (v.is_null())
+        return "";
+    if (v.is_string())
+        return csv_field(v.get<std::string>());
+    if (v.is_boolean())
+        return v.get<bool>() ? "1" : "0";
+    if (v.is_number_integer())
+        return fmt::format("{}", v.get<long long>());
+    if (v.is_number_unsigned())
+        return fmt::format("{}", v.get<unsigned long long>());
+    if (v.is_number_float())
+        return fmt::format("{}", v.get<double>()); // shortest round trip
     return csv_field(v.dump());
 }
 
 std::string csv_text(const Table& t) {
     std::string out;
     const auto names = names_of(t.columns);
-    for (std::size_t c = 0; c < names.size(); ++c) out += (c ? "," : "") + names[c];
+    for (std::size_t c = 0; c < names.size(); ++c)
+        out += (c ? "," : "") + names[c];
     out += '\n';
     for (const auto& row : t.rows) {
-        for (std::size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + csv_cell(row[c]);
+        for (std::size_t c = 0; c < row.size(); ++c)
+            out += (c ? "," : "") + csv_cell(row[c]);
         out += '\n';
     }
     return out;
@@ -163,29 +180,39 @@ void write_sqlite(const fs::path& file, const std::vector<const Table*>& tables)
     fs::remove(temp);
     try {
         sqlite::Handle s;
-        sqlite::check(sqlite3_open_v2(temp.c_str(), &s.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), s.db, temp,
-              "open");
-        sqlite::check(sqlite3_exec(s.db, "PRAGMA journal_mode=OFF; BEGIN;", nullptr, nullptr, nullptr), s.db, temp, "begin");
+        sqlite::check(sqlite3_open_v2(temp.c_str(), &s.db,
+                                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr),
+                      s.db, temp, "open");
+        sqlite::check(
+            sqlite3_exec(s.db, "PRAGMA journal_mode=OFF; BEGIN;", nullptr, nullptr, nullptr), s.db,
+            temp, "begin");
         for (const Table* t : tables) {
             std::string create = "CREATE TABLE \"" + t->name + "\" (";
             std::string insert = "INSERT INTO \"" + t->name + "\" VALUES (";
             for (std::size_t c = 0; c < t->columns.size(); ++c) {
                 const auto& col = t->columns[c];
                 create += (c ? ", \"" : "\"") + col.name + "\" " +
-                          (col.type == Type::Text ? "TEXT" : col.type == Type::Integer ? "INTEGER" : "REAL");
+                          (col.type == Type::Text      ? "TEXT"
+                           : col.type == Type::Integer ? "INTEGER"
+                                                       : "REAL");
                 insert += c ? ", ?" : "?";
             }
-            sqlite::check(sqlite3_exec(s.db, (create + ");").c_str(), nullptr, nullptr, nullptr), s.db, temp, "create " + t->name);
+            sqlite::check(sqlite3_exec(s.db, (create + ");").c_str(), nullptr, nullptr, nullptr),
+                          s.db, temp, "create " + t->name);
             sqlite3_stmt* stmt = nullptr;
-            sqlite::check(sqlite3_prepare_v2(s.db, (insert + ");").c_str(), -1, &stmt, nullptr), s.db, temp, "prepare");
-            const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
+            sqlite::check(sqlite3_prepare_v2(s.db, (insert + ");").c_str(), -1, &stmt, nullptr),
+                          s.db, temp, "prepare");
+            const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt,
+                                                                              sqlite3_finalize);
             for (const auto& row : t->rows) {
                 sqlite3_reset(stmt);
-                for (std::size_t c = 0; c < row.size(); ++c) sqlite::bind(stmt, static_cast<int>(c) + 1, row[c]);
+                for (std::size_t c = 0; c < row.size(); ++c)
+                    sqlite::bind(stmt, static_cast<int>(c) + 1, row[c]);
                 sqlite::check(sqlite3_step(stmt), s.db, temp, "insert into " + t->name);
             }
         }
-        sqlite::check(sqlite3_exec(s.db, "COMMIT;", nullptr, nullptr, nullptr), s.db, temp, "commit");
+        sqlite::check(sqlite3_exec(s.db, "COMMIT;", nullptr, nullptr, nullptr), s.db, temp,
+                      "commit");
         sqlite::check(sqlite3_close(s.db), s.db, temp, "close");
         s.db = nullptr;
         fs::rename(temp, file);
@@ -203,20 +230,21 @@ std::filesystem::path common_folder(const std::vector<std::filesystem::path>& fo
     fs::path common = folders.front();
     for (const auto& f : folders) {
         fs::path shared;
-        for (auto a = common.begin(), b = f.begin(); a != common.end() && b != f.end() && *a == *b; ++a, ++b)
+        for (auto a = common.begin(), b = f.begin(); a != common.end() && b != f.end() && *a == *b;
+             ++a, ++b)
             shared /= *a;
         common = shared;
     }
     return common;
 }
 
-
 const std::vector<std::string> kRecordingsColumns = names_of(kRecordings);
 const std::vector<std::string> kFitsColumns = names_of(kFits);
 const std::vector<std::string> kPairsColumns = names_of(kPairs);
 
 bool is_recording_file(const fs::path& path) {
-    static const std::set<std::string> extensions = {".bdf", ".edf", ".csv", ".tsv", ".txt", ".mat", ".hea", ".h5"};
+    static const std::set<std::string> extensions = {".bdf", ".edf", ".csv", ".tsv",
+                                                     ".txt", ".mat", ".hea", ".h5"};
     return extensions.count(lower(path.extension().string())) > 0;
 }
 
@@ -228,14 +256,15 @@ PathPattern::PathPattern(const std::string& pattern) {
         if (c == '{') {
             const auto end = pattern.find('}', i);
             if (end == std::string::npos)
-                throw std::invalid_argument("--pattern '" + pattern + "': '{' at character " + std::to_string(i + 1) +
-                                            " is not closed");
+                throw std::invalid_argument("--pattern '" + pattern + "': '{' at character " +
+                                            std::to_string(i + 1) + " is not closed");
             const std::string field = pattern.substr(i + 1, end - i - 1);
             if (known.count(field) == 0)
                 throw std::invalid_argument("--pattern '" + pattern + "': unknown field {" + field +
                                             "} (subject, session, task or condition)");
             if (std::find(fields_.begin(), fields_.end(), field) != fields_.end())
-                throw std::invalid_argument("--pattern '" + pattern + "': {" + field + "} given twice");
+                throw std::invalid_argument("--pattern '" + pattern + "': {" + field +
+                                            "} given twice");
             fields_.push_back(field);
             re += "([^/]+)";
             i = end;
@@ -244,26 +273,33 @@ PathPattern::PathPattern(const std::string& pattern) {
         } else if (c == '\\') {
             re += '/';
         } else {
-            if (std::string_view(".^$|()[]+?}").find(c) != std::string_view::npos) re += '\\';
+            if (std::string_view(".^$|()[]+?}").find(c) != std::string_view::npos)
+                re += '\\';
             re += c;
         }
     }
     if (fields_.empty())
-        throw std::invalid_argument("--pattern '" + pattern + "' names no field ({subject}, {session}, {task}, "
+        throw std::invalid_argument("--pattern '" + pattern +
+                                    "' names no field ({subject}, {session}, {task}, "
                                     "{condition})");
     regex_ = std::regex(re, std::regex::ECMAScript);
 }
 
 std::optional<Ids> PathPattern::match(const std::string& relative) const {
     std::smatch m;
-    if (!std::regex_match(relative, m, regex_)) return std::nullopt;
+    if (!std::regex_match(relative, m, regex_))
+        return std::nullopt;
     Ids ids;
     for (std::size_t f = 0; f < fields_.size(); ++f) {
         const std::string value = m[f + 1].str();
-        if (fields_[f] == "subject") ids.subject = value;
-        else if (fields_[f] == "session") ids.session = value;
-        else if (fields_[f] == "task") ids.task = value;
-        else ids.condition = value;
+        if (fields_[f] == "subject")
+            ids.subject = value;
+        else if (fields_[f] == "session")
+            ids.session = value;
+        else if (fields_[f] == "task")
+            ids.task = value;
+        else
+            ids.condition = value;
     }
     return ids;
 }
@@ -271,14 +307,18 @@ std::optional<Ids> PathPattern::match(const std::string& relative) const {
 std::vector<Entry> discover(const fs::path& folder, const std::optional<PathPattern>& pattern,
                             const std::vector<fs::path>& skip, std::size_t& unmatched) {
     std::set<fs::path> skipped;
-    for (const auto& s : skip) skipped.insert(fs::weakly_canonical(fs::absolute(s)));
+    for (const auto& s : skip)
+        skipped.insert(fs::weakly_canonical(fs::absolute(s)));
     std::vector<Entry> entries;
     unmatched = 0;
     std::error_code ec;
-    fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end;
-    if (ec) throw std::invalid_argument(folder.string() + ": " + ec.message());
+    fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec),
+        end;
+    if (ec)
+        throw std::invalid_argument(folder.string() + ": " + ec.message());
     for (; it != end; it.increment(ec)) {
-        if (ec) throw std::invalid_argument(folder.string() + ": " + ec.message());
+        if (ec)
+            throw std::invalid_argument(folder.string() + ": " + ec.message());
         const fs::path& p = it->path();
         const std::string name = p.filename().string();
         // Hidden entries, earlier per-file results (<name>.semg) and the run's own --out.
@@ -288,7 +328,8 @@ std::vector<Entry> discover(const fs::path& folder, const std::optional<PathPatt
                 it.disable_recursion_pending();
             continue;
         }
-        if (name.starts_with(".") || !it->is_regular_file(ec) || !is_recording_file(p)) continue;
+        if (name.starts_with(".") || !it->is_regular_file(ec) || !is_recording_file(p))
+            continue;
         Entry e{p, p.lexically_relative(folder).generic_string(), {}};
         if (pattern) {
             auto ids = pattern->match(e.relative);
@@ -300,15 +341,18 @@ std::vector<Entry> discover(const fs::path& folder, const std::optional<PathPatt
         }
         entries.push_back(std::move(e));
     }
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.relative < b.relative; });
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.relative < b.relative; });
     if (entries.empty())
-        throw std::invalid_argument(folder.string() + ": is a directory with no recordings in it" +
-                                    (pattern ? fmt::format(" that match --pattern ({} files do not)", unmatched)
-                                             : std::string(" (.bdf .edf .csv .tsv .txt .mat .hea .h5)")));
+        throw std::invalid_argument(
+            folder.string() + ": is a directory with no recordings in it" +
+            (pattern ? fmt::format(" that match --pattern ({} files do not)", unmatched)
+                     : std::string(" (.bdf .edf .csv .tsv .txt .mat .hea .h5)")));
     return entries;
 }
 
-std::vector<Entry> parse_manifest(std::string_view text, const std::string& where, const fs::path& base) {
+std::vector<Entry> parse_manifest(std::string_view text, const std::string& where,
+                                  const fs::path& base) {
     std::vector<std::string> header;
     std::map<std::string, std::size_t> column;
     std::vector<Entry> entries;
@@ -318,52 +362,68 @@ std::vector<Entry> parse_manifest(std::string_view text, const std::string& wher
     std::size_t pos = 0;
     while (pos <= text.size()) {
         const auto nl = text.find('\n', pos);
-        std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        std::string_view line =
+            text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
         pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
         ++line_no;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.find_first_not_of(" \t") == std::string_view::npos || line.starts_with("#")) continue;
+        if (!line.empty() && line.back() == '\r')
+            line.remove_suffix(1);
+        if (line.find_first_not_of(" \t") == std::string_view::npos || line.starts_with("#"))
+            continue;
         const std::string at_line = where + ":" + std::to_string(line_no) + ": ";
         auto cells = split(line, '\t');
         if (header.empty()) {
             header = cells;
             for (std::size_t c = 0; c < header.size(); ++c) {
                 const std::string name = lower(header[c]);
-                if (name.empty()) throw std::invalid_argument(at_line + "column " + std::to_string(c + 1) + " has no name");
+                if (name.empty())
+                    throw std::invalid_argument(at_line + "column " + std::to_string(c + 1) +
+                                                " has no name");
                 if (!column.emplace(name, c).second)
-                    throw std::invalid_argument(at_line + "column '" + header[c] + "' is given twice");
+                    throw std::invalid_argument(at_line + "column '" + header[c] +
+                                                "' is given twice");
             }
             if (column.count("path") == 0)
-                throw std::invalid_argument(at_line + "no 'path' column in the header (tab-separated: path, "
+                throw std::invalid_argument(at_line +
+                                            "no 'path' column in the header (tab-separated: path, "
                                             "subject, session, task, condition)");
             continue;
         }
         if (cells.size() != header.size())
-            throw std::invalid_argument(at_line + std::to_string(cells.size()) + " cells, the header has " +
-                                        std::to_string(header.size()) + " (cells are separated by tabs)");
+            throw std::invalid_argument(at_line + std::to_string(cells.size()) +
+                                        " cells, the header has " + std::to_string(header.size()) +
+                                        " (cells are separated by tabs)");
         const auto cell = [&](const char* name) -> std::string {
             const auto it = column.find(name);
-            if (it == column.end()) return {};
+            if (it == column.end())
+                return {};
             const std::string& v = cells[it->second];
             return v == "n/a" ? std::string() : v;
         };
         const std::string path_text = cell("path");
-        if (path_text.empty()) throw std::invalid_argument(at_line + "path: empty");
+        if (path_text.empty())
+            throw std::invalid_argument(at_line + "path: empty");
         fs::path path = path_text;
-        if (path.is_relative()) path = base / path;
+        if (path.is_relative())
+            path = base / path;
         path = fs::absolute(path).lexically_normal();
         const auto [it, fresh] = seen.emplace(path, line_no);
         if (!fresh)
-            throw std::invalid_argument(at_line + "path: " + path_text + " is listed already on line " +
-                                        std::to_string(it->second));
-        entries.push_back({path, {}, {cell("subject"), cell("session"), cell("task"), cell("condition")}});
+            throw std::invalid_argument(at_line + "path: " + path_text +
+                                        " is listed already on line " + std::to_string(it->second));
+        entries.push_back(
+            {path, {}, {cell("subject"), cell("session"), cell("task"), cell("condition")}});
     }
-    if (entries.empty()) throw std::invalid_argument(where + ": no recordings listed");
+    if (entries.empty())
+        throw std::invalid_argument(where + ": no recordings listed");
     std::vector<fs::path> parents;
-    for (const auto& e : entries) parents.push_back(e.path.parent_path());
+    for (const auto& e : entries)
+        parents.push_back(e.path.parent_path());
     const fs::path common = common_folder(parents);
-    for (auto& e : entries) e.relative = e.path.lexically_relative(common).generic_string();
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.relative < b.relative; });
+    for (auto& e : entries)
+        e.relative = e.path.lexically_relative(common).generic_string();
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.relative < b.relative; });
     return entries;
 }
 
@@ -375,8 +435,8 @@ Shard parse_shard(const std::string& text) {
     };
     Shard s;
     if (slash == std::string::npos || !number(std::string_view(text).substr(0, slash), s.index) ||
-        !number(std::string_view(text).substr(slash + 1), s.count) || s.count == 0 || s.index == 0 ||
-        s.index > s.count)
+        !number(std::string_view(text).substr(slash + 1), s.count) || s.count == 0 ||
+        s.index == 0 || s.index > s.count)
         throw std::invalid_argument("--shard must be K/N with 1 <= K <= N, got '" + text + "'");
     return s;
 }
@@ -386,34 +446,34 @@ fs::path marker_path(const fs::path& results, const std::string& relative) {
 }
 
 Json marker_json(const Marker& m) {
-    return Json{{"relative", m.relative},
-                {"results", m.results},
-                {"subject", m.ids.subject},
-                {"session", m.ids.session},
-                {"task", m.ids.task},
-                {"condition", m.ids.condition},
-                {"sha256", m.sha256},
-                {"settings", m.settings},
-                {"status", m.status},
-                {"error", text_or_null(m.error)}};
+    return Json{{"relative", m.relative},   {"results", m.results},
+                {"subject", m.ids.subject}, {"session", m.ids.session},
+                {"task", m.ids.task},       {"condition", m.ids.condition},
+                {"sha256", m.sha256},       {"settings", m.settings},
+                {"status", m.status},       {"error", text_or_null(m.error)}};
 }
 
 Marker parse_marker(const nlohmann::json& j, const std::string& where) {
     const auto text = [&](const char* key, bool required) -> std::string {
         if (!j.contains(key) || j[key].is_null()) {
-            if (required) throw std::invalid_argument(where + ": no '" + std::string(key) + "'");
+            if (required)
+                throw std::invalid_argument(where + ": no '" + std::string(key) + "'");
             return {};
         }
-        if (!j[key].is_string()) throw std::invalid_argument(where + ": '" + std::string(key) + "' is not text");
+        if (!j[key].is_string())
+            throw std::invalid_argument(where + ": '" + std::string(key) + "' is not text");
         return j[key].get<std::string>();
     };
-    if (!j.is_object()) throw std::invalid_argument(where + ": not a JSON object");
+    if (!j.is_object())
+        throw std::invalid_argument(where + ": not a JSON object");
     Marker m;
     m.relative = text("relative", true);
     m.results = text("results", true);
     if (fs::path(m.results).is_absolute() || m.results.find("..") != std::string::npos)
-        throw std::invalid_argument(where + ": results '" + m.results + "' is not a folder below RESULTS");
-    m.ids = {text("subject", false), text("session", false), text("task", false), text("condition", false)};
+        throw std::invalid_argument(where + ": results '" + m.results +
+                                    "' is not a folder below RESULTS");
+    m.ids = {text("subject", false), text("session", false), text("task", false),
+             text("condition", false)};
     m.sha256 = text("sha256", false);
     m.settings = j.contains("settings") ? Json::parse(j["settings"].dump()) : Json();
     m.status = text("status", true);
@@ -426,7 +486,8 @@ Marker parse_marker(const nlohmann::json& j, const std::string& where) {
 std::optional<Marker> read_marker(const fs::path& results, const std::string& relative) {
     const fs::path file = marker_path(results, relative);
     std::ifstream in(file);
-    if (!in) return std::nullopt;
+    if (!in)
+        return std::nullopt;
     try {
         return parse_marker(nlohmann::json::parse(in), file.string());
     } catch (const std::exception&) {
@@ -443,18 +504,21 @@ void write_marker(const fs::path& results, const Marker& m) {
 bool is_up_to_date(const fs::path& results, const std::string& relative, const std::string& sha256,
                    const Json& settings) {
     const auto m = read_marker(results, relative);
-    if (!m) return false;
+    if (!m)
+        return false;
     const fs::path folder = results / m->results;
     std::error_code ec;
     return m->status == "ok" && !sha256.empty() && m->sha256 == sha256 &&
            // compared without key order (the marker was read back through nlohmann::json)
            nlohmann::json::parse(m->settings.dump()) == nlohmann::json::parse(settings.dump()) &&
-           fs::is_regular_file(folder / "summary.json", ec) && fs::is_regular_file(folder / "epochs.csv", ec);
+           fs::is_regular_file(folder / "summary.json", ec) &&
+           fs::is_regular_file(folder / "epochs.csv", ec);
 }
 
 MergeCounts merge(const fs::path& results) {
     std::error_code ec;
-    if (!fs::is_directory(results, ec)) throw std::invalid_argument(results.string() + ": not a folder");
+    if (!fs::is_directory(results, ec))
+        throw std::invalid_argument(results.string() + ": not a folder");
     struct Found {
         Marker marker;
         fs::path folder;
@@ -462,21 +526,26 @@ MergeCounts merge(const fs::path& results) {
     std::vector<Found> found;
     const fs::path ledger = results / kMarkerFolder;
     if (fs::is_directory(ledger, ec)) {
-    fs::recursive_directory_iterator it(ledger, fs::directory_options::skip_permission_denied, ec), end;
-    for (; it != end; it.increment(ec)) {
-        if (ec) throw std::runtime_error(ledger.string() + ": " + ec.message());
-        if (it->path().extension() != ".json" || !it->is_regular_file(ec)) continue;
-        std::ifstream in(it->path());
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(in);
-        } catch (const std::exception& e) {
-            throw std::invalid_argument(it->path().string() + ": not valid JSON (" + e.what() + ")");
+        fs::recursive_directory_iterator it(ledger, fs::directory_options::skip_permission_denied,
+                                            ec),
+            end;
+        for (; it != end; it.increment(ec)) {
+            if (ec)
+                throw std::runtime_error(ledger.string() + ": " + ec.message());
+            if (it->path().extension() != ".json" || !it->is_regular_file(ec))
+                continue;
+            std::ifstream in(it->path());
+            nlohmann::json j;
+            try {
+                j = nlohmann::json::parse(in);
+            } catch (const std::exception& e) {
+                throw std::invalid_argument(it->path().string() + ": not valid JSON (" + e.what() +
+                                            ")");
+            }
+            auto m = parse_marker(j, it->path().string());
+            fs::path folder = results / m.results;
+            found.push_back({std::move(m), std::move(folder)});
         }
-        auto m = parse_marker(j, it->path().string());
-        fs::path folder = results / m.results;
-        found.push_back({std::move(m), std::move(folder)});
-    }
     }
     std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
         return std::tie(a.marker.relative, a.folder) < std::tie(b.marker.relative, b.folder);
@@ -486,10 +555,12 @@ MergeCounts merge(const fs::path& results) {
     Table pairs{"pairs", kPairs, {}};
     MergeCounts counts;
     std::set<std::string> variants;
-    for (const auto& f : found) variants.insert(nlohmann::json::parse(f.marker.settings.dump()).dump());
+    for (const auto& f : found)
+        variants.insert(nlohmann::json::parse(f.marker.settings.dump()).dump());
     counts.settings_variants = variants.size();
     for (const auto& [m, folder] : found) {
-        const std::vector<Json> ids = {m.relative, m.ids.subject, m.ids.session, m.ids.task, m.ids.condition};
+        const std::vector<Json> ids = {m.relative, m.ids.subject, m.ids.session, m.ids.task,
+                                       m.ids.condition};
         const std::string& where = m.results;
         Json summary;
         std::string error = m.error;
@@ -505,11 +576,12 @@ MergeCounts merge(const fs::path& results) {
         }
         auto row = ids;
         const Json contractions = ok ? at(summary, {"contractions"}) : Json();
-        for (Json v : {Json(text_or_null(m.sha256)), at(summary, {"input", "format"}),
-                       at(summary, {"input", "sample_rate_hz"}), at(summary, {"input", "duration_s"}),
-                       ok ? Json(at(summary, {"input", "channels"}).size()) : Json(), at(summary, {"epochs"}),
-                       ok ? Json(contractions.size()) : Json(), Json(ok ? "ok" : "failed"), text_or_null(error),
-                       Json(where)})
+        for (Json v :
+             {Json(text_or_null(m.sha256)), at(summary, {"input", "format"}),
+              at(summary, {"input", "sample_rate_hz"}), at(summary, {"input", "duration_s"}),
+              ok ? Json(at(summary, {"input", "channels"}).size()) : Json(),
+              at(summary, {"epochs"}), ok ? Json(contractions.size()) : Json(),
+              Json(ok ? "ok" : "failed"), text_or_null(error), Json(where)})
             row.push_back(v);
         recordings.rows.push_back(std::move(row));
         ++counts.recordings;
@@ -528,19 +600,36 @@ MergeCounts merge(const fs::path& results) {
                 auto r = ids;
                 r.insert(r.end(), head.begin(), head.end());
                 const Json epochs = at(ch, {"epochs"}), flagged = at(ch, {"flagged_epochs"});
-                const Json share = epochs.is_number() && flagged.is_number() && epochs.get<double>() > 0
-                                       ? Json(flagged.get<double>() / epochs.get<double>())
-                                       : Json();
-                for (Json v : {at(con, {"kind"}), at(ch, {"label"}), at(site, {"muscle"}), at(site, {"level"}),
-                               at(site, {"side"}), epochs, flagged, share, at(ch, {"fit_epochs"}), at(ch, {"jasa"}),
-                               at(ch, {"no_fit_reason"}), at(ch, {"mdf", "initial_hz"}),
-                               at(ch, {"mdf", "slope_hz_per_s"}), at(ch, {"mdf", "slope_pct_per_s"}),
-                               at(ch, {"mdf", "r2"}), at_index(at(ch, {"mdf"}), "slope_ci95_hz_per_s", 0),
-                               at_index(at(ch, {"mdf"}), "slope_ci95_hz_per_s", 1), at(ch, {"mdf", "n"}),
-                               at(ch, {"mnf", "initial_hz"}), at(ch, {"mnf", "slope_hz_per_s"}),
-                               at(ch, {"mnf", "slope_pct_per_s"}), at(ch, {"mnf", "r2"}),
-                               at(ch, {"rms", "initial_uv"}), at(ch, {"rms", "slope_uv_per_s"}),
-                               at(ch, {"rms", "slope_pct_per_s"}), at(ch, {"rms", "r2"})})
+                const Json share =
+                    epochs.is_number() && flagged.is_number() && epochs.get<double>() > 0
+                        ? Json(flagged.get<double>() / epochs.get<double>())
+                        : Json();
+                for (Json v : {at(con, {"kind"}),
+                               at(ch, {"label"}),
+                               at(site, {"muscle"}),
+                               at(site, {"level"}),
+                               at(site, {"side"}),
+                               epochs,
+                               flagged,
+                               share,
+                               at(ch, {"fit_epochs"}),
+                               at(ch, {"jasa"}),
+                               at(ch, {"no_fit_reason"}),
+                               at(ch, {"mdf", "initial_hz"}),
+                               at(ch, {"mdf", "slope_hz_per_s"}),
+                               at(ch, {"mdf", "slope_pct_per_s"}),
+                               at(ch, {"mdf", "r2"}),
+                               at_index(at(ch, {"mdf"}), "slope_ci95_hz_per_s", 0),
+                               at_index(at(ch, {"mdf"}), "slope_ci95_hz_per_s", 1),
+                               at(ch, {"mdf", "n"}),
+                               at(ch, {"mnf", "initial_hz"}),
+                               at(ch, {"mnf", "slope_hz_per_s"}),
+                               at(ch, {"mnf", "slope_pct_per_s"}),
+                               at(ch, {"mnf", "r2"}),
+                               at(ch, {"rms", "initial_uv"}),
+                               at(ch, {"rms", "slope_uv_per_s"}),
+                               at(ch, {"rms", "slope_pct_per_s"}),
+                               at(ch, {"rms", "r2"})})
                     r.push_back(v);
                 fits.rows.push_back(std::move(r));
                 ++counts.fits;
@@ -550,11 +639,12 @@ MergeCounts merge(const fs::path& results) {
                 const Json& pj = ps[p];
                 auto r = ids;
                 r.insert(r.end(), head.begin(), head.end());
-                for (Json v : {at(pj, {"muscle"}), at(pj, {"level"}), at(pj, {"left"}), at(pj, {"right"}),
-                               at(pj, {"epochs"}), at(pj, {"amplitude_asymmetry_pct"}),
-                               at(pj, {"amplitude_asymmetry_sd_pct"}), at(pj, {"amplitude_basis"}),
-                               at(pj, {"lr_rms_ratio"}), at(pj, {"mdf_slope_difference_pct_per_s"}),
-                               at(pj, {"mdf_initial_difference_hz"}), at(pj, {"flagged"})})
+                for (Json v :
+                     {at(pj, {"muscle"}), at(pj, {"level"}), at(pj, {"left"}), at(pj, {"right"}),
+                      at(pj, {"epochs"}), at(pj, {"amplitude_asymmetry_pct"}),
+                      at(pj, {"amplitude_asymmetry_sd_pct"}), at(pj, {"amplitude_basis"}),
+                      at(pj, {"lr_rms_ratio"}), at(pj, {"mdf_slope_difference_pct_per_s"}),
+                      at(pj, {"mdf_initial_difference_hz"}), at(pj, {"flagged"})})
                     r.push_back(v);
                 pairs.rows.push_back(std::move(r));
                 ++counts.pairs;

@@ -54,7 +54,8 @@ private:
 // Every recording file below `folder` (recursively, sorted by relative path; hidden entries and
 // `skip` are not looked into). With a pattern only the paths it matches, their ids from it;
 // `unmatched` counts the others. Throws std::invalid_argument when there is none.
-std::vector<Entry> discover(const std::filesystem::path& folder, const std::optional<PathPattern>& pattern,
+std::vector<Entry> discover(const std::filesystem::path& folder,
+                            const std::optional<PathPattern>& pattern,
                             const std::vector<std::filesystem::path>& skip, std::size_t& unmatched);
 
 // A manifest: tab-separated, a header row naming the columns (path required; subject, session,
@@ -87,25 +88,28 @@ struct Marker {
     std::string error;               // failed: the message
 };
 inline constexpr std::string_view kMarkerFolder = ".cohort";
-std::filesystem::path marker_path(const std::filesystem::path& results, const std::string& relative);
+std::filesystem::path marker_path(const std::filesystem::path& results,
+                                  const std::string& relative);
 nlohmann::ordered_json marker_json(const Marker& m);
 Marker parse_marker(const nlohmann::json& j, const std::string& where);
 // The marker of a recording, or nothing when it has none or it cannot be read.
-std::optional<Marker> read_marker(const std::filesystem::path& results, const std::string& relative);
+std::optional<Marker> read_marker(const std::filesystem::path& results,
+                                  const std::string& relative);
 void write_marker(const std::filesystem::path& results, const Marker& m);
 
 // Whether the recording's marker says ok for the same input bytes and settings and its result
 // folder holds complete results: a rerun skips it.
-bool is_up_to_date(const std::filesystem::path& results, const std::string& relative, const std::string& sha256,
-                   const nlohmann::ordered_json& settings);
+bool is_up_to_date(const std::filesystem::path& results, const std::string& relative,
+                   const std::string& sha256, const nlohmann::ordered_json& settings);
 
 struct MergeCounts {
     std::size_t recordings = 0, failed = 0, fits = 0, pairs = 0;
-    std::size_t settings_variants = 0; // distinct settings among the markers: above 1, rows differ in method
+    std::size_t settings_variants =
+        0; // distinct settings among the markers: above 1, rows differ in method
 };
 // Builds RESULTS/recordings.csv, fits.csv, pairs.csv and dataset.sqlite from every marker in
-// RESULTS/.cohort and the summary.json of each one's result folder: rows sorted by relative path, each file replaced
-// atomically. Idempotent: the same markers and summaries give the same bytes.
+// RESULTS/.cohort and the summary.json of each one's result folder: rows sorted by relative path,
+// each file replaced atomically. Idempotent: the same markers and summaries give the same bytes.
 MergeCounts merge(const std::filesystem::path& results);
 
 // The table headers (docs/cohort.md), for tests and docs.

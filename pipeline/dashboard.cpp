@@ -55,7 +55,8 @@ std::string host_text(const std::string& address) {
 class CsvRows {
 public:
     explicit CsvRows(std::string_view header) : columns_(csv_fields(header)) {
-        for (const auto& column : columns_) text_.push_back(is_text_column(column));
+        for (const auto& column : columns_)
+            text_.push_back(is_text_column(column));
     }
 
     [[nodiscard]] const std::vector<std::string>& columns() const noexcept { return columns_; }

@@ -12,10 +12,10 @@ namespace semg::pipeline {
 
 struct LinearFit {
     std::size_t n = 0;
-    double initial = 0.0;         // NaN when n < 2
-    double slope_per_s = 0.0;     // NaN when n < 2
-    double slope_pct_per_s = 0.0; // 100·slope/initial
-    double r2 = 0.0;              // NaN when n < 3 or y is constant
+    double initial = 0.0;               // NaN when n < 2
+    double slope_per_s = 0.0;           // NaN when n < 2
+    double slope_pct_per_s = 0.0;       // 100·slope/initial
+    double r2 = 0.0;                    // NaN when n < 3 or y is constant
     std::array<double, 2> slope_ci95{}; // NaN when n < 3
 };
 

@@ -263,8 +263,8 @@ History build(const sessions::SessionDb& db, const std::string& subject, const C
                  "command FROM sessions WHERE subject = ? AND (? = '' OR task = ?) ORDER BY id;",
                  {subject, task, task});
     if (records.empty() && !task.empty())
-        throw std::invalid_argument("subject '" + subject + "' has no session of task '" + task + "' in " +
-                                    db.file().string());
+        throw std::invalid_argument("subject '" + subject + "' has no session of task '" + task +
+                                    "' in " + db.file().string());
     if (records.empty()) {
         std::string known;
         const auto subjects =

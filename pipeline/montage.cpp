@@ -19,7 +19,7 @@ constexpr std::string_view montage_hint =
 
 std::string lower(std::string_view text) {
     std::string out(text);
-    for (char &c : out)
+    for (char& c : out)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
@@ -38,9 +38,9 @@ bool all_digits(std::string_view text) {
     return !text.empty() && std::all_of(text.begin(), text.end(), is_digit);
 }
 
-std::string quoted_list(const std::vector<std::string> &items) {
+std::string quoted_list(const std::vector<std::string>& items) {
     std::string out;
-    for (const auto &item : items)
+    for (const auto& item : items)
         out += (out.empty() ? "'" : ", '") + item + "'";
     return out;
 }
@@ -94,14 +94,14 @@ std::optional<Piece> classify_piece(std::string_view text) {
     // "lt" is left and "LT" (all capitals) longissimus: both spellings are common and the case is
     // the only thing that tells them apart; "LT" is handled above.
     const std::string key = lower(text);
-    for (const auto &entry : acquisition::side_label_words) {
+    for (const auto& entry : acquisition::side_label_words) {
         if (entry.word == key) {
             piece.kind = PieceKind::Side;
             piece.side = entry.side;
             return piece;
         }
     }
-    for (const auto &entry : acquisition::muscle_label_words) {
+    for (const auto& entry : acquisition::muscle_label_words) {
         if (entry.alias == key) {
             piece.kind = PieceKind::Muscle;
             piece.value = std::string(entry.muscle);
@@ -118,7 +118,7 @@ std::optional<Piece> classify_piece(std::string_view text) {
 // Inside a glued word, digits belong to the piece before them only when that piece is a number
 // or a level; and a letter that makes a level with the digits after it is taken as that level
 // ("ESL3L" is ES L3 L, never ES L 3 L; "RT10" is R T10).
-bool may_end_before(std::string_view word, std::size_t end, const Piece &piece) {
+bool may_end_before(std::string_view word, std::size_t end, const Piece& piece) {
     if (end >= word.size() || !is_digit(word[end]))
         return true;
     if (piece.kind == PieceKind::Number || piece.kind == PieceKind::Level)
@@ -129,8 +129,8 @@ bool may_end_before(std::string_view word, std::size_t end, const Piece &piece) 
     return !parse_single_level(word.substr(end - 1, digits_end - end + 1));
 }
 
-bool same_meaning(const std::vector<Piece> &a, const std::vector<Piece> &b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Piece &x, const Piece &y) {
+bool same_meaning(const std::vector<Piece>& a, const std::vector<Piece>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const Piece& x, const Piece& y) {
         return x.kind == y.kind && x.value == y.value && x.side == y.side &&
                (x.kind != PieceKind::Number || x.text == y.text);
     });
@@ -142,9 +142,9 @@ bool same_meaning(const std::vector<Piece> &a, const std::vector<Piece> &b) {
 // line) take time cubic in its length.
 constexpr std::size_t longest_word_chars = [] {
     std::size_t longest = 0;
-    for (const auto &entry : acquisition::side_label_words)
+    for (const auto& entry : acquisition::side_label_words)
         longest = std::max(longest, entry.word.size());
-    for (const auto &entry : acquisition::muscle_label_words)
+    for (const auto& entry : acquisition::muscle_label_words)
         longest = std::max(longest, entry.alias.size());
     for (const auto word : filler_words)
         longest = std::max(longest, word.size());
@@ -165,7 +165,8 @@ std::vector<std::vector<Piece>> read_glued_word(std::string_view word) {
             digits_end = i;
         else if (i + 1 == n || !is_digit(word[i + 1]))
             digits_end = i + 1;
-        const std::size_t last_short = std::min(n, i + std::max<std::size_t>(longest_word_chars, 3));
+        const std::size_t last_short =
+            std::min(n, i + std::max<std::size_t>(longest_word_chars, 3));
         for (std::size_t j = i + 1; j <= n; ++j) {
             if (j > last_short && j != digits_end) {
                 if (j > digits_end)
@@ -178,14 +179,14 @@ std::vector<std::vector<Piece>> read_glued_word(std::string_view word) {
             const auto piece = classify_piece(word.substr(i, j - i));
             if (!piece || !may_end_before(word, j, *piece))
                 continue;
-            for (const auto &rest : readings[j]) {
+            for (const auto& rest : readings[j]) {
                 std::vector<Piece> reading;
                 if (piece->kind != PieceKind::Filler)
                     reading.push_back(*piece);
                 reading.insert(reading.end(), rest.begin(), rest.end());
                 const bool known = std::any_of(
                     readings[i].begin(), readings[i].end(),
-                    [&](const std::vector<Piece> &other) { return same_meaning(reading, other); });
+                    [&](const std::vector<Piece>& other) { return same_meaning(reading, other); });
                 if (!known && readings[i].size() < 2)
                     readings[i].push_back(std::move(reading));
             }
@@ -231,13 +232,13 @@ struct LabelReading {
     bool is_emg = true;
     std::optional<Side> side;
     std::string muscle, level;
-    std::string problem;      // why the label cannot be read; empty when it can
-    std::string free_muscle;  // the words kept as a free-text muscle, as written; empty if none
+    std::string problem;     // why the label cannot be read; empty when it can
+    std::string free_muscle; // the words kept as a free-text muscle, as written; empty if none
     [[nodiscard]] bool has_site() const { return side || !muscle.empty() || !level.empty(); }
 };
 
-bool looks_non_emg(const std::vector<Word> &words) {
-    return std::any_of(words.begin(), words.end(), [](const Word &word) {
+bool looks_non_emg(const std::vector<Word>& words) {
+    return std::any_of(words.begin(), words.end(), [](const Word& word) {
         const std::string key = lower(word.text);
         return std::any_of(non_emg_prefixes.begin(), non_emg_prefixes.end(),
                            [&](std::string_view prefix) { return key.starts_with(prefix); });
@@ -262,7 +263,7 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
 
     std::vector<LabelPiece> pieces;
     std::vector<std::string> unknown_words;
-    for (const auto &word : words) {
+    for (const auto& word : words) {
         if (auto piece = classify_piece(word.text)) {
             pieces.push_back({std::move(*piece), word.separator_before});
             continue;
@@ -281,12 +282,12 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
 
     std::string side_text, muscle_text, level_text;
     for (std::size_t k = 0; k < pieces.size(); ++k) {
-        Piece &piece = pieces[k].piece;
+        Piece& piece = pieces[k].piece;
         if (piece.kind == PieceKind::Level && k + 1 < pieces.size() &&
             (pieces[k + 1].separator_before == '-' || pieces[k + 1].separator_before == '/') &&
             (pieces[k + 1].piece.kind == PieceKind::Level ||
              pieces[k + 1].piece.kind == PieceKind::Number)) {
-            const auto &upper = pieces[k + 1].piece;
+            const auto& upper = pieces[k + 1].piece;
             const auto range = acquisition::make_level_range(piece.level, upper.text);
             if (!range) {
                 reading.problem = "'" + piece.text + pieces[k + 1].separator_before + upper.text +
@@ -297,8 +298,8 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
             piece.value = *range;
             ++k;
         }
-        auto conflict = [&](const char *what, std::string &seen_text, const std::string &seen,
-                            const std::string &value) {
+        auto conflict = [&](const char* what, std::string& seen_text, const std::string& seen,
+                            const std::string& value) {
             if (!seen.empty() && seen != value && reading.problem.empty())
                 reading.problem = std::string("names two ") + what + " ('" + seen_text + "' and '" +
                                   piece.text + "')";
@@ -323,8 +324,7 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
                 reading.level = piece.value;
             break;
         case PieceKind::Number:
-        case PieceKind::Filler:
-            break;
+        case PieceKind::Filler: break;
         }
     }
     if (!reading.problem.empty())
@@ -335,13 +335,13 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
         // A clear side and level leave only the muscle to the unknown words: keep them as free
         // text ("GLUT L5 R"), lower-cased so that "GLUT L5 L" and "glut L5 R" pair.
         std::string written, key;
-        for (const auto &word : unknown_words) {
+        for (const auto& word : unknown_words) {
             written += (written.empty() ? "" : " ") + word;
             key += (key.empty() ? "" : "_") + lower(word);
         }
         if (const auto meant = acquisition::paraspinal_typo(key)) {
-            reading.problem = "unknown muscle '" + written + "' (did you mean '" +
-                              std::string(*meant) + "'?)";
+            reading.problem =
+                "unknown muscle '" + written + "' (did you mean '" + std::string(*meant) + "'?)";
             return reading;
         }
         reading.muscle = lower(written);
@@ -361,20 +361,20 @@ LabelReading read_label(std::string_view label, bool muscle_field = false) {
 
 // ---- Montage file -----------------------------------------------------------------------------
 
-[[noreturn]] void file_error(const std::filesystem::path &file, std::uint32_t line,
-                             const std::string &what) {
+[[noreturn]] void file_error(const std::filesystem::path& file, std::uint32_t line,
+                             const std::string& what) {
     std::string where = file.string();
     if (line > 0)
         where += ":" + std::to_string(line);
     throw std::invalid_argument(where + ": " + what);
 }
 
-std::uint32_t line_of(const toml::node &node) { return node.source().begin.line; }
+std::uint32_t line_of(const toml::node& node) { return node.source().begin.line; }
 
 // Paraspinal names and their abbreviations become canonical. Other muscles are free text, kept
 // as written, except spellings within two edits of a paraspinal name: those are typos that would
 // otherwise silently break a pair.
-std::string normalise_muscle(const std::filesystem::path &file, std::uint32_t line,
+std::string normalise_muscle(const std::filesystem::path& file, std::uint32_t line,
                              std::string_view label, std::string_view text) {
     const std::string key = acquisition::muscle_key(trim(text));
     if (const auto muscle = acquisition::paraspinal_muscle(key))
@@ -386,8 +386,8 @@ std::string normalise_muscle(const std::filesystem::path &file, std::uint32_t li
     return trim(text);
 }
 
-std::string parse_level(const std::filesystem::path &file, std::uint32_t line,
-                        std::string_view label, const std::string &text) {
+std::string parse_level(const std::filesystem::path& file, std::uint32_t line,
+                        std::string_view label, const std::string& text) {
     if (trim(text).empty())
         return {};
     if (auto level = normalise_level(text))
@@ -397,7 +397,7 @@ std::string parse_level(const std::filesystem::path &file, std::uint32_t line,
                    "' (expected T1-T12, L1-L5 or S1, or a range such as L3-L4)");
 }
 
-Side parse_side(const std::filesystem::path &file, std::uint32_t line, std::string_view label,
+Side parse_side(const std::filesystem::path& file, std::uint32_t line, std::string_view label,
                 std::string_view text) {
     if (const auto side = acquisition::side_from_name(lower(trim(text))))
         return *side;
@@ -406,7 +406,7 @@ Side parse_side(const std::filesystem::path &file, std::uint32_t line, std::stri
                    "' (expected left, right, midline or unknown)");
 }
 
-bool parse_is_emg(const std::filesystem::path &file, std::uint32_t line, std::string_view label,
+bool parse_is_emg(const std::filesystem::path& file, std::uint32_t line, std::string_view label,
                   std::string_view text) {
     const std::string key = lower(trim(text));
     if (key == "emg")
@@ -419,8 +419,8 @@ bool parse_is_emg(const std::filesystem::path &file, std::uint32_t line, std::st
                    "' (expected emg, ecg, acc, gyro, force, trigger, annotation or other)");
 }
 
-std::string string_value(const std::filesystem::path &file, std::string_view label,
-                         std::string_view key, const toml::node &node) {
+std::string string_value(const std::filesystem::path& file, std::string_view label,
+                         std::string_view key, const toml::node& node) {
     const auto value = node.value<std::string>();
     if (!value || !node.is_string())
         file_error(file, line_of(node),
@@ -429,8 +429,8 @@ std::string string_value(const std::filesystem::path &file, std::string_view lab
     return *value;
 }
 
-double millimetres(const std::filesystem::path &file, std::string_view label, std::string_view key,
-                   const toml::node &node) {
+double millimetres(const std::filesystem::path& file, std::string_view label, std::string_view key,
+                   const toml::node& node) {
     const auto value = node.is_number() ? node.value<double>() : std::nullopt;
     if (!value || !(*value > 0.0))
         file_error(file, line_of(node),
@@ -439,11 +439,11 @@ double millimetres(const std::filesystem::path &file, std::string_view label, st
     return *value;
 }
 
-ChannelSite parse_channel(const std::filesystem::path &file, const std::string &label,
-                          const toml::table &table, bool label_key_allowed) {
+ChannelSite parse_channel(const std::filesystem::path& file, const std::string& label,
+                          const toml::table& table, bool label_key_allowed) {
     ChannelSite site;
     site.label = label;
-    for (auto &&[key_node, node] : table) {
+    for (auto&& [key_node, node] : table) {
         const std::string_view key = key_node.str();
         const std::uint32_t line = line_of(node);
         if (key == "label" && label_key_allowed)
@@ -483,9 +483,9 @@ std::optional<std::size_t> Montage::index_of(std::string_view label) const {
     return std::nullopt;
 }
 
-ChannelSite site_from_fields(const std::string &label, std::string_view muscle,
+ChannelSite site_from_fields(const std::string& label, std::string_view muscle,
                              std::string_view level, std::string_view side,
-                             const std::filesystem::path &file, std::uint32_t line) {
+                             const std::filesystem::path& file, std::uint32_t line) {
     const auto given = [](std::string_view text) {
         const std::string t = trim(text);
         return !t.empty() && lower(t) != "n/a";
@@ -523,24 +523,24 @@ ChannelSite site_from_fields(const std::string &label, std::string_view muscle,
     return site;
 }
 
-Montage load_montage(const std::filesystem::path &toml_file,
-                     const std::vector<std::string> &labels) {
+Montage load_montage(const std::filesystem::path& toml_file,
+                     const std::vector<std::string>& labels) {
     if (!std::ifstream(toml_file))
         file_error(toml_file, 0, "cannot open the montage file");
     toml::table root;
     try {
         root = toml::parse_file(toml_file.string());
-    } catch (const toml::parse_error &error) {
+    } catch (const toml::parse_error& error) {
         file_error(toml_file, error.source().begin.line,
                    "TOML syntax error: " + std::string(error.description()));
     }
 
     std::vector<FileChannel> entries;
     std::optional<double> default_size_mm, default_distance_mm;
-    for (auto &&[key_node, node] : root) {
+    for (auto&& [key_node, node] : root) {
         const std::string_view key = key_node.str();
         if (key == "channels" && node.is_table()) {
-            for (auto &&[label_node, channel] : *node.as_table()) {
+            for (auto&& [label_node, channel] : *node.as_table()) {
                 const std::string label = trim(label_node.str());
                 if (!channel.is_table())
                     file_error(toml_file, line_of(channel),
@@ -549,8 +549,8 @@ Montage load_montage(const std::filesystem::path &toml_file,
                                    line_of(channel)});
             }
         } else if (key == "channel" && node.is_array_of_tables()) {
-            for (auto &&channel : *node.as_array()) {
-                const auto &table = *channel.as_table();
+            for (auto&& channel : *node.as_array()) {
+                const auto& table = *channel.as_table();
                 const auto label = table["label"].value<std::string>();
                 if (!label)
                     file_error(toml_file, line_of(channel),
@@ -559,7 +559,7 @@ Montage load_montage(const std::filesystem::path &toml_file,
                     {parse_channel(toml_file, trim(*label), table, true), line_of(channel)});
             }
         } else if (key == "defaults" && node.is_table()) {
-            for (auto &&[default_key, value] : *node.as_table()) {
+            for (auto&& [default_key, value] : *node.as_table()) {
                 if (default_key.str() == "electrode_size_mm")
                     default_size_mm = millimetres(toml_file, "defaults", default_key.str(), value);
                 else if (default_key.str() == "inter_electrode_distance_mm")
@@ -582,15 +582,15 @@ Montage load_montage(const std::filesystem::path &toml_file,
 
     std::vector<std::string> trimmed_labels;
     trimmed_labels.reserve(labels.size());
-    for (const auto &label : labels)
+    for (const auto& label : labels)
         trimmed_labels.push_back(trim(label));
 
     Montage montage;
     montage.source = toml_file.string();
     montage.channels.resize(labels.size());
     std::vector<bool> described(labels.size(), false);
-    for (auto &entry : entries) {
-        const auto &label = entry.site.label;
+    for (auto& entry : entries) {
+        const auto& label = entry.site.label;
         const auto found = std::find(trimmed_labels.begin(), trimmed_labels.end(), label);
         if (found == trimmed_labels.end())
             file_error(toml_file, entry.line,
@@ -632,15 +632,15 @@ Montage load_montage(const std::filesystem::path &toml_file,
     return montage;
 }
 
-Montage infer_montage(const std::vector<std::string> &labels) {
+Montage infer_montage(const std::vector<std::string>& labels) {
     Montage montage;
     montage.source = "inferred from channel labels";
     std::vector<LabelReading> readings;
     std::vector<std::string> problems;
-    auto complain = [&](const std::string &label, const std::string &why) {
+    auto complain = [&](const std::string& label, const std::string& why) {
         problems.push_back("channel label '" + label + "': " + why);
     };
-    for (const auto &label : labels) {
+    for (const auto& label : labels) {
         readings.push_back(read_label(label));
         if (!readings.back().problem.empty())
             complain(label, readings.back().problem);
@@ -649,9 +649,9 @@ Montage infer_montage(const std::vector<std::string> &labels) {
     // With some sides stated, a channel without one is a mistake or a label we misread; the
     // alternative, silently leaving it out of the pairs, would hide an electrode.
     const bool any_side = std::any_of(readings.begin(), readings.end(),
-                                      [](const LabelReading &r) { return r.side.has_value(); });
+                                      [](const LabelReading& r) { return r.side.has_value(); });
     for (std::size_t i = 0; i < labels.size(); ++i) {
-        const auto &reading = readings[i];
+        const auto& reading = readings[i];
         if (any_side && reading.is_emg && reading.problem.empty() && !reading.side)
             complain(labels[i], reading.has_site()
                                     ? "no side (left/right), while other channels have one"
@@ -690,14 +690,17 @@ Montage infer_montage(const std::vector<std::string> &labels) {
     return montage;
 }
 
-Montage load_montage_for(const std::filesystem::path &toml_file, const acquisition::SourceInfo &info) {
+Montage load_montage_for(const std::filesystem::path& toml_file,
+                         const acquisition::SourceInfo& info) {
     std::vector<std::string> labels;
-    for (const auto &ch : info.channels) labels.push_back(ch.label);
-    for (const auto &skipped : info.skipped) labels.push_back(skipped.label);
+    for (const auto& ch : info.channels)
+        labels.push_back(ch.label);
+    for (const auto& skipped : info.skipped)
+        labels.push_back(skipped.label);
     Montage montage = load_montage(toml_file, labels);
     for (std::size_t i = info.channels.size(); i < montage.channels.size(); ++i) {
-        const auto &site = montage.channels[i];
-        const auto &skipped = info.skipped[i - info.channels.size()];
+        const auto& site = montage.channels[i];
+        const auto& skipped = info.skipped[i - info.channels.size()];
         if (site.is_emg)
             throw std::invalid_argument(toml_file.string() + ": channel '" + site.label + "' is " +
                                         skipped.reason +
@@ -708,8 +711,8 @@ Montage load_montage_for(const std::filesystem::path &toml_file, const acquisiti
     return montage;
 }
 
-std::vector<BilateralPair> bilateral_pairs(const Montage &montage) {
-    const auto &channels = montage.channels;
+std::vector<BilateralPair> bilateral_pairs(const Montage& montage) {
+    const auto& channels = montage.channels;
     auto on = [&](std::size_t i, Side side) {
         return channels[i].is_emg && channels[i].side == side;
     };
@@ -751,21 +754,21 @@ std::vector<BilateralPair> bilateral_pairs(const Montage &montage) {
     return pairs;
 }
 
-std::string describe(const Montage &montage) {
+std::string describe(const Montage& montage) {
     struct Row {
         std::array<std::string, 5> cells;
     };
     std::vector<Row> rows;
     rows.push_back(Row{{"label", "muscle", "level", "side", "electrodes"}});
     bool any_electrodes = false;
-    auto millimetres_text = [](const std::optional<double> &mm) {
+    auto millimetres_text = [](const std::optional<double>& mm) {
         if (!mm)
             return std::string("?");
         std::ostringstream out;
         out << *mm;
         return out.str();
     };
-    for (const auto &channel : montage.channels) {
+    for (const auto& channel : montage.channels) {
         Row row;
         row.cells[0] = channel.label;
         if (!channel.is_emg) {
@@ -784,12 +787,12 @@ std::string describe(const Montage &montage) {
     }
     const std::size_t columns = any_electrodes ? 5 : 4;
     std::array<std::size_t, 5> width{};
-    for (const auto &row : rows)
+    for (const auto& row : rows)
         for (std::size_t c = 0; c < columns; ++c)
             width[c] = std::max(width[c], row.cells[c].size());
 
     std::string out = "montage (" + montage.source + "):\n";
-    for (const auto &row : rows) {
+    for (const auto& row : rows) {
         std::string line = " ";
         for (std::size_t c = 0; c < columns; ++c) {
             line += " " + row.cells[c];

@@ -57,13 +57,14 @@ struct BilateralPair {
 // trimming white space). Throws std::invalid_argument for TOML syntax errors (with line), unknown
 // keys or values, montage channels absent from the recording, and recording channels absent
 // from the montage (unless their label is plainly not EMG, e.g. "ECG" or "Status").
-Montage load_montage(const std::filesystem::path &toml_file,
-                     const std::vector<std::string> &labels);
+Montage load_montage(const std::filesystem::path& toml_file,
+                     const std::vector<std::string>& labels);
 
 // The same for a recording: a signal the source skipped (another sample rate, not a voltage) may
 // appear in the montage only as a non-EMG channel; placing it on a muscle is an error, since a
 // left/right pair must share one sample rate.
-Montage load_montage_for(const std::filesystem::path &toml_file, const acquisition::SourceInfo &info);
+Montage load_montage_for(const std::filesystem::path& toml_file,
+                         const acquisition::SourceInfo& info);
 
 // Infers the montage from channel labels such as "ES L3 L", "multifidus_L5_right" or "ESL4R".
 // Labels with no site information ("EMG1", "ch2") give Side::Unknown and no muscle, but only
@@ -72,7 +73,7 @@ Montage load_montage_for(const std::filesystem::path &toml_file, const acquisiti
 // its mirror label) and adds a notice; a word within two letters of a paraspinal name is a typo
 // and is rejected. Throws std::invalid_argument naming the label when a label cannot
 // be read unambiguously; the message points to --montage FILE.
-Montage infer_montage(const std::vector<std::string> &labels);
+Montage infer_montage(const std::vector<std::string>& labels);
 
 // A channel's site from fields given separately, as a BIDS channels.tsv row has them: the
 // muscle (target_muscle: "erector spinae", "left multifidus L5", "biceps brachii"), the level and
@@ -82,15 +83,15 @@ Montage infer_montage(const std::vector<std::string> &labels);
 // the channel label when the label reads cleanly. Throws std::invalid_argument starting with
 // "file:line: channel 'label':" for a level or side field that cannot be read, or a muscle
 // within two letters of a paraspinal name.
-ChannelSite site_from_fields(const std::string &label, std::string_view muscle,
+ChannelSite site_from_fields(const std::string& label, std::string_view muscle,
                              std::string_view level, std::string_view side,
-                             const std::filesystem::path &file, std::uint32_t line);
+                             const std::filesystem::path& file, std::uint32_t line);
 
 // Same muscle and level, one left and one right EMG channel; ordered by the left channel.
 // Throws std::invalid_argument when a channel would belong to two pairs (duplicated site).
-std::vector<BilateralPair> bilateral_pairs(const Montage &montage);
+std::vector<BilateralPair> bilateral_pairs(const Montage& montage);
 
 // A short table (label, muscle, level, side, electrodes where known) for printing.
-std::string describe(const Montage &montage);
+std::string describe(const Montage& montage);
 
 } // namespace semg::pipeline

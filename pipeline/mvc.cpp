@@ -9,7 +9,8 @@
 
 namespace semg::pipeline {
 
-std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::vector<std::string>& labels,
+std::vector<double> mvc_reference_rms(acquisition::Source& source,
+                                      const std::vector<std::string>& labels,
                                       const dsp::Bandpass::Config& band,
                                       std::optional<std::pair<double, double>> segment_s,
                                       double window_s) {
@@ -28,11 +29,13 @@ std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::ve
     bandpass.prepare({fs, info.channels.size()});
     const auto step = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(0.05 * fs)));
     const auto steps_per_window = static_cast<std::size_t>(std::lround(window_s / 0.05));
-    const auto first = static_cast<std::uint64_t>(segment_s ? std::llround(segment_s->first * fs) : 0);
+    const auto first =
+        static_cast<std::uint64_t>(segment_s ? std::llround(segment_s->first * fs) : 0);
     const auto last = segment_s ? static_cast<std::uint64_t>(std::llround(segment_s->second * fs))
                                 : std::numeric_limits<std::uint64_t>::max();
 
-    std::vector<double> best(labels.size(), 0.0), partial(labels.size(), 0.0), window_sum(labels.size(), 0.0);
+    std::vector<double> best(labels.size(), 0.0), partial(labels.size(), 0.0),
+        window_sum(labels.size(), 0.0);
     std::vector<std::deque<double>> steps(labels.size());
     std::size_t in_step = 0;
     std::uint64_t position = 0;
@@ -40,16 +43,19 @@ std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::ve
     dsp::Block block(info.channels.size(), 4096);
     while (position < last) {
         const std::size_t n = source.read(block.capacity_ref());
-        if (n == 0) break;
+        if (n == 0)
+            break;
         block.set_frames(n);
         bandpass.process(block.ref());
         for (std::size_t i = 0; i < n && position < last; ++i, ++position) {
-            if (position < first) continue;
+            if (position < first)
+                continue;
             for (std::size_t c = 0; c < labels.size(); ++c) {
                 const double v = block.channel(index[c])[i];
                 partial[c] += v * v;
             }
-            if (++in_step < step) continue;
+            if (++in_step < step)
+                continue;
             in_step = 0;
             for (std::size_t c = 0; c < labels.size(); ++c) {
                 steps[c].push_back(partial[c]);
@@ -61,15 +67,19 @@ std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::ve
                 }
                 if (steps[c].size() == steps_per_window) {
                     full = true;
-                    best[c] = std::max(best[c], std::sqrt(window_sum[c] / static_cast<double>(steps_per_window * step)));
+                    best[c] =
+                        std::max(best[c], std::sqrt(window_sum[c] /
+                                                    static_cast<double>(steps_per_window * step)));
                 }
             }
         }
     }
-    if (!full) throw std::invalid_argument("the MVC recording or segment is shorter than one " +
-                                           dsp::format_number(window_s) + " s window");
+    if (!full)
+        throw std::invalid_argument("the MVC recording or segment is shorter than one " +
+                                    dsp::format_number(window_s) + " s window");
     for (std::size_t c = 0; c < labels.size(); ++c)
-        if (!(best[c] > 0.0)) throw std::invalid_argument("MVC reference of channel '" + labels[c] + "' is zero");
+        if (!(best[c] > 0.0))
+            throw std::invalid_argument("MVC reference of channel '" + labels[c] + "' is zero");
     return best;
 }
 

@@ -15,7 +15,8 @@ namespace semg::pipeline {
 
 // Reads `source` to its end (or the segment's end). Throws std::invalid_argument when a label is
 // missing from the source or the recording is shorter than the window.
-std::vector<double> mvc_reference_rms(acquisition::Source& source, const std::vector<std::string>& labels,
+std::vector<double> mvc_reference_rms(acquisition::Source& source,
+                                      const std::vector<std::string>& labels,
                                       const dsp::Bandpass::Config& band,
                                       std::optional<std::pair<double, double>> segment_s,
                                       double window_s = 1.0);

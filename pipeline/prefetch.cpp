@@ -2,9 +2,11 @@
 
 namespace semg::pipeline {
 
-PrefetchReader::PrefetchReader(acquisition::Source& source, std::size_t block_frames, std::size_t depth)
+PrefetchReader::PrefetchReader(acquisition::Source& source, std::size_t block_frames,
+                               std::size_t depth)
     : source_(source) {
-    for (std::size_t i = 0; i < depth; ++i) blocks_.emplace_back(source.info().channels.size(), block_frames);
+    for (std::size_t i = 0; i < depth; ++i)
+        blocks_.emplace_back(source.info().channels.size(), block_frames);
     thread_ = std::jthread([this](const std::stop_token& stop) { run(stop); });
 }
 
@@ -20,7 +22,8 @@ void PrefetchReader::run(const std::stop_token& stop) {
             std::unique_lock lock(mutex_);
             // One slot stays with the consumer while it works on a block.
             changed_.wait(lock, stop, [&] { return count_ + (holding_ ? 1 : 0) < blocks_.size(); });
-            if (stop.stop_requested()) return;
+            if (stop.stop_requested())
+                return;
         }
         std::size_t n = 0;
         std::exception_ptr error;
@@ -51,7 +54,8 @@ dsp::ConstBlockRef PrefetchReader::next() {
     }
     changed_.wait(lock, [&] { return count_ > 0 || done_; });
     if (count_ == 0) {
-        if (error_) std::rethrow_exception(error_);
+        if (error_)
+            std::rethrow_exception(error_);
         return {};
     }
     const auto& block = blocks_[head_];

@@ -34,7 +34,8 @@ std::vector<std::string> csv_fields(std::string_view line);
 // last_rows(), so that the capture can hand the same text to its dashboard.
 class EpochsCsvWriter {
 public:
-    EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels, std::vector<ChannelSite> sites);
+    EpochsCsvWriter(std::ostream& out, std::vector<std::string> labels,
+                    std::vector<ChannelSite> sites);
     void write(const dsp::EpochFrame& frame, const EpochDerived& derived);
     const std::string& last_rows() const noexcept { return rows_; }
 
@@ -48,7 +49,8 @@ private:
 // One row per bilateral pair per epoch (pairs_csv_columns); last_rows() as above.
 class PairsCsvWriter {
 public:
-    PairsCsvWriter(std::ostream& out, std::vector<std::string> labels, std::vector<BilateralPair> pairs);
+    PairsCsvWriter(std::ostream& out, std::vector<std::string> labels,
+                   std::vector<BilateralPair> pairs);
     void write(const dsp::EpochFrame& frame, const EpochDerived& derived);
     const std::string& last_rows() const noexcept { return rows_; }
 
@@ -66,7 +68,7 @@ struct InputFacts {
 };
 
 nlohmann::ordered_json summary_json(const InputFacts& input, const AnalysisSettings& settings,
-                            const AnalysisResult& result);
+                                    const AnalysisResult& result);
 
 // What summary.json can say before any epoch, for the capture's live dashboard: `input`,
 // `settings` (mains and ECG as decided so far), `software`, and the analysed `channels` and

@@ -7,12 +7,12 @@
 
 namespace semg::report::assets {
 
-std::string_view page_template(); // report/web/report.html
-std::string_view report_js();     // report/web/report.js
-std::string_view report_css();    // report/web/report.css
-std::string_view uplot_js();      // uplot/dist/uPlot.iife.min.js
-std::string_view uplot_css();     // uplot/dist/uPlot.min.css
-std::string_view uplot_license(); // uplot/LICENSE (MIT)
+std::string_view page_template();    // report/web/report.html
+std::string_view report_js();        // report/web/report.js
+std::string_view report_css();       // report/web/report.css
+std::string_view uplot_js();         // uplot/dist/uPlot.iife.min.js
+std::string_view uplot_css();        // uplot/dist/uPlot.min.css
+std::string_view uplot_license();    // uplot/LICENSE (MIT)
 std::string_view history_template(); // report/web/history.html (`semg history`)
 std::string_view history_js();       // report/web/history.js
 std::string_view history_css();      // report/web/history.css

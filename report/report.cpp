@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -49,28 +49,35 @@ constexpr int data_format = 1;
 
 std::string read_text(const fs::path& path, const std::string& missing_hint) {
     std::error_code ec;
-    if (!fs::exists(path, ec)) fail(path, "missing" + missing_hint);
-    if (fs::is_directory(path, ec)) fail(path, "is a folder, not a file");
+    if (!fs::exists(path, ec))
+        fail(path, "missing" + missing_hint);
+    if (fs::is_directory(path, ec))
+        fail(path, "is a folder, not a file");
     std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "cannot open");
+    if (!in)
+        fail(path, "cannot open");
     std::ostringstream text;
     text << in.rdbuf();
-    if (in.bad()) fail(path, "cannot read");
+    if (in.bad())
+        fail(path, "cannot read");
     return std::move(text).str();
 }
 
 // ---- numbers -------------------------------------------------------------------------------
 
 double round_decimals(double v, int decimals) {
-    if (!std::isfinite(v)) return v;
+    if (!std::isfinite(v))
+        return v;
     const double scale = std::pow(10.0, decimals);
     return std::round(v * scale) / scale;
 }
 
 double round_significant(double v, int digits) {
-    if (!std::isfinite(v) || v == 0.0) return v;
+    if (!std::isfinite(v) || v == 0.0)
+        return v;
     const int decimals = digits - 1 - static_cast<int>(std::floor(std::log10(std::fabs(v))));
-    if (decimals >= 0) return round_decimals(v, decimals);
+    if (decimals >= 0)
+        return round_decimals(v, decimals);
     const double scale = std::pow(10.0, -decimals);
     return std::round(v / scale) * scale;
 }
@@ -82,7 +89,8 @@ void round_summary(json& j) {
     if (j.is_number_float()) {
         j = number(round_significant(j.get<double>(), 6));
     } else if (j.is_structured()) {
-        for (auto& item : j) round_summary(item);
+        for (auto& item : j)
+            round_summary(item);
     }
 }
 
@@ -100,14 +108,19 @@ struct CsvRow {
     // A number, or NaN for an empty field, "nan" or "-" (how semg writes a missing value).
     double value(std::size_t col) const {
         std::string_view text = fields[col];
-        while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-        while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-        if (text.empty() || text == "-") return std::nan("");
-        if (text.front() == '+') text.remove_prefix(1);
+        while (!text.empty() && text.front() == ' ')
+            text.remove_prefix(1);
+        while (!text.empty() && text.back() == ' ')
+            text.remove_suffix(1);
+        if (text.empty() || text == "-")
+            return std::nan("");
+        if (text.front() == '+')
+            text.remove_prefix(1);
         double v = 0.0;
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
         if (ec != std::errc() || end != text.data() + text.size())
-            fail_at(path, line, "column '" + header[col] + "': '" + fields[col] + "' is not a number");
+            fail_at(path, line,
+                    "column '" + header[col] + "': '" + fields[col] + "' is not a number");
         return v;
     }
 };
@@ -117,7 +130,8 @@ std::size_t read_csv(const fs::path& path,
                      const std::function<void(const std::vector<std::string>&)>& on_header,
                      const std::function<void(const CsvRow&)>& on_row) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, "missing or unreadable");
+    if (!in)
+        fail(path, "missing or unreadable");
     std::vector<std::string> header, fields;
     std::string field;
     std::size_t line = 1, row_line = 1, rows = 0;
@@ -131,8 +145,9 @@ std::size_t read_csv(const fs::path& path,
                 on_header(header);
             } else {
                 if (fields.size() != header.size())
-                    fail_at(path, row_line, std::to_string(fields.size()) + " fields, the header has " +
-                                                std::to_string(header.size()));
+                    fail_at(path, row_line,
+                            std::to_string(fields.size()) + " fields, the header has " +
+                                std::to_string(header.size()));
                 on_row(CsvRow{path, header, fields, row_line});
                 ++rows;
             }
@@ -142,7 +157,7 @@ std::size_t read_csv(const fs::path& path,
         row_line = line;
     };
     std::array<char, 1 << 16> buffer{};
-    bool pending_cr = false;    // a CR was seen: an LF right after it is the same line end
+    bool pending_cr = false;     // a CR was seen: an LF right after it is the same line end
     bool quote_in_quote = false; // a quote inside a quoted field: doubled, or the field's end
     while (in) {
         in.read(buffer.data(), buffer.size());
@@ -151,7 +166,8 @@ std::size_t read_csv(const fs::path& path,
             const char c = buffer[i];
             if (pending_cr) {
                 pending_cr = false;
-                if (c == '\n') continue;
+                if (c == '\n')
+                    continue;
             }
             if (quote_in_quote) {
                 quote_in_quote = false;
@@ -165,7 +181,8 @@ std::size_t read_csv(const fs::path& path,
                 if (c == '"') {
                     quote_in_quote = true;
                 } else {
-                    if (c == '\n') ++line;
+                    if (c == '\n')
+                        ++line;
                     field += c;
                 }
             } else if (c == '"') {
@@ -184,26 +201,33 @@ std::size_t read_csv(const fs::path& path,
             }
         }
     }
-    if (quote_in_quote) quoted = false;
-    if (quoted) fail_at(path, row_line, "unterminated quoted field");
+    if (quote_in_quote)
+        quoted = false;
+    if (quoted)
+        fail_at(path, row_line, "unterminated quoted field");
     end_row();
-    if (header.empty()) fail(path, "empty file (no header line)");
+    if (header.empty())
+        fail(path, "empty file (no header line)");
     return rows;
 }
 
-std::size_t column(const fs::path& path, const std::vector<std::string>& header, const std::string& name) {
+std::size_t column(const fs::path& path, const std::vector<std::string>& header,
+                   const std::string& name) {
     const auto it = std::find(header.begin(), header.end(), name);
     if (it == header.end()) {
         std::string names;
-        for (const auto& h : header) names += (names.empty() ? "" : ",") + h;
+        for (const auto& h : header)
+            names += (names.empty() ? "" : ",") + h;
         fail(path, "no column '" + name + "' (the header is: " + names + ")");
     }
     return static_cast<std::size_t>(it - header.begin());
 }
 
-std::optional<std::size_t> optional_column(const std::vector<std::string>& header, const std::string& name) {
+std::optional<std::size_t> optional_column(const std::vector<std::string>& header,
+                                           const std::string& name) {
     const auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) return std::nullopt;
+    if (it == header.end())
+        return std::nullopt;
     return static_cast<std::size_t>(it - header.begin());
 }
 
@@ -229,7 +253,8 @@ json read_summary(const fs::path& dir) {
     } catch (const json::parse_error& e) {
         fail(path, std::string("not valid JSON (") + e.what() + ")");
     }
-    if (!summary.is_object()) fail(path, "not a semg summary (expected a JSON object)");
+    if (!summary.is_object())
+        fail(path, "not a semg summary (expected a JSON object)");
     if (!summary.contains("channels") || !summary["channels"].is_array())
         fail(path, "not a semg summary (no \"channels\" list)");
     for (const auto& ch : summary["channels"])
@@ -240,7 +265,6 @@ json read_summary(const fs::path& dir) {
     round_summary(summary);
     return summary;
 }
-
 
 struct ChannelColumns {
     std::string label;
@@ -255,7 +279,8 @@ struct ChannelColumns {
 json read_epochs(const fs::path& dir, const json& summary) {
     const auto path = dir / "epochs.csv";
     const std::size_t stride = stride_for(summary);
-    std::size_t c_start = 0, c_end = 0, c_channel = 0, c_mdf = 0, c_mnf = 0, c_rms = 0, c_quality = 0;
+    std::size_t c_start = 0, c_end = 0, c_channel = 0, c_mdf = 0, c_mnf = 0, c_rms = 0,
+                c_quality = 0;
     std::optional<std::size_t> c_mvc;
 
     // Channels in the summary's order, then any only the table knows.
@@ -269,7 +294,8 @@ json read_epochs(const fs::path& dir, const json& summary) {
         }
         return channels[it->second];
     };
-    for (const auto& ch : summary["channels"]) channel(ch["label"].get<std::string>());
+    for (const auto& ch : summary["channels"])
+        channel(ch["label"].get<std::string>());
 
     std::vector<std::string> quality_names{"ok"};
     std::map<std::string, std::size_t> quality_index{{"ok", 0}};
@@ -287,24 +313,28 @@ json read_epochs(const fs::path& dir, const json& summary) {
         },
         [&](const CsvRow& row) {
             const auto& label = row[c_channel];
-            if (label.empty()) fail_at(path, row.line, "empty channel label");
+            if (label.empty())
+                fail_at(path, row.line, "empty channel label");
             auto& ch = channel(label);
             const double start = row.value(c_start);
             const double end = row.value(c_end);
             if (!std::isfinite(start) || !std::isfinite(end))
                 fail_at(path, row.line, "epoch without a start or end time");
             std::string quality = row[c_quality];
-            if (quality.empty()) quality = "ok";
+            if (quality.empty())
+                quality = "ok";
             if (quality != "ok") {
                 ++ch.flagged;
                 std::size_t from = 0;
                 while (from <= quality.size()) {
                     const auto bar = std::min(quality.find('|', from), quality.size());
-                    if (bar > from) ++ch.flags[quality.substr(from, bar - from)];
+                    if (bar > from)
+                        ++ch.flags[quality.substr(from, bar - from)];
                     from = bar + 1;
                 }
             }
-            if (ch.epochs++ % stride != 0) return;
+            if (ch.epochs++ % stride != 0)
+                return;
             ch.t.push_back(round_decimals(0.5 * (start + end), 3));
             ch.mdf.push_back(number(round_decimals(row.value(c_mdf), 2)));
             ch.mnf.push_back(number(round_decimals(row.value(c_mnf), 2)));
@@ -315,17 +345,20 @@ json read_epochs(const fs::path& dir, const json& summary) {
                 ch.rms_pct_mvc.push_back(number(round_significant(pct, 4)));
             }
             auto [it, added] = quality_index.emplace(quality, quality_names.size());
-            if (added) quality_names.push_back(quality);
+            if (added)
+                quality_names.push_back(quality);
             ch.q.push_back(it->second);
         });
-    if (rows == 0) fail(path, "no epochs (only a header)");
+    if (rows == 0)
+        fail(path, "no epochs (only a header)");
 
     json out_channels = json::array();
     for (auto& ch : channels) {
-        json j{{"label", ch.label}, {"t", std::move(ch.t)}, {"mdf", std::move(ch.mdf)},
+        json j{{"label", ch.label},        {"t", std::move(ch.t)},     {"mdf", std::move(ch.mdf)},
                {"mnf", std::move(ch.mnf)}, {"rms", std::move(ch.rms)}, {"q", std::move(ch.q)},
-               {"epochs", ch.epochs}, {"flagged", ch.flagged}, {"flag_counts", ch.flags}};
-        if (ch.has_mvc) j["rms_pct_mvc"] = std::move(ch.rms_pct_mvc);
+               {"epochs", ch.epochs},      {"flagged", ch.flagged},    {"flag_counts", ch.flags}};
+        if (ch.has_mvc)
+            j["rms_pct_mvc"] = std::move(ch.rms_pct_mvc);
         out_channels.push_back(std::move(j));
     }
     return {{"rows", rows},
@@ -339,7 +372,8 @@ json read_pairs(const fs::path& dir, const json& summary) {
     const std::size_t listed = summary.contains("pairs") ? summary["pairs"].size() : 0;
     std::error_code ec;
     if (!fs::exists(path, ec)) {
-        if (listed == 0) return json::array();
+        if (listed == 0)
+            return json::array();
         fail(path, "missing (summary.json lists " + std::to_string(listed) + " bilateral pairs)");
     }
     const std::size_t stride = stride_for(summary);
@@ -352,16 +386,21 @@ json read_pairs(const fs::path& dir, const json& summary) {
     auto pair = [&](const std::string& left, const std::string& right) -> std::size_t {
         auto [it, added] = index.emplace(std::pair{left, right}, pairs.size());
         if (added) {
-            pairs.push_back({{"left", left}, {"right", right}, {"muscle", ""}, {"level", ""},
-                             {"t", json::array()}, {"ai", json::array()}, {"lr", json::array()}});
+            pairs.push_back({{"left", left},
+                             {"right", right},
+                             {"muscle", ""},
+                             {"level", ""},
+                             {"t", json::array()},
+                             {"ai", json::array()},
+                             {"lr", json::array()}});
             seen.push_back(0);
         }
         return it->second;
     };
     if (summary.contains("pairs"))
         for (const auto& p : summary["pairs"]) {
-            if (!p.is_object() || !p.contains("left") || !p.contains("right") || !p["left"].is_string() ||
-                !p["right"].is_string())
+            if (!p.is_object() || !p.contains("left") || !p.contains("right") ||
+                !p["left"].is_string() || !p["right"].is_string())
                 fail(dir / "summary.json", R"(a pair without "left" and "right" labels)");
             auto& j = pairs[pair(p["left"].get<std::string>(), p["right"].get<std::string>())];
             j["muscle"] = p.value("muscle", "");
@@ -386,14 +425,19 @@ json read_pairs(const fs::path& dir, const json& summary) {
             const double end = row.value(c_end);
             if (!std::isfinite(start) || !std::isfinite(end))
                 fail_at(path, row.line, "epoch without a start or end time");
-            if (c_muscle && j["muscle"] == "") j["muscle"] = row[*c_muscle];
-            if (c_level && j["level"] == "") j["level"] = row[*c_level];
-            if (seen[p]++ % stride != 0) return;
+            if (c_muscle && j["muscle"] == "")
+                j["muscle"] = row[*c_muscle];
+            if (c_level && j["level"] == "")
+                j["level"] = row[*c_level];
+            if (seen[p]++ % stride != 0)
+                return;
             j["t"].push_back(round_decimals(0.5 * (start + end), 3));
             j["ai"].push_back(number(round_decimals(row.value(c_ai), 2)));
-            j["lr"].push_back(c_lr ? number(round_significant(row.value(*c_lr), 4)) : json(nullptr));
+            j["lr"].push_back(c_lr ? number(round_significant(row.value(*c_lr), 4))
+                                   : json(nullptr));
         });
-    if (rows == 0 && listed > 0) fail(path, "no epochs (only a header)");
+    if (rows == 0 && listed > 0)
+        fail(path, "no epochs (only a header)");
     return pairs;
 }
 
@@ -422,7 +466,8 @@ std::string inline_safe(std::string_view text, std::string_view tag) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] == '<' && i + 1 < text.size() && text[i + 1] == '/') {
             const auto word = text.substr(i + 2, tag.size());
-            const bool match = word.size() == tag.size() &&
+            const bool match =
+                word.size() == tag.size() &&
                 std::equal(word.begin(), word.end(), tag.begin(), [](char a, char b) {
                     return std::tolower(static_cast<unsigned char>(a)) == b;
                 });
@@ -444,8 +489,10 @@ std::string json_for_script(const json& data) {
     std::string out;
     out.reserve(text.size());
     for (const char c : text) {
-        if (c == '<') out += "\\u003c";
-        else out += c;
+        if (c == '<')
+            out += "\\u003c";
+        else
+            out += c;
     }
     return out;
 }
@@ -500,14 +547,17 @@ std::string render_report_html(const json& data) {
     const std::string_view page = assets::page_template();
     std::string out;
     std::size_t size = page.size();
-    for (const auto& [name, text] : parts) size += text.size();
+    for (const auto& [name, text] : parts)
+        size += text.size();
     out.reserve(size);
     std::size_t at = 0;
     while (true) {
         const auto open = page.find("{{", at);
-        if (open == std::string_view::npos) break;
+        if (open == std::string_view::npos)
+            break;
         const auto close = page.find("}}", open);
-        if (close == std::string_view::npos) throw std::logic_error("report template: unclosed {{");
+        if (close == std::string_view::npos)
+            throw std::logic_error("report template: unclosed {{");
         const auto name = page.substr(open + 2, close - open - 2);
         const auto part = parts.find(name);
         if (part == parts.end())
@@ -523,15 +573,14 @@ std::string render_report_html(const json& data) {
 std::string render_live_html(const json& header) {
     json summary = header;
     round_summary(summary);
-    return render_report_html({{"format", data_format},
-                               {"generator", {{"name", "semg capture"}, {"version", SEMG_VERSION}}},
-                               {"summary", std::move(summary)},
-                               {"epochs", {{"rows", 0},
-                                           {"stride", 1},
-                                           {"quality_names", {"ok"}},
-                                           {"channels", json::array()}}},
-                               {"pairs", json::array()},
-                               {"live", {{"socket", "/ws"}, {"max_points", kMaxPointsPerSeries}}}});
+    return render_report_html(
+        {{"format", data_format},
+         {"generator", {{"name", "semg capture"}, {"version", SEMG_VERSION}}},
+         {"summary", std::move(summary)},
+         {"epochs",
+          {{"rows", 0}, {"stride", 1}, {"quality_names", {"ok"}}, {"channels", json::array()}}},
+         {"pairs", json::array()},
+         {"live", {{"socket", "/ws"}, {"max_points", kMaxPointsPerSeries}}}});
 }
 
 std::string render_report(const fs::path& result_dir) {
@@ -547,13 +596,13 @@ fs::path write_report(const fs::path& result_dir) {
 
 std::optional<fs::path> find_chromium() {
     std::vector<std::string> names;
-    if (const char *env = std::getenv("CHROMIUM"); env && *env)
+    if (const char* env = std::getenv("CHROMIUM"); env && *env)
         names.emplace_back(env);
-    for (const char *n : {"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"})
+    for (const char* n : {"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"})
         names.emplace_back(n);
-    const char *path_env = std::getenv("PATH");
+    const char* path_env = std::getenv("PATH");
     const std::string path = path_env ? path_env : "/usr/bin:/bin";
-    for (const auto &name : names) {
+    for (const auto& name : names) {
         if (name.find('/') != std::string::npos) {
             if (::access(name.c_str(), X_OK) == 0)
                 return fs::path(name);
@@ -594,7 +643,7 @@ struct RemoveTree {
 
 } // namespace
 
-fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
+fs::path print_report_pdf(const fs::path& result_dir, double timeout_s) {
     const fs::path html = fs::absolute(result_dir / "report.html");
     std::error_code ec;
     if (!fs::is_regular_file(html, ec))
@@ -622,8 +671,8 @@ fs::path print_report_pdf(const fs::path &result_dir, double timeout_s) {
                                      "--virtual-time-budget=10000",
                                      "--print-to-pdf=" + temp.string(),
                                      "file://" + html.string()};
-    std::vector<char *> argv;
-    for (auto &a : args)
+    std::vector<char*> argv;
+    for (auto& a : args)
         argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
@@ -697,11 +746,14 @@ std::string render_history_html(const json& data) {
     std::size_t at = 0;
     while (true) {
         const auto open = page.find("{{", at);
-        if (open == std::string_view::npos) break;
+        if (open == std::string_view::npos)
+            break;
         const auto close = page.find("}}", open);
-        if (close == std::string_view::npos) throw std::logic_error("history template: unclosed {{");
+        if (close == std::string_view::npos)
+            throw std::logic_error("history template: unclosed {{");
         const auto part = parts.find(page.substr(open + 2, close - open - 2));
-        if (part == parts.end()) throw std::logic_error("history template: unknown placeholder");
+        if (part == parts.end())
+            throw std::logic_error("history template: unknown placeholder");
         out.append(page.substr(at, open - at));
         out.append(part->second);
         at = close + 2;

@@ -51,7 +51,8 @@ std::filesystem::path require_chromium();
 // google-chrome or google-chrome-stable on PATH. Written under a temporary name and renamed
 // once it is a PDF (starts with %PDF). Throws std::runtime_error naming what is missing (no
 // report.html, no Chromium) or what Chromium said, and after `timeout_s`. Returns the path.
-std::filesystem::path print_report_pdf(const std::filesystem::path& result_dir, double timeout_s = 120.0);
+std::filesystem::path print_report_pdf(const std::filesystem::path& result_dir,
+                                       double timeout_s = 120.0);
 
 // history.html of `semg history` (docs/history.md): the same chart library, its own template,
 // script and style (report/web/history.*), the data of pipeline::history::to_json embedded.

@@ -39,14 +39,16 @@ std::size_t allocations() noexcept { return g_allocations; }
 
 #ifdef SEMG_ALLOC_COUNTER_ASAN
 
-extern "C" int __sanitizer_install_malloc_and_free_hooks(
-    void (*malloc_hook)(const volatile void*, std::size_t), void (*free_hook)(const volatile void*));
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*,
+                                                                             std::size_t),
+                                                         void (*free_hook)(const volatile void*));
 
 namespace {
 void count_allocation(const volatile void*, std::size_t) { ++g_allocations; }
 void ignore_free(const volatile void*) {}
 // Installed before main(), while only the main thread runs (the hook API's requirement).
-[[maybe_unused]] const int g_hooks_installed = __sanitizer_install_malloc_and_free_hooks(count_allocation, ignore_free);
+[[maybe_unused]] const int g_hooks_installed =
+    __sanitizer_install_malloc_and_free_hooks(count_allocation, ignore_free);
 } // namespace
 
 #else
@@ -69,7 +71,8 @@ void* calloc(std::size_t count, std::size_t size) noexcept {
 }
 
 void* realloc(void* p, std::size_t size) noexcept {
-    ++g_allocations; // growing or shrinking: either may move the block, neither belongs in process()
+    ++g_allocations; // growing or shrinking: either may move the block, neither belongs in
+                     // process()
     return __libc_realloc(p, size);
 }
 
@@ -94,10 +97,12 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) noexcept {
 }
 
 int posix_memalign(void** out, std::size_t alignment, std::size_t size) noexcept {
-    if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0) return EINVAL;
+    if (alignment < sizeof(void*) || (alignment & (alignment - 1)) != 0)
+        return EINVAL;
     ++g_allocations;
     void* p = __libc_memalign(alignment, size);
-    if (p == nullptr) return ENOMEM;
+    if (p == nullptr)
+        return ENOMEM;
     *out = p;
     return 0;
 }

@@ -38,8 +38,9 @@ inline std::vector<float> sine(double freq_hz, double amplitude, double fs, std:
                                double phase = 0.0) {
     std::vector<float> x(n);
     for (std::size_t i = 0; i < n; ++i)
-        x[i] = static_cast<float>(amplitude * std::sin(2.0 * std::numbers::pi * freq_hz *
-                                                           static_cast<double>(i) / fs + phase));
+        x[i] = static_cast<float>(
+            amplitude *
+            std::sin(2.0 * std::numbers::pi * freq_hz * static_cast<double>(i) / fs + phase));
     return x;
 }
 
@@ -47,7 +48,8 @@ inline std::vector<float> white_noise(std::size_t n, double sd, unsigned seed) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> dist(0.0, sd);
     std::vector<float> x(n);
-    for (auto& v : x) v = static_cast<float>(dist(rng));
+    for (auto& v : x)
+        v = static_cast<float>(dist(rng));
     return x;
 }
 
@@ -75,7 +77,8 @@ inline Run run(const std::string& args) {
     FILE* pipe = ::popen(cmd.c_str(), "r");
     std::string out;
     std::array<char, 4096> buf{};
-    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
+        out.append(buf.data(), n);
     const int status = ::pclose(pipe);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }

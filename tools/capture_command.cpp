@@ -78,7 +78,8 @@ std::pair<std::filesystem::path, std::string> bids_place(const CaptureOptions& o
         stem += "_ses-" + o.session;
     }
     stem += "_task-" + o.task;
-    if (!o.run.empty()) stem += "_run-" + o.run;
+    if (!o.run.empty())
+        stem += "_run-" + o.run;
     return {folder / "emg", stem};
 }
 
@@ -122,7 +123,8 @@ void write_bids_sidecars(const CaptureOptions& o, acquisition::Protocol protocol
             std::ifstream in(o.out / "summary.json");
             const auto j = nlohmann::json::parse(in);
             const auto& hz = j.at("settings").at("mains").at("frequency_hz");
-            if (hz.is_number()) c.power_line_hz = hz.get<double>();
+            if (hz.is_number())
+                c.power_line_hz = hz.get<double>();
         } catch (const std::exception&) {
         }
     }
@@ -137,23 +139,26 @@ void write_bids_sidecars(const CaptureOptions& o, acquisition::Protocol protocol
     for (std::size_t i = 0; i < r.labels.size(); ++i)
         c.emg_channel_count += i >= montage.channels.size() || montage.channels[i].is_emg ? 1 : 0;
     pipeline::write_file_atomically(dir / (stem + "_emg.json"), bids::emg_json_text(c));
-    pipeline::write_file_atomically(dir / (stem + "_channels.tsv"), bids::channels_tsv_text(c, montage));
+    pipeline::write_file_atomically(dir / (stem + "_channels.tsv"),
+                                    bids::channels_tsv_text(c, montage));
     pipeline::write_file_atomically(dir / (stem + "_channels.json"), bids::channels_json_text());
     const auto description = o.bids_root / "dataset_description.json";
     if (!std::filesystem::exists(description))
-        pipeline::write_file_atomically(description, bids::dataset_description_text("semg capture"));
+        pipeline::write_file_atomically(description,
+                                        bids::dataset_description_text("semg capture"));
     const auto participants = o.bids_root / "participants.tsv";
     const std::string current =
         std::filesystem::exists(participants) ? read_text_file(participants) : std::string();
     const std::string updated = bids::participants_with(current, o.subject, participants.string());
-    if (updated != current) pipeline::write_file_atomically(participants, updated);
+    if (updated != current)
+        pipeline::write_file_atomically(participants, updated);
     // The results are a derivative dataset of their own.
     const auto derivatives = o.bids_root / "derivatives" / "semg";
     if (r.results_written && o.out.string().starts_with(derivatives.string()) &&
         !std::filesystem::exists(derivatives / "dataset_description.json"))
-        pipeline::write_file_atomically(derivatives / "dataset_description.json",
-                                        bids::derivative_description_text(
-                                            pipeline::software_version(), std::string("../..")));
+        pipeline::write_file_atomically(
+            derivatives / "dataset_description.json",
+            bids::derivative_description_text(pipeline::software_version(), std::string("../..")));
     if (!o.quiet)
         std::cout << "BIDS: " << (dir / (stem + "_emg.bdf")).string()
                   << " with _emg.json, _channels.tsv, _channels.json\n";
@@ -299,15 +304,18 @@ void capture(CaptureOptions o) {
                 throw std::invalid_argument("--bids-root needs --subject and --task");
             bids::check_label(o.subject, "--subject");
             bids::check_label(o.task, "--task");
-            if (!o.session.empty()) bids::check_label(o.session, "--session");
-            if (!o.run.empty()) bids::check_label(o.run, "--run");
+            if (!o.session.empty())
+                bids::check_label(o.session, "--session");
+            if (!o.run.empty())
+                bids::check_label(o.run, "--run");
             const auto [folder, stem] = bids_place(o);
             bids_raw = o.bids_root / folder / (stem + "_emg.bdf");
             if (o.out.empty())
                 o.out = o.bids_root / "derivatives" / "semg" / folder / (stem + "_desc-fatigue");
         } else if (!o.task.empty() || !o.run.empty()) {
-            throw std::invalid_argument("--task and --run need --bids-root (--subject and --session "
-                                        "alone name the session log's subject and visit)");
+            throw std::invalid_argument(
+                "--task and --run need --bids-root (--subject and --session "
+                "alone name the session log's subject and visit)");
         }
         if (o.out.empty())
             o.out = default_out_dir();
@@ -427,13 +435,14 @@ void capture(CaptureOptions o) {
                                      "clients, {} disconnected for not reading\n",
                                      r.dashboard_url, r.dashboard->clients_served,
                                      r.dashboard->dropped_updates, r.dashboard->stalled_clients);
-        if (r.result) print_fatigue_table(*r.result, std::cout);
+        if (r.result)
+            print_fatigue_table(*r.result, std::cout);
     }
     // Results for what arrived are written, but a session that ended this way did not do its
     // job: exit non-zero so that a script notices.
     if (r.stalled)
-        throw DeviceError(fmt::format("{}: {}; results for the {:.1f} s received are in {}",
-                                      r.port, r.stop_reason, r.duration_s, o.out.string()));
+        throw DeviceError(fmt::format("{}: {}; results for the {:.1f} s received are in {}", r.port,
+                                      r.stop_reason, r.duration_s, o.out.string()));
 }
 
 } // namespace
@@ -451,7 +460,9 @@ struct MarkOptions {
 // `semg mark RUN_DIR|SOCKET [--start|--stop|--note TEXT]`: a marker in a running capture, through
 // its control socket (the same as the keys: --start/--stop as space, a note as `m`).
 void mark(const MarkOptions& o) {
-    if (static_cast<int>(o.start) + static_cast<int>(o.stop) + static_cast<int>(o.note.has_value()) > 1)
+    if (static_cast<int>(o.start) + static_cast<int>(o.stop) +
+            static_cast<int>(o.note.has_value()) >
+        1)
         throw std::invalid_argument("semg mark: give one of --start, --stop, --note");
     std::string request = "mark";
     if (o.start)
@@ -481,8 +492,9 @@ void register_mark(CLI::App& app) {
         ->required();
     cmd->add_flag("--start", o->start, "A contraction starts now (the space key)");
     cmd->add_flag("--stop", o->stop, "The contraction going on ends now (the space key)");
-    cmd->add_option("--note", o->note, "A marker with this note (the m key); without an option: "
-                                       "a marker with no note");
+    cmd->add_option("--note", o->note,
+                    "A marker with this note (the m key); without an option: "
+                    "a marker with no note");
     cmd->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
     // Not reaching the capture is an I/O failure (3); a bad command line is caught before (2).
     cmd->callback([o]() { run_command([&] { mark(*o); }, ExitCode::DeviceIo); });
@@ -554,17 +566,20 @@ void register_capture(CLI::App& app) {
                     "Serve a live dashboard (the report's charts, updated every epoch, and the "
                     "link's health) at [ADDR:]PORT: 8080 is 127.0.0.1:8080, 0 a free port; "
                     "read-only");
-    cmd->add_option("--bids-root", o->bids_root,
-                    "Write the raw recording into this BIDS-EMG dataset as "
-                    "sub-S/[ses-X/]emg/sub-S_[ses-X_]task-T[_run-N]_emg.bdf with its _emg.json and "
-                    "_channels.tsv, and dataset_description.json and participants.tsv where absent; "
-                    "results go to DIR/derivatives/semg/... unless --out (docs/bids.md)");
-    cmd->add_option("--subject", o->subject,
-                    "Subject label: of the session log, and with --bids-root of the dataset (letters "
-                    "and digits)");
-    cmd->add_option("--session", o->session,
-                    "Session (visit) label: of the session log, and with --bids-root of the dataset "
-                    "(optional)");
+    cmd->add_option(
+        "--bids-root", o->bids_root,
+        "Write the raw recording into this BIDS-EMG dataset as "
+        "sub-S/[ses-X/]emg/sub-S_[ses-X_]task-T[_run-N]_emg.bdf with its _emg.json and "
+        "_channels.tsv, and dataset_description.json and participants.tsv where absent; "
+        "results go to DIR/derivatives/semg/... unless --out (docs/bids.md)");
+    cmd->add_option(
+        "--subject", o->subject,
+        "Subject label: of the session log, and with --bids-root of the dataset (letters "
+        "and digits)");
+    cmd->add_option(
+        "--session", o->session,
+        "Session (visit) label: of the session log, and with --bids-root of the dataset "
+        "(optional)");
     cmd->add_option("--task", o->task, "--bids-root: task label, also the sidecar's TaskName");
     cmd->add_option("--run", o->run, "--bids-root: run index (optional)");
     cmd->add_option("--bids-reference", o->bids_reference,

@@ -37,7 +37,7 @@ struct AnalysisOptions {
     std::string mvc_segment;
     double ai_threshold_pct = 10.0;
     bool keep_flagged = false;
-    pipeline::FitRule fit{};                       // --min-fit-epochs, --min-fit-share
+    pipeline::FitRule fit{};                          // --min-fit-epochs, --min-fit-share
     pipeline::ContractionDetector::Config detector{}; // --detect-* (docs/contractions.md)
 };
 

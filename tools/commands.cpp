@@ -53,7 +53,8 @@ bool run_command(const std::function<void()>& body, ExitCode on_error) {
 
 void set_exit_code(ExitCode code) {
     int seen = g_exit_code.load();
-    while (seen < static_cast<int>(code) && !g_exit_code.compare_exchange_weak(seen, static_cast<int>(code))) {
+    while (seen < static_cast<int>(code) &&
+           !g_exit_code.compare_exchange_weak(seen, static_cast<int>(code))) {
     }
 }
 

@@ -36,8 +36,8 @@ public:
 };
 
 // Runs a command body: an exception prints "semg: error: <what>" to stderr and sets the exit
-// code: UsageError 2; DeviceError, a serial, capture, dashboard or filesystem error 3; anything else
-// `on_error`. The highest code of a run is kept. Returns whether the body succeeded.
+// code: UsageError 2; DeviceError, a serial, capture, dashboard or filesystem error 3; anything
+// else `on_error`. The highest code of a run is kept. Returns whether the body succeeded.
 bool run_command(const std::function<void()>& body, ExitCode on_error = ExitCode::InputFailed);
 void set_exit_code(ExitCode code); // keeps the highest
 int exit_code();

@@ -11,8 +11,8 @@ enum class ExitCode : int {
     Ok = 0,          // everything asked for was done
     InputFailed = 1, // an input could not be read or analysed (the other inputs still are)
     Usage = 2,       // unknown command or option, bad or missing value, a named file missing
-    DeviceIo = 3,    // serial port or stream failed (no frames, stalled, rejected), or a write failed
-                     // (the session log too: warned, the results still written, exit 3 at the end)
+    DeviceIo = 3, // serial port or stream failed (no frames, stalled, rejected), or a write failed
+                  // (the session log too: warned, the results still written, exit 3 at the end)
 };
 
 // The table as --help and README show it.

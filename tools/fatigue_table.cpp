@@ -15,9 +15,9 @@ std::string num(double v, int precision) {
 
 } // namespace
 
-void print_fatigue_table(const pipeline::AnalysisResult &r, std::ostream &out) {
+void print_fatigue_table(const pipeline::AnalysisResult& r, std::ostream& out) {
     for (std::size_t k = 0; k < r.contractions.size(); ++k) {
-        const auto &con = r.contractions[k];
+        const auto& con = r.contractions[k];
         out << fmt::format(
             "contraction {} of {}: {:.2f}-{:.2f} s{} ({})\n", k + 1, r.contractions.size(),
             con.start_s, con.end_s,
@@ -29,7 +29,7 @@ void print_fatigue_table(const pipeline::AnalysisResult &r, std::ostream &out) {
         out << fmt::format("  {:<20} {:>8} {:>10} {:>6} {:>9} {:>10} {:>15}\n", "channel", "IMF_Hz",
                            "slope_%/s", "r2", "RMS0_uV", "RMS_%/s", "JASA");
         for (std::size_t c = 0; c < r.labels.size(); ++c) {
-            const auto &ch = con.channels[c];
+            const auto& ch = con.channels[c];
             if (!ch.no_fit_reason.empty()) { // withheld: no numbers, no JASA class
                 out << fmt::format("  {:<20} no fit: {}\n", r.labels[c], ch.no_fit_reason);
                 continue;
@@ -47,8 +47,8 @@ void print_fatigue_table(const pipeline::AnalysisResult &r, std::ostream &out) {
         out << fmt::format("  {:<24} {:>8} {:>7} {:>9} {:>15} {:>12}\n", "pair (left/right)",
                            "AI_%", "AI_sd", "L/R_RMS", "dSlope_L-R_%/s", "dIMF_L-R_Hz");
         for (std::size_t p = 0; p < r.pairs.size(); ++p) {
-            const auto &pf = con.pairs[p];
-            const auto &pair = r.pairs[p];
+            const auto& pf = con.pairs[p];
+            const auto& pair = r.pairs[p];
             out << fmt::format(
                 "  {:<24} {:>8} {:>7} {:>9} {:>15} {:>12}{}\n", pair.muscle + " " + pair.level,
                 num(pf.ai_mean_pct, 1), num(pf.ai_sd_pct, 1), num(pf.lr_rms_ratio, 2),
@@ -57,7 +57,7 @@ void print_fatigue_table(const pipeline::AnalysisResult &r, std::ostream &out) {
         }
     }
     for (std::size_t c = 0; c < r.quality.size(); ++c) {
-        const auto &q = r.quality[c];
+        const auto& q = r.quality[c];
         if (q.verdict == "good")
             continue;
         out << fmt::format("  warning: channel '{}' quality {}: {}\n", r.labels[c], q.verdict,

@@ -10,6 +10,6 @@
 
 namespace semg::tools {
 
-void print_fatigue_table(const pipeline::AnalysisResult &r, std::ostream &out);
+void print_fatigue_table(const pipeline::AnalysisResult& r, std::ostream& out);
 
 } // namespace semg::tools

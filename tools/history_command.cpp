@@ -68,7 +68,8 @@ void register_history(CLI::App& app) {
     cmd->add_option("--db", o->db,
                     "Session log (default: $SEMG_DB, else $XDG_DATA_HOME/semg/sessions.sqlite or "
                     "~/.local/share/semg/sessions.sqlite)");
-    cmd->add_option("--task", o->task, "Only the sessions of this task (BIDS task-, the cohort's {task})");
+    cmd->add_option("--task", o->task,
+                    "Only the sessions of this task (BIDS task-, the cohort's {task})");
     cmd->add_option("--out", o->out,
                     "Folder for history.html and history.csv (default: history-SUBJECT)");
     cmd->add_option(

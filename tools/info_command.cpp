@@ -42,13 +42,15 @@ ordered_json montage_json(const fs::path& input, const acquisition::SourceInfo& 
         pipeline::Montage montage;
         const auto recording = pipeline::bids::as_recording(input);
         pipeline::bids::RecordingSidecars sidecars;
-        if (recording) sidecars = pipeline::bids::read_sidecars(*recording);
+        if (recording)
+            sidecars = pipeline::bids::read_sidecars(*recording);
         if (recording && sidecars.files.channels_tsv) {
             montage = pipeline::bids::montage_from_channels(
                 sidecars.channels, *sidecars.files.channels_tsv, info, notices);
         } else {
             std::vector<std::string> labels;
-            for (const auto& ch : info.channels) labels.push_back(ch.label);
+            for (const auto& ch : info.channels)
+                labels.push_back(ch.label);
             montage = pipeline::infer_montage(labels);
         }
         notices.insert(notices.end(), montage.notices.begin(), montage.notices.end());
@@ -71,11 +73,12 @@ ordered_json montage_json(const fs::path& input, const acquisition::SourceInfo& 
                                   {"right", montage.channels[p.right].label}});
         j["notices"] = notices;
         if (recording) {
-            j["bids"] = {{"root", recording->root.string()},
-                         {"entities", recording->name.stem()},
-                         {"sampling_frequency_hz", optional_number(sidecars.emg.sampling_frequency_hz)},
-                         {"power_line_hz", optional_number(sidecars.emg.power_line_hz)},
-                         {"warnings", sidecars.emg.warnings}};
+            j["bids"] = {
+                {"root", recording->root.string()},
+                {"entities", recording->name.stem()},
+                {"sampling_frequency_hz", optional_number(sidecars.emg.sampling_frequency_hz)},
+                {"power_line_hz", optional_number(sidecars.emg.power_line_hz)},
+                {"warnings", sidecars.emg.warnings}};
             try {
                 if (!sidecars.files.emg_json.empty())
                     pipeline::bids::check_sampling_frequency(
@@ -96,9 +99,10 @@ ordered_json file_json(const fs::path& input, const acquisition::SourceInfo& inf
     j["format"] = info.format;
     j["sample_rate_hz"] = info.sample_rate_hz;
     j["frames"] = info.total_frames ? ordered_json(*info.total_frames) : ordered_json(nullptr);
-    j["duration_s"] = info.total_frames && info.sample_rate_hz > 0.0
-                          ? ordered_json(static_cast<double>(*info.total_frames) / info.sample_rate_hz)
-                          : ordered_json(nullptr);
+    j["duration_s"] =
+        info.total_frames && info.sample_rate_hz > 0.0
+            ? ordered_json(static_cast<double>(*info.total_frames) / info.sample_rate_hz)
+            : ordered_json(nullptr);
     j["start_time"] = info.start_time ? ordered_json(*info.start_time) : ordered_json(nullptr);
     j["channels"] = ordered_json::array();
     for (const auto& ch : info.channels)
@@ -131,7 +135,9 @@ std::string num(const ordered_json& v, const char* format = "{:g}") {
 void print_text(const ordered_json& j, std::size_t max_annotations, std::ostream& out) {
     out << j["path"].get<std::string>() << "\n";
     out << "  format       " << j["format"].get<std::string>() << "\n";
-    out << "  start        " << (j["start_time"].is_string() ? j["start_time"].get<std::string>() : "not stated") << "\n";
+    out << "  start        "
+        << (j["start_time"].is_string() ? j["start_time"].get<std::string>() : "not stated")
+        << "\n";
     out << "  duration     "
         << (j["duration_s"].is_number()
                 ? fmt::format("{:.3f} s ({} samples at {:g} Hz)", j["duration_s"].get<double>(),
@@ -139,17 +145,21 @@ void print_text(const ordered_json& j, std::size_t max_annotations, std::ostream
                 : fmt::format("unknown (at {:g} Hz)", j["sample_rate_hz"].get<double>()))
         << "\n";
     const auto& channels = j["channels"];
-    out << fmt::format("  channels     {} (unit uV, {:g} Hz)\n", channels.size(), j["sample_rate_hz"].get<double>());
+    out << fmt::format("  channels     {} (unit uV, {:g} Hz)\n", channels.size(),
+                       j["sample_rate_hz"].get<double>());
     std::size_t width = 5;
-    for (const auto& c : channels) width = std::max(width, c["label"].get<std::string>().size());
-    out << fmt::format("    {:>3}  {:<{}}  {:>25}  {}\n", "#", "label", width, "physical range uV", "resolution uV");
+    for (const auto& c : channels)
+        width = std::max(width, c["label"].get<std::string>().size());
+    out << fmt::format("    {:>3}  {:<{}}  {:>25}  {}\n", "#", "label", width, "physical range uV",
+                       "resolution uV");
     for (std::size_t i = 0; i < channels.size(); ++i) {
         const auto& c = channels[i];
-        const std::string range = c["physical_min_uv"].is_number()
-                                      ? num(c["physical_min_uv"]) + " .. " + num(c["physical_max_uv"])
-                                      : "?";
-        out << fmt::format("    {:>3}  {:<{}}  {:>25}  {}\n", i + 1, c["label"].get<std::string>(), width,
-                           range, num(c["resolution_uv"], "{:.4g}"));
+        const std::string range =
+            c["physical_min_uv"].is_number()
+                ? num(c["physical_min_uv"]) + " .. " + num(c["physical_max_uv"])
+                : "?";
+        out << fmt::format("    {:>3}  {:<{}}  {:>25}  {}\n", i + 1, c["label"].get<std::string>(),
+                           width, range, num(c["resolution_uv"], "{:.4g}"));
     }
     for (const auto& s : j["skipped"])
         out << fmt::format("  skipped      '{}' ({:g} Hz): {}\n", s["label"].get<std::string>(),
@@ -159,13 +169,17 @@ void print_text(const ordered_json& j, std::size_t max_annotations, std::ostream
     for (std::size_t i = 0; i < notes.size() && i < max_annotations; ++i) {
         const auto& a = notes[i];
         out << fmt::format("    {:>10.3f} s  {:>10}  {}\n", a["onset_s"].get<double>(),
-                           a["duration_s"].is_number() ? fmt::format("{:.3f} s", a["duration_s"].get<double>()) : "-",
+                           a["duration_s"].is_number()
+                               ? fmt::format("{:.3f} s", a["duration_s"].get<double>())
+                               : "-",
                            a["text"].get<std::string>());
     }
     if (notes.size() > max_annotations)
         out << "    ... and " << notes.size() - max_annotations << " more (--json lists all)\n";
-    for (const auto& n : j["notices"]) out << "  notice       " << n.get<std::string>() << "\n";
-    for (const auto& w : j["warnings"]) out << "  warning      " << w.get<std::string>() << "\n";
+    for (const auto& n : j["notices"])
+        out << "  notice       " << n.get<std::string>() << "\n";
+    for (const auto& w : j["warnings"])
+        out << "  warning      " << w.get<std::string>() << "\n";
 
     const auto& m = j["montage"];
     if (m.contains("error")) {
@@ -182,8 +196,8 @@ void print_text(const ordered_json& j, std::size_t max_annotations, std::ostream
             site.muscle = c["muscle"].get<std::string>();
             site.level = c["level"].get<std::string>();
             const std::string side = c["side"].get<std::string>();
-            site.side = side == "left" ? pipeline::Side::Left
-                        : side == "right" ? pipeline::Side::Right
+            site.side = side == "left"      ? pipeline::Side::Left
+                        : side == "right"   ? pipeline::Side::Right
                         : side == "midline" ? pipeline::Side::Midline
                                             : pipeline::Side::Unknown;
         }
@@ -191,18 +205,23 @@ void print_text(const ordered_json& j, std::size_t max_annotations, std::ostream
     }
     std::string table = pipeline::describe(shown);
     out << "  " << table.substr(0, table.size() - 1) << "\n";
-    if (m["pairs"].empty()) out << "  pairs        none\n";
+    if (m["pairs"].empty())
+        out << "  pairs        none\n";
     for (const auto& p : m["pairs"])
-        out << fmt::format("  pair         {} {}: '{}' / '{}'\n",
-                           p["muscle"].get<std::string>().empty() ? "-" : p["muscle"].get<std::string>(),
-                           p["level"].get<std::string>().empty() ? "-" : p["level"].get<std::string>(),
-                           p["left"].get<std::string>(), p["right"].get<std::string>());
-    for (const auto& n : m["notices"]) out << "  notice       " << n.get<std::string>() << "\n";
+        out << fmt::format(
+            "  pair         {} {}: '{}' / '{}'\n",
+            p["muscle"].get<std::string>().empty() ? "-" : p["muscle"].get<std::string>(),
+            p["level"].get<std::string>().empty() ? "-" : p["level"].get<std::string>(),
+            p["left"].get<std::string>(), p["right"].get<std::string>());
+    for (const auto& n : m["notices"])
+        out << "  notice       " << n.get<std::string>() << "\n";
     if (m.contains("bids")) {
         const auto& b = m["bids"];
-        out << "  BIDS         " << b["entities"].get<std::string>() << " in " << b["root"].get<std::string>()
-            << "; PowerLineFrequency " << (b["power_line_hz"].is_number() ? num(b["power_line_hz"]) + " Hz" : "n/a") << "\n";
-        for (const auto& w : b["warnings"]) out << "  warning      " << w.get<std::string>() << "\n";
+        out << "  BIDS         " << b["entities"].get<std::string>() << " in "
+            << b["root"].get<std::string>() << "; PowerLineFrequency "
+            << (b["power_line_hz"].is_number() ? num(b["power_line_hz"]) + " Hz" : "n/a") << "\n";
+        for (const auto& w : b["warnings"])
+            out << "  warning      " << w.get<std::string>() << "\n";
     }
 }
 
@@ -211,17 +230,21 @@ void print_text(const ordered_json& j, std::size_t max_annotations, std::ostream
 void register_info(CLI::App& app) {
     auto o = std::make_shared<InfoOptions>();
     auto* cmd = app.add_subcommand(
-        "info", "What semg reads from recordings: format, channels, duration, annotations, montage");
-    cmd->add_option("inputs", o->inputs, "Recordings (every format semg analyze reads)")->required();
+        "info",
+        "What semg reads from recordings: format, channels, duration, annotations, montage");
+    cmd->add_option("inputs", o->inputs, "Recordings (every format semg analyze reads)")
+        ->required();
     cmd->add_option("--fs", o->fs_hz, "Sample rate in Hz, for CSV files without a time column");
-    cmd->add_flag("--json", o->json, "One JSON document on stdout: {\"files\": [...]}, one entry per input "
-                                     "(an unreadable one has \"error\")");
+    cmd->add_flag("--json", o->json,
+                  "One JSON document on stdout: {\"files\": [...]}, one entry per input "
+                  "(an unreadable one has \"error\")");
     cmd->add_option("--max-annotations", o->max_annotations,
                     "Annotations listed per file in the text output (--json lists all)")
         ->capture_default_str();
-    cmd->footer("Channels are always given in uV: every reader converts to it. The montage is the one "
-                "`semg analyze` would infer from the labels, or read from *_channels.tsv for a "
-                "BIDS-EMG recording (docs/bids.md); give --montage FILE to analyze to override it.");
+    cmd->footer(
+        "Channels are always given in uV: every reader converts to it. The montage is the one "
+        "`semg analyze` would infer from the labels, or read from *_channels.tsv for a "
+        "BIDS-EMG recording (docs/bids.md); give --montage FILE to analyze to override it.");
     cmd->callback([o]() {
         ordered_json all{{"files", ordered_json::array()}};
         for (std::size_t i = 0; i < o->inputs.size(); ++i) {
@@ -230,7 +253,8 @@ void register_info(CLI::App& app) {
             const bool ok = run_command([&] {
                 std::unique_ptr<acquisition::Source> source;
                 try {
-                    if (o->fs_hz) pipeline::check_sample_rate(*o->fs_hz, "--fs");
+                    if (o->fs_hz)
+                        pipeline::check_sample_rate(*o->fs_hz, "--fs");
                     source = acquisition::open_file_source(input, {o->fs_hz, false});
                 } catch (const std::exception& e) {
                     // One line naming the file, whatever the reader's message starts with.
@@ -243,7 +267,8 @@ void register_info(CLI::App& app) {
                 if (o->json) {
                     all["files"].push_back(j);
                 } else {
-                    if (i > 0) std::cout << "\n";
+                    if (i > 0)
+                        std::cout << "\n";
                     print_text(j, o->max_annotations, std::cout);
                 }
             });
@@ -251,7 +276,8 @@ void register_info(CLI::App& app) {
                 all["files"].push_back({{"path", input.string()}, {"error", error}});
             }
         }
-        if (o->json) std::cout << all.dump(2) << "\n";
+        if (o->json)
+            std::cout << all.dump(2) << "\n";
     });
 }
 

@@ -11,8 +11,9 @@
 int main(int argc, char** argv) {
     using namespace semg::tools;
     CLI::App app{"semg: surface-EMG muscle-fatigue analysis of the back"};
-    app.set_version_flag("--version", [] { return version_text(); },
-                         "Print the version, git commit and library versions and exit");
+    app.set_version_flag(
+        "--version", [] { return version_text(); },
+        "Print the version, git commit and library versions and exit");
     app.require_subcommand(1);
     register_commands(app);
     const std::string table = std::string(kExitCodeTable) + "\n";

@@ -9,20 +9,20 @@
 #include "tools/commands.hpp"
 
 #include <algorithm>
-#include <csignal>
-#include <ctime>
-#include <stop_token>
-#include <thread>
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace semg::tools {

@@ -28,8 +28,8 @@ std::string version_text() {
                        edf / 100, edf % 100, SPDLOG_VER_MAJOR, SPDLOG_VER_MINOR, SPDLOG_VER_PATCH,
                        FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100,
                        CLI11_VERSION, NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
-                       NLOHMANN_JSON_VERSION_PATCH, TOML_LIB_MAJOR, TOML_LIB_MINOR,
-                       TOML_LIB_PATCH, OPENSSL_VERSION_TEXT);
+                       NLOHMANN_JSON_VERSION_PATCH, TOML_LIB_MAJOR, TOML_LIB_MINOR, TOML_LIB_PATCH,
+                       OPENSSL_VERSION_TEXT);
 }
 
 } // namespace semg::tools

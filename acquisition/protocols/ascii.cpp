@@ -15,10 +15,13 @@ bool is_separator(char c) noexcept { return c == ',' || c == ' ' || c == '\t'; }
 template <class F> void for_each_token(std::string_view line, F&& f) {
     std::size_t i = 0;
     while (i < line.size()) {
-        while (i < line.size() && is_separator(line[i])) ++i;
+        while (i < line.size() && is_separator(line[i]))
+            ++i;
         const std::size_t start = i;
-        while (i < line.size() && !is_separator(line[i])) ++i;
-        if (i > start) f(line.substr(start, i - start));
+        while (i < line.size() && !is_separator(line[i]))
+            ++i;
+        if (i > start)
+            f(line.substr(start, i - start));
     }
 }
 
@@ -28,16 +31,20 @@ enum class Number { Finite, NonFinite, NotANumber };
 Number parse_number(std::string_view s, double& value) noexcept {
     if (!s.empty() && s.front() == '+') {
         s.remove_prefix(1);
-        if (!s.empty() && (s.front() == '+' || s.front() == '-')) return Number::NotANumber;
+        if (!s.empty() && (s.front() == '+' || s.front() == '-'))
+            return Number::NotANumber;
     }
-    if (s.empty()) return Number::NotANumber;
+    if (s.empty())
+        return Number::NotANumber;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (ec != std::errc() || end != s.data() + s.size()) return Number::NotANumber;
+    if (ec != std::errc() || end != s.data() + s.size())
+        return Number::NotANumber;
     return std::isfinite(value) ? Number::Finite : Number::NonFinite;
 }
 
 std::string_view strip_quotes(std::string_view s) noexcept {
-    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+    if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+        return s.substr(1, s.size() - 2);
     return s;
 }
 
@@ -69,7 +76,8 @@ void AsciiParser::feed(std::span<const std::uint8_t> bytes, FrameSink& sink) {
             line_bytes_ = 0;
             continue;
         }
-        if (discarding_) continue;
+        if (discarding_)
+            continue;
         if (line_bytes_ == line_.size()) {
             ++counters_.bad_lines;
             discarding_ = true;
@@ -113,37 +121,32 @@ AsciiParser::LineKind AsciiParser::classify(std::string_view line, bool* all_lab
             labelled = labelled && has_label;
             values_.push_back(v); // capacity bounds the fields of a line: never reallocates
             break;
-        case Number::NonFinite:
-            ++non_finite;
-            break;
-        case Number::NotANumber:
-            ++texts;
-            break;
+        case Number::NonFinite: ++non_finite; break;
+        case Number::NotANumber: ++texts; break;
         }
     });
-    if (pending_label) ++texts;
+    if (pending_label)
+        ++texts;
     *all_labelled = labelled;
-    if (numbers == 0 && texts == 0 && non_finite == 0) return LineKind::Empty;
-    if (non_finite > 0 || (numbers > 0 && texts > 0)) return LineKind::Bad;
+    if (numbers == 0 && texts == 0 && non_finite == 0)
+        return LineKind::Empty;
+    if (non_finite > 0 || (numbers > 0 && texts > 0))
+        return LineKind::Bad;
     return numbers > 0 ? LineKind::Data : LineKind::Text;
 }
 
 void AsciiParser::on_line(std::string_view line, FrameSink& sink) {
     bool all_labelled = false;
     switch (classify(line, &all_labelled)) {
-    case LineKind::Empty:
-        return;
-    case LineKind::Bad:
-        ++counters_.bad_lines;
-        return;
+    case LineKind::Empty: return;
+    case LineKind::Bad: ++counters_.bad_lines; return;
     case LineKind::Text:
         if (channels_ == 0)
             header_.assign(line); // within the reserved capacity: no allocation
         else
             ++counters_.bad_lines;
         return;
-    case LineKind::Data:
-        break;
+    case LineKind::Data: break;
     }
     if (channels_ == 0) {
         fix_format(line, all_labelled);
@@ -170,9 +173,11 @@ void AsciiParser::fix_format(std::string_view line, bool all_labelled) {
     } else if (!header_.empty()) {
         std::vector<std::string> names;
         for_each_token(header_, [&](std::string_view t) { names.emplace_back(strip_quotes(t)); });
-        if (names.size() == channels_) labels_ = std::move(names);
+        if (names.size() == channels_)
+            labels_ = std::move(names);
     }
-    if (labels_.size() != channels_) labels_.clear();
+    if (labels_.size() != channels_)
+        labels_.clear();
 }
 
 std::vector<std::string> AsciiParser::channel_labels() const {

@@ -14,12 +14,14 @@ namespace {
 
 // Round to nearest, saturate; NaN becomes 0 so a simulator glitch cannot make UB.
 template <class Int> Int quantise(double counts, double lo, double hi) noexcept {
-    if (std::isnan(counts)) return 0;
+    if (std::isnan(counts))
+        return 0;
     return static_cast<Int>(std::clamp(std::round(counts), lo, hi));
 }
 
 void require(bool ok, const char* what) {
-    if (!ok) throw std::invalid_argument(what);
+    if (!ok)
+        throw std::invalid_argument(what);
 }
 
 void put_u16(std::uint8_t* p, std::uint16_t v) noexcept {
@@ -27,10 +29,12 @@ void put_u16(std::uint8_t* p, std::uint16_t v) noexcept {
     p[1] = static_cast<std::uint8_t>(v >> 8);
 }
 void put_u32(std::uint8_t* p, std::uint32_t v) noexcept {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    for (int i = 0; i < 4; ++i)
+        p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 void put_u64(std::uint8_t* p, std::uint64_t v) noexcept {
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
 void put_cyton_channels(std::uint8_t* p, std::span<const float> uv, double gain) {
@@ -111,7 +115,8 @@ std::string encode_ascii_line(std::span<const float> samples_uv, const AsciiLine
     std::string line;
     std::array<char, 64> number{};
     for (std::size_t c = 0; c < samples_uv.size(); ++c) {
-        if (c > 0) line += format.separator;
+        if (c > 0)
+            line += format.separator;
         if (!format.labels.empty()) {
             line += format.labels[c];
             line += ':';
@@ -136,7 +141,8 @@ std::string encode_ascii_header(std::span<const std::string> names, char separat
                                 std::string_view line_end) {
     std::string line;
     for (std::size_t c = 0; c < names.size(); ++c) {
-        if (c > 0) line += separator;
+        if (c > 0)
+            line += separator;
         line += names[c];
     }
     line += line_end;
@@ -188,9 +194,7 @@ void append_semg_packet(std::vector<std::uint8_t>& out, const SemgPacketHeader& 
             s[2] = static_cast<std::uint8_t>(counts >> 16);
             break;
         }
-        case SemgSampleFormat::Float32:
-            put_u32(s, std::bit_cast<std::uint32_t>(uv));
-            break;
+        case SemgSampleFormat::Float32: put_u32(s, std::bit_cast<std::uint32_t>(uv)); break;
         }
         s += sample_bytes;
     }

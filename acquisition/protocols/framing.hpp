@@ -51,7 +51,8 @@ public:
                 begin_ = 0;
             }
             const std::size_t n = std::min(bytes.size(), buffer_.size() - end_);
-            if (n > 0) std::memcpy(buffer_.data() + end_, bytes.data(), n);
+            if (n > 0)
+                std::memcpy(buffer_.data() + end_, bytes.data(), n);
             bytes = bytes.subspan(n);
             end_ += n;
             const std::size_t used =
@@ -99,7 +100,8 @@ public:
                 const std::size_t avail = w.size() - pos;
                 const std::uint8_t* p = w.data() + pos;
                 if (locked_) {
-                    if (avail < packet_bytes_) break;
+                    if (avail < packet_bytes_)
+                        break;
                     if (is_packet(p)) {
                         on_packet(p);
                         pos += packet_bytes_;
@@ -108,7 +110,8 @@ public:
                     locked_ = false;
                     ++counters.sync_losses;
                 }
-                if (avail < packet_bytes_ + confirm_bytes_) break;
+                if (avail < packet_bytes_ + confirm_bytes_)
+                    break;
                 if (is_packet(p) && is_header(p + packet_bytes_)) {
                     locked_ = true;
                     on_packet(p);

@@ -20,7 +20,8 @@ void OpenEegParser::feed(std::span<const std::uint8_t> bytes, FrameSink& sink) {
             if (p[0] != openeeg::sync0 || p[1] != openeeg::sync1 || p[2] != openeeg::version)
                 return false;
             for (std::size_t c = 0; c < openeeg::channels; ++c)
-                if (p[4 + 2 * c] > (openeeg::max_counts >> 8)) return false;
+                if (p[4 + 2 * c] > (openeeg::max_counts >> 8))
+                    return false;
             return true;
         },
         [](const std::uint8_t* p) { return p[0] == openeeg::sync0 && p[1] == openeeg::sync1; },

@@ -11,7 +11,8 @@ namespace semg::acquisition {
 
 std::vector<std::string> Parser::channel_labels() const {
     std::vector<std::string> labels;
-    for (std::size_t c = 0; c < channels(); ++c) labels.push_back("ch" + std::to_string(c + 1));
+    for (std::size_t c = 0; c < channels(); ++c)
+        labels.push_back("ch" + std::to_string(c + 1));
     return labels;
 }
 

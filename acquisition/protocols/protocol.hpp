@@ -124,7 +124,8 @@ struct GapEvent {
 class CollectingSink final : public FrameSink {
 public:
     void on_frame(std::uint64_t index, std::span<const float> samples_uv) override {
-        if (channels == 0) channels = samples_uv.size();
+        if (channels == 0)
+            channels = samples_uv.size();
         indices.push_back(index);
         samples_uv_interleaved.insert(samples_uv_interleaved.end(), samples_uv.begin(),
                                       samples_uv.end());

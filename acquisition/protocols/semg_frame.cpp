@@ -30,12 +30,9 @@ bool is_sync(const std::uint8_t* p) noexcept {
 
 std::size_t semg_frame::bytes_per_sample(SemgSampleFormat format) noexcept {
     switch (format) {
-    case SemgSampleFormat::Int16:
-        return 2;
-    case SemgSampleFormat::Int24:
-        return 3;
-    case SemgSampleFormat::Float32:
-        return 4;
+    case SemgSampleFormat::Int16: return 2;
+    case SemgSampleFormat::Int24: return 3;
+    case SemgSampleFormat::Float32: return 4;
     }
     return 0;
 }
@@ -65,7 +62,8 @@ void SemgFrameParser::feed(std::span<const std::uint8_t> bytes, FrameSink& sink)
 
 SemgFrameParser::HeaderStatus SemgFrameParser::read_header(const std::uint8_t* p,
                                                            SemgPacketHeader& h) const noexcept {
-    if (p[4] != semg_frame::version) return HeaderStatus::Malformed;
+    if (p[4] != semg_frame::version)
+        return HeaderStatus::Malformed;
     h.format = static_cast<SemgSampleFormat>(p[5]);
     h.flags = read_u16(p + 6);
     h.channels = read_u16(p + 8);
@@ -85,7 +83,8 @@ SemgFrameParser::HeaderStatus SemgFrameParser::read_header(const std::uint8_t* p
     // Checked before waiting for the payload: a corrupt length must not stall the stream.
     boost::crc_ccitt_type crc;
     crc.process_bytes(p + 4, 24);
-    if (crc.checksum() != read_u16(p + 28)) return HeaderStatus::BadChecksum;
+    if (crc.checksum() != read_u16(p + 28))
+        return HeaderStatus::BadChecksum;
     return HeaderStatus::Ok;
 }
 
@@ -100,7 +99,8 @@ std::size_t SemgFrameParser::consume(std::span<const std::uint8_t> w, FrameSink&
         ++counters_.skipped_bytes;
     };
     for (;;) {
-        if (w.size() - pos < semg_frame::sync.size()) break;
+        if (w.size() - pos < semg_frame::sync.size())
+            break;
         if (!locked_) {
             // Hunt: skip to the next sync word, keeping a tail that may be its beginning.
             const std::size_t last = w.size() - semg_frame::sync.size();
@@ -112,28 +112,33 @@ std::size_t SemgFrameParser::consume(std::span<const std::uint8_t> w, FrameSink&
                     break;
                 }
                 i = static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - w.data());
-                if (is_sync(w.data() + i)) break;
+                if (is_sync(w.data() + i))
+                    break;
                 ++i;
             }
             counters_.skipped_bytes += i - pos;
             pos = i;
-            if (pos > last) break;
+            if (pos > last)
+                break;
         } else if (!is_sync(w.data() + pos)) {
             locked_ = false;
             ++counters_.sync_losses;
             continue;
         }
         const std::uint8_t* p = w.data() + pos;
-        if (w.size() - pos < semg_frame::header_bytes) break;
+        if (w.size() - pos < semg_frame::header_bytes)
+            break;
         SemgPacketHeader h;
         const HeaderStatus status = read_header(p, h);
         if (status != HeaderStatus::Ok) {
-            if (status == HeaderStatus::BadChecksum) ++counters_.bad_checksums;
+            if (status == HeaderStatus::BadChecksum)
+                ++counters_.bad_checksums;
             reject();
             continue;
         }
         const std::size_t total = semg_frame::packet_bytes(h.channels, h.frames, h.format);
-        if (w.size() - pos < total) break;
+        if (w.size() - pos < total)
+            break;
         boost::crc_32_type crc;
         crc.process_bytes(p + 4, total - 4 - semg_frame::crc_bytes);
         if (crc.checksum() != read_u32(p + total - semg_frame::crc_bytes)) {

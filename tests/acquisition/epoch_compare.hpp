@@ -20,7 +20,8 @@ struct EpochSeries {
     std::vector<std::vector<double>> mdf_hz, rms_uv; // [channel][epoch]
 };
 
-inline EpochSeries epoch_series(acquisition::Source& source, const pipeline::AnalysisSettings& settings = {}) {
+inline EpochSeries epoch_series(acquisition::Source& source,
+                                const pipeline::AnalysisSettings& settings = {}) {
     pipeline::FatigueAnalysis analysis{settings};
     analysis.prepare(source.info(), [](const std::string&) {});
     EpochSeries out;
@@ -54,8 +55,10 @@ inline SeriesDifference compare(const EpochSeries& a, const EpochSeries& b) {
     SeriesDifference d;
     EXPECT_EQ(a.mdf_hz.size(), b.mdf_hz.size());
     const auto rel = [](double x, double y) {
-        if (std::isnan(x) && std::isnan(y)) return 0.0;
-        if (std::isnan(x) || std::isnan(y)) return std::numeric_limits<double>::infinity();
+        if (std::isnan(x) && std::isnan(y))
+            return 0.0;
+        if (std::isnan(x) || std::isnan(y))
+            return std::numeric_limits<double>::infinity();
         return std::abs(x - y) / std::max({std::abs(x), std::abs(y), 1e-12});
     };
     for (std::size_t c = 0; c < std::min(a.mdf_hz.size(), b.mdf_hz.size()); ++c) {

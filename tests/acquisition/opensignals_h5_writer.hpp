@@ -11,7 +11,6 @@
 
 namespace semg::test {
 
-
 inline void set_string(hid_t object, const char* name, const std::string& value) {
     const hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, H5T_VARIABLE);
@@ -33,10 +32,12 @@ inline void set_ints(hid_t object, const char* name, const std::vector<int>& val
     H5Sclose(space);
 }
 
-inline hid_t column(hid_t group, const char* name, hid_t file_type, const std::vector<std::uint32_t>& values) {
+inline hid_t column(hid_t group, const char* name, hid_t file_type,
+                    const std::vector<std::uint32_t>& values) {
     const hsize_t dims[2] = {values.size(), 1};
     const hid_t space = H5Screate_simple(2, dims, nullptr);
-    const hid_t d = H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t d =
+        H5Dcreate2(group, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     H5Dwrite(d, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
     H5Sclose(space);
     return d;
@@ -51,8 +52,10 @@ struct H5Spec {
 
 inline void write_h5(const std::filesystem::path& path, const H5Spec& spec) {
     const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    const hid_t device = H5Gcreate2(file, "00:07:80:0F:30:8C", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (spec.with_rate) set_ints(device, "sampling rate", {2000});
+    const hid_t device =
+        H5Gcreate2(file, "00:07:80:0F:30:8C", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (spec.with_rate)
+        set_ints(device, "sampling rate", {2000});
     set_ints(device, "resolution", spec.resolution);
     set_ints(device, "channels", {1, 2});
     set_string(device, "device", spec.device);

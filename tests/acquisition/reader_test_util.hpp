@@ -40,12 +40,15 @@ inline std::filesystem::path write_file(const std::filesystem::path& dir, const 
 // Runs a shell command; returns its exit code and, in `out`, stdout and stderr.
 inline int shell(const std::string& command, std::string* out = nullptr) {
     FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    if (!pipe) return -1;
+    if (!pipe)
+        return -1;
     std::string text;
     std::array<char, 4096> buf{};
-    while (const std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) text.append(buf.data(), n);
+    while (const std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
+        text.append(buf.data(), n);
     const int status = ::pclose(pipe);
-    if (out) *out = text;
+    if (out)
+        *out = text;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -55,7 +58,8 @@ inline std::string quoted(const std::filesystem::path& p) { return "'" + p.strin
 inline bool have_numpy() { return shell("/usr/bin/python3 -c 'import numpy, scipy.io'") == 0; }
 
 // Every channel of a source, read in blocks of `block_frames`.
-inline std::vector<std::vector<float>> read_all(acquisition::Source& source, std::size_t block_frames = 61) {
+inline std::vector<std::vector<float>> read_all(acquisition::Source& source,
+                                                std::size_t block_frames = 61) {
     const std::size_t channels = source.info().channels.size();
     std::vector<std::vector<float>> x(channels);
     std::vector<float> block(channels * block_frames);
@@ -67,8 +71,7 @@ inline std::vector<std::vector<float>> read_all(acquisition::Source& source, std
 }
 
 // The SourceError a file gives when opened and read whole as an S, or "(no error)".
-template <class S>
-std::string error_of(const std::filesystem::path& path) {
+template <class S> std::string error_of(const std::filesystem::path& path) {
     try {
         S source(path);
         read_all(source, 7);
@@ -80,7 +83,8 @@ std::string error_of(const std::filesystem::path& path) {
 
 inline bool contains(const std::vector<std::string>& lines, const std::string& part) {
     for (const auto& l : lines)
-        if (l.find(part) != std::string::npos) return true;
+        if (l.find(part) != std::string::npos)
+            return true;
     return false;
 }
 
@@ -94,12 +98,15 @@ inline std::vector<std::vector<std::string>> read_csv_rows(const std::filesystem
         std::vector<std::string> f;
         std::stringstream ss(l);
         std::string x;
-        while (std::getline(ss, x, ',')) f.push_back(x);
+        while (std::getline(ss, x, ','))
+            f.push_back(x);
         return f;
     };
-    if (std::getline(in, line)) header = split(line);
+    if (std::getline(in, line))
+        header = split(line);
     while (std::getline(in, line))
-        if (!line.empty()) rows.push_back(split(line));
+        if (!line.empty())
+            rows.push_back(split(line));
     return rows;
 }
 
@@ -115,14 +122,17 @@ inline double compare_epochs(const std::filesystem::path& a, const std::filesyst
     EXPECT_FALSE(ra.empty()) << a;
     double worst = 0.0;
     for (const std::string& name : columns) {
-        const auto col = static_cast<std::size_t>(std::find(ha.begin(), ha.end(), name) - ha.begin());
+        const auto col =
+            static_cast<std::size_t>(std::find(ha.begin(), ha.end(), name) - ha.begin());
         EXPECT_LT(col, ha.size()) << name;
-        if (col >= ha.size()) return worst;
+        if (col >= ha.size())
+            return worst;
         for (std::size_t r = 0; r < std::min(ra.size(), rb.size()); ++r) {
             const double x = std::stod(ra[r][col]), y = std::stod(rb[r][col]);
             const double rel = std::abs(x - y) / std::max({std::abs(x), std::abs(y), 1e-30});
             worst = std::max(worst, x == y ? 0.0 : rel);
-            EXPECT_LE(rel, rel_tol) << name << " row " << r + 2 << ": " << x << " vs " << y << " (" << a << ")";
+            EXPECT_LE(rel, rel_tol)
+                << name << " row " << r + 2 << ": " << x << " vs " << y << " (" << a << ")";
         }
     }
     return worst;

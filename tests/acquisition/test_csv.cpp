@@ -29,14 +29,14 @@ protected:
         fs::remove_all(dir_);
         fs::create_directories(dir_);
     }
-    fs::path write(const std::string &name, const std::string &text) {
+    fs::path write(const std::string& name, const std::string& text) {
         std::ofstream(dir_ / name, std::ios::binary) << text;
         return dir_ / name;
     }
     // `rows` rows of "time,value" with time from `time_of(i)` printed with `decimals` digits.
-    fs::path timed(const std::string &name, std::size_t rows,
-                   const std::function<double(double)> &time_of, int decimals,
-                   const std::string &header = "time_s,emg_uV") {
+    fs::path timed(const std::string& name, std::size_t rows,
+                   const std::function<double(double)>& time_of, int decimals,
+                   const std::string& header = "time_s,emg_uV") {
         std::string text = header + "\n";
         std::array<char, 64> buf{};
         for (std::size_t i = 0; i < rows; ++i) {
@@ -47,10 +47,10 @@ protected:
         return write(name, text);
     }
     // The message of the SourceError that opening `path` throws ("" when it opens).
-    static std::string open_error(const fs::path &path, CsvSource::Options options = {}) {
+    static std::string open_error(const fs::path& path, CsvSource::Options options = {}) {
         try {
             CsvSource source(path, options);
-        } catch (const acquisition::SourceError &e) {
+        } catch (const acquisition::SourceError& e) {
             return e.what();
         }
         return "";
@@ -58,7 +58,7 @@ protected:
     fs::path dir_;
 };
 
-std::vector<std::vector<float>> read_all(acquisition::Source &source, std::size_t block_frames) {
+std::vector<std::vector<float>> read_all(acquisition::Source& source, std::size_t block_frames) {
     std::vector<std::vector<float>> channels(source.info().channels.size());
     dsp::Block block(channels.size(), block_frames);
     while (const std::size_t n = source.read(block.capacity_ref()))
@@ -67,8 +67,8 @@ std::vector<std::vector<float>> read_all(acquisition::Source &source, std::size_
     return channels;
 }
 
-bool has_notice(const acquisition::SourceInfo &info, const std::string &part) {
-    for (const auto &n : info.notices)
+bool has_notice(const acquisition::SourceInfo& info, const std::string& part) {
+    for (const auto& n : info.notices)
         if (n.find(part) != std::string::npos)
             return true;
     return false;
@@ -189,11 +189,13 @@ TEST_F(Csv, FsDisagreeingWithTheTimeColumnIsAnError) {
 }
 
 TEST_F(Csv, FsAThousandTimesTheTimeColumnsRateSuggestsMilliseconds) {
-    const auto path = timed("ms.csv", 3000, [](double i) { return i; }, 0, "time,emg_uV");
+    const auto path = timed(
+        "ms.csv", 3000, [](double i) { return i; }, 0, "time,emg_uV");
     const auto e = open_error(path, {1000.0, false});
-    EXPECT_NE(e.find("(1 Hz from 3000 timestamps) by 99900 %: if the column is in milliseconds, name "
-                     "it time_ms"),
-              std::string::npos)
+    EXPECT_NE(
+        e.find("(1 Hz from 3000 timestamps) by 99900 %: if the column is in milliseconds, name "
+               "it time_ms"),
+        std::string::npos)
         << e;
 }
 
@@ -230,7 +232,7 @@ TEST_F(Csv, AColumnInVoltsWithoutASuffixIsReadAsVoltsAndSaysSo) {
         text += buf.data();
     }
     CsvSource source(write("v.csv", text), {});
-    const auto &info = source.info();
+    const auto& info = source.info();
     EXPECT_TRUE(has_notice(info, "column 'emg' has no unit suffix and an RMS of"))
         << info.notices.size();
     EXPECT_TRUE(has_notice(info, "read as volts. Name it 'emg_V'"));
@@ -386,7 +388,7 @@ TEST_F(Csv, AValueBeyondAFloatSampleIsAnError) {
     try {
         read_all(source, 512);
         FAIL() << "expected an error";
-    } catch (const acquisition::SourceError &e) {
+    } catch (const acquisition::SourceError& e) {
         EXPECT_NE(std::string(e.what()).find("big.csv:2002: column 'a_uV'"), std::string::npos)
             << e.what();
     }

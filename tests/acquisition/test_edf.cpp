@@ -62,7 +62,8 @@ Written write_bdf(const fs::path& path, std::size_t seconds) {
 std::size_t frames_read(acquisition::EdfSource& source) {
     dsp::Block block(source.info().channels.size(), 999);
     std::size_t frames = 0;
-    while (const std::size_t n = source.read(block.capacity_ref())) frames += n;
+    while (const std::size_t n = source.read(block.capacity_ref()))
+        frames += n;
     return frames;
 }
 
@@ -111,7 +112,8 @@ std::string build(const RawFile& f) {
     h += field(f.signals_field.empty() ? std::to_string(n) : f.signals_field, 4);
     const std::string low = f.bdf ? "-8388608" : "-32768", high = f.bdf ? "8388607" : "32767";
     auto each = [&](std::size_t width, auto value) {
-        for (const auto& s : f.signals) h += field(value(s), width);
+        for (const auto& s : f.signals)
+            h += field(value(s), width);
     };
     auto or_default = [](const std::string& given, const std::string& fallback) {
         return given.empty() ? fallback : given;
@@ -180,7 +182,8 @@ TEST(Edf, RoundTripEveryFormat) {
     fs::create_directories(dir);
     const std::vector<std::pair<acquisition::EdfFormat, std::string>> formats = {
         {acquisition::EdfFormat::EdfPlus, "b.edf"}, {acquisition::EdfFormat::BdfPlus, "d.bdf"}};
-    const auto x = test::white_noise(5 * 500 + 123, 300.0, 1), y = test::sine(40.0, 900.0, 500, x.size());
+    const auto x = test::white_noise(5 * 500 + 123, 300.0, 1),
+               y = test::sine(40.0, 900.0, 500, x.size());
     for (const auto& [format, name] : formats) {
         acquisition::EdfWriterConfig cfg;
         cfg.format = format;
@@ -202,7 +205,9 @@ TEST(Edf, RoundTripEveryFormat) {
         EXPECT_EQ(info.channels[1].label, "ES L3 R");
         EXPECT_DOUBLE_EQ(info.sample_rate_hz, 500.0);
         const double step = *info.channels[0].resolution_uv;
-        EXPECT_NEAR(step, 4000.0 / (format == acquisition::EdfFormat::EdfPlus ? 65535.0 : 16777215.0), 1e-9);
+        EXPECT_NEAR(step,
+                    4000.0 / (format == acquisition::EdfFormat::EdfPlus ? 65535.0 : 16777215.0),
+                    1e-9);
         dsp::Block block(2, 777);
         std::size_t at = 0;
         while (const std::size_t n = source.read(block.capacity_ref())) {
@@ -372,7 +377,8 @@ TEST(Edf, EachHeaderFaultNamesItsField) {
         RawFile f = base();
         c.change(f);
         std::string bytes = build(f);
-        if (c.cut_to) bytes.resize(c.cut_to);
+        if (c.cut_to)
+            bytes.resize(c.cut_to);
         const auto path = write_raw(dir, c.name + ".bdf", bytes);
         try {
             acquisition::EdfSource source(path);

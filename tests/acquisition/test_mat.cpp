@@ -8,8 +8,8 @@
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <matio.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
@@ -25,7 +25,9 @@ namespace {
 
 // mat_fixtures.py's value(c, i), in µV.
 double value(int c, std::size_t i) {
-    return 20.0 * std::sin(2.0 * std::numbers::pi * (60.0 + 10.0 * c) * static_cast<double>(i) / 1000.0) + 5.0 * c;
+    return 20.0 * std::sin(2.0 * std::numbers::pi * (60.0 + 10.0 * c) * static_cast<double>(i) /
+                           1000.0) +
+           5.0 * c;
 }
 
 class Mat : public ::testing::Test {
@@ -36,13 +38,15 @@ protected:
         dir_ = fs::path(SEMG_BINARY_DIR) / "test_mat" / std::to_string(::getpid());
         fs::remove_all(dir_);
         fs::create_directories(dir_);
-        have_fixtures_ = test::have_numpy() &&
-                         test::shell("/usr/bin/python3 " +
-                                     test::quoted(fs::path(SEMG_SOURCE_DIR) / "tests/python/mat_fixtures.py") + " " +
-                                     test::quoted(dir_)) == 0;
+        have_fixtures_ =
+            test::have_numpy() &&
+            test::shell("/usr/bin/python3 " +
+                        test::quoted(fs::path(SEMG_SOURCE_DIR) / "tests/python/mat_fixtures.py") +
+                        " " + test::quoted(dir_)) == 0;
     }
     void need_fixtures() {
-        if (!have_fixtures_) GTEST_SKIP() << "/usr/bin/python3 with numpy and scipy is needed to write the fixtures";
+        if (!have_fixtures_)
+            GTEST_SKIP() << "/usr/bin/python3 with numpy and scipy is needed to write the fixtures";
     }
     static std::string open_error(const fs::path& path, std::optional<double> fs_hz = {}) {
         try {
@@ -63,7 +67,8 @@ void write_v73(const fs::path& path, std::size_t frames) {
     ASSERT_NE(mat, nullptr);
     std::vector<double> emg(frames * 3);
     for (std::size_t c = 0; c < 3; ++c)
-        for (std::size_t i = 0; i < frames; ++i) emg[c * frames + i] = value(static_cast<int>(c), i) * 1e-3;
+        for (std::size_t i = 0; i < frames; ++i)
+            emg[c * frames + i] = value(static_cast<int>(c), i) * 1e-3;
     std::size_t dims[2] = {frames, 3};
     matvar_t* v = Mat_VarCreate("emg", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, emg.data(), 0);
     ASSERT_EQ(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
@@ -78,8 +83,9 @@ void write_v73(const fs::path& path, std::size_t frames) {
     const char* names[] = {"MF L5 L", "MF L5 R", "GLUT L5 R"};
     for (int i = 0; i < 3; ++i) {
         std::size_t len[2] = {1, std::strlen(names[i])};
-        Mat_VarSetCell(labels, i,
-                       Mat_VarCreate(nullptr, MAT_C_CHAR, MAT_T_UTF8, 2, len, const_cast<char*>(names[i]), 0));
+        Mat_VarSetCell(
+            labels, i,
+            Mat_VarCreate(nullptr, MAT_C_CHAR, MAT_T_UTF8, 2, len, const_cast<char*>(names[i]), 0));
     }
     ASSERT_EQ(Mat_VarWrite(mat, labels, MAT_COMPRESSION_NONE), 0);
     Mat_VarFree(labels);
@@ -91,13 +97,14 @@ void write_v73(const fs::path& path, std::size_t frames) {
     Mat_Close(mat);
 }
 
-void expect_values(const std::vector<std::vector<float>>& x, std::size_t frames, double tolerance_uv,
-                   std::vector<int> channels = {0, 1, 2}) {
+void expect_values(const std::vector<std::vector<float>>& x, std::size_t frames,
+                   double tolerance_uv, std::vector<int> channels = {0, 1, 2}) {
     ASSERT_EQ(x.size(), channels.size());
     for (std::size_t k = 0; k < channels.size(); ++k) {
         ASSERT_EQ(x[k].size(), frames);
         for (std::size_t i = 0; i < frames; ++i)
-            ASSERT_NEAR(x[k][i], value(channels[k], i), tolerance_uv) << "channel " << k << " sample " << i;
+            ASSERT_NEAR(x[k][i], value(channels[k], i), tolerance_uv)
+                << "channel " << k << " sample " << i;
     }
 }
 
@@ -115,15 +122,17 @@ TEST_F(Mat, V73WrittenByMatioWithCellLabelsAndUnits) {
     ASSERT_EQ(info.channels.size(), 3u);
     EXPECT_EQ(info.channels[0].label, "MF L5 L");
     EXPECT_EQ(info.channels[2].label, "GLUT L5 R");
-    EXPECT_TRUE(contains(info.notices, "data: variable 'emg' (samples x channels), rate: variable 'fs', labels: "
-                                       "variable 'labels'"));
+    EXPECT_TRUE(contains(info.notices,
+                         "data: variable 'emg' (samples x channels), rate: variable 'fs', labels: "
+                         "variable 'labels'"));
     // mV to µV, then one float rounding (values up to 30 µV: float steps of 2e-6 µV).
     expect_values(test::read_all(*source), 1500, 1e-5);
 }
 
 TEST_F(Mat, GenericInVoltsByTheRmsRuleWithCellLabels) {
     need_fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     MatSource source(dir_ / "generic_volts.mat", {});
     const auto& info = source.info();
     EXPECT_EQ(info.format, "mat-v5");
@@ -137,7 +146,8 @@ TEST_F(Mat, GenericInVoltsByTheRmsRuleWithCellLabels) {
 
 TEST_F(Mat, GenericInt16SamplesByChannelsWithUnitsAndCharLabels) {
     need_fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     MatSource source(dir_ / "generic_int16.mat", {});
     const auto& info = source.info();
     EXPECT_EQ(info.sample_rate_hz, 1000.0);
@@ -149,7 +159,8 @@ TEST_F(Mat, GenericInt16SamplesByChannelsWithUnitsAndCharLabels) {
 
 TEST_F(Mat, OneChannelRowVectorWithPerChannelUnits) {
     need_fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     MatSource source(dir_ / "one_channel.mat", {});
     ASSERT_EQ(source.info().channels.size(), 1u);
     EXPECT_EQ(source.info().channels[0].label, "ch1");
@@ -158,7 +169,8 @@ TEST_F(Mat, OneChannelRowVectorWithPerChannelUnits) {
 
 TEST_F(Mat, DelsysLayoutKeepsTheLargestEmgRateGroupAndCutsThePadding) {
     need_fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     MatSource source(dir_ / "delsys.mat", {});
     const auto& info = source.info();
     EXPECT_EQ(info.sample_rate_hz, 1000.0);
@@ -167,8 +179,9 @@ TEST_F(Mat, DelsysLayoutKeepsTheLargestEmgRateGroupAndCutsThePadding) {
     EXPECT_EQ(info.channels[2].label, "Other: EMG 4");
     // 4000 columns, the 1 kHz channels' real samples end at 2000 (one ends in true zeros).
     EXPECT_EQ(info.total_frames, 2000u);
-    EXPECT_TRUE(contains(info.notices, "padded with zeros to 4000 samples; cut after the kept channels' last "
-                                       "sample: 2000 samples (2 s) read"));
+    EXPECT_TRUE(contains(info.notices,
+                         "padded with zeros to 4000 samples; cut after the kept channels' last "
+                         "sample: 2000 samples (2 s) read"));
     ASSERT_EQ(info.skipped.size(), 2u);
     EXPECT_EQ(info.skipped[0].label, "Left: ACC.X 2");
     EXPECT_EQ(info.skipped[0].reason, "not an EMG channel (no 'EMG' in its label)");
@@ -185,13 +198,17 @@ TEST_F(Mat, DelsysLayoutKeepsTheLargestEmgRateGroupAndCutsThePadding) {
 
 TEST_F(Mat, ErrorsListTheVariablesWhenTheConventionDoesNotFit) {
     need_fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"ambiguous.mat", ": several numeric matrices, none named as the data; variables: a (double 3x2000), b "
-                          "(double 3x2000), note (char 1x1)"},
-        {"complex.mat", ": variable data (complex double 3x2000) is not a real 2-D numeric matrix; variables:"},
+        {"ambiguous.mat",
+         ": several numeric matrices, none named as the data; variables: a (double 3x2000), b "
+         "(double 3x2000), note (char 1x1)"},
+        {"complex.mat",
+         ": variable data (complex double 3x2000) is not a real 2-D numeric matrix; variables:"},
         {"square.mat", ": the data data (double 4x4) is square: cannot tell channels from samples"},
-        {"bad_labels.mat", ": variable 'labels' has 2 labels, but the data data (double 3x2000) has no dimension"},
+        {"bad_labels.mat",
+         ": variable 'labels' has 2 labels, but the data data (double 3x2000) has no dimension"},
         {"bad_rates.mat", ": rate variable fs (double 1x2) has 2 values for 3 channels"},
         {"nan.mat", ": variable 'data', channel 'ch1', sample 8: nan is not a finite sample"},
     };
@@ -206,43 +223,48 @@ TEST_F(Mat, ErrorsListTheVariablesWhenTheConventionDoesNotFit) {
 
 TEST_F(Mat, RateFromFsOnlyWhenTheFileHasNone) {
     need_fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     // ambiguous.mat has no rate, but two matrices: write one with a single matrix and no rate.
     const auto path = dir_ / "norate.mat";
     {
         mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
         ASSERT_NE(mat, nullptr);
         std::vector<double> x(2 * 100, 1.0);
-        for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i % 17);
+        for (std::size_t i = 0; i < x.size(); ++i)
+            x[i] = static_cast<double>(i % 17);
         std::size_t dims[2] = {2, 100};
         matvar_t* v = Mat_VarCreate("signals", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, x.data(), 0);
         Mat_VarWrite(mat, v, MAT_COMPRESSION_ZLIB);
         Mat_VarFree(v);
         Mat_Close(mat);
     }
-    EXPECT_NE(open_error(path).find("no sample-rate variable (fs, Fs, srate, sampling_rate, SampleRate): give --fs; "
-                                    "variables: signals (double 2x100)"),
+    EXPECT_NE(open_error(path).find(
+                  "no sample-rate variable (fs, Fs, srate, sampling_rate, SampleRate): give --fs; "
+                  "variables: signals (double 2x100)"),
               std::string::npos)
         << open_error(path);
     MatSource with_fs(path, {500.0});
     EXPECT_EQ(with_fs.info().sample_rate_hz, 500.0);
     EXPECT_EQ(with_fs.info().channels.size(), 2u);
-    EXPECT_NE(open_error(dir_ / "generic_volts.mat", 500.0).find("--fs cannot override the rate in the file (variable "
-                                                                  "'srate')"),
+    EXPECT_NE(open_error(dir_ / "generic_volts.mat", 500.0)
+                  .find("--fs cannot override the rate in the file (variable "
+                        "'srate')"),
               std::string::npos);
 }
 
 TEST_F(Mat, MalformedFilesGiveOneMessage) {
     need_fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     std::ifstream in(dir_ / "delsys.mat", std::ios::binary);
     const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto write = [&](const std::string& name, const std::string& bytes) {
         std::ofstream(dir_ / name, std::ios::binary) << bytes;
         return dir_ / name;
     };
-    for (const std::size_t keep : {std::size_t{0}, std::size_t{100}, std::size_t{128}, std::size_t{200},
-                                   whole.size() / 2, whole.size() - 1}) {
+    for (const std::size_t keep : {std::size_t{0}, std::size_t{100}, std::size_t{128},
+                                   std::size_t{200}, whole.size() / 2, whole.size() - 1}) {
         const auto path = write("cut.mat", whole.substr(0, keep));
         const std::string error = open_error(path);
         EXPECT_NE(error.find(path.string() + ": "), std::string::npos) << keep << ": " << error;
@@ -250,9 +272,11 @@ TEST_F(Mat, MalformedFilesGiveOneMessage) {
     // A header and then garbage; text named .mat.
     std::string garbage = whole.substr(0, 128) + std::string(300, '\x5A');
     EXPECT_NE(open_error(write("garbage.mat", garbage)), "");
-    EXPECT_NE(open_error(write("text.mat", "time_s,emg_uV\n0,1\n")).find("not a MATLAB .mat file"), std::string::npos);
+    EXPECT_NE(open_error(write("text.mat", "time_s,emg_uV\n0,1\n")).find("not a MATLAB .mat file"),
+              std::string::npos);
     // By content, whatever the name.
-    fs::copy_file(dir_ / "generic_volts.mat", dir_ / "renamed.bin", fs::copy_options::overwrite_existing);
+    fs::copy_file(dir_ / "generic_volts.mat", dir_ / "renamed.bin",
+                  fs::copy_options::overwrite_existing);
     EXPECT_EQ(acquisition::open_file_source(dir_ / "renamed.bin")->info().format, "mat-v5");
 }
 
@@ -263,7 +287,8 @@ TEST_F(Mat, MalformedFilesGiveOneMessage) {
 // analysis seeing more channels, not the reader.
 TEST_F(Mat, DelsysRecordingEqualsTheCsvRoute) {
     const auto root = test::shared_datasets() / "delsys-trigno-paraspinal-pilot";
-    if (!fs::exists(root / "data_delsys.mat")) GTEST_SKIP() << root << " is absent";
+    if (!fs::exists(root / "data_delsys.mat"))
+        GTEST_SKIP() << root << " is absent";
     MatSource source(root / "data_delsys.mat", {});
     const auto& info = source.info();
     EXPECT_EQ(info.format, "mat-v5");
@@ -285,8 +310,9 @@ TEST_F(Mat, DelsysRecordingEqualsTheCsvRoute) {
         const auto& [label, muscle] = channels[c];
         EXPECT_EQ(info.channels[c].label, label);
         std::string out;
-        ASSERT_EQ(test::shell(std::string(SEMG_EXE) + " analyze " + test::quoted(root / "data_delsys.mat") +
-                                  " --channels '" + label + "' -q --out " + test::quoted(work / (muscle + "-mat")),
+        ASSERT_EQ(test::shell(std::string(SEMG_EXE) + " analyze " +
+                                  test::quoted(root / "data_delsys.mat") + " --channels '" + label +
+                                  "' -q --out " + test::quoted(work / (muscle + "-mat")),
                               &out),
                   0)
             << out;
@@ -301,9 +327,10 @@ TEST_F(Mat, DelsysRecordingEqualsTheCsvRoute) {
         // one float step. Measured: RMS equal as printed (7 digits), MDF differing by one unit in
         // the 7th digit (1e-5 Hz of 105 Hz, 1e-7 relative) in one epoch. The tolerance is ten
         // times that.
-        worst = std::max(worst, test::compare_epochs(work / (muscle + "-mat") / "epochs.csv",
-                                                     work / (muscle + "-csv") / "epochs.csv",
-                                                     {"t_start_s", "t_end_s", "rms_uv", "mdf_hz", "mnf_hz"}, 1e-6));
+        worst = std::max(worst, test::compare_epochs(
+                                    work / (muscle + "-mat") / "epochs.csv",
+                                    work / (muscle + "-csv") / "epochs.csv",
+                                    {"t_start_s", "t_end_s", "rms_uv", "mdf_hz", "mnf_hz"}, 1e-6));
     }
     std::printf("Delsys .mat vs CSV route: largest relative difference %.3g\n", worst);
 }

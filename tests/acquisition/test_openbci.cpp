@@ -25,22 +25,27 @@ namespace {
 
 fs::path temp_dir() { return test::scratch_dir("semg_openbci_"); }
 
-fs::path write(const std::string& name, const std::string& text) { return test::write_file(temp_dir(), name, text); }
+fs::path write(const std::string& name, const std::string& text) {
+    return test::write_file(temp_dir(), name, text);
+}
 
-std::vector<std::vector<float>> read_all(acquisition::Source& source) { return test::read_all(source, 3); }
+std::vector<std::vector<float>> read_all(acquisition::Source& source) {
+    return test::read_all(source, 3);
+}
 
 std::string error_of(const fs::path& path) { return test::error_of<OpenBciSource>(path); }
 
-const std::string kV3 = "%OpenBCI Raw EEG Data\r\n%\r\n%Sample Rate = 200.0 Hz\r\n%First Column = SampleIndex\r\n"
-                        "%Last Column = Timestamp \r\n%Other Columns = EEG data in microvolts followed by Accel "
-                        "Data (in G) interleaved with Aux Data\r\n";
+const std::string kV3 =
+    "%OpenBCI Raw EEG Data\r\n%\r\n%Sample Rate = 200.0 Hz\r\n%First Column = SampleIndex\r\n"
+    "%Last Column = Timestamp \r\n%Other Columns = EEG data in microvolts followed by Accel "
+    "Data (in G) interleaved with Aux Data\r\n";
 
 std::string v3_rows(int first, int n, int wrap_after = 200) {
     std::ostringstream s;
     for (int i = 0; i < n; ++i) {
         const int index = (first + i) % (wrap_after + 1);
-        s << index << ", " << -40.5 + i << ", " << 13.25 * i << ", 0.00, 0.00, 0.000, 0.000, 0.000, 11:02:46."
-          << 100 + i << "\r\n";
+        s << index << ", " << -40.5 + i << ", " << 13.25 * i
+          << ", 0.00, 0.00, 0.000, 0.000, 0.000, 11:02:46." << 100 + i << "\r\n";
     }
     return s.str();
 }
@@ -57,7 +62,8 @@ const std::string kV6Header =
 std::string v6_row(int index, double base, const std::string& unix_s = "1.615912345123E9") {
     std::ostringstream s;
     s << index << ".0";
-    for (int c = 0; c < 8; ++c) s << ", " << base + c;
+    for (int c = 0; c < 8; ++c)
+        s << ", " << base + c;
     s << ", 0.0, 0.0, 0.0, 192.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, " << unix_s
       << ", 0.0, 2021-03-16 12:34:56.789\n";
     return s.str();
@@ -78,7 +84,8 @@ TEST(OpenBci, V3GanglionLayoutRateUnitsAndSkippedColumns) {
     ASSERT_TRUE(info.total_frames);
     EXPECT_EQ(*info.total_frames, 10u);
     std::vector<std::string> skipped;
-    for (const auto& s : info.skipped) skipped.push_back(s.label);
+    for (const auto& s : info.skipped)
+        skipped.push_back(s.label);
     EXPECT_EQ(skipped, (std::vector<std::string>{"index", "acc1", "acc2", "acc3", "time of day"}));
     EXPECT_TRUE(info.warnings.empty());
     const auto x = read_all(source);
@@ -91,8 +98,9 @@ TEST(OpenBci, V3GanglionLayoutRateUnitsAndSkippedColumns) {
 
 TEST(OpenBci, V3ChannelCountFromHeaderAndNoTimeColumn) {
     // An older Cyton export: "%Number of channels", no time of day column.
-    const auto path = write("v3_cyton.txt", "%OpenBCI Raw EEG Data\n%Number of channels = 2\n%Sample Rate = 250.0 Hz\n"
-                                            "0, 1.5, 2.5, 0.1, 0.2, 0.3\n1, 3.5, 4.5, 0.1, 0.2, 0.3\n");
+    const auto path = write(
+        "v3_cyton.txt", "%OpenBCI Raw EEG Data\n%Number of channels = 2\n%Sample Rate = 250.0 Hz\n"
+                        "0, 1.5, 2.5, 0.1, 0.2, 0.3\n1, 3.5, 4.5, 0.1, 0.2, 0.3\n");
     OpenBciSource source(path);
     ASSERT_EQ(source.info().channels.size(), 2u);
     EXPECT_EQ(source.info().sample_rate_hz, 250.0);
@@ -103,7 +111,8 @@ TEST(OpenBci, V3ChannelCountFromHeaderAndNoTimeColumn) {
 
 TEST(OpenBci, V6CytonColumnHeaderBoardAndSkippedColumns) {
     std::string text = kV6Header;
-    for (int i = 0; i < 6; ++i) text += v6_row(i, 10.0 * i);
+    for (int i = 0; i < 6; ++i)
+        text += v6_row(i, 10.0 * i);
     const auto path = write("v6.txt", text);
     OpenBciSource source(path);
     const auto& info = source.info();
@@ -130,7 +139,8 @@ TEST(OpenBci, V6JavaScientificTimestampsAndWrapOfTheIndex) {
     std::string text = kV6Header;
     for (int i = 0; i < 300; ++i) {
         std::ostringstream t;
-        t << std::setprecision(13) << 1.615912345123 + i * 0.004e-9 + (i >= 290 ? 1.5e-9 : 0.0) << "E9";
+        t << std::setprecision(13) << 1.615912345123 + i * 0.004e-9 + (i >= 290 ? 1.5e-9 : 0.0)
+          << "E9";
         text += v6_row(i % 256, 1.0, t.str());
     }
     OpenBciSource source(write("v6_wrap.txt", text));
@@ -149,10 +159,14 @@ TEST(OpenBci, LostSamplesAndPausesAreWarningsNamingTheLine) {
     OpenBciSource source(write("gaps.txt", text));
     const auto& w = source.info().warnings;
     ASSERT_EQ(w.size(), 3u) << (w.empty() ? "" : w.front());
-    EXPECT_NE(w[0].find("line 12: sample index 4 then 8 (3 samples lost by the index)"), std::string::npos) << w[0];
-    EXPECT_NE(w[1].find("line 205: sample index 200 then 2 (2 samples lost by the index, which wraps after 200) "
-                        "and the time of day jumps 29.708 s"),
+    EXPECT_NE(w[0].find("line 12: sample index 4 then 8 (3 samples lost by the index)"),
               std::string::npos)
+        << w[0];
+    EXPECT_NE(
+        w[1].find(
+            "line 205: sample index 200 then 2 (2 samples lost by the index, which wraps after 200) "
+            "and the time of day jumps 29.708 s"),
+        std::string::npos)
         << w[1];
     EXPECT_NE(w[2].find("2 places"), std::string::npos) << w[2];
     EXPECT_NE(w[2].find("5 samples lost in all"), std::string::npos) << w[2];
@@ -166,26 +180,36 @@ TEST(OpenBci, MalformedFilesGiveOneMessageNamingFileAndLine) {
         std::string expected;
     };
     const std::vector<Case> cases{
-        {"no_rate.txt", "%OpenBCI Raw EEG Data\n0, 1, 2, 3, 4, 5, 6, 7, 11:00:00.000\n", "line 2: no '%Sample Rate"},
+        {"no_rate.txt", "%OpenBCI Raw EEG Data\n0, 1, 2, 3, 4, 5, 6, 7, 11:00:00.000\n",
+         "line 2: no '%Sample Rate"},
         {"bad_rate.txt", "%OpenBCI Raw EEG Data\n%Sample Rate = fast Hz\n0, 1, 2, 3, 4, 5, 6, 7\n",
          "line 2: sample rate 'fast Hz'"},
-        {"header_only.txt", "%OpenBCI Raw EEG Data\n%Sample Rate = 200.0 Hz\n", "header without data rows"},
+        {"header_only.txt", "%OpenBCI Raw EEG Data\n%Sample Rate = 200.0 Hz\n",
+         "header without data rows"},
         {"bad_value.txt", kV3 + v3_rows(0, 2) + "2, -4x, 1, 0, 0, 0, 0, 0, 11:02:47.000\r\n",
          "line 9: column 2 ('ch1'): '-4x' is not a number"},
-        {"short_row.txt", kV3 + v3_rows(0, 2) + "2, 1, 1, 0, 0, 0\r\n", "line 9: 6 fields, expected 9 (the first row's)"},
-        {"bad_index.txt", kV3 + "0.5, 1, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n", "line 7: sample index '0.5'"},
-        {"bad_time.txt", kV3 + "0, 1, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n1, 1, 2, 0, 0, 0, 0, 0, 25:99\r\n",
+        {"short_row.txt", kV3 + v3_rows(0, 2) + "2, 1, 1, 0, 0, 0\r\n",
+         "line 9: 6 fields, expected 9 (the first row's)"},
+        {"bad_index.txt", kV3 + "0.5, 1, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n",
+         "line 7: sample index '0.5'"},
+        {"bad_time.txt",
+         kV3 + "0, 1, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n1, 1, 2, 0, 0, 0, 0, 0, 25:99\r\n",
          "line 8: column 'time of day': '25:99' is not a time of day"},
-        {"no_exg.txt", "%OpenBCI Raw EXG Data\n%Sample Rate = 250 Hz\nSample Index, Other, Timestamp\n0, 1, 2\n",
+        {"no_exg.txt",
+         "%OpenBCI Raw EXG Data\n%Sample Rate = 250 Hz\nSample Index, Other, Timestamp\n0, 1, 2\n",
          "line 3: the column header names no 'EXG Channel' column"},
-        {"v6_short.txt", kV6Header + "0.0, 1.0\n", "line 6: 2 fields, expected 25 (the column header's)"},
-        {"huge.txt", kV3 + "0, 1e300, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n", "line 7: column 'ch1': 1e300 is beyond a float"},
-        {"nan.txt", kV3 + "0, nan, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n", "line 7: column 2 ('ch1'): 'nan' is not a number"},
+        {"v6_short.txt", kV6Header + "0.0, 1.0\n",
+         "line 6: 2 fields, expected 25 (the column header's)"},
+        {"huge.txt", kV3 + "0, 1e300, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n",
+         "line 7: column 'ch1': 1e300 is beyond a float"},
+        {"nan.txt", kV3 + "0, nan, 2, 0, 0, 0, 0, 0, 11:02:47.000\r\n",
+         "line 7: column 2 ('ch1'): 'nan' is not a number"},
     };
     for (const auto& c : cases) {
         const auto path = write(c.name, c.text);
         const std::string message = error_of(path);
-        EXPECT_NE(message.find(path.string() + ": "), std::string::npos) << c.name << ": " << message;
+        EXPECT_NE(message.find(path.string() + ": "), std::string::npos)
+            << c.name << ": " << message;
         EXPECT_NE(message.find(c.expected), std::string::npos) << c.name << ": " << message;
     }
 }
@@ -203,7 +227,8 @@ TEST(OpenBci, ChosenByContentWhateverTheExtension) {
         acquisition::open_file_source(txt, {.sample_rate_hz = 250.0});
         ADD_FAILURE() << "--fs accepted";
     } catch (const SourceError& e) {
-        EXPECT_NE(std::string(e.what()).find("--fs cannot override the OpenBCI GUI header rate"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("--fs cannot override the OpenBCI GUI header rate"),
+                  std::string::npos);
     }
     // A plain CSV still goes to the CSV reader.
     const auto plain = write("plain.txt", "time_s,emg_uV\n0,1\n0.001,2\n0.002,3\n");
@@ -218,18 +243,21 @@ TEST(OpenBci, ChosenByContentWhateverTheExtension) {
 // relative, i.e. equality up to the last bits, so any change in a sample fails.
 TEST(OpenBciRealData, NativeEqualsCsvRoutePerEpoch) {
     const auto folder = test::shared_datasets() / "openbci-ganglion-mi-emg";
-    if (!fs::exists(folder)) GTEST_SKIP() << folder << " not found";
+    if (!fs::exists(folder))
+        GTEST_SKIP() << folder << " not found";
     std::size_t files = 0;
     for (const auto& entry : fs::directory_iterator(folder)) {
         const auto name = entry.path().filename().string();
-        if (!name.starts_with("OpenBCI-RAW-")) continue;
+        if (!name.starts_with("OpenBCI-RAW-"))
+            continue;
         ++files;
         std::ifstream in(entry.path());
         std::ofstream csv(temp_dir() / (name + ".csv"));
         csv << "ch1,ch2,ch3,ch4\n";
         std::string line;
         while (std::getline(in, line)) {
-            if (line.empty() || line[0] == '%') continue;
+            if (line.empty() || line[0] == '%')
+                continue;
             std::stringstream row(line);
             std::string field, out;
             std::getline(row, field, ','); // index
@@ -241,13 +269,14 @@ TEST(OpenBciRealData, NativeEqualsCsvRoutePerEpoch) {
         }
         csv.close();
         auto native = acquisition::open_file_source(entry.path());
-        auto via_csv = acquisition::open_file_source(temp_dir() / (name + ".csv"), {.sample_rate_hz = 200.0});
+        auto via_csv =
+            acquisition::open_file_source(temp_dir() / (name + ".csv"), {.sample_rate_hz = 200.0});
         ASSERT_EQ(native->info().format, "openbci-txt");
         ASSERT_EQ(native->info().total_frames, via_csv->info().total_frames) << name;
         const auto a = test::epoch_series(*native), b = test::epoch_series(*via_csv);
         const auto d = test::compare(a, b);
-        std::printf("%s: %zu channel-epochs, max relative difference MDF %.3g, RMS %.3g\n", name.c_str(), d.epochs,
-                    d.mdf_rel, d.rms_rel);
+        std::printf("%s: %zu channel-epochs, max relative difference MDF %.3g, RMS %.3g\n",
+                    name.c_str(), d.epochs, d.mdf_rel, d.rms_rel);
         EXPECT_GT(d.epochs, 100u) << name;
         EXPECT_LE(d.mdf_rel, 1e-12) << name;
         EXPECT_LE(d.rms_rel, 1e-12) << name;

@@ -27,9 +27,13 @@ namespace {
 
 fs::path temp_dir() { return test::scratch_dir("semg_opensignals_"); }
 
-fs::path write(const std::string& name, const std::string& text) { return test::write_file(temp_dir(), name, text); }
+fs::path write(const std::string& name, const std::string& text) {
+    return test::write_file(temp_dir(), name, text);
+}
 
-std::vector<std::vector<float>> read_all(acquisition::Source& source) { return test::read_all(source, 7); }
+std::vector<std::vector<float>> read_all(acquisition::Source& source) {
+    return test::read_all(source, 7);
+}
 
 using test::error_of;
 
@@ -53,8 +57,10 @@ const std::string kTwoDevices =
 std::string two_device_rows(int n, int skip_at = -1) {
     std::ostringstream s;
     for (int i = 0, seq = 0; i < n; ++i, ++seq) {
-        if (i == skip_at) seq += 3;
-        s << seq % 16 << "\t0\t" << 32768 + 100 * i << "\t30000\t" << seq % 16 << "\t0\t0\t0\t0\t" << 512 + i << "\t\n";
+        if (i == skip_at)
+            seq += 3;
+        s << seq % 16 << "\t0\t" << 32768 + 100 * i << "\t30000\t" << seq % 16 << "\t0\t0\t0\t0\t"
+          << 512 + i << "\t\n";
     }
     return s.str();
 }
@@ -90,7 +96,8 @@ TEST(OpenSignals, TransferFunctionPerDevice) {
     EXPECT_EQ(acquisition::plux_emg_transfer("bitalino_rev").gain, 1009.0);
     EXPECT_EQ(acquisition::plux_emg_transfer("bitalino_rev").vcc_mv, 3300.0);
     EXPECT_FALSE(acquisition::plux_emg_transfer("muscleban").known);
-    const auto s = acquisition::PluxScale::make(acquisition::plux_emg_transfer("biosignalsplux"), 16);
+    const auto s =
+        acquisition::PluxScale::make(acquisition::plux_emg_transfer("biosignalsplux"), 16);
     EXPECT_DOUBLE_EQ(32768 * s.scale_uv + s.offset_uv, 0.0);
     EXPECT_DOUBLE_EQ(0 * s.scale_uv + s.offset_uv, -1500.0); // ±1.5 mV range
     const auto ch = s.channel("x");
@@ -108,7 +115,8 @@ TEST(OpenSignals, TextTwoDevicesLabelsUnitsAndSkippedChannels) {
     EXPECT_EQ(info.channels[0].label, "CH1");
     EXPECT_EQ(info.channels[1].label, "A1");
     std::vector<std::string> skipped;
-    for (const auto& s : info.skipped) skipped.push_back(s.label);
+    for (const auto& s : info.skipped)
+        skipped.push_back(s.label);
     EXPECT_EQ(skipped, (std::vector<std::string>{"DI", "CH2", "I1", "I2", "O1", "O2"}));
     EXPECT_TRUE(info.warnings.empty()) << info.warnings.front();
     EXPECT_EQ(*info.total_frames, 20u);
@@ -124,7 +132,9 @@ TEST(OpenSignals, TextNSeqGapIsAWarning) {
     OpenSignalsTextSource source(write("gap.txt", kTwoDevices + two_device_rows(40, 10)));
     const auto& w = source.info().warnings;
     ASSERT_EQ(w.size(), 3u); // one place per device, and the summary
-    EXPECT_NE(w[0].find("line 14: nSeq of device 00:07:80:0F:30:8C 9 then 13 (3 samples lost"), std::string::npos) << w[0];
+    EXPECT_NE(w[0].find("line 14: nSeq of device 00:07:80:0F:30:8C 9 then 13 (3 samples lost"),
+              std::string::npos)
+        << w[0];
     EXPECT_NE(w[2].find("6 samples lost in all"), std::string::npos) << w[2];
 }
 
@@ -136,18 +146,26 @@ TEST(OpenSignals, TextMalformedFilesGiveOneMessageNamingFileAndLine) {
         std::string expected;
     };
     const std::vector<Case> cases{
-        {"bad_json.txt", "# OpenSignals Text File Format\n# {\"a\": \n# EndOfHeader\n1\t2\n", "line 2: header JSON: not valid JSON"},
-        {"no_end.txt", "# OpenSignals Text File Format\n# {}\n", "line 2: header JSON: not an object of devices"},
+        {"bad_json.txt", "# OpenSignals Text File Format\n# {\"a\": \n# EndOfHeader\n1\t2\n",
+         "line 2: header JSON: not valid JSON"},
+        {"no_end.txt", "# OpenSignals Text File Format\n# {}\n",
+         "line 2: header JSON: not an object of devices"},
         {"no_end2.txt", header.substr(0, header.find("# EndOfHeader")), "no '# EndOfHeader' line"},
-        {"no_json.txt", "# OpenSignals Text File Format\n# EndOfHeader\n1\t2\n", "no header JSON line"},
-        {"row_in_header.txt", "# OpenSignals Text File Format\n1\t2\n", "line 2: a data row before '# EndOfHeader'"},
+        {"no_json.txt", "# OpenSignals Text File Format\n# EndOfHeader\n1\t2\n",
+         "no header JSON line"},
+        {"row_in_header.txt", "# OpenSignals Text File Format\n1\t2\n",
+         "line 2: a data row before '# EndOfHeader'"},
         {"no_rows.txt", header, "no data rows"},
-        {"short_row.txt", header + two_device_rows(2) + "2\t0\t1\n", "line 6: 3 fields, the header's columns are 10"},
+        {"short_row.txt", header + two_device_rows(2) + "2\t0\t1\n",
+         "line 6: 3 fields, the header's columns are 10"},
         {"beyond.txt", header + two_device_rows(2) + "2\t0\t70000\t0\t2\t0\t0\t0\t0\t1\n",
          "line 6: channel 'CH1': count 70000 is outside 0..65535"},
-        {"bitalino_beyond.txt", header + "0\t0\t1\t0\t0\t0\t0\t0\t0\t1024\n", "line 4: channel 'A1': count 1024 is outside 0..1023"},
-        {"not_count.txt", header + "0\t0\t1.5\t0\t0\t0\t0\t0\t0\t1\n", "line 4: channel 'CH1': '1.5' is not an ADC count"},
-        {"bad_seq.txt", header + "x\t0\t1\t0\t0\t0\t0\t0\t0\t1\n", "line 4: nSeq of device 00:07:80:0F:30:8C: 'x'"},
+        {"bitalino_beyond.txt", header + "0\t0\t1\t0\t0\t0\t0\t0\t0\t1024\n",
+         "line 4: channel 'A1': count 1024 is outside 0..1023"},
+        {"not_count.txt", header + "0\t0\t1.5\t0\t0\t0\t0\t0\t0\t1\n",
+         "line 4: channel 'CH1': '1.5' is not an ADC count"},
+        {"bad_seq.txt", header + "x\t0\t1\t0\t0\t0\t0\t0\t0\t1\n",
+         "line 4: nSeq of device 00:07:80:0F:30:8C: 'x'"},
         {"no_emg.txt",
          "# OpenSignals Text File Format\n# {\"AA\": {\"sampling rate\": 100, \"resolution\": [16], \"label\": [\"CH1\"], "
          "\"sensor\": [\"ECG\"], \"column\": [\"nSeq\", \"CH1\"]}}\n# EndOfHeader\n0\t1\n",
@@ -164,7 +182,8 @@ TEST(OpenSignals, TextMalformedFilesGiveOneMessageNamingFileAndLine) {
     for (const auto& c : cases) {
         const auto path = write(c.name, c.text);
         const std::string message = error_of<OpenSignalsTextSource>(path);
-        EXPECT_NE(message.find(path.string() + ": "), std::string::npos) << c.name << ": " << message;
+        EXPECT_NE(message.find(path.string() + ": "), std::string::npos)
+            << c.name << ": " << message;
         EXPECT_NE(message.find(c.expected), std::string::npos) << c.name << ": " << message;
     }
 }
@@ -183,49 +202,60 @@ TEST(OpenSignals, H5LayoutUnitsLabelsAndSkippedChannels) {
     EXPECT_TRUE(info.warnings.empty()) << info.warnings.front();
     const auto x = read_all(source);
     ASSERT_EQ(x[0].size(), 1000u);
-    for (int i : {0, 500, 999}) EXPECT_NEAR(x[0][i], emg_uv(30000 + 30 * i, 16, 3.0, 1000.0), 1e-3);
+    for (int i : {0, 500, 999})
+        EXPECT_NEAR(x[0][i], emg_uv(30000 + 30 * i, 16, 3.0, 1000.0), 1e-3);
     // Chosen by its signature, whatever the name.
     fs::copy_file(path, temp_dir() / "ramp.dat", fs::copy_options::overwrite_existing);
-    EXPECT_EQ(acquisition::open_file_source(temp_dir() / "ramp.dat")->info().format, "opensignals-h5");
+    EXPECT_EQ(acquisition::open_file_source(temp_dir() / "ramp.dat")->info().format,
+              "opensignals-h5");
 }
 
 TEST(OpenSignals, H5MalformedFiles) {
     auto spec = ramp_spec(100);
     spec.with_rate = false;
     auto path = temp_h5("no_rate.h5", spec);
-    EXPECT_NE(error_of<OpenSignalsH5Source>(path).find(path.string() + ": device group '/00:07:80:0F:30:8C': attribute "
-                                                                        "'sampling rate' is missing"),
+    EXPECT_NE(error_of<OpenSignalsH5Source>(path).find(
+                  path.string() + ": device group '/00:07:80:0F:30:8C': attribute "
+                                  "'sampling rate' is missing"),
               std::string::npos)
         << error_of<OpenSignalsH5Source>(path);
 
     spec = ramp_spec(100);
     spec.resolution = {12}; // counts from 30000 do not fit 12 bits
     path = temp_h5("resolution.h5", spec);
-    EXPECT_NE(error_of<OpenSignalsH5Source>(path).find("/00:07:80:0F:30:8C/raw/channel_1[0]: count 30000 is outside 0..4095"),
+    EXPECT_NE(error_of<OpenSignalsH5Source>(path).find(
+                  "/00:07:80:0F:30:8C/raw/channel_1[0]: count 30000 is outside 0..4095"),
               std::string::npos)
         << error_of<OpenSignalsH5Source>(path);
 
     spec = ramp_spec(100);
     spec.resolution = {16, 16, 16}; // three entries for two channels
     path = temp_h5("resolutions.h5", spec);
-    EXPECT_NE(error_of<OpenSignalsH5Source>(path).find("'channels' does not say which is channel 1"), std::string::npos)
+    EXPECT_NE(
+        error_of<OpenSignalsH5Source>(path).find("'channels' does not say which is channel 1"),
+        std::string::npos)
         << error_of<OpenSignalsH5Source>(path);
 
     spec = ramp_spec(100);
-    for (std::size_t i = 40; i < spec.nseq.size(); ++i) spec.nseq[i] = (i + 4) % 16; // 4 lost before sample 40
+    for (std::size_t i = 40; i < spec.nseq.size(); ++i)
+        spec.nseq[i] = (i + 4) % 16; // 4 lost before sample 40
     path = temp_h5("gap.h5", spec);
     OpenSignalsH5Source gap(path);
     ASSERT_EQ(gap.info().warnings.size(), 2u) << gap.info().warnings.back();
-    EXPECT_NE(gap.info().warnings[0].find("nSeq[40]: 7 then 12 (4 samples lost"), std::string::npos) << gap.info().warnings[0];
-    EXPECT_NE(gap.info().warnings[1].find("4 samples lost in all"), std::string::npos) << gap.info().warnings[1];
+    EXPECT_NE(gap.info().warnings[0].find("nSeq[40]: 7 then 12 (4 samples lost"), std::string::npos)
+        << gap.info().warnings[0];
+    EXPECT_NE(gap.info().warnings[1].find("4 samples lost in all"), std::string::npos)
+        << gap.info().warnings[1];
 
     // An HDF5 file that is not an OpenSignals recording.
     const auto other = temp_dir() / "other.h5";
     H5Fclose(H5Fcreate(other.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
-    EXPECT_NE(error_of<OpenSignalsH5Source>(other).find("not an OpenSignals HDF5 file"), std::string::npos);
+    EXPECT_NE(error_of<OpenSignalsH5Source>(other).find("not an OpenSignals HDF5 file"),
+              std::string::npos);
     // Not HDF5 at all, named .h5.
     const auto text = write("text.h5", "hello");
-    EXPECT_NE(error_of<OpenSignalsH5Source>(text).find("not a readable HDF5 file"), std::string::npos);
+    EXPECT_NE(error_of<OpenSignalsH5Source>(text).find("not a readable HDF5 file"),
+              std::string::npos);
 }
 
 namespace {
@@ -244,7 +274,8 @@ RawColumn read_raw(const fs::path& h5) {
     H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, 0, name, sizeof name, H5P_DEFAULT);
     r.mac = name;
     const hid_t device = H5Gopen2(file, name, H5P_DEFAULT);
-    for (const auto& [attr, out] : {std::pair{"resolution", &r.resolution}, std::pair{"sampling rate", &r.rate_hz}}) {
+    for (const auto& [attr, out] :
+         {std::pair{"resolution", &r.resolution}, std::pair{"sampling rate", &r.rate_hz}}) {
         const hid_t a = H5Aopen(device, attr, H5P_DEFAULT);
         H5Aread(a, H5T_NATIVE_INT, out);
         H5Aclose(a);
@@ -257,7 +288,8 @@ RawColumn read_raw(const fs::path& h5) {
         H5Lget_name_by_idx(raw, ".", H5_INDEX_NAME, H5_ITER_INC, i, link, sizeof link, H5P_DEFAULT);
         const std::string l = link;
         auto& target = l == "nSeq" ? r.nseq : r.counts;
-        if (l.starts_with("channel_")) r.channel = std::stoi(l.substr(8));
+        if (l.starts_with("channel_"))
+            r.channel = std::stoi(l.substr(8));
         const hid_t d = H5Dopen2(raw, link, H5P_DEFAULT);
         const hid_t space = H5Dget_space(d);
         hsize_t dims[2] = {};
@@ -283,20 +315,23 @@ const char* const kBsnb[] = {"emg_fatigue", "emg_1000_hz_16_bits_solo", "emg_bur
 // the very same float samples.
 TEST(OpenSignalsRealData, TextExportOfTheH5GivesTheSameSamples) {
     const auto folder = test::shared_datasets() / "bsnb-biceps-fatigue";
-    if (!fs::exists(folder)) GTEST_SKIP() << folder << " not found";
+    if (!fs::exists(folder))
+        GTEST_SKIP() << folder << " not found";
     for (const char* name : kBsnb) {
         const auto h5 = folder / (std::string(name) + ".h5");
         RawColumn raw = read_raw(h5);
         raw.label = OpenSignalsH5Source(h5).info().channels.at(0).label; // the 'label' attribute
         ASSERT_EQ(raw.counts.size(), raw.nseq.size()) << name;
         std::ostringstream txt;
-        txt << "# OpenSignals Text File Format\n# {\"" << raw.mac << "\": {\"sensor\": [\"EMG\"], \"device name\": \""
-            << raw.mac << "\", \"column\": [\"nSeq\", \"DI\", \"" << raw.label << "\"], \"sync interval\": 2, "
-            << "\"device\": \"bioplux\", \"position\": 0, \"sampling rate\": " << raw.rate_hz << ", \"label\": [\""
-            << raw.label << "\"], \"resolution\": [" << raw.resolution << "], \"channels\": [" << raw.channel
-            << "], \"special\": [{}]}}\n# EndOfHeader\n";
+        txt << "# OpenSignals Text File Format\n# {\"" << raw.mac
+            << "\": {\"sensor\": [\"EMG\"], \"device name\": \"" << raw.mac
+            << "\", \"column\": [\"nSeq\", \"DI\", \"" << raw.label << "\"], \"sync interval\": 2, "
+            << "\"device\": \"bioplux\", \"position\": 0, \"sampling rate\": " << raw.rate_hz
+            << ", \"label\": [\"" << raw.label << "\"], \"resolution\": [" << raw.resolution
+            << "], \"channels\": [" << raw.channel << "], \"special\": [{}]}}\n# EndOfHeader\n";
         // OpenSignals' text nSeq wraps at 16 bits instead of sticking at 65535.
-        for (std::size_t i = 0; i < raw.counts.size(); ++i) txt << i % 65536 << "\t0\t" << raw.counts[i] << "\t\n";
+        for (std::size_t i = 0; i < raw.counts.size(); ++i)
+            txt << i % 65536 << "\t0\t" << raw.counts[i] << "\t\n";
         const auto path = write(std::string(name) + ".txt", txt.str());
         auto from_txt = acquisition::open_file_source(path);
         auto from_h5 = acquisition::open_file_source(h5);
@@ -323,7 +358,8 @@ TEST(OpenSignalsRealData, TextExportOfTheH5GivesTheSameSamples) {
 //   the samples (scale, offset, a lost sample) moves MDF by far more.
 TEST(OpenSignalsRealData, NativeEqualsCsvRoutePerEpoch) {
     const auto folder = test::shared_datasets() / "bsnb-biceps-fatigue";
-    if (!fs::exists(folder)) GTEST_SKIP() << folder << " not found";
+    if (!fs::exists(folder))
+        GTEST_SKIP() << folder << " not found";
     for (const char* name : kBsnb) {
         auto native = acquisition::open_file_source(folder / (std::string(name) + ".h5"));
         auto via_csv = acquisition::open_file_source(folder / (std::string(name) + ".csv"));
@@ -332,7 +368,9 @@ TEST(OpenSignalsRealData, NativeEqualsCsvRoutePerEpoch) {
         csv_settings.channels = {"emg_mV"};
         const auto a = test::epoch_series(*native), b = test::epoch_series(*via_csv, csv_settings);
         const auto d = test::compare(a, b);
-        std::printf("%s: %zu epochs, max difference MDF %.3g Hz (%.3g relative), RMS %.3g uV (%.3g relative)\n", name, d.epochs, d.mdf_hz, d.mdf_rel, d.rms_uv, d.rms_rel);
+        std::printf(
+            "%s: %zu epochs, max difference MDF %.3g Hz (%.3g relative), RMS %.3g uV (%.3g relative)\n",
+            name, d.epochs, d.mdf_hz, d.mdf_rel, d.rms_uv, d.rms_rel);
         EXPECT_GT(d.epochs, 20u) << name;
         EXPECT_LE(d.mdf_hz, 0.02) << name;
         EXPECT_LE(d.rms_uv, 0.001) << name;

@@ -225,7 +225,8 @@ Bytes cyton_stream_with_garbage() {
     const Bytes torn = cyton_raw(99, header_like_counts(99));
     stream.insert(stream.end(), torn.begin() + 9, torn.end()); // tail of a packet
     for (std::size_t n = 0; n < 10; ++n) {
-        if (n == 6) append(stream, mid);
+        if (n == 6)
+            append(stream, mid);
         append(stream, cyton_raw(static_cast<std::uint8_t>(n), header_like_counts(n)));
     }
     return stream;
@@ -264,7 +265,8 @@ TEST(Cyton, FooterLikeDataDoesNotBreakLock) {
 TEST(Cyton, ChunkInvariant) {
     Bytes stream = cyton_stream_with_garbage();
     for (std::size_t n = 20; n < 30; ++n) // with a gap
-        if (n != 24) append(stream, cyton_raw(static_cast<std::uint8_t>(n), header_like_counts(n)));
+        if (n != 24)
+            append(stream, cyton_raw(static_cast<std::uint8_t>(n), header_like_counts(n)));
     CytonParser parser({});
     expect_chunk_invariant(parser, stream);
 }
@@ -302,7 +304,8 @@ TEST(Cyton, DaisyHalvesWithoutPartnerAreLostFrames) {
     for (std::size_t packet = 0; packet < 24; ++packet) {
         // Drop: the Daisy half of frame 0 (stream opens on an orphan board half), the board half
         // of frame 3 and the Daisy half of frame 7.
-        if (packet == 0 || packet == 7 || packet == 14) continue;
+        if (packet == 0 || packet == 7 || packet == 14)
+            continue;
         stream.insert(stream.end(), full.begin() + static_cast<std::ptrdiff_t>(packet * P),
                       full.begin() + static_cast<std::ptrdiff_t>((packet + 1) * P));
     }
@@ -366,10 +369,12 @@ TEST(OpenEeg, ResyncsAfterSyncLikeGarbageAndRejectsWordsAboveTenBits) {
     const OpenEegConfig config{};
     Bytes stream;
     for (std::size_t n = 0; n < 12; ++n) {
-        if (n == 4) append(stream, Bytes{0xA5, 0x5A, 0x02, 0x07, 0x01}); // a torn header
+        if (n == 4)
+            append(stream, Bytes{0xA5, 0x5A, 0x02, 0x07, 0x01}); // a torn header
         auto p =
             encode_openeeg_packet(static_cast<std::uint8_t>(n), openeeg_uv(n, 1.0), config, 0xA5);
-        if (n == 8) p[6] = 0x04; // 11-bit word: not a P2 packet
+        if (n == 8)
+            p[6] = 0x04; // 11-bit word: not a P2 packet
         append(stream, p);
     }
     OpenEegParser parser(config);
@@ -447,7 +452,8 @@ TEST(Ascii, CountsBeyondFloatRangeAreBadLines) {
 
 TEST(Ascii, OverLongLinesAreDroppedAtTheLimit) {
     std::string too_long, at_limit;
-    for (int i = 0; i < 2047; ++i) too_long += "1,", at_limit += "1,";
+    for (int i = 0; i < 2047; ++i)
+        too_long += "1,", at_limit += "1,";
     too_long += "111"; // 4097 bytes
     at_limit += "11";  // 4096 bytes: 2048 values
     ASSERT_EQ(too_long.size(), 4097u);
@@ -534,7 +540,8 @@ SemgStream semg_stream(SemgSampleFormat format, std::uint16_t channels, std::uin
             s.frames.push_back(semg_uv(first + k * frames + f, channels, 0.25f));
             interleaved.insert(interleaved.end(), s.frames.back().begin(), s.frames.back().end());
         }
-        if (dropped.contains(k)) continue;
+        if (dropped.contains(k))
+            continue;
         s.packet_offsets.push_back(s.bytes.size());
         append_semg_packet(s.bytes, semg_header(format, channels, frames, first + k * frames),
                            interleaved);
@@ -603,8 +610,10 @@ TEST(SemgFrame, NonFiniteFloat32PacketIsDroppedAsAGap) {
     Bytes stream;
     for (std::uint64_t k = 0; k < 4; ++k) {
         std::vector<float> uv{1.0f * static_cast<float>(k), 2.0f};
-        if (k == 1) uv[1] = std::numeric_limits<float>::quiet_NaN();
-        if (k == 2) uv[0] = std::numeric_limits<float>::infinity();
+        if (k == 1)
+            uv[1] = std::numeric_limits<float>::quiet_NaN();
+        if (k == 2)
+            uv[0] = std::numeric_limits<float>::infinity();
         append_semg_packet(stream, semg_header(SemgSampleFormat::Float32, 2, 1, k), uv);
     }
     SemgFrameParser parser;
@@ -650,7 +659,8 @@ TEST(SemgFrame, ResyncsAfterSyncWordsInGarbageAndInData) {
     append(stream, garbage);
     packets[2][31] ^= 0x80;
     append(stream, packets[2]);
-    for (std::size_t k = 3; k < 6; ++k) append(stream, packets[k]);
+    for (std::size_t k = 3; k < 6; ++k)
+        append(stream, packets[k]);
     SemgFrameParser parser;
     const Result r = decode(parser, stream);
     EXPECT_EQ(r.counters.frames, 15u);
@@ -659,7 +669,8 @@ TEST(SemgFrame, ResyncsAfterSyncWordsInGarbageAndInData) {
     EXPECT_EQ(r.counters.sync_losses, 1u);
     EXPECT_EQ(r.counters.skipped_bytes, 2 * garbage.size() + packets[2].size());
     EXPECT_EQ(r.sink.gaps, (std::vector<GapEvent>{{6, 3}}));
-    for (const float v : r.sink.samples_uv_interleaved) ASSERT_EQ(v, sync_as_float);
+    for (const float v : r.sink.samples_uv_interleaved)
+        ASSERT_EQ(v, sync_as_float);
     expect_chunk_invariant(parser, stream);
 }
 
@@ -724,7 +735,8 @@ TEST(Parsers, FeedAllocatesNothing) {
     Bytes cyton, daisy, openeeg, ascii, semg;
     Frames unused;
     for (std::size_t n = 0; n < 2000; ++n) {
-        if (n % 97 == 5) continue;
+        if (n % 97 == 5)
+            continue;
         append(cyton, encode_cyton_packet(static_cast<std::uint8_t>(n), cyton_uv(n, 8)));
         append(openeeg, encode_openeeg_packet(static_cast<std::uint8_t>(n), openeeg_uv(n, 1.0)));
         append(ascii, encode_ascii_line(cyton_uv(n, 8)));

@@ -26,18 +26,23 @@ public:
         : channels_(channels), max_abs_uv_(max_abs_uv), reference_(std::move(reference)) {}
 
     void on_frame(std::uint64_t index, std::span<const float> uv) override {
-        if (channels_ == 0) channels_ = uv.size();
-        if (index != next_) fail("frame index ", index, " expected ", next_);
-        if (uv.size() != channels_) fail("frame width ", uv.size(), " expected ", channels_);
+        if (channels_ == 0)
+            channels_ = uv.size();
+        if (index != next_)
+            fail("frame index ", index, " expected ", next_);
+        if (uv.size() != channels_)
+            fail("frame width ", uv.size(), " expected ", channels_);
         for (const float v : uv)
             if (!std::isfinite(v) || std::abs(v) > max_abs_uv_)
                 fail("sample out of range ", v, "", 0);
-        if (reference_ && !reference_(index, uv)) fail("frame ", index, " differs from sent", 0);
+        if (reference_ && !reference_(index, uv))
+            fail("frame ", index, " differs from sent", 0);
         next_ = index + 1;
         ++frames;
     }
     void on_gap(std::uint64_t at_frame, std::uint64_t missing) override {
-        if (at_frame != next_ || missing == 0) fail("gap at ", at_frame, " expected ", next_);
+        if (at_frame != next_ || missing == 0)
+            fail("gap at ", at_frame, " expected ", next_);
         next_ += missing;
         lost += missing;
         ++gaps;
@@ -137,7 +142,8 @@ Bytes mutate(const Bytes& in, double rate, std::size_t keep, std::uint64_t seed)
         if (r < rate) { // flip
             out.push_back(static_cast<std::uint8_t>(in[i] ^ (1u << bit(rng))));
         } else if (r < 2 * rate) { // insert
-            for (int k = run(rng); k > 0; --k) out.push_back(static_cast<std::uint8_t>(byte(rng)));
+            for (int k = run(rng); k > 0; --k)
+                out.push_back(static_cast<std::uint8_t>(byte(rng)));
             out.push_back(in[i]);
         } else if (r < 3 * rate) { // delete
             i += static_cast<std::size_t>(run(rng)) - 1;
@@ -159,29 +165,34 @@ Bytes valid_stream(const ProtocolConfig& config, std::size_t bytes, std::uint64_
     while (out.size() < bytes) {
         if (config.name == Protocol::Cyton) {
             frame.resize(8);
-            for (auto& v : frame) v = uv(rng);
+            for (auto& v : frame)
+                v = uv(rng);
             const auto p = encode_cyton_packet(static_cast<std::uint8_t>(n), frame);
             out.insert(out.end(), p.begin(), p.end());
         } else if (config.name == Protocol::CytonDaisy) {
             frame.resize(16);
-            for (auto& v : frame) v = uv(rng);
+            for (auto& v : frame)
+                v = uv(rng);
             const auto p = encode_cyton_daisy_frame(static_cast<std::uint8_t>(2 * n), frame);
             out.insert(out.end(), p.begin(), p.end());
         } else if (config.name == Protocol::OpenEeg) {
             frame.resize(6);
-            for (auto& v : frame) v = uv(rng) * 0.5f;
+            for (auto& v : frame)
+                v = uv(rng) * 0.5f;
             const auto p = encode_openeeg_packet(static_cast<std::uint8_t>(n), frame);
             out.insert(out.end(), p.begin(), p.end());
         } else if (config.name == Protocol::Ascii) {
             frame.resize(4);
-            for (auto& v : frame) v = uv(rng);
+            for (auto& v : frame)
+                v = uv(rng);
             AsciiLineFormat format;
             format.separator = n % 2 ? ' ' : ',';
             const std::string line = encode_ascii_line(frame, format);
             out.insert(out.end(), line.begin(), line.end());
         } else { // semg: 8 channels, 10 frames per packet, int24 at 0.25 µV per count
             frame.resize(80);
-            for (auto& v : frame) v = std::round(uv(rng) * 4.0f) / 4.0f;
+            for (auto& v : frame)
+                v = std::round(uv(rng) * 4.0f) / 4.0f;
             const SemgPacketHeader h{.format = SemgSampleFormat::Int24,
                                      .channels = 8,
                                      .frames = 10,
@@ -225,7 +236,8 @@ TEST(ProtocolFuzz, MutatedValidStreams) {
             if (c.config.name == Protocol::Semg) {
                 // CRC-32: every frame delivered is a frame sent, at its true position.
                 reference = [&sent](std::uint64_t index, std::span<const float> uv) {
-                    if ((index + 1) * 8 > sent.size()) return false;
+                    if ((index + 1) * 8 > sent.size())
+                        return false;
                     return std::equal(uv.begin(), uv.end(),
                                       sent.begin() + static_cast<std::ptrdiff_t>(index * 8));
                 };
@@ -252,7 +264,8 @@ TEST(ProtocolFuzz, MutatedValidStreams) {
 TEST(ProtocolFuzz, RecoversAfterGarbage) {
     std::uint64_t seed = 5000;
     for (const Case& c : cases()) {
-        if (c.config.name == Protocol::Ascii) continue; // junk may fix the width: reset on connect
+        if (c.config.name == Protocol::Ascii)
+            continue; // junk may fix the width: reset on connect
         SCOPED_TRACE(c.config.name);
         const Bytes valid = valid_stream(c.config, 64 << 10, seed++);
         auto parser = make_parser(c.config);

@@ -120,7 +120,8 @@ struct Pty {
     // full): for a device that must go on sending after the port stopped reading, and stop.
     std::size_t write_some(const void* data, std::size_t n, int timeout_ms) const {
         pollfd p{master, POLLOUT, 0};
-        if (::poll(&p, 1, timeout_ms) <= 0 || !(p.revents & POLLOUT)) return 0;
+        if (::poll(&p, 1, timeout_ms) <= 0 || !(p.revents & POLLOUT))
+            return 0;
         const ssize_t k = ::write(master, data, n);
         return k > 0 ? static_cast<std::size_t>(k) : 0;
     }
@@ -180,14 +181,16 @@ public:
         // fork + exec rather than posix_spawn: the child asks to be killed with us, so a crashed
         // test leaves no socat behind (the thread that forks must outlive the pair).
         pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("cannot fork for socat");
+        if (pid_ < 0)
+            throw std::runtime_error("cannot fork for socat");
         if (pid_ == 0) {
             ::prctl(PR_SET_PDEATHSIG, SIGTERM);
             const int devnull = ::open("/dev/null", O_RDWR);
             ::dup2(devnull, 0);
             ::dup2(devnull, 1);
             ::dup2(devnull, 2); // socat's -d -d chatter
-            ::execl("/usr/bin/socat", "socat", "-d", "-d", la.c_str(), lb.c_str(), static_cast<char*>(nullptr));
+            ::execl("/usr/bin/socat", "socat", "-d", "-d", la.c_str(), lb.c_str(),
+                    static_cast<char*>(nullptr));
             ::_exit(127);
         }
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);

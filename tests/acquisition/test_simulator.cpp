@@ -710,15 +710,18 @@ TEST(SimulateCommand, WritesEdfAndCsv) {
 
 TEST(SimulateCommand, FailsCleanlyWithoutLeavingFiles) {
     const auto dir = test_dir();
-    auto expect_failure = [&](const std::string& args, const std::string& message) {
-        const auto r = run_semg("simulate " + args);
-        EXPECT_EQ(r.exit_code, 2) << args; // a setting that cannot be simulated: usage (tools/exit_codes.hpp)
-        EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
-        EXPECT_TRUE(fs::is_empty(dir)) << args;
-    };
+    auto expect_failure =
+        [&](const std::string& args, const std::string& message) {
+            const auto r = run_semg("simulate " + args);
+            EXPECT_EQ(r.exit_code, 2)
+                << args; // a setting that cannot be simulated: usage (tools/exit_codes.hpp)
+            EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+            EXPECT_TRUE(fs::is_empty(dir)) << args;
+        };
     expect_failure((dir / "x.bdf").string() + " --fs 2048.5", "whole-number sample rate");
     // A rate the analysis cannot take is refused at once, not simulated for hours (1e12 Hz).
-    expect_failure((dir / "x.bdf").string() + " --fs 1e12 --hold-s 10", "sample_rate_hz must be in");
+    expect_failure((dir / "x.bdf").string() + " --fs 1e12 --hold-s 10",
+                   "sample_rate_hz must be in");
     expect_failure((dir / "x.wav").string(), "unknown output type");
     expect_failure((dir / "x.bdf").string() + " --clip 'ES L9 L:3'", "no channel 'ES L9 L'");
     expect_failure((dir / "x.bdf").string() + " --flatline 3", "expected CH:T");
@@ -779,7 +782,8 @@ TEST(SimulateCommand, SlowBoardsAreSimulatedAndMeasuredInTheirBand) {
     }
 }
 
-// ---- the bundled dataset ----------------------------------------------------------------------------
+// ---- the bundled dataset
+// ----------------------------------------------------------------------------
 
 // datasets/sorensen-sim.bdf and its truth agree: labels, rate, contraction annotation, and the
 // fatigue the analyser measures (60 s hold: the slope is noisier than over 120 s).
@@ -813,7 +817,8 @@ TEST(BundledDataset, RecordingAndTruthAgree) {
         block.set_frames(n);
         bandpass.process(block.ref());
         analyzer.process(block.cref(), [&](const dsp::EpochFrame& e) {
-            if (e.t_start_s < start || e.t_end_s > end) return;
+            if (e.t_start_s < start || e.t_end_s > end)
+                return;
             for (std::size_t c = 0; c < fits.size(); ++c)
                 fits[c].add(0.5 * (e.t_start_s + e.t_end_s) - start, e.channels[c].mdf_hz);
         });

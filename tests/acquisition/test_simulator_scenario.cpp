@@ -230,8 +230,7 @@ TEST(ScenarioSchema, LimitsNameTheSetting) {
     EXPECT_EQ(message("[ecg]\nshape = \"sine\""),
               "scenario: ecg.shape must be \"pqrst\" or \"qrs\"");
     EXPECT_EQ(message("[ecg]\nenabled = false\nshape = \"sine\""), "no error"); // ECG off
-    EXPECT_EQ(message("[noise]\nbaseline_uv = nan"),
-              "scenario: noise.baseline_uv must be >= 0");
+    EXPECT_EQ(message("[noise]\nbaseline_uv = nan"), "scenario: noise.baseline_uv must be >= 0");
     EXPECT_EQ(message("[[pair]]\nmuscle = \"ES\"\nlevel = \"L3\"\nrms0_uv = 0"),
               "scenario: pair[0].rms0_uv must be positive");
     EXPECT_EQ(message("[[pair]]\nmuscle = \"ES\"\nlevel = \"L3\"\nmdf_slope_pct_per_s = [0, inf]"),

@@ -25,13 +25,15 @@ const fs::path kScript = fs::path(SEMG_SOURCE_DIR) / "tests" / "python" / "wfdb_
 // The fixture formula of wfdb_fixtures.py.
 std::int64_t sample(std::int64_t s, std::int64_t i, int bits) {
     const std::int64_t span = (std::int64_t{1} << bits) - 1;
-    return (i * (97 + 13 * s) + 31 * s + (i * i) % 7) % span - ((std::int64_t{1} << (bits - 1)) - 1);
+    return (i * (97 + 13 * s) + 31 * s + (i * i) % 7) % span -
+           ((std::int64_t{1} << (bits - 1)) - 1);
 }
 
 class Wfdb : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::path(SEMG_BINARY_DIR) / "test_wfdb" / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+        dir_ = fs::path(SEMG_BINARY_DIR) / "test_wfdb" /
+               ::testing::UnitTest::GetInstance()->current_test_info()->name();
         fs::remove_all(dir_);
         fs::create_directories(dir_);
     }
@@ -48,9 +50,13 @@ protected:
         return "";
     }
     void fixtures() {
-        if (!test::have_numpy()) GTEST_SKIP() << "/usr/bin/python3 with numpy is needed to write the fixtures";
+        if (!test::have_numpy())
+            GTEST_SKIP() << "/usr/bin/python3 with numpy is needed to write the fixtures";
         std::string out;
-        ASSERT_EQ(test::shell("/usr/bin/python3 " + test::quoted(kScript) + " fixtures " + test::quoted(dir_), &out), 0)
+        ASSERT_EQ(test::shell("/usr/bin/python3 " + test::quoted(kScript) + " fixtures " +
+                                  test::quoted(dir_),
+                              &out),
+                  0)
             << out;
     }
     fs::path dir_;
@@ -69,7 +75,8 @@ std::string int16_le(std::initializer_list<int> values) {
 
 TEST_F(Wfdb, EveryFormatDecodesToTheFixtureSamplesInMicrovolts) {
     fixtures();
-    if (IsSkipped()) return;
+    if (IsSkipped())
+        return;
     struct Signal {
         double gain_adu_per_unit, baseline, uv_per_unit;
         std::string label;
@@ -95,8 +102,10 @@ TEST_F(Wfdb, EveryFormatDecodesToTheFixtureSamplesInMicrovolts) {
         EXPECT_EQ(info.format, "wfdb");
         EXPECT_EQ(info.sample_rate_hz, 1000.0);
         ASSERT_EQ(info.total_frames, 1000u);
-        EXPECT_TRUE(info.warnings.empty()) << info.warnings.front(); // checksums and initial values agree
-        EXPECT_TRUE(contains(info.notices, "header: fixture " + r.name + " written by wfdb_fixtures.py"));
+        EXPECT_TRUE(info.warnings.empty())
+            << info.warnings.front(); // checksums and initial values agree
+        EXPECT_TRUE(
+            contains(info.notices, "header: fixture " + r.name + " written by wfdb_fixtures.py"));
         EXPECT_TRUE(contains(info.notices, "start: 12:30:00 01/02/2003"));
         ASSERT_EQ(info.channels.size(), r.signals.size());
         // Block sizes that straddle 212 pairs and the reader's 4096-frame chunks alike.
@@ -110,10 +119,11 @@ TEST_F(Wfdb, EveryFormatDecodesToTheFixtureSamplesInMicrovolts) {
                 EXPECT_DOUBLE_EQ(*info.channels[s].resolution_uv, step_uv);
                 ASSERT_EQ(x[s].size(), 1000u);
                 for (std::size_t i = 0; i < 1000; ++i) {
-                    const double want = (static_cast<double>(sample(static_cast<std::int64_t>(s),
-                                                                    static_cast<std::int64_t>(i), r.bits)) -
-                                         sig.baseline) *
-                                        step_uv;
+                    const double want =
+                        (static_cast<double>(sample(static_cast<std::int64_t>(s),
+                                                    static_cast<std::int64_t>(i), r.bits)) -
+                         sig.baseline) *
+                        step_uv;
                     // One float rounding of the µV value.
                     ASSERT_NEAR(x[s][i], want, 1e-6 * std::abs(want) + 1e-9)
                         << "signal " << s << " sample " << i << " block " << block;
@@ -127,8 +137,10 @@ TEST_F(Wfdb, ChecksumAndInitialValueDisagreementsAreWarnings) {
     write("r.dat", int16_le({1, 2, 3, 4}));
     write("r.hea", "r 1 500 4\nr.dat 16 100/mV 16 0 9 11 0 emg\n");
     WfdbSource bad(dir_ / "r.hea");
-    EXPECT_TRUE(contains(bad.info().warnings, "checksum 10 of the samples disagrees with the header's 11 (line 2)"));
-    EXPECT_TRUE(contains(bad.info().warnings, "first sample 1 disagrees with the header's initial value 9"));
+    EXPECT_TRUE(contains(bad.info().warnings,
+                         "checksum 10 of the samples disagrees with the header's 11 (line 2)"));
+    EXPECT_TRUE(contains(bad.info().warnings,
+                         "first sample 1 disagrees with the header's initial value 9"));
     write("r.hea", "r 1 500 4\nr.dat 16 100/mV 16 0 1 10 0 emg\n");
     WfdbSource good(dir_ / "r.hea");
     EXPECT_TRUE(good.info().warnings.empty());
@@ -141,7 +153,8 @@ TEST_F(Wfdb, ShortFileIsReadToItsLastFrameWithAWarning) {
     write("r.hea", "r 2 500 10\nr.dat 16 1/uV 16 0 0 0 0 a\nr.dat 16 1/uV 16 0 0 0 0 b\n");
     WfdbSource source(dir_ / "r.hea");
     EXPECT_EQ(source.info().total_frames, 2u);
-    EXPECT_TRUE(contains(source.info().warnings, "announces 10 samples per signal, the signal files hold 2"));
+    EXPECT_TRUE(contains(source.info().warnings,
+                         "announces 10 samples per signal, the signal files hold 2"));
     const auto x = test::read_all(source);
     EXPECT_EQ(x[0], (std::vector<float>{1.0f, 3.0f}));
     EXPECT_EQ(x[1], (std::vector<float>{2.0f, 4.0f}));
@@ -184,15 +197,18 @@ TEST_F(Wfdb, MalformedHeadersNameFileLineAndField) {
         {"r\n", ":1: record line: number of signals missing"},
         {"r x 100\n", ":1: number of signals 'x' is not a whole number"},
         {"r 0 100\n", ":1: number of signals 0 is not from 1 to 4096"},
-        {"r/3 2 100\n", ":1: record name 'r/3' has a segment count: multi-segment records are not read"},
+        {"r/3 2 100\n",
+         ":1: record name 'r/3' has a segment count: multi-segment records are not read"},
         {"r 1 abc 10\n", ":1: sampling frequency 'abc' is not a number"},
         {"r 1 -5 10\n", ":1: sampling frequency -5 Hz is not in (0, 1 MHz]"},
         {"r 1 100 -3\n", ":1: number of samples per signal -3 is negative"},
-        {"r 2 100 10\nr.dat 16\n", ":1: the record line announces 2 signals, the header has 1 signal lines"},
+        {"r 2 100 10\nr.dat 16\n",
+         ":1: the record line announces 2 signals, the header has 1 signal lines"},
         {"r 1 100 10\nr.dat\n", ":2: signal line: format missing"},
         {"r 1 100 10\nr.dat 8\n", ":2: format 8 is not read"},
         {"r 1 100 10\nr.dat x16\n", ":2: format field 'x16' does not start with a format number"},
-        {"r 1 100 10\nr.dat 16x2\n", ":2: signal 'r.dat' has 2 samples per frame: multi-rate records are not read"},
+        {"r 1 100 10\nr.dat 16x2\n",
+         ":2: signal 'r.dat' has 2 samples per frame: multi-rate records are not read"},
         {"r 1 100 10\nr.dat 16:3\n", ":2: signal skew 3 is not supported"},
         {"r 1 100 10\nr.dat 16+x\n", ":2: byte offset '' is not a whole number"},
         {"r 1 100 10\nr.dat 16 abc/mV\n", ":2: gain 'abc' is not a number"},
@@ -211,22 +227,28 @@ TEST_F(Wfdb, MalformedHeadersNameFileLineAndField) {
         const auto path = write("bad.hea", header);
         const std::string error = open_error(path);
         EXPECT_NE(error.find(path.string()), std::string::npos) << error;
-        EXPECT_NE(error.find(message), std::string::npos) << "header:\n" << header << "\nerror: " << error;
+        EXPECT_NE(error.find(message), std::string::npos) << "header:\n"
+                                                          << header << "\nerror: " << error;
     }
     // Data-level faults.
     write("bad.hea", "r 1 100 10\nmissing.dat 16\n");
-    EXPECT_NE(open_error(dir_ / "bad.hea").find("signal file " + (dir_ / "missing.dat").string() + " is missing"),
+    EXPECT_NE(open_error(dir_ / "bad.hea")
+                  .find("signal file " + (dir_ / "missing.dat").string() + " is missing"),
               std::string::npos);
     write("r.dat", int16_le({1, 2}));
     write("bad.hea", "r 1 100 10\nr.dat 16+100\n");
-    EXPECT_NE(open_error(dir_ / "bad.hea").find("byte offset 100 is beyond the end"), std::string::npos);
-    write("bad.hea", "r 2 100 10\nr.dat 16\nr.dat 212\n");
-    EXPECT_NE(open_error(dir_ / "bad.hea").find(":3: signals in file 'r.dat' differ in format"), std::string::npos);
-    write("bad.hea", "r 1 100 10\nr.dat 16 1e-300/mV\n");
-    EXPECT_NE(open_error(dir_ / "bad.hea").find(":2: gain 1e-300 and baseline 0 give samples beyond"),
+    EXPECT_NE(open_error(dir_ / "bad.hea").find("byte offset 100 is beyond the end"),
               std::string::npos);
+    write("bad.hea", "r 2 100 10\nr.dat 16\nr.dat 212\n");
+    EXPECT_NE(open_error(dir_ / "bad.hea").find(":3: signals in file 'r.dat' differ in format"),
+              std::string::npos);
+    write("bad.hea", "r 1 100 10\nr.dat 16 1e-300/mV\n");
+    EXPECT_NE(
+        open_error(dir_ / "bad.hea").find(":2: gain 1e-300 and baseline 0 give samples beyond"),
+        std::string::npos);
     write("bad.hea", "r 1 100 10\n- 16\n");
-    EXPECT_NE(open_error(dir_ / "bad.hea").find("standard input and null files are not read"), std::string::npos);
+    EXPECT_NE(open_error(dir_ / "bad.hea").find("standard input and null files are not read"),
+              std::string::npos);
 }
 
 TEST_F(Wfdb, ParserIsCallableOnBytes) {
@@ -266,7 +288,8 @@ TEST_F(Wfdb, OpenedByHeaderOrDatWithTheFsOptionRefused) {
         acquisition::open_file_source(dir_ / "lonely.dat");
         FAIL() << "a .dat without a .hea opened";
     } catch (const SourceError& e) {
-        EXPECT_NE(std::string(e.what()).find("unknown file type '.dat'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("unknown file type '.dat'"), std::string::npos)
+            << e.what();
     }
 }
 
@@ -274,8 +297,10 @@ TEST_F(Wfdb, OpenedByHeaderOrDatWithTheFsOptionRefused) {
 // on the record equals `semg analyze` on a CSV of the same samples (issue #13, criterion 1).
 TEST_F(Wfdb, PhysioNetRecordsEqualNumpyAndTheCsvRoute) {
     const auto root = test::shared_datasets() / "physionet-emgdb";
-    if (!fs::exists(root / "emg_healthy.hea")) GTEST_SKIP() << root << " is absent";
-    if (!test::have_numpy()) GTEST_SKIP() << "/usr/bin/python3 with numpy is needed";
+    if (!fs::exists(root / "emg_healthy.hea"))
+        GTEST_SKIP() << root << " is absent";
+    if (!test::have_numpy())
+        GTEST_SKIP() << "/usr/bin/python3 with numpy is needed";
     const std::map<std::string, std::uint64_t> records = {
         {"emg_healthy", 50860}, {"emg_myopathy", 110337}, {"emg_neuropathy", 147858}};
     for (const auto& [name, samples] : records) {
@@ -300,18 +325,21 @@ TEST_F(Wfdb, PhysioNetRecordsEqualNumpyAndTheCsvRoute) {
         ASSERT_EQ(a[0].size(), samples);
         ASSERT_EQ(b[0].size(), samples);
         // Both are the float nearest to d / 10 µV (the CSV holds it exactly in decimal).
-        for (std::size_t i = 0; i < samples; ++i) ASSERT_EQ(a[0][i], b[0][i]) << "sample " << i;
+        for (std::size_t i = 0; i < samples; ++i)
+            ASSERT_EQ(a[0][i], b[0][i]) << "sample " << i;
 
-        int rc = test::shell(std::string(SEMG_EXE) + " analyze " + test::quoted(root / (name + ".hea")) + " --out " +
-                                 test::quoted(dir_ / (name + "-wfdb")) + " -q",
-                             &out);
+        int rc =
+            test::shell(std::string(SEMG_EXE) + " analyze " + test::quoted(root / (name + ".hea")) +
+                            " --out " + test::quoted(dir_ / (name + "-wfdb")) + " -q",
+                        &out);
         ASSERT_EQ(rc, 0) << out;
         rc = test::shell(std::string(SEMG_EXE) + " analyze " + test::quoted(csv) + " --out " +
                              test::quoted(dir_ / (name + "-csv")) + " -q",
                          &out);
         ASSERT_EQ(rc, 0) << out;
         // Identical samples and rate: identical epochs, to the last printed digit.
-        test::compare_epochs(dir_ / (name + "-wfdb") / "epochs.csv", dir_ / (name + "-csv") / "epochs.csv",
+        test::compare_epochs(dir_ / (name + "-wfdb") / "epochs.csv",
+                             dir_ / (name + "-csv") / "epochs.csv",
                              {"t_start_s", "t_end_s", "rms_uv", "mdf_hz", "mnf_hz", "arv_uv"}, 0.0);
     }
 }

@@ -26,10 +26,28 @@ template <typename Allocate> std::size_t allocations_of(Allocate allocate) {
 } // namespace
 
 TEST(AllocationCounter, SeesEveryAllocator) {
-    EXPECT_EQ(allocations_of([] { auto p = std::make_unique<int>(1); escape(p.get()); }), 1u);
-    EXPECT_EQ(allocations_of([] { std::vector<double> v(100); escape(v.data()); }), 1u);
-    EXPECT_EQ(allocations_of([] { void* p = std::malloc(64); escape(p); std::free(p); }), 1u);
-    EXPECT_EQ(allocations_of([] { void* p = std::calloc(8, 8); escape(p); std::free(p); }), 1u);
+    EXPECT_EQ(allocations_of([] {
+                  auto p = std::make_unique<int>(1);
+                  escape(p.get());
+              }),
+              1u);
+    EXPECT_EQ(allocations_of([] {
+                  std::vector<double> v(100);
+                  escape(v.data());
+              }),
+              1u);
+    EXPECT_EQ(allocations_of([] {
+                  void* p = std::malloc(64);
+                  escape(p);
+                  std::free(p);
+              }),
+              1u);
+    EXPECT_EQ(allocations_of([] {
+                  void* p = std::calloc(8, 8);
+                  escape(p);
+                  std::free(p);
+              }),
+              1u);
     EXPECT_EQ(allocations_of([] {
                   void* p = std::malloc(16);
                   escape(p);
@@ -38,7 +56,12 @@ TEST(AllocationCounter, SeesEveryAllocator) {
                   std::free(p);
               }),
               2u);
-    EXPECT_EQ(allocations_of([] { void* p = std::aligned_alloc(64, 256); escape(p); std::free(p); }), 1u);
+    EXPECT_EQ(allocations_of([] {
+                  void* p = std::aligned_alloc(64, 256);
+                  escape(p);
+                  std::free(p);
+              }),
+              1u);
     EXPECT_EQ(allocations_of([] {
                   void* p = nullptr;
                   ASSERT_EQ(posix_memalign(&p, 64, 256), 0);
@@ -46,9 +69,19 @@ TEST(AllocationCounter, SeesEveryAllocator) {
                   std::free(p);
               }),
               1u);
-    EXPECT_EQ(allocations_of([] { void* p = memalign(64, 256); escape(p); std::free(p); }), 1u);
+    EXPECT_EQ(allocations_of([] {
+                  void* p = memalign(64, 256);
+                  escape(p);
+                  std::free(p);
+              }),
+              1u);
     // FFTW's own allocator (libfftw3, a shared library: its calls reach the counter too).
-    EXPECT_EQ(allocations_of([] { void* p = fftw_malloc(1024); escape(p); fftw_free(p); }), 1u);
+    EXPECT_EQ(allocations_of([] {
+                  void* p = fftw_malloc(1024);
+                  escape(p);
+                  fftw_free(p);
+              }),
+              1u);
 }
 
 TEST(AllocationCounter, CountsOnlyThisThread) {

@@ -68,7 +68,8 @@ TEST(Features, SineGivesItsFrequencyWithinHalfABin) {
 TEST(Features, BandLimitedNoiseGivesBandCentre) {
     const double fs = 2048.0;
     for (auto [lo, hi] : {std::pair{60.0, 140.0}, std::pair{150.0, 250.0}}) {
-        auto block = test::make_block({test::white_noise(static_cast<std::size_t>(60 * fs), 50.0, 11)});
+        auto block =
+            test::make_block({test::white_noise(static_cast<std::size_t>(60 * fs), 50.0, 11)});
         dsp::SosFilter band(dsp::butterworth(dsp::FilterKind::Bandpass, 8, lo, hi, fs));
         band.prepare({fs, 1});
         band.process(block.ref());
@@ -90,7 +91,8 @@ TEST(Features, AmplitudeScalingLeavesFrequencyFeaturesUnchanged) {
     const double fs = 1000.0;
     const auto x = test::white_noise(5000, 20.0, 5);
     std::vector<float> y(x);
-    for (auto& v : y) v *= 37.0f;
+    for (auto& v : y)
+        v *= 37.0f;
     const auto a = epoch_features(x, fs), b = epoch_features(y, fs);
     ASSERT_EQ(a.size(), b.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -131,7 +133,8 @@ TEST(Features, SpectralIndexMatchesDirectMoments) {
     long double m_minus1 = 0, m5 = 0;
     for (std::size_t k = 0; k < p.size(); ++k) {
         const long double freq = static_cast<long double>(k) * psd.bin_hz();
-        if (freq < 20 || freq > 450) continue;
+        if (freq < 20 || freq > 450)
+            continue;
         m_minus1 += p[k] / freq;
         m5 += p[k] * std::pow(freq, 5.0L);
     }
@@ -145,7 +148,8 @@ TEST(Features, MainsExclusionRemovesLineFromMoments) {
     const double fs = 2048.0;
     auto x = test::white_noise(static_cast<std::size_t>(4 * fs), 5.0, 3);
     const auto line = test::sine(50.0, 200.0, fs, x.size());
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] += line[i];
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x[i] += line[i];
     dsp::EpochAnalyzer::Config with;
     with.psd.method = dsp::PsdMethod::Periodogram;
     with.band.mains_hz = 50.0;
@@ -172,13 +176,15 @@ TEST(EpochAnalyzer, EpochTimesFollowHopAndOverlap) {
         EXPECT_DOUBLE_EQ(f.t_end_s - f.t_start_s, 0.5);
     });
     ASSERT_EQ(starts.size(), 13u); // (2000 - 500) / 125 + 1
-    for (std::size_t i = 0; i < starts.size(); ++i) EXPECT_DOUBLE_EQ(starts[i], 0.125 * static_cast<double>(i));
+    for (std::size_t i = 0; i < starts.size(); ++i)
+        EXPECT_DOUBLE_EQ(starts[i], 0.125 * static_cast<double>(i));
 }
 
 TEST(EpochAnalyzer, ChunkInvariant) {
     const double fs = 2048.0;
-    auto block = test::make_block({test::white_noise(20000, 40.0, 1), test::white_noise(20000, 9.0, 2),
-                                   test::sine(90.0, 30.0, fs, 20000)});
+    auto block =
+        test::make_block({test::white_noise(20000, 40.0, 1), test::white_noise(20000, 9.0, 2),
+                          test::sine(90.0, 30.0, fs, 20000)});
     for (auto method : {dsp::PsdMethod::Welch, dsp::PsdMethod::Periodogram}) {
         dsp::EpochAnalyzer::Config cfg;
         cfg.psd.method = method;
@@ -189,7 +195,8 @@ TEST(EpochAnalyzer, ChunkInvariant) {
         one.process(block.cref(), [&](const dsp::EpochFrame& f) { a.push_back(f); });
         std::size_t offset = 0;
         for (std::size_t n : test::random_chunks(20000, 700, 4)) {
-            many.process(block.cref().slice(offset, n), [&](const dsp::EpochFrame& f) { b.push_back(f); });
+            many.process(block.cref().slice(offset, n),
+                         [&](const dsp::EpochFrame& f) { b.push_back(f); });
             offset += n;
         }
         ASSERT_EQ(a.size(), b.size());
@@ -217,7 +224,8 @@ TEST(EpochAnalyzer, ProcessAllocatesNothing) {
     block.set_frames(1000);
     std::size_t epochs = 0;
     test::AllocationCounter counter;
-    for (int i = 0; i < 20; ++i) analyzer.process(block.cref(), [&](const dsp::EpochFrame&) { ++epochs; });
+    for (int i = 0; i < 20; ++i)
+        analyzer.process(block.cref(), [&](const dsp::EpochFrame&) { ++epochs; });
     EXPECT_EQ(counter.count(), 0u);
     EXPECT_GT(epochs, 10u);
 }

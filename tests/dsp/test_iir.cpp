@@ -14,8 +14,10 @@ const nlohmann::json& golden() {
     return g;
 }
 dsp::FilterKind kind_of(const std::string& s) {
-    if (s == "bandpass") return dsp::FilterKind::Bandpass;
-    if (s == "highpass") return dsp::FilterKind::Highpass;
+    if (s == "bandpass")
+        return dsp::FilterKind::Bandpass;
+    if (s == "highpass")
+        return dsp::FilterKind::Highpass;
     return dsp::FilterKind::Lowpass;
 }
 } // namespace
@@ -49,9 +51,12 @@ TEST(Butterworth, SosfiltOutputMatchesScipy) {
 }
 
 TEST(Butterworth, RejectsEdgesOutsideNyquist) {
-    EXPECT_THROW(dsp::butterworth(dsp::FilterKind::Bandpass, 4, 20, 600, 1000), std::invalid_argument);
-    EXPECT_THROW(dsp::butterworth(dsp::FilterKind::Bandpass, 4, 300, 200, 1000), std::invalid_argument);
-    EXPECT_THROW(dsp::butterworth(dsp::FilterKind::Highpass, 0, 30, 0, 1000), std::invalid_argument);
+    EXPECT_THROW(dsp::butterworth(dsp::FilterKind::Bandpass, 4, 20, 600, 1000),
+                 std::invalid_argument);
+    EXPECT_THROW(dsp::butterworth(dsp::FilterKind::Bandpass, 4, 300, 200, 1000),
+                 std::invalid_argument);
+    EXPECT_THROW(dsp::butterworth(dsp::FilterKind::Highpass, 0, 30, 0, 1000),
+                 std::invalid_argument);
 }
 
 TEST(Bandpass, ClampsUpperEdgeToPointFourFiveFs) {
@@ -78,7 +83,8 @@ TEST(Bandpass, SpectralMaskOnWhiteNoise) {
     auto block = test::make_block({test::white_noise(1 << 18, 1.0, 7)});
     bp.process(block.ref());
     double power = 0.0;
-    for (std::size_t i = 4096; i < block.frames(); ++i) power += block.channel(0)[i] * block.channel(0)[i];
+    for (std::size_t i = 4096; i < block.frames(); ++i)
+        power += block.channel(0)[i] * block.channel(0)[i];
     power /= static_cast<double>(block.frames() - 4096);
     double expected = 0.0; // ∫|H|² df / (fs/2)
     for (int k = 1; k < 10240; ++k) {
@@ -104,21 +110,24 @@ TEST(Bandpass, ChunkInvariant) {
         offset += n;
     }
     for (std::size_t c = 0; c < 2; ++c)
-        for (std::size_t i = 0; i < 5000; ++i) ASSERT_EQ(a.channel(c)[i], b.channel(c)[i]);
+        for (std::size_t i = 0; i < 5000; ++i)
+            ASSERT_EQ(a.channel(c)[i], b.channel(c)[i]);
 }
 
 TEST(Bandpass, CopiesAreIndependentAndChannelsSeparate) {
     const double fs = 1000.0;
     dsp::Bandpass bp({20.0, 450.0, 4});
     bp.prepare({fs, 2});
-    auto warm = test::make_block({test::white_noise(300, 10.0, 4), test::white_noise(300, 10.0, 5)});
+    auto warm =
+        test::make_block({test::white_noise(300, 10.0, 4), test::white_noise(300, 10.0, 5)});
     bp.process(warm.ref());
     dsp::Bandpass copy = bp;
     auto x = test::make_block({test::white_noise(500, 10.0, 6), std::vector<float>(500, 0.0f)});
     auto y = x;
     bp.process(x.ref());
     copy.process(y.ref());
-    for (std::size_t i = 0; i < 500; ++i) ASSERT_EQ(x.channel(0)[i], y.channel(0)[i]);
+    for (std::size_t i = 0; i < 500; ++i)
+        ASSERT_EQ(x.channel(0)[i], y.channel(0)[i]);
     // Channel 1 got zeros: its output is the decay of its own state only, unaffected by channel 0.
     dsp::Bandpass solo({20.0, 450.0, 4});
     solo.prepare({fs, 2});
@@ -126,7 +135,8 @@ TEST(Bandpass, CopiesAreIndependentAndChannelsSeparate) {
     solo.process(z.ref());
     auto w = test::make_block({test::white_noise(500, 99.0, 8), std::vector<float>(500, 0.0f)});
     solo.process(w.ref());
-    for (std::size_t i = 0; i < 500; ++i) ASSERT_EQ(w.channel(1)[i], x.channel(1)[i]);
+    for (std::size_t i = 0; i < 500; ++i)
+        ASSERT_EQ(w.channel(1)[i], x.channel(1)[i]);
 }
 
 TEST(Bandpass, ProcessAllocatesNothing) {
@@ -135,7 +145,8 @@ TEST(Bandpass, ProcessAllocatesNothing) {
     dsp::Block block(16, 1024);
     block.set_frames(1024);
     test::AllocationCounter counter;
-    for (int i = 0; i < 10; ++i) bp.process(block.ref());
+    for (int i = 0; i < 10; ++i)
+        bp.process(block.ref());
     bp.reset();
     EXPECT_EQ(counter.count(), 0u);
 }
@@ -151,7 +162,8 @@ TEST(SosFilter, EveryLaneWidthEqualsTheScalarLoop) {
         for (const std::size_t channels : {1u, 3u, 5u, 8u, 9u, 17u}) {
             std::vector<std::vector<float>> x(channels);
             for (std::size_t c = 0; c < channels; ++c)
-                x[c] = test::white_noise(n, 10.0 + static_cast<double>(c), static_cast<unsigned>(40 + c));
+                x[c] = test::white_noise(n, 10.0 + static_cast<double>(c),
+                                         static_cast<unsigned>(40 + c));
             std::vector<std::vector<float>> expected = x;
             for (auto& ch : expected) {
                 std::vector<std::array<double, 2>> z(sos.size(), {0.0, 0.0});
@@ -171,7 +183,8 @@ TEST(SosFilter, EveryLaneWidthEqualsTheScalarLoop) {
                 f.prepare({fs, channels}, lanes);
                 auto block = test::make_block(x);
                 std::size_t offset = 0;
-                for (const std::size_t k : test::random_chunks(n, 700, static_cast<unsigned>(channels + lanes))) {
+                for (const std::size_t k :
+                     test::random_chunks(n, 700, static_cast<unsigned>(channels + lanes))) {
                     f.process({block.channel(0) + offset, k, channels, block.capacity()});
                     offset += k;
                 }
@@ -192,11 +205,13 @@ TEST(SosFilter, EveryLaneWidthEqualsTheScalarLoop) {
         both.prepare({fs, 3}, lanes);
         alone.prepare({fs, 1}, lanes);
         both.process({block.channel(0), n / 2, 2, block.capacity()});
-        auto copy = test::make_block({std::vector<float>(block.channel(2) + n / 2, block.channel(2) + n)});
+        auto copy =
+            test::make_block({std::vector<float>(block.channel(2) + n / 2, block.channel(2) + n)});
         both.process({block.channel(0) + n / 2, n / 2, 3, block.capacity()});
         alone.process(copy.ref());
         for (std::size_t i = 0; i < n / 2; ++i)
-            ASSERT_EQ(block.channel(2)[n / 2 + i], copy.channel(0)[i]) << lanes << " lanes, sample " << i;
+            ASSERT_EQ(block.channel(2)[n / 2 + i], copy.channel(0)[i])
+                << lanes << " lanes, sample " << i;
     }
 }
 
@@ -237,5 +252,6 @@ TEST(MainsComb, NotchesEveryHarmonicUpToTheBandEdge) {
     EXPECT_EQ(dsp::mains_comb(60.0, 1.0, 450.0, 250.0).size(), 2u); // below fs/2 only
     EXPECT_TRUE(dsp::mains_comb(0.0, 1.0, 450.0, 2048.0).empty());
     const auto comb = dsp::mains_comb(50.0, 1.0, 450.0, 2048.0);
-    for (int k = 1; k <= 9; ++k) EXPECT_LT(dsp::magnitude_at(comb, 50.0 * k, 2048.0), 1e-9) << k;
+    for (int k = 1; k <= 9; ++k)
+        EXPECT_LT(dsp::magnitude_at(comb, 50.0 * k, 2048.0), 1e-9) << k;
 }

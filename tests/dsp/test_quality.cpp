@@ -24,14 +24,14 @@ struct QualityRun {
     std::vector<std::vector<dsp::QualityMetrics>> metrics;
 };
 
-QualityRun run_quality(dsp::QualityAnalyzer &q, const dsp::Block &raw, const dsp::Block &analysed,
-                       const std::vector<std::size_t> &chunks,
-                       const dsp::EcgCanceller *ecg = nullptr) {
+QualityRun run_quality(dsp::QualityAnalyzer& q, const dsp::Block& raw, const dsp::Block& analysed,
+                       const std::vector<std::size_t>& chunks,
+                       const dsp::EcgCanceller* ecg = nullptr) {
     QualityRun r;
     std::size_t offset = 0;
     for (std::size_t k : chunks) {
         q.process(raw.cref().slice(offset, k), analysed.cref().slice(offset, k), ecg,
-                  [&](const dsp::QualityFrame &f) {
+                  [&](const dsp::QualityFrame& f) {
                       r.flags.push_back(f.flags);
                       r.metrics.push_back(f.metrics);
                   });
@@ -58,7 +58,7 @@ std::vector<float> emg(std::size_t n, double rms, unsigned seed, double fs) {
     for (float v : x)
         s += static_cast<double>(v) * v;
     const double scale = rms / std::sqrt(s / static_cast<double>(n));
-    for (auto &v : x)
+    for (auto& v : x)
         v = static_cast<float>(v * scale);
     return x;
 }
@@ -87,7 +87,7 @@ TEST(QualityAnalyzer, CleanNoiseRaisesNothingAndEachRuleFiresOnItsOwnDefect) {
         raw[c] = analysed[c] = emg(n, 50.0, static_cast<unsigned>(c + 1), fs);
     for (std::size_t i = n / 2; i < n; ++i)
         raw[1][i] = 3.0f;
-    for (auto &v : raw[2])
+    for (auto& v : raw[2])
         v = std::clamp(v, -60.0f, 60.0f);
     for (std::size_t i = 0; i < n; ++i) {
         const double t = static_cast<double>(i) / fs;
@@ -179,7 +179,7 @@ TEST(QualityAnalyzer, RailsGapsAndLowRate) {
     const auto y = emg(3000, 20.0, 4, slow);
     const auto rl = run_quality(low, test::make_block({y}), test::make_block({y}), {3000});
     ASSERT_FALSE(rl.flags.empty());
-    for (const auto &f : rl.flags)
+    for (const auto& f : rl.flags)
         EXPECT_FALSE(has(f[0], dsp::LowSampleRate));
 }
 
@@ -209,7 +209,7 @@ TEST(QualityAnalyzer, ChunkInvariantAndAllocationFree) {
     test::AllocationCounter counter;
     for (std::size_t off = 0; off + 1000 <= n; off += 1000)
         q.process(raw.cref().slice(off, 1000), analysed.cref().slice(off, 1000), nullptr,
-                  [&](const dsp::QualityFrame &) { ++epochs; });
+                  [&](const dsp::QualityFrame&) { ++epochs; });
     EXPECT_EQ(counter.count(), 0u);
     EXPECT_GT(epochs, 10u);
 }
@@ -334,7 +334,7 @@ EcgData ecg_data(double fs, std::size_t n, double r_uv, double noise_uv, double 
 }
 
 // Band-pass 20-450 Hz, as the analysis does before the canceller.
-dsp::Block bandpassed(const dsp::Block &in, double fs) {
+dsp::Block bandpassed(const dsp::Block& in, double fs) {
     dsp::Block out = in;
     dsp::Bandpass bp({20.0, 450.0, 4});
     bp.prepare({fs, in.channels()});
@@ -342,8 +342,8 @@ dsp::Block bandpassed(const dsp::Block &in, double fs) {
     return out;
 }
 
-std::vector<float> run_canceller(dsp::EcgCanceller &e, const dsp::Block &detect,
-                                 const dsp::Block &in, const std::vector<std::size_t> &chunks) {
+std::vector<float> run_canceller(dsp::EcgCanceller& e, const dsp::Block& detect,
+                                 const dsp::Block& in, const std::vector<std::size_t>& chunks) {
     dsp::Block io = in;
     std::size_t off = 0;
     for (std::size_t k : chunks) {

@@ -17,8 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     try {
         const auto sidecar = bids::parse_emg_json(text, "fuzz_emg.json");
-        if (sidecar.sampling_frequency_hz) FUZZ_CHECK(*sidecar.sampling_frequency_hz > 0.0);
-        if (sidecar.power_line_hz) FUZZ_CHECK(*sidecar.power_line_hz > 0.0);
+        if (sidecar.sampling_frequency_hz)
+            FUZZ_CHECK(*sidecar.sampling_frequency_hz > 0.0);
+        if (sidecar.power_line_hz)
+            FUZZ_CHECK(*sidecar.power_line_hz > 0.0);
         semg::acquisition::SourceInfo info;
         info.sample_rate_hz = 2048.0;
         bids::check_sampling_frequency(sidecar, "fuzz_emg.json", info, "fuzz_emg.bdf");
@@ -38,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             info.channels.push_back({rows[i].name, {}, {}, {}});
         try {
             std::vector<std::string> notices;
-            const auto montage = bids::montage_from_channels(rows, "fuzz_channels.tsv", info, notices);
+            const auto montage =
+                bids::montage_from_channels(rows, "fuzz_channels.tsv", info, notices);
             FUZZ_CHECK(montage.channels.size() == info.channels.size());
             for (const auto& pair : semg::pipeline::bilateral_pairs(montage))
                 FUZZ_CHECK(pair.left < info.channels.size() && pair.right < info.channels.size());

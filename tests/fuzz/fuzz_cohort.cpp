@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     const auto nl = text.find('\n');
     const std::string first(text.substr(0, nl));
-    const std::string_view rest = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    const std::string_view rest =
+        nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     try {
         const auto shard = cohort::parse_shard(first);
         FUZZ_CHECK(shard.index >= 1 && shard.index <= shard.count);
@@ -34,7 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!entries.empty());
         for (std::size_t i = 0; i < entries.size(); ++i) {
             FUZZ_CHECK(entries[i].path.is_absolute());
-            if (i > 0) FUZZ_CHECK(entries[i - 1].relative <= entries[i].relative);
+            if (i > 0)
+                FUZZ_CHECK(entries[i - 1].relative <= entries[i].relative);
             // Paths are at most PATH_MAX long; longer ones are not matched (std::regex recurses
             // per character).
             if (pattern && entries[i].relative.size() <= 4096) {
@@ -49,8 +51,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         try {
             const auto m = cohort::parse_marker(json, "fuzz.json");
             FUZZ_CHECK(m.status == "ok" || m.status == "failed");
-            const auto back = cohort::parse_marker(nlohmann::json::parse(cohort::marker_json(m).dump()), "back");
-            FUZZ_CHECK(back.relative == m.relative && back.results == m.results && back.error == m.error);
+            const auto back =
+                cohort::parse_marker(nlohmann::json::parse(cohort::marker_json(m).dump()), "back");
+            FUZZ_CHECK(back.relative == m.relative && back.results == m.results &&
+                       back.error == m.error);
         } catch (const std::invalid_argument&) {
         }
     }

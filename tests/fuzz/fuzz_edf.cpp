@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         semg::acquisition::EdfSource source(file.path());
         const std::uint64_t frames = semg::fuzz::read_all(source);
         // EDFlib has checked the file size against the header: every announced frame is there.
-        if (source.info().total_frames) FUZZ_CHECK(frames == *source.info().total_frames);
+        if (source.info().total_frames)
+            FUZZ_CHECK(frames == *source.info().total_frames);
     } catch (const std::runtime_error&) {
     } catch (const std::invalid_argument&) {
     }

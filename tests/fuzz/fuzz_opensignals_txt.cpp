@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(source.info().total_frames && frames == *source.info().total_frames);
         // Counts are checked against the resolution: every sample lies in the channel's range.
         for (const auto& ch : source.info().channels)
-            FUZZ_CHECK(ch.physical_min_uv && ch.physical_max_uv && std::isfinite(*ch.physical_max_uv));
+            FUZZ_CHECK(ch.physical_min_uv && ch.physical_max_uv &&
+                       std::isfinite(*ch.physical_max_uv));
     } catch (const std::runtime_error&) {
     }
     return 0;

@@ -29,9 +29,11 @@ using semg::acquisition::ParserCounters;
 struct RecordingSink final : FrameSink {
     void on_frame(std::uint64_t index, std::span<const float> uv) override {
         FUZZ_CHECK(index == next);
-        if (frames == 0) width = uv.size();
+        if (frames == 0)
+            width = uv.size();
         FUZZ_CHECK(uv.size() == width && width > 0);
-        for (const float v : uv) FUZZ_CHECK(std::isfinite(v));
+        for (const float v : uv)
+            FUZZ_CHECK(std::isfinite(v));
         events.push_back(index);
         samples.insert(samples.end(), uv.begin(), uv.end());
         next = index + 1;
@@ -48,8 +50,8 @@ struct RecordingSink final : FrameSink {
     bool same_as(const RecordingSink& o) const {
         // Bit for bit: the same bytes must decode to the same floats, whatever the chunking.
         return events == o.events && samples.size() == o.samples.size() &&
-               (samples.empty() || std::memcmp(samples.data(), o.samples.data(),
-                                               samples.size() * sizeof(float)) == 0);
+               (samples.empty() ||
+                std::memcmp(samples.data(), o.samples.data(), samples.size() * sizeof(float)) == 0);
     }
 
     std::vector<std::uint64_t> events;
@@ -80,7 +82,8 @@ void check(const std::string& protocol, std::size_t min_bytes_per_frame,
     FUZZ_CHECK(counters.lost_samples == whole.lost);
     FUZZ_CHECK(counters.gaps == whole.gaps);
     FUZZ_CHECK(counters.frames * min_bytes_per_frame + counters.skipped_bytes <= counters.bytes);
-    if (whole.frames > 0) FUZZ_CHECK(parser->channels() == whole.width);
+    if (whole.frames > 0)
+        FUZZ_CHECK(parser->channels() == whole.width);
 
     parser->reset();
     FUZZ_CHECK(parser->counters() == ParserCounters{});

@@ -23,9 +23,10 @@ namespace semg::fuzz {
     std::fprintf(stderr, "fuzz invariant violated at %s:%d: %s\n", file, line, what);
     std::abort();
 }
-#define FUZZ_CHECK(cond)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) ::semg::fuzz::fuzz_fail(#cond, __FILE__, __LINE__);                         \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ::semg::fuzz::fuzz_fail(#cond, __FILE__, __LINE__);                                    \
     } while (0)
 
 // The readers under test open files by path; an in-memory file (memfd) gives them one,
@@ -65,19 +66,23 @@ private:
 inline std::uint64_t read_all(acquisition::Source& source) {
     const auto& info = source.info();
     const std::size_t channels = info.channels.size();
-    if (channels > 0) FUZZ_CHECK(info.sample_rate_hz > 0.0 && std::isfinite(info.sample_rate_hz));
+    if (channels > 0)
+        FUZZ_CHECK(info.sample_rate_hz > 0.0 && std::isfinite(info.sample_rate_hz));
     constexpr std::size_t block_frames = 61;
     std::vector<float> block(block_frames * channels);
     std::uint64_t frames = 0;
     for (;;) {
         const std::size_t n = source.read({block.data(), block_frames, channels, block_frames});
         FUZZ_CHECK(n <= block_frames);
-        if (n == 0) break;
+        if (n == 0)
+            break;
         for (std::size_t c = 0; c < channels; ++c)
-            for (std::size_t i = 0; i < n; ++i) FUZZ_CHECK(std::isfinite(block[c * block_frames + i]));
+            for (std::size_t i = 0; i < n; ++i)
+                FUZZ_CHECK(std::isfinite(block[c * block_frames + i]));
         frames += n;
     }
-    if (info.total_frames) FUZZ_CHECK(frames <= *info.total_frames);
+    if (info.total_frames)
+        FUZZ_CHECK(frames <= *info.total_frames);
     return frames;
 }
 

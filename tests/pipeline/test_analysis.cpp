@@ -19,17 +19,20 @@ acquisition::SourceInfo info_for(double fs, std::vector<std::string> labels, std
     acquisition::SourceInfo info;
     info.format = "test";
     info.sample_rate_hz = fs;
-    for (auto& l : labels) info.channels.push_back({l, std::nullopt, std::nullopt, std::nullopt});
+    for (auto& l : labels)
+        info.channels.push_back({l, std::nullopt, std::nullopt, std::nullopt});
     info.total_frames = frames;
     return info;
 }
 
 // A tone whose frequency falls linearly: f(t) = f0 + slope * t.
-std::vector<float> chirp(double f0, double slope_hz_per_s, double amplitude, double fs, std::size_t n) {
+std::vector<float> chirp(double f0, double slope_hz_per_s, double amplitude, double fs,
+                         std::size_t n) {
     std::vector<float> x(n);
     for (std::size_t i = 0; i < n; ++i) {
         const double t = static_cast<double>(i) / fs;
-        x[i] = static_cast<float>(amplitude * std::sin(2.0 * std::numbers::pi * (f0 * t + 0.5 * slope_hz_per_s * t * t)));
+        x[i] = static_cast<float>(
+            amplitude * std::sin(2.0 * std::numbers::pi * (f0 * t + 0.5 * slope_hz_per_s * t * t)));
     }
     return x;
 }
@@ -69,8 +72,8 @@ TEST(MvcReference, OfTheChannelsTheAnalysisKeepsFoundByLabel) {
     pipeline::AnalysisSettings s;
     s.channels = {"b"};
     VectorSource for_analysis(mvc_info, mvc);
-    const auto rms = pipeline::mvc_reference_rms_for(for_analysis, info_for(fs, {"a", "b"}, n), s,
-                                                     std::nullopt);
+    const auto rms =
+        pipeline::mvc_reference_rms_for(for_analysis, info_for(fs, {"a", "b"}, n), s, std::nullopt);
     VectorSource direct(mvc_info, mvc);
     const auto b_only = pipeline::mvc_reference_rms(direct, {"b"}, s.band, std::nullopt);
     ASSERT_EQ(rms.size(), 1u);
@@ -80,14 +83,16 @@ TEST(MvcReference, OfTheChannelsTheAnalysisKeepsFoundByLabel) {
     EXPECT_NEAR(rms[0], 400.0 / std::sqrt(2.0), 0.01 * 400.0 / std::sqrt(2.0));
     s.channels = {"zz"};
     VectorSource again(mvc_info, mvc);
-    EXPECT_THROW(pipeline::mvc_reference_rms_for(again, info_for(fs, {"a", "b"}, n), s, std::nullopt),
-                 std::invalid_argument);
+    EXPECT_THROW(
+        pipeline::mvc_reference_rms_for(again, info_for(fs, {"a", "b"}, n), s, std::nullopt),
+        std::invalid_argument);
 }
 
 TEST(FatigueAnalysis, RecoversALinearFrequencyDecline) {
     const double fs = 2048.0;
     const std::size_t n = static_cast<std::size_t>(100 * fs);
-    auto block = test::make_block({chirp(100.0, -0.2, 50.0, fs, n), chirp(150.0, -0.5, 80.0, fs, n)});
+    auto block =
+        test::make_block({chirp(100.0, -0.2, 50.0, fs, n), chirp(150.0, -0.5, 80.0, fs, n)});
     pipeline::FatigueAnalysis analysis({});
     analysis.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
     analysis.process(block.cref(), {});
@@ -101,9 +106,13 @@ TEST(FatigueAnalysis, RecoversALinearFrequencyDecline) {
     EXPECT_NEAR(r.contractions[0].channels[1].mdf.initial, 150.0, 0.5);
     EXPECT_NEAR(r.contractions[0].channels[1].mnf.slope_per_s, -0.5, 0.01);
     EXPECT_GT(r.contractions[0].channels[1].mdf.r2, 0.99);
-    EXPECT_LT(r.contractions[0].channels[0].mdf.slope_ci95[0], r.contractions[0].channels[0].mdf.slope_per_s);
-    EXPECT_GT(r.contractions[0].channels[0].mdf.slope_ci95[1], r.contractions[0].channels[0].mdf.slope_per_s);
-    EXPECT_LT(r.contractions[0].channels[0].mdf.slope_ci95[1] - r.contractions[0].channels[0].mdf.slope_ci95[0], 0.01);
+    EXPECT_LT(r.contractions[0].channels[0].mdf.slope_ci95[0],
+              r.contractions[0].channels[0].mdf.slope_per_s);
+    EXPECT_GT(r.contractions[0].channels[0].mdf.slope_ci95[1],
+              r.contractions[0].channels[0].mdf.slope_per_s);
+    EXPECT_LT(r.contractions[0].channels[0].mdf.slope_ci95[1] -
+                  r.contractions[0].channels[0].mdf.slope_ci95[0],
+              0.01);
     EXPECT_NEAR(r.contractions[0].channels[0].rms.initial, 50.0 / std::sqrt(2.0), 1.0);
 }
 
@@ -130,10 +139,15 @@ TEST(FatigueAnalysis, ChunkInvariantEndToEnd) {
     one.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
     many.prepare(info_for(fs, {"a", "b"}, n), ignore_warning);
     std::vector<double> a, b;
-    one.process(block.cref(), [&](const dsp::EpochFrame& f, const pipeline::EpochDerived&) { a.push_back(f.channels[1].mdf_hz); });
+    one.process(block.cref(), [&](const dsp::EpochFrame& f, const pipeline::EpochDerived&) {
+        a.push_back(f.channels[1].mdf_hz);
+    });
     std::size_t offset = 0;
     for (std::size_t k : test::random_chunks(n, 9000, 8)) {
-        many.process(block.cref().slice(offset, k), [&](const dsp::EpochFrame& f, const pipeline::EpochDerived&) { b.push_back(f.channels[1].mdf_hz); });
+        many.process(block.cref().slice(offset, k),
+                     [&](const dsp::EpochFrame& f, const pipeline::EpochDerived&) {
+                         b.push_back(f.channels[1].mdf_hz);
+                     });
         offset += k;
     }
     EXPECT_EQ(a, b);
@@ -147,7 +161,8 @@ TEST(FatigueAnalysis, EmitsEachEpochWithItsLastSampleUnlessTemplateSubtractionDe
     const double fs = 2048.0;
     const std::size_t n = 40960, hop = 1024, epoch = 2048; // 1 s epochs, 50 % overlap
     auto block = test::make_block({test::white_noise(n, 50.0, 1), test::white_noise(n, 20.0, 2)});
-    for (const auto method : {dsp::EcgMethod::Off, dsp::EcgMethod::Highpass, dsp::EcgMethod::Template}) {
+    for (const auto method :
+         {dsp::EcgMethod::Off, dsp::EcgMethod::Highpass, dsp::EcgMethod::Template}) {
         pipeline::AnalysisSettings settings;
         settings.ecg = method;
         pipeline::FatigueAnalysis analysis(settings);
@@ -156,14 +171,18 @@ TEST(FatigueAnalysis, EmitsEachEpochWithItsLastSampleUnlessTemplateSubtractionDe
         EXPECT_EQ(delay == 0, method != dsp::EcgMethod::Template) << dsp::to_string(method);
         std::size_t emitted = 0;
         for (std::size_t fed = 0; fed < n; fed += hop) {
-            analysis.process(block.cref().slice(fed, hop), [&](const dsp::EpochFrame&, const pipeline::EpochDerived&) { ++emitted; });
-            const std::size_t out = fed + hop > delay ? fed + hop - delay : 0; // frames through the delay
+            analysis.process(
+                block.cref().slice(fed, hop),
+                [&](const dsp::EpochFrame&, const pipeline::EpochDerived&) { ++emitted; });
+            const std::size_t out =
+                fed + hop > delay ? fed + hop - delay : 0; // frames through the delay
             // Template subtraction holds the epochs of its warm-up back; they come out together
             // once it is over (at the latest after warmup_max_s of input).
             if (method == dsp::EcgMethod::Template && analysis.ecg().warming_up())
                 ASSERT_EQ(emitted, 0u) << "held in the warm-up at " << fed + hop;
             else
-                ASSERT_EQ(emitted, out >= epoch ? (out - epoch) / hop + 1 : 0) << dsp::to_string(method) << " at " << fed + hop;
+                ASSERT_EQ(emitted, out >= epoch ? (out - epoch) / hop + 1 : 0)
+                    << dsp::to_string(method) << " at " << fed + hop;
         }
         EXPECT_FALSE(analysis.ecg().warming_up()) << "20 s of input outlast the warm-up";
         analysis.flush([&](const dsp::EpochFrame&, const pipeline::EpochDerived&) { ++emitted; });
@@ -209,7 +228,8 @@ TEST(FatigueAnalysis, WarnsOnceOnLowRateWithTheBandItRunsOn) {
     for (const double fs : {500.0, 250.0, 125.0}) {
         std::vector<std::string> warnings;
         pipeline::FatigueAnalysis analysis({});
-        analysis.prepare(info_for(fs, {"a"}, 5000), [&](const std::string& w) { warnings.push_back(w); });
+        analysis.prepare(info_for(fs, {"a"}, 5000),
+                         [&](const std::string& w) { warnings.push_back(w); });
         ASSERT_EQ(warnings.size(), 1u) << fs;
         EXPECT_DOUBLE_EQ(analysis.effective_high_hz(), 0.45 * fs);
         char band[64];
@@ -222,7 +242,8 @@ TEST(FatigueAnalysis, WarnsOnceOnLowRateWithTheBandItRunsOn) {
     pipeline::AnalysisSettings wide;
     wide.band = {20.0, 600.0, 4};
     pipeline::FatigueAnalysis analysis(wide);
-    analysis.prepare(info_for(1000.0, {"a"}, 5000), [&](const std::string& w) { warnings.push_back(w); });
+    analysis.prepare(info_for(1000.0, {"a"}, 5000),
+                     [&](const std::string& w) { warnings.push_back(w); });
     ASSERT_EQ(warnings.size(), 1u);
     EXPECT_NE(warnings[0].find("600 Hz clamped to 450 Hz"), std::string::npos) << warnings[0];
 }
@@ -232,11 +253,13 @@ TEST(FatigueAnalysis, RejectsSegmentOutsideRecordingAndBandAboveNyquist) {
     s.segments_s = {{50.0, 70.0}};
     s.contractions = pipeline::ContractionMode::Segments;
     pipeline::FatigueAnalysis analysis(s);
-    EXPECT_THROW(analysis.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning), std::invalid_argument);
+    EXPECT_THROW(analysis.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning),
+                 std::invalid_argument);
     pipeline::AnalysisSettings high;
     high.band = {600.0, 900.0, 4};
     pipeline::FatigueAnalysis above(high);
-    EXPECT_THROW(above.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning), std::invalid_argument);
+    EXPECT_THROW(above.prepare(info_for(1000.0, {"a"}, 30000), ignore_warning),
+                 std::invalid_argument);
 }
 
 TEST(ContractionDetector, ChunkInvariantAndFindsAHold) {
@@ -245,7 +268,8 @@ TEST(ContractionDetector, ChunkInvariantAndFindsAHold) {
     // 3 s rest (2 µV), 12 s hold (80 µV), 5 s rest.
     auto rest = test::white_noise(n, 2.0, 1), hold = test::white_noise(n, 80.0, 2);
     std::vector<float> x(n);
-    for (std::size_t i = 0; i < n; ++i) x[i] = (i >= 3000 && i < 15000) ? hold[i] : rest[i];
+    for (std::size_t i = 0; i < n; ++i)
+        x[i] = (i >= 3000 && i < 15000) ? hold[i] : rest[i];
     auto block = test::make_block({x, x});
     pipeline::ContractionDetector one({}), many({});
     one.prepare(fs);
@@ -269,7 +293,8 @@ TEST(ContractionDetector, DropsHoldsShorterThanTheMinimum) {
     const double fs = 1000.0;
     auto rest = test::white_noise(12000, 2.0, 1), burst = test::white_noise(12000, 80.0, 2);
     std::vector<float> x(12000);
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = (i >= 3000 && i < 6000) ? burst[i] : rest[i];
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x[i] = (i >= 3000 && i < 6000) ? burst[i] : rest[i];
     auto block = test::make_block({x});
     pipeline::ContractionDetector detector({});
     detector.prepare(fs);
@@ -294,12 +319,16 @@ TEST(FatigueAnalysis, SettingsAtTheLimitsAreAcceptedAndBeyondThemRefusedNamingTh
     const std::vector<Setting> settings = {
         {"--band", [](auto& s, double v) { s.band.low_hz = v; }, L::min_band_hz, 449.999},
         {"--band", [](auto& s, double v) { s.band.high_hz = v; }, 20.001, L::max_band_hz},
-        {"--order", [](auto& s, double v) { s.band.order = static_cast<int>(v); }, L::min_order, L::max_order},
-        {"--mains-exclude-hz", [](auto& s, double v) { s.mains_exclude_hz = v; }, 0.0, L::max_mains_exclude_hz},
+        {"--order", [](auto& s, double v) { s.band.order = static_cast<int>(v); }, L::min_order,
+         L::max_order},
+        {"--mains-exclude-hz", [](auto& s, double v) { s.mains_exclude_hz = v; }, 0.0,
+         L::max_mains_exclude_hz},
         {"--epoch-s", [](auto& s, double v) { s.epoch_s = v; }, L::min_epoch_s, L::max_epoch_s},
         {"--overlap", [](auto& s, double v) { s.overlap = v; }, 0.0, L::max_overlap},
-        {"--welch-segment-s", [](auto& s, double v) { s.psd.segment_s = v; }, L::min_welch_segment_s, L::max_welch_segment_s},
-        {"--ai-threshold-pct", [](auto& s, double v) { s.ai_threshold_pct = v; }, 0.0, L::max_ai_threshold_pct},
+        {"--welch-segment-s", [](auto& s, double v) { s.psd.segment_s = v; },
+         L::min_welch_segment_s, L::max_welch_segment_s},
+        {"--ai-threshold-pct", [](auto& s, double v) { s.ai_threshold_pct = v; }, 0.0,
+         L::max_ai_threshold_pct},
     };
     for (const auto& k : settings) {
         for (double v : {k.min, k.max}) {
@@ -309,7 +338,8 @@ TEST(FatigueAnalysis, SettingsAtTheLimitsAreAcceptedAndBeyondThemRefusedNamingTh
         }
         const double step = k.option == "--order" ? 1.0 : 1e-3 * (k.max - k.min);
         for (double v : {k.min - step, k.max + step, kNan, kInf, -kInf}) {
-            if (k.option == "--order" && !std::isfinite(v)) continue; // an int holds neither
+            if (k.option == "--order" && !std::isfinite(v))
+                continue; // an int holds neither
             pipeline::AnalysisSettings s;
             k.set(s, v);
             try {
@@ -329,9 +359,14 @@ TEST(FatigueAnalysis, SettingsAtTheLimitsAreAcceptedAndBeyondThemRefusedNamingTh
     EXPECT_THROW(pipeline::FatigueAnalysis{s}, std::invalid_argument);
     // The sample rate, before anything is sized by it.
     for (double fs : {L::min_sample_rate_hz, L::max_sample_rate_hz})
-        EXPECT_NO_THROW(pipeline::FatigueAnalysis({}).prepare(info_for(fs, {"a"}, 1000), ignore_warning)) << fs;
-    for (double fs : {L::min_sample_rate_hz - 1.0, L::max_sample_rate_hz + 1.0, 1e12, kNan, kInf, 0.0})
-        EXPECT_THROW(pipeline::FatigueAnalysis({}).prepare(info_for(fs, {"a"}, 1000), ignore_warning), std::invalid_argument)
+        EXPECT_NO_THROW(
+            pipeline::FatigueAnalysis({}).prepare(info_for(fs, {"a"}, 1000), ignore_warning))
+            << fs;
+    for (double fs :
+         {L::min_sample_rate_hz - 1.0, L::max_sample_rate_hz + 1.0, 1e12, kNan, kInf, 0.0})
+        EXPECT_THROW(
+            pipeline::FatigueAnalysis({}).prepare(info_for(fs, {"a"}, 1000), ignore_warning),
+            std::invalid_argument)
             << fs;
 }
 
@@ -343,7 +378,8 @@ TEST(FatigueAnalysis, NoFitFromTooFewUsableEpochs) {
     const std::size_t n = 40000;
     auto x = test::white_noise(n, 30.0, 3);
     const auto mains = test::sine(50.0, 300.0, fs, n);
-    for (std::size_t i = 4000; i < n; ++i) x[i] += mains[i];
+    for (std::size_t i = 4000; i < n; ++i)
+        x[i] += mains[i];
     auto block = test::make_block({x});
     pipeline::AnalysisSettings s;
     s.mains_hz = 50.0;

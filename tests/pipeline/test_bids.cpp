@@ -41,7 +41,8 @@ void write(const fs::path& file, const std::string& text) {
 acquisition::SourceInfo info_with(const std::vector<std::string>& labels, double fs_hz = 2048.0) {
     acquisition::SourceInfo info;
     info.sample_rate_hz = fs_hz;
-    for (const auto& l : labels) info.channels.push_back({l, {}, {}, {}});
+    for (const auto& l : labels)
+        info.channels.push_back({l, {}, {}, {}});
     return info;
 }
 
@@ -74,9 +75,10 @@ TEST(BidsEmgJson, ReadsRateAndMainsAndWarnsOnMissingRequiredFields) {
     EXPECT_EQ(full.task_name, "hold");
     EXPECT_TRUE(full.warnings.empty()) << full.warnings.front();
 
-    const auto partial = bids::parse_emg_json(R"({"SamplingFrequency":1000,"PowerLineFrequency":"n/a",
+    const auto partial =
+        bids::parse_emg_json(R"({"SamplingFrequency":1000,"PowerLineFrequency":"n/a",
                                                   "EMGPlacementScheme":"Somewhere"})",
-                                              "y_emg.json");
+                             "y_emg.json");
     EXPECT_EQ(partial.power_line_hz, std::nullopt);
     // 4 missing REQUIRED fields and one bad enum value, each named.
     ASSERT_EQ(partial.warnings.size(), 5u);
@@ -88,23 +90,26 @@ TEST(BidsEmgJson, BadFilesNameFileAndField) {
     EXPECT_THAT(error_of([] { bids::parse_emg_json("{\"a\":", "f_emg.json"); }),
                 HasSubstr("f_emg.json: not valid JSON at byte"));
     // Found by fuzz_bids: a number beyond a double threw nlohmann's out_of_range, uncaught.
-    EXPECT_THAT(error_of([] { bids::parse_emg_json(R"({"SamplingFrequency": 6e6666})", "f_emg.json"); }),
-                HasSubstr("f_emg.json: not valid JSON (")); // names the number
+    EXPECT_THAT(
+        error_of([] { bids::parse_emg_json(R"({"SamplingFrequency": 6e6666})", "f_emg.json"); }),
+        HasSubstr("f_emg.json: not valid JSON (")); // names the number
     EXPECT_THAT(error_of([] { bids::parse_emg_json("[1,2]", "f_emg.json"); }),
                 HasSubstr("not a JSON object"));
-    EXPECT_THAT(error_of([] { bids::parse_emg_json(R"({"SamplingFrequency":"fast"})", "f_emg.json"); }),
-                HasSubstr("f_emg.json: SamplingFrequency \"fast\" is not a positive number"));
-    EXPECT_THAT(error_of([] { bids::parse_emg_json(R"({"PowerLineFrequency":-50})", "f_emg.json"); }),
-                HasSubstr("PowerLineFrequency -50"));
+    EXPECT_THAT(
+        error_of([] { bids::parse_emg_json(R"({"SamplingFrequency":"fast"})", "f_emg.json"); }),
+        HasSubstr("f_emg.json: SamplingFrequency \"fast\" is not a positive number"));
+    EXPECT_THAT(
+        error_of([] { bids::parse_emg_json(R"({"PowerLineFrequency":-50})", "f_emg.json"); }),
+        HasSubstr("PowerLineFrequency -50"));
 }
 
 TEST(BidsChannelsTsv, ColumnsInAnyOrderWithOptionalOnes) {
-    const auto rows = bids::parse_channels_tsv(
-        "units\tname\ttype\tinterelectrode_distance\ttarget_muscle\r\n"
-        "uV\tES L3 L\tEMG\t20\terector spinae\r\n"
-        "\n"
-        "V\tECG\tECG\tn/a\tn/a\n",
-        "c.tsv");
+    const auto rows =
+        bids::parse_channels_tsv("units\tname\ttype\tinterelectrode_distance\ttarget_muscle\r\n"
+                                 "uV\tES L3 L\tEMG\t20\terector spinae\r\n"
+                                 "\n"
+                                 "V\tECG\tECG\tn/a\tn/a\n",
+                                 "c.tsv");
     ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].name, "ES L3 L");
     EXPECT_EQ(rows[0].units, "uV");
@@ -131,20 +136,21 @@ TEST(BidsChannelsTsv, BadTablesNameFileAndLine) {
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.text);
-        EXPECT_THAT(error_of([&] { bids::parse_channels_tsv(c.text, "c.tsv"); }), HasSubstr(c.message));
+        EXPECT_THAT(error_of([&] { bids::parse_channels_tsv(c.text, "c.tsv"); }),
+                    HasSubstr(c.message));
     }
 }
 
 TEST(BidsMontage, ChannelsTsvGivesSitesTypesAndStatus) {
     // Generic channel names: the sites come only from the table.
-    const auto rows = bids::parse_channels_tsv(kHeader +
-                                                   "emg1\tEMG\tuV\terector spinae\tleft\tL3\tgood\n"
-                                                   "emg2\tEMG\tuV\terector spinae\tright\tL3\tgood\n"
-                                                   "emg3\tEMG\tmV\tleft gluteus medius\tn/a\tL5\tn/a\n"
-                                                   "emg4\tEMG\tuV\tgluteus medius\tR\tL5\tn/a\n"
-                                                   "emg5\tEMG\tuV\tmultifidus\tleft\tL5\tbad\n"
-                                                   "trig\tTRIG\tV\tn/a\tn/a\tn/a\tn/a\n",
-                                               "c.tsv");
+    const auto rows =
+        bids::parse_channels_tsv(kHeader + "emg1\tEMG\tuV\terector spinae\tleft\tL3\tgood\n"
+                                           "emg2\tEMG\tuV\terector spinae\tright\tL3\tgood\n"
+                                           "emg3\tEMG\tmV\tleft gluteus medius\tn/a\tL5\tn/a\n"
+                                           "emg4\tEMG\tuV\tgluteus medius\tR\tL5\tn/a\n"
+                                           "emg5\tEMG\tuV\tmultifidus\tleft\tL5\tbad\n"
+                                           "trig\tTRIG\tV\tn/a\tn/a\tn/a\tn/a\n",
+                                 "c.tsv");
     std::vector<std::string> notices;
     const auto montage = bids::montage_from_channels(
         rows, "c.tsv", info_with({"emg1", "emg2", "emg3", "emg4", "emg5", "trig"}), notices);
@@ -165,36 +171,48 @@ TEST(BidsMontage, ChannelsTsvGivesSitesTypesAndStatus) {
 }
 
 TEST(BidsMontage, LabelFillsWhatTheTableDoesNotSay) {
-    const auto rows = bids::parse_channels_tsv("name\ttype\tunits\nES L3 L\tEMG\tuV\nES L3 R\tEMG\tuV\n", "c.tsv");
+    const auto rows = bids::parse_channels_tsv(
+        "name\ttype\tunits\nES L3 L\tEMG\tuV\nES L3 R\tEMG\tuV\n", "c.tsv");
     std::vector<std::string> notices;
-    const auto montage = bids::montage_from_channels(rows, "c.tsv", info_with({"ES L3 L", "ES L3 R"}), notices);
+    const auto montage =
+        bids::montage_from_channels(rows, "c.tsv", info_with({"ES L3 L", "ES L3 R"}), notices);
     EXPECT_EQ(bilateral_pairs(montage).size(), 1u);
     EXPECT_EQ(montage.channels[1].side, Side::Right);
 }
 
 TEST(BidsMontage, TableAndRecordingMustAgree) {
     std::vector<std::string> notices;
-    const auto rows = bids::parse_channels_tsv("name\ttype\tunits\nA\tEMG\tuV\nB\tEMG\tuV\n", "c.tsv");
-    EXPECT_THAT(error_of([&] { bids::montage_from_channels(rows, "c.tsv", info_with({"A"}), notices); }),
-                HasSubstr("c.tsv:3: channel 'B' is not in the recording (its channels: 'A')"));
-    EXPECT_THAT(error_of([&] { bids::montage_from_channels(rows, "c.tsv", info_with({"A", "B", "C"}), notices); }),
+    const auto rows =
+        bids::parse_channels_tsv("name\ttype\tunits\nA\tEMG\tuV\nB\tEMG\tuV\n", "c.tsv");
+    EXPECT_THAT(
+        error_of([&] { bids::montage_from_channels(rows, "c.tsv", info_with({"A"}), notices); }),
+        HasSubstr("c.tsv:3: channel 'B' is not in the recording (its channels: 'A')"));
+    EXPECT_THAT(error_of([&] {
+                    bids::montage_from_channels(rows, "c.tsv", info_with({"A", "B", "C"}), notices);
+                }),
                 HasSubstr("c.tsv: no row for the recording's channel 'C'"));
     const auto bad_side =
         bids::parse_channels_tsv("name\ttype\tunits\tside\nA\tEMG\tuV\tup\n", "c.tsv");
-    EXPECT_THAT(error_of([&] { bids::montage_from_channels(bad_side, "c.tsv", info_with({"A"}), notices); }),
+    EXPECT_THAT(error_of([&] {
+                    bids::montage_from_channels(bad_side, "c.tsv", info_with({"A"}), notices);
+                }),
                 HasSubstr("c.tsv:2: channel 'A': unknown side 'up'"));
-    const auto typo =
-        bids::parse_channels_tsv("name\ttype\tunits\ttarget_muscle\nA\tEMG\tuV\tmultifidis\n", "c.tsv");
-    EXPECT_THAT(error_of([&] { bids::montage_from_channels(typo, "c.tsv", info_with({"A"}), notices); }),
-                HasSubstr("did you mean 'multifidus'?"));
+    const auto typo = bids::parse_channels_tsv(
+        "name\ttype\tunits\ttarget_muscle\nA\tEMG\tuV\tmultifidis\n", "c.tsv");
+    EXPECT_THAT(
+        error_of([&] { bids::montage_from_channels(typo, "c.tsv", info_with({"A"}), notices); }),
+        HasSubstr("did you mean 'multifidus'?"));
 }
 
 TEST(BidsSamplingFrequency, MismatchNamesBoth) {
     bids::EmgSidecar sidecar;
     sidecar.sampling_frequency_hz = 2000.0;
-    EXPECT_NO_THROW(bids::check_sampling_frequency(sidecar, "a_emg.json", info_with({"A"}, 2000.0), "a_emg.bdf"));
-    const std::string message = error_of(
-        [&] { bids::check_sampling_frequency(sidecar, "a_emg.json", info_with({"A"}, 2048.0), "a_emg.bdf"); });
+    EXPECT_NO_THROW(bids::check_sampling_frequency(sidecar, "a_emg.json", info_with({"A"}, 2000.0),
+                                                   "a_emg.bdf"));
+    const std::string message = error_of([&] {
+        bids::check_sampling_frequency(sidecar, "a_emg.json", info_with({"A"}, 2048.0),
+                                       "a_emg.bdf");
+    });
     EXPECT_THAT(message, HasSubstr("a_emg.json: SamplingFrequency 2000 Hz"));
     EXPECT_THAT(message, HasSubstr("a_emg.bdf is sampled at 2048 Hz"));
 }
@@ -202,16 +220,18 @@ TEST(BidsSamplingFrequency, MismatchNamesBoth) {
 TEST(BidsLayout, RecordingsAndInheritedSidecars) {
     const fs::path root = fresh_dir("layout");
     write(root / "dataset_description.json", R"({"Name":"t","BIDSVersion":"1.11.0"})");
-    write(root / "task-hold_emg.json", R"({"SamplingFrequency":2048,"PowerLineFrequency":60,"TaskName":"hold"})");
+    write(root / "task-hold_emg.json",
+          R"({"SamplingFrequency":2048,"PowerLineFrequency":60,"TaskName":"hold"})");
     const fs::path emg = root / "sub-01" / "ses-1" / "emg";
     write(emg / "sub-01_ses-1_task-hold_emg.bdf", "x");
     write(emg / "sub-01_ses-1_task-hold_emg.json", R"({"PowerLineFrequency":50})");
     write(root / "sub-01" / "sub-01_task-hold_channels.tsv", "name\ttype\tunits\n");
     write(root / "sub-02" / "emg" / "sub-02_task-hold_emg.edf", "x");
-    write(root / "sub-02" / "emg" / "sub-03_task-hold_emg.edf", "x");        // wrong subject
-    write(root / "sub-02" / "anat" / "sub-02_task-hold_emg.edf", "x");       // not emg/
+    write(root / "sub-02" / "emg" / "sub-03_task-hold_emg.edf", "x");  // wrong subject
+    write(root / "sub-02" / "anat" / "sub-02_task-hold_emg.edf", "x"); // not emg/
     write(root / "derivatives" / "x" / "sub-01" / "emg" / "sub-01_task-hold_emg.bdf", "x");
-    write(root / "sub-01" / "ses-1" / "emg" / "sub-01_ses-1_task-other_emg.json", "{}"); // other task
+    write(root / "sub-01" / "ses-1" / "emg" / "sub-01_ses-1_task-other_emg.json",
+          "{}"); // other task
 
     const auto all = bids::find_recordings(root, root);
     ASSERT_EQ(all.size(), 2u);
@@ -222,7 +242,7 @@ TEST(BidsLayout, RecordingsAndInheritedSidecars) {
 
     const auto sidecars = bids::read_sidecars(all[0]);
     ASSERT_EQ(sidecars.files.emg_json.size(), 2u);
-    EXPECT_EQ(sidecars.emg.power_line_hz, 50.0);          // the inner file wins key by key
+    EXPECT_EQ(sidecars.emg.power_line_hz, 50.0);           // the inner file wins key by key
     EXPECT_EQ(sidecars.emg.sampling_frequency_hz, 2048.0); // inherited from the top
     ASSERT_TRUE(sidecars.files.channels_tsv);
     EXPECT_EQ(sidecars.files.channels_tsv->filename(), "sub-01_task-hold_channels.tsv");
@@ -233,7 +253,8 @@ TEST(BidsLayout, RecordingsAndInheritedSidecars) {
 
     const fs::path empty = fresh_dir("empty");
     write(empty / "dataset_description.json", "{}");
-    EXPECT_THAT(error_of([&] { bids::find_recordings(empty, empty); }), HasSubstr("no BIDS-EMG recording"));
+    EXPECT_THAT(error_of([&] { bids::find_recordings(empty, empty); }),
+                HasSubstr("no BIDS-EMG recording"));
 }
 
 TEST(BidsWriting, CaptureSidecarsReadBackAndParticipants) {
@@ -267,5 +288,6 @@ TEST(BidsWriting, CaptureSidecarsReadBackAndParticipants) {
               "participant_id\tage\nsub-01\t30\n");
     EXPECT_THAT(error_of([] { bids::participants_with("age\n", "01", "p.tsv"); }),
                 HasSubstr("p.tsv:1: the first column must be participant_id"));
-    EXPECT_THAT(error_of([] { bids::check_label("0_1", "--subject"); }), HasSubstr("--subject '0_1'"));
+    EXPECT_THAT(error_of([] { bids::check_label("0_1", "--subject"); }),
+                HasSubstr("--subject '0_1'"));
 }

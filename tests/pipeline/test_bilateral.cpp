@@ -10,7 +10,8 @@ using namespace semg;
 
 namespace {
 
-pipeline::AnalysisResult analyse(acquisition::Simulator& sim, pipeline::AnalysisSettings settings = {}) {
+pipeline::AnalysisResult analyse(acquisition::Simulator& sim,
+                                 pipeline::AnalysisSettings settings = {}) {
     pipeline::FatigueAnalysis analysis(std::move(settings));
     analysis.prepare(sim.info(), [](const std::string&) {});
     dsp::Block block(sim.info().channels.size(), 8192);
@@ -31,7 +32,7 @@ TEST(Bilateral, RecoversAmplitudeAsymmetryAndSlopeDifference) {
     s.pairs = acquisition::default_pairs(2);
     s.pairs[0].lr_ratio = 1.35; // left stronger
     s.pairs[0].mdf_slope_pct_per_s = {-0.45, -0.25};
-    s.pairs[1].lr_ratio = 0.8;  // right stronger
+    s.pairs[1].lr_ratio = 0.8; // right stronger
     s.pairs[1].mdf_slope_pct_per_s = {-0.2, -0.35};
     for (std::uint64_t seed : {1u, 2u, 3u}) {
         s.seed = seed;
@@ -41,11 +42,15 @@ TEST(Bilateral, RecoversAmplitudeAsymmetryAndSlopeDifference) {
         ASSERT_EQ(r.contractions.size(), 1u) << r.contraction_source;
         for (std::size_t p = 0; p < 2; ++p) {
             const auto& fit = r.contractions[0].pairs[p];
-            const double slope_difference = s.pairs[p].mdf_slope_pct_per_s[0] - s.pairs[p].mdf_slope_pct_per_s[1];
-            EXPECT_NEAR(fit.ai_mean_pct, ai_truth(s.pairs[p].lr_ratio), 3.0) << "pair " << p << " seed " << seed;
+            const double slope_difference =
+                s.pairs[p].mdf_slope_pct_per_s[0] - s.pairs[p].mdf_slope_pct_per_s[1];
+            EXPECT_NEAR(fit.ai_mean_pct, ai_truth(s.pairs[p].lr_ratio), 3.0)
+                << "pair " << p << " seed " << seed;
             EXPECT_NEAR(fit.lr_rms_ratio, s.pairs[p].lr_ratio, 0.05 * s.pairs[p].lr_ratio);
-            EXPECT_EQ(std::signbit(fit.mdf_slope_difference_pct_per_s), std::signbit(slope_difference));
-            EXPECT_NEAR(fit.mdf_slope_difference_pct_per_s, slope_difference, 0.05) << "pair " << p << " seed " << seed;
+            EXPECT_EQ(std::signbit(fit.mdf_slope_difference_pct_per_s),
+                      std::signbit(slope_difference));
+            EXPECT_NEAR(fit.mdf_slope_difference_pct_per_s, slope_difference, 0.05)
+                << "pair " << p << " seed " << seed;
             EXPECT_EQ(fit.flagged, std::abs(ai_truth(s.pairs[p].lr_ratio)) > 10.0);
         }
         EXPECT_EQ(r.contractions[0].channels[0].jasa, pipeline::Jasa::Fatigue);
@@ -78,8 +83,10 @@ TEST(Bilateral, DetectsTwoContractionsInRestHoldRestHold) {
         const auto r = analyse(sim, settings);
         ASSERT_EQ(r.contractions.size(), 2u) << r.contraction_source << " seed " << seed;
         for (std::size_t k = 0; k < 2; ++k) {
-            EXPECT_NEAR(r.contractions[k].start_s, sim.contractions()[k].start_s, 0.5) << "contraction " << k;
-            EXPECT_NEAR(r.contractions[k].end_s, sim.contractions()[k].end_s, 0.5) << "contraction " << k;
+            EXPECT_NEAR(r.contractions[k].start_s, sim.contractions()[k].start_s, 0.5)
+                << "contraction " << k;
+            EXPECT_NEAR(r.contractions[k].end_s, sim.contractions()[k].end_s, 0.5)
+                << "contraction " << k;
             for (std::size_t c = 0; c < sim.channels().size(); ++c) {
                 const auto& ch = r.contractions[k].channels[c];
                 EXPECT_GT(ch.epochs, 50u);

@@ -329,7 +329,8 @@ TEST(CaptureSession, EveryProtocolRoundTripsIntoRawBdfAndResults) {
         for (const char* f : {"epochs.csv", "summary.json"})
             EXPECT_TRUE(fs::exists(settings.out_dir / f)) << f;
         if (k.fs < 1000) {
-            EXPECT_TRUE(messages.contains("Hz is below 1000 Hz: the analysis runs on 20-")) << messages.all();
+            EXPECT_TRUE(messages.contains("Hz is below 1000 Hz: the analysis runs on 20-"))
+                << messages.all();
         }
     }
 }

@@ -19,27 +19,31 @@ acquisition::SourceInfo info_for(std::vector<std::string> labels, std::uint64_t 
     acquisition::SourceInfo info;
     info.format = "test";
     info.sample_rate_hz = kFs;
-    for (auto& l : labels) info.channels.push_back({l, std::nullopt, std::nullopt, std::nullopt});
+    for (auto& l : labels)
+        info.channels.push_back({l, std::nullopt, std::nullopt, std::nullopt});
     info.total_frames = frames;
     return info;
 }
 
 // Cyclic work: from t = 0 (no rest first), bursts of burst_s every period_s of a tone whose
 // frequency falls as 100 Hz + slope·t (100 µV), on 2 µV of noise throughout.
-std::vector<float> cyclic(double seconds, double burst_s, double period_s, double slope_hz_per_s, double dc_uv = 0.0) {
+std::vector<float> cyclic(double seconds, double burst_s, double period_s, double slope_hz_per_s,
+                          double dc_uv = 0.0) {
     const auto n = static_cast<std::size_t>(seconds * kFs);
     auto x = test::white_noise(n, 2.0, 11);
     for (std::size_t i = 0; i < n; ++i) {
         const double t = static_cast<double>(i) / kFs;
         const double phase = 2.0 * std::numbers::pi * (100.0 * t + 0.5 * slope_hz_per_s * t * t);
-        if (std::fmod(t, period_s) < burst_s) x[i] += static_cast<float>(100.0 * std::sin(phase));
+        if (std::fmod(t, period_s) < burst_s)
+            x[i] += static_cast<float>(100.0 * std::sin(phase));
         x[i] += static_cast<float>(dc_uv);
     }
     return x;
 }
 
 pipeline::AnalysisResult analyse(const dsp::Block& block, const std::vector<std::string>& labels,
-                                 pipeline::AnalysisSettings settings = {}, std::size_t max_chunk = 0) {
+                                 pipeline::AnalysisSettings settings = {},
+                                 std::size_t max_chunk = 0) {
     pipeline::FatigueAnalysis analysis(std::move(settings));
     analysis.prepare(info_for(labels, block.frames()), [](const std::string&) {});
     if (max_chunk == 0) {
@@ -102,7 +106,8 @@ TEST(ContractionDetection, SameSegmentsWhateverChannelsAreAnalysedAndChunkInvari
         EXPECT_EQ(r->contractions[0].end_s, both.contractions[0].end_s);
         EXPECT_EQ(r->contractions[0].burst_count, both.contractions[0].burst_count);
     }
-    EXPECT_EQ(chunked.contractions[0].channels[0].mdf.slope_per_s, both.contractions[0].channels[0].mdf.slope_per_s);
+    EXPECT_EQ(chunked.contractions[0].channels[0].mdf.slope_per_s,
+              both.contractions[0].channels[0].mdf.slope_per_s);
     EXPECT_GE(both.contractions[0].burst_count, 14u);
 }
 
@@ -136,7 +141,8 @@ TEST(ContractionDetection, FallbackToTheWholeRecordingIsAWarning) {
     const auto r = analyse(block, {"a"}, detect);
     ASSERT_EQ(r.contractions.size(), 1u);
     EXPECT_EQ(r.contraction_source, "whole recording (no contraction detected)");
-    EXPECT_NE(r.contraction_warning.find("no contraction detected"), std::string::npos) << r.contraction_warning;
+    EXPECT_NE(r.contraction_warning.find("no contraction detected"), std::string::npos)
+        << r.contraction_warning;
     pipeline::AnalysisSettings whole;
     whole.contractions = pipeline::ContractionMode::Whole;
     EXPECT_TRUE(analyse(block, {"a"}, whole).contraction_warning.empty()); // asked for: no warning
@@ -146,13 +152,15 @@ TEST(ContractionDetector, GroupsPeriodsIntoHoldsAndBurstSeries) {
     // 2 s rest, three 2 s bursts 1 s apart (too few for a series: dropped, each < 5 s), 10 s
     // rest, a 20 s hold, 5 s rest, then six 2 s bursts 1 s apart (a series).
     std::vector<std::pair<double, double>> on = {{2, 4}, {5, 7}, {8, 10}, {20, 40}};
-    for (int k = 0; k < 6; ++k) on.push_back({45.0 + 3.0 * k, 47.0 + 3.0 * k});
+    for (int k = 0; k < 6; ++k)
+        on.push_back({45.0 + 3.0 * k, 47.0 + 3.0 * k});
     const std::size_t n = 70000;
     auto x = test::white_noise(n, 2.0, 1);
     const auto active = test::white_noise(n, 80.0, 2);
     for (std::size_t i = 0; i < n; ++i)
         for (const auto& [a, b] : on)
-            if (static_cast<double>(i) >= a * kFs && static_cast<double>(i) < b * kFs) x[i] = active[i];
+            if (static_cast<double>(i) >= a * kFs && static_cast<double>(i) < b * kFs)
+                x[i] = active[i];
     auto block = test::make_block({x});
     pipeline::ContractionDetector detector({});
     detector.prepare(kFs);

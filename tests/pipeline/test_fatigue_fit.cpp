@@ -13,7 +13,8 @@ TEST(LinearFit, MatchesScipyLinregress) {
         const auto x = c["x"].get<std::vector<double>>();
         const auto y = c["y"].get<std::vector<double>>();
         pipeline::LinearFitAccumulator acc;
-        for (std::size_t i = 0; i < x.size(); ++i) acc.add(x[i], y[i]);
+        for (std::size_t i = 0; i < x.size(); ++i)
+            acc.add(x[i], y[i]);
         const auto fit = acc.result();
         const double slope = c["slope"], intercept = c["intercept"];
         EXPECT_EQ(fit.n, x.size());
@@ -28,7 +29,8 @@ TEST(LinearFit, MatchesScipyLinregress) {
 
 TEST(LinearFit, ExactLineAndDegenerateCases) {
     pipeline::LinearFitAccumulator acc;
-    for (int i = 0; i < 10; ++i) acc.add(1000.0 + i, 70.0 - 0.35 * (1000.0 + i));
+    for (int i = 0; i < 10; ++i)
+        acc.add(1000.0 + i, 70.0 - 0.35 * (1000.0 + i));
     auto fit = acc.result();
     EXPECT_NEAR(fit.slope_per_s, -0.35, 1e-12);
     EXPECT_NEAR(fit.r2, 1.0, 1e-12);
@@ -54,13 +56,15 @@ TEST(FitRule, WithholdsAFitFromTooFewEpochsOrTooSmallAShare) {
     EXPECT_NE(few.find("at least 10"), std::string::npos) << few;
     const auto share = pipeline::fit_refusal(20, 200, rule); // 90 % flagged
     EXPECT_NE(share.find("20 usable epochs of 200 (10 %)"), std::string::npos) << share;
-    EXPECT_FALSE(pipeline::fit_refusal(0, 0, {0, 0.0}).empty()); // nothing to fit, whatever the rule
+    EXPECT_FALSE(
+        pipeline::fit_refusal(0, 0, {0, 0.0}).empty()); // nothing to fit, whatever the rule
 }
 
 TEST(LinearFit, MeansOfThePoints) {
     pipeline::LinearFitAccumulator acc;
     EXPECT_TRUE(std::isnan(acc.mean_x()));
-    for (double x : {10.0, 11.0, 15.0}) acc.add(x, 2.0 * x);
+    for (double x : {10.0, 11.0, 15.0})
+        acc.add(x, 2.0 * x);
     EXPECT_DOUBLE_EQ(acc.mean_x(), 12.0);
     EXPECT_DOUBLE_EQ(acc.mean_y(), 24.0);
 }

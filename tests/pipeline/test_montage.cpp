@@ -18,10 +18,10 @@ namespace {
 using ::testing::HasSubstr;
 
 // The message of the std::invalid_argument that fn throws; fails the test when it throws none.
-template <typename Fn> std::string error_of(Fn &&fn) {
+template <typename Fn> std::string error_of(Fn&& fn) {
     try {
         fn();
-    } catch (const std::invalid_argument &error) {
+    } catch (const std::invalid_argument& error) {
         return error.what();
     }
     ADD_FAILURE() << "expected std::invalid_argument";
@@ -73,12 +73,12 @@ const std::vector<LabelCase> label_cases{
 };
 
 TEST(InferMontage, RealisticLabelStyles) {
-    for (const auto &c : label_cases) {
+    for (const auto& c : label_cases) {
         SCOPED_TRACE(c.label);
         Montage montage;
         ASSERT_NO_THROW(montage = infer_montage({c.label}));
         ASSERT_EQ(montage.channels.size(), 1u);
-        const auto &site = montage.channels[0];
+        const auto& site = montage.channels[0];
         EXPECT_EQ(site.label, c.label);
         EXPECT_TRUE(site.is_emg);
         EXPECT_EQ(site.muscle, c.muscle);
@@ -158,7 +158,7 @@ TEST(InferMontage, AmbiguousLabelsAreRejected) {
         {{"EMG L", "EMG R", "EMG L 2"}, "EMG L 2"},    // same, with no muscle or level
         {{"ES L3 L", "ES L3 R", "ES L4 R", "x"}, "x"}, // last of many
     };
-    for (const auto &c : cases) {
+    for (const auto& c : cases) {
         SCOPED_TRACE(c.bad_label);
         const std::string message = error_of([&] { infer_montage(c.labels); });
         EXPECT_THAT(message, HasSubstr("'" + c.bad_label + "'"));
@@ -174,13 +174,13 @@ TEST(InferMontage, AmbiguousLabelsAreRejected) {
 // second and third labels, after it at most 5,007; the bound leaves 10x headroom over that.
 TEST(InferMontage, LongGluedWordsAreReadInLinearWork) {
     const std::string digits(1000, '7');
-    for (const std::string &label :
+    for (const std::string& label :
          {std::string(1000, 'x'), "ES" + std::string(1000, 'l'), "MFL5ch" + digits + "R", digits}) {
         SCOPED_TRACE(label.substr(0, 8) + "... (" + std::to_string(label.size()) + " characters)");
         const test::AllocationCounter allocations;
         try {
             (void)infer_montage({label});
-        } catch (const std::invalid_argument &) {
+        } catch (const std::invalid_argument&) {
         }
         EXPECT_LT(allocations.count(), 50'000u);
     }
@@ -205,7 +205,7 @@ TEST(InferMontage, AmbiguityMessagesSayWhy) {
 // Issue 13: a clear side and level with a muscle word outside the vocabulary no longer stops the
 // analysis; the word becomes a free-text muscle and pairs with its mirror label.
 TEST(InferMontage, UnknownMuscleWordWithSideAndLevelIsFreeText) {
-    const std::vector<std::string> labels{"LONG L1 L", "long_L1_R", "GLUT L5 R", "GLUT L5 L",
+    const std::vector<std::string> labels{"LONG L1 L", "long_L1_R", "GLUT L5 R",     "GLUT L5 L",
                                           "ES L3 L",   "ES L3 R",   "Glut Max T12 L"};
     const auto montage = infer_montage(labels);
     EXPECT_EQ(montage.channels[0].muscle, "long");
@@ -240,16 +240,20 @@ TEST(InferMontage, UnknownMuscleWordWithSideAndLevelIsFreeText) {
 
 TEST(InferMontage, FreeTextMuscleNeedsSideAndLevelAndNoTypo) {
     // Without a level the word may be anything ("Biceps L" above); without a side likewise.
-    EXPECT_THAT(error_of([] { infer_montage({"GLUT L5"}); }), HasSubstr("unrecognised word 'GLUT'"));
+    EXPECT_THAT(error_of([] { infer_montage({"GLUT L5"}); }),
+                HasSubstr("unrecognised word 'GLUT'"));
     EXPECT_THAT(error_of([] { infer_montage({"GLUT R"}); }), HasSubstr("unrecognised word 'GLUT'"));
     // A known muscle next to an unknown word is still an unknown word, not a second muscle.
-    EXPECT_THAT(error_of([] { infer_montage({"ES foo L3 L"}); }), HasSubstr("unrecognised word 'foo'"));
+    EXPECT_THAT(error_of([] { infer_montage({"ES foo L3 L"}); }),
+                HasSubstr("unrecognised word 'foo'"));
     // A misspelt paraspinal name would silently break its pair: rejected, with the fix.
     const std::string typo = error_of([] { infer_montage({"multifidis L5 L", "MF L5 R"}); });
     EXPECT_THAT(typo, HasSubstr("'multifidis L5 L'"));
     EXPECT_THAT(typo, HasSubstr("did you mean 'multifidus'?"));
     // Two free-text channels on one site are still a duplicated site.
-    EXPECT_THAT(error_of([] { infer_montage({"GLUT L5 L", "glut L5 L"}); }),
+    EXPECT_THAT(error_of([] {
+                    infer_montage({"GLUT L5 L", "glut L5 L"});
+                }),
                 HasSubstr("same site as 'GLUT L5 L'"));
 }
 
@@ -257,7 +261,7 @@ TEST(InferMontage, FreeTextMuscleNeedsSideAndLevelAndNoTypo) {
 
 class MontageFile : public ::testing::Test {
 protected:
-    std::filesystem::path write(const std::string &text) {
+    std::filesystem::path write(const std::string& text) {
         std::ofstream(path_) << text;
         return path_;
     }
@@ -305,7 +309,7 @@ type = "ecg"
     const auto montage = load_montage(file, recording);
     ASSERT_EQ(montage.channels.size(), 5u);
     EXPECT_EQ(montage.source, file.string());
-    const auto &es_left = montage.channels[0];
+    const auto& es_left = montage.channels[0];
     EXPECT_EQ(es_left.label, "EMG 1");
     EXPECT_EQ(es_left.muscle, "erector_spinae");
     EXPECT_EQ(es_left.level, "L3");
@@ -426,12 +430,12 @@ muscle = "ES")" +
          "[chanels.\"EMG 1\"]\nside = \"left\"\n" + others,
          {"unexpected 'chanels'"}},
     };
-    for (const auto &c : cases) {
+    for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
         const auto file = write(c.toml);
         const std::string message = error_of([&] { load_montage(file, recording); });
         EXPECT_THAT(message, HasSubstr(file.string()));
-        for (const auto &part : c.expected)
+        for (const auto& part : c.expected)
             EXPECT_THAT(message, HasSubstr(part));
         EXPECT_EQ(message.find('\n'), std::string::npos) << "one line";
     }

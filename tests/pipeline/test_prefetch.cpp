@@ -24,10 +24,12 @@ public:
     }
     const acquisition::SourceInfo& info() const override { return info_; }
     std::size_t read(dsp::BlockRef out) override {
-        if (next_ >= fail_after_) throw acquisition::SourceError("broken at " + std::to_string(next_));
+        if (next_ >= fail_after_)
+            throw acquisition::SourceError("broken at " + std::to_string(next_));
         const std::size_t n = std::min<std::size_t>(out.frames, 333);
         for (std::size_t c = 0; c < 2; ++c)
-            for (std::size_t i = 0; i < n; ++i) out.channel(c)[i] = static_cast<float>(next_ + i);
+            for (std::size_t i = 0; i < n; ++i)
+                out.channel(c)[i] = static_cast<float>(next_ + i);
         next_ += n;
         return n;
     }
@@ -52,7 +54,8 @@ TEST(PrefetchReader, DeliversExactlyWhatTheSourceReads) {
         const auto got = reader.next();
         ASSERT_EQ(got.frames, n);
         for (std::size_t c = 0; c < 4; ++c)
-            for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(got.channel(c)[i], block.channel(c)[i]);
+            for (std::size_t i = 0; i < n; ++i)
+                ASSERT_EQ(got.channel(c)[i], block.channel(c)[i]);
         total += n;
     }
     EXPECT_EQ(reader.next().frames, 0u);
@@ -88,7 +91,10 @@ TEST(PrefetchReader, StopsCleanlyWhenDroppedEarly) {
     std::thread([done] {
         try {
             CountingSource source(1u << 30);
-            { pipeline::PrefetchReader reader(source, 100, 2); (void)reader.next(); }
+            {
+                pipeline::PrefetchReader reader(source, 100, 2);
+                (void)reader.next();
+            }
             done->set_value();
         } catch (...) {
             done->set_exception(std::current_exception());

@@ -33,7 +33,7 @@ public:
         : info_(std::move(info)), channels_(std::move(channels)) {
         info_.total_frames = channels_.empty() ? 0 : channels_[0].size();
     }
-    const acquisition::SourceInfo &info() const override { return info_; }
+    const acquisition::SourceInfo& info() const override { return info_; }
     std::size_t read(dsp::BlockRef out) override {
         const std::size_t n = std::min<std::size_t>(out.frames, *info_.total_frames - pos_);
         for (std::size_t c = 0; c < channels_.size(); ++c)
@@ -49,7 +49,7 @@ private:
     std::size_t pos_ = 0;
 };
 
-std::vector<std::vector<float>> read_all(acquisition::Source &source) {
+std::vector<std::vector<float>> read_all(acquisition::Source& source) {
     const std::size_t channels = source.info().channels.size();
     std::vector<std::vector<float>> x(channels);
     dsp::Block block(channels, 8192);
@@ -70,13 +70,13 @@ struct AnalysisRun {
 };
 
 // The analysis as `semg analyze` runs it: process in blocks, flush, finish. gaps: (time, frames).
-AnalysisRun analyse(acquisition::Source &source, const pipeline::AnalysisSettings &settings,
-                    const std::vector<std::pair<double, std::uint64_t>> &gaps = {},
+AnalysisRun analyse(acquisition::Source& source, const pipeline::AnalysisSettings& settings,
+                    const std::vector<std::pair<double, std::uint64_t>>& gaps = {},
                     std::size_t block_frames = 4096) {
     pipeline::FatigueAnalysis analysis(settings);
-    analysis.prepare(source.info(), [](const std::string &) {});
+    analysis.prepare(source.info(), [](const std::string&) {});
     AnalysisRun run;
-    const auto observe = [&](const dsp::EpochFrame &f, const pipeline::EpochDerived &) {
+    const auto observe = [&](const dsp::EpochFrame& f, const pipeline::EpochDerived&) {
         run.epochs.push_back({f.t_start_s, f.t_end_s, f.channels});
     };
     dsp::Block block(source.info().channels.size(), block_frames);
@@ -111,7 +111,7 @@ enum class Truth { Positive, Negative, Ignore };
 struct Confusion {
     std::size_t tp = 0, fp = 0, fn = 0, tn = 0, ignored = 0;
     std::string errors; // the first few false positives and negatives, for the failure message
-    void add(Truth t, bool flagged, const std::string &where = "") {
+    void add(Truth t, bool flagged, const std::string& where = "") {
         if (t == Truth::Ignore)
             ++ignored;
         else if (t == Truth::Positive)
@@ -123,20 +123,20 @@ struct Confusion {
     }
 };
 
-void print_confusion(const std::string &title, const std::map<std::string, Confusion> &table) {
+void print_confusion(const std::string& title, const std::map<std::string, Confusion>& table) {
     std::printf("%s\n  %-10s %6s %6s %6s %6s %8s\n", title.c_str(), "flag", "TP", "FP", "FN", "TN",
                 "ignored");
-    for (const auto &[name, c] : table)
+    for (const auto& [name, c] : table)
         std::printf("  %-10s %6zu %6zu %6zu %6zu %8zu\n", name.c_str(), c.tp, c.fp, c.fn, c.tn,
                     c.ignored);
 }
 
-bool overlaps(const Epoch &e, double a, double b) { return e.t0 < b && e.t1 > a; }
-bool inside(const Epoch &e, double a, double b) { return e.t0 >= a && e.t1 <= b; }
+bool overlaps(const Epoch& e, double a, double b) { return e.t0 < b && e.t1 > a; }
+bool inside(const Epoch& e, double a, double b) { return e.t0 >= a && e.t1 <= b; }
 
 // The ECG of a scenario alone: the same scenario with and without ECG differ by exactly the ECG
 // (the simulator's streams are independent).
-std::vector<std::vector<float>> ecg_component(const Scenario &scenario, double ratio) {
+std::vector<std::vector<float>> ecg_component(const Scenario& scenario, double ratio) {
     Scenario with = scenario, without = scenario;
     with.ecg.enabled = true;
     with.ecg.ratio = ratio;
@@ -150,9 +150,9 @@ std::vector<std::vector<float>> ecg_component(const Scenario &scenario, double r
     return x;
 }
 
-std::size_t flagged(const AnalysisRun &r, std::size_t channel, std::uint32_t flag) {
+std::size_t flagged(const AnalysisRun& r, std::size_t channel, std::uint32_t flag) {
     std::size_t n = 0;
-    for (const auto &e : r.epochs)
+    for (const auto& e : r.epochs)
         n += (e.channels[channel].quality & flag) ? 1 : 0;
     return n;
 }
@@ -172,7 +172,7 @@ TEST(QualitySimulated, CleanRecordingRaisesNoFlag) {
     const double work_end_s = scenario.protocol.rest_before_s + scenario.protocol.hold_s;
     std::size_t flags = 0, rest = 0, closing = 0;
     std::string which;
-    for (const auto &e : run.epochs)
+    for (const auto& e : run.epochs)
         for (std::size_t c = 0; c < e.channels.size(); ++c) {
             const bool after_work = e.t0 >= work_end_s;
             closing += after_work ? 1 : 0;
@@ -192,7 +192,7 @@ TEST(QualitySimulated, CleanRecordingRaisesNoFlag) {
     EXPECT_LE(flags, 2u) << which;
     EXPECT_EQ(run.result.mains.frequency_hz, 0.0);
     EXPECT_FALSE(run.result.ecg.report.detected);
-    for (const auto &q : run.result.quality)
+    for (const auto& q : run.result.quality)
         EXPECT_EQ(q.verdict, "good") << q.reason;
 }
 
@@ -215,7 +215,7 @@ TEST(QualitySimulated, EachContaminationIsFlaggedWhereItWasAddedAndNotElsewhere)
     const auto ecg = ecg_component(s, 3.0);
     // IL L3 L sits lower than LT L1 L and sees a weaker ECG: scaled so that on both channels the
     // R peak is about 4 x the EMG RMS.
-    for (const auto &[c, gain] : {std::pair<std::size_t, float>{0, 1.0f}, {2, 1.5f}})
+    for (const auto& [c, gain] : {std::pair<std::size_t, float>{0, 1.0f}, {2, 1.5f}})
         for (std::size_t i = 0; i < x[c].size(); ++i)
             x[c][i] += gain * ecg[c][i];
     const std::array<double, 5> mains_harmonics{1.0, 0.0, 0.3, 0.0, 0.1};
@@ -237,7 +237,7 @@ TEST(QualitySimulated, EachContaminationIsFlaggedWhereItWasAddedAndNotElsewhere)
         settings.ecg = method;
         const auto run = analyse(source, settings, {{gap_s, 25}});
         std::map<std::string, Confusion> table;
-        for (const auto &e : run.epochs) {
+        for (const auto& e : run.epochs) {
             for (std::size_t c = 0; c < e.channels.size(); ++c) {
                 const std::uint32_t q = e.channels[c].quality;
                 char where[96];
@@ -294,7 +294,7 @@ TEST(QualitySimulated, EachContaminationIsFlaggedWhereItWasAddedAndNotElsewhere)
         print_confusion("contaminated recording, --ecg " + dsp::to_string(method) +
                             " (epoch x channel):",
                         table);
-        for (const auto &[name, c] : table) {
+        for (const auto& [name, c] : table) {
             EXPECT_EQ(c.fp, 0u) << name << c.errors;
             if (name == "ecg") {
                 EXPECT_LE(c.fn, c.tp / 20) << name << c.errors; // >= 95 % found
@@ -336,7 +336,7 @@ TEST(QualitySimulated, MainsAutoDetectionFindsFiftySixtyAndNone) {
             s.mains.amplitude_uv = 5.0; // weak: 5 µV under 100 µV of EMG
             Simulator sim(s);
             const auto run = analyse(sim, {});
-            const auto &d = run.result.mains.detection;
+            const auto& d = run.result.mains.detection;
             std::printf("mains %2.0f Hz (seed %lu): detected %2.0f Hz, 50 Hz %5.1f dB, 60 Hz %5.1f "
                         "dB, threshold %.1f dB, confidence %s\n",
                         mains, static_cast<unsigned long>(seed), run.result.mains.frequency_hz,
@@ -351,8 +351,8 @@ TEST(QualitySimulated, MainsAutoDetectionFindsFiftySixtyAndNone) {
             // Weak mains is excluded from the moments and does not dominate the EMG: no flag during
             // the contraction (at rest, with only 2 µV of amplifier noise, it does dominate).
             const auto con = sim.contractions()[0];
-            for (const auto &e : run.epochs)
-                for (const auto &f : e.channels)
+            for (const auto& e : run.epochs)
+                for (const auto& f : e.channels)
                     if (inside(e, con.start_s + 0.5, con.end_s - 0.5)) {
                         EXPECT_FALSE(f.quality & dsp::MainsDominant) << e.t0;
                     }
@@ -394,7 +394,7 @@ TEST(QualitySimulated, TemplateRemovalRestoresTheMedianFrequency) {
         settings.contractions = pipeline::ContractionMode::Segments;
         settings.segments_s = {{t0, con.end_s - 1.0}};
         const auto run = analyse(sim, settings);
-        const auto &mdf = run.result.contractions[0].channels[0].mdf;
+        const auto& mdf = run.result.contractions[0].channels[0].mdf;
         const double truth = sim.mdf_hz(0, t0);
         return Fit{mdf.initial, mdf.slope_pct_per_s, truth,
                    sim.channels()[0].mdf_slope_pct_per_s * sim.mdf_hz(0, con.start_s) / truth};
@@ -406,7 +406,8 @@ TEST(QualitySimulated, TemplateRemovalRestoresTheMedianFrequency) {
         const auto ecg = ecg_component(s, ratio)[0];
         const auto emg = read_all(clean)[0];
         const auto con = clean.contractions()[0];
-        const auto from = static_cast<std::size_t>((con.start_s + 1.0) * clean.info().sample_rate_hz);
+        const auto from =
+            static_cast<std::size_t>((con.start_s + 1.0) * clean.info().sample_rate_hz);
         const auto to = static_cast<std::size_t>((con.end_s - 1.0) * clean.info().sample_rate_hz);
         double e = 0.0, m = 0.0;
         for (std::size_t i = from; i < to; ++i) {
@@ -429,8 +430,8 @@ TEST(QualitySimulated, TemplateRemovalRestoresTheMedianFrequency) {
     std::printf("IMF of LT L1 L, mean over %zu seeds (Hz; slope error: worst, %%/s). Without ECG "
                 "the truth error is %+.2f (off), %+.2f (highpass), %+.2f (template)\n",
                 seeds.size(), clean_error[0], clean_error[1], clean_error[2]);
-    std::printf("  %-5s %-7s %-9s %10s %11s %12s %12s\n", "ratio", "ECG/EMG", "method",
-                "ECG error", "truth error", "|truth err|", "slope error");
+    std::printf("  %-5s %-7s %-9s %10s %11s %12s %12s\n", "ratio", "ECG/EMG", "method", "ECG error",
+                "truth error", "|truth err|", "slope error");
     for (const double ratio : {1.0, 3.0, 5.0}) {
         const double rms_ratio = ecg_to_emg_rms(ratio);
         std::array<double, 3> ecg_error{}, truth_error{}, abs_truth_error{}, slope_error{};
@@ -500,7 +501,7 @@ TEST(QualitySimulated, FlagsAreChunkInvariantThroughTheAnalysis) {
 
 namespace {
 
-std::unique_ptr<acquisition::Source> openbci_text(const std::filesystem::path &path) {
+std::unique_ptr<acquisition::Source> openbci_text(const std::filesystem::path& path) {
     std::ifstream in(path);
     std::string line;
     double fs = 0.0;
@@ -515,7 +516,7 @@ std::unique_ptr<acquisition::Source> openbci_text(const std::filesystem::path &p
         std::stringstream row(line);
         std::string cell;
         std::getline(row, cell, ','); // sample index
-        for (auto &c : ch) {
+        for (auto& c : ch) {
             std::getline(row, cell, ',');
             c.push_back(std::stof(cell));
         }
@@ -530,7 +531,7 @@ std::unique_ptr<acquisition::Source> openbci_text(const std::filesystem::path &p
 }
 
 // WFDB format 16, one signal: "<name> 1 <fs> <n>" then "<file> 16 <gain>/mV ...".
-std::unique_ptr<acquisition::Source> wfdb16(const std::filesystem::path &header) {
+std::unique_ptr<acquisition::Source> wfdb16(const std::filesystem::path& header) {
     std::ifstream h(header);
     std::string name, file, format, gain;
     int signals = 0;
@@ -540,9 +541,9 @@ std::unique_ptr<acquisition::Source> wfdb16(const std::filesystem::path &header)
     const double adu_per_mv = std::stod(gain.substr(0, gain.find('/')));
     std::ifstream d(header.parent_path() / file, std::ios::binary);
     std::vector<float> x(n);
-    for (auto &v : x) {
+    for (auto& v : x) {
         unsigned char b[2];
-        d.read(reinterpret_cast<char *>(b), 2);
+        d.read(reinterpret_cast<char*>(b), 2);
         v = static_cast<float>(static_cast<std::int16_t>(b[0] | (b[1] << 8)) / adu_per_mv * 1000.0);
     }
     acquisition::SourceInfo info;
@@ -553,7 +554,7 @@ std::unique_ptr<acquisition::Source> wfdb16(const std::filesystem::path &header)
     return std::make_unique<MemorySource>(info, std::vector<std::vector<float>>{x});
 }
 
-double share(const AnalysisRun &r, std::size_t channel, std::uint32_t flag) {
+double share(const AnalysisRun& r, std::size_t channel, std::uint32_t flag) {
     return r.epochs.empty() ? 0.0
                             : static_cast<double>(flagged(r, channel, flag)) /
                                   static_cast<double>(r.epochs.size());
@@ -567,7 +568,7 @@ TEST(QualityRealData, FlagsArePlausible) {
         GTEST_SKIP() << root << " not found";
     pipeline::AnalysisSettings whole;
     whole.contractions = pipeline::ContractionMode::Whole;
-    const auto report = [](const std::string &name, const AnalysisRun &r) {
+    const auto report = [](const std::string& name, const AnalysisRun& r) {
         for (std::size_t c = 0; c < r.result.labels.size(); ++c) {
             std::printf("%-34s %-8s verdict %-7s", name.c_str(), r.result.labels[c].c_str(),
                         r.result.quality[c].verdict.c_str());
@@ -597,9 +598,10 @@ TEST(QualityRealData, FlagsArePlausible) {
         // mains as uncleaned; none after them.
         std::size_t at_mains = 0, flagged_mains = 0;
         for (std::size_t e = 0; e < r.epochs.size(); ++e) {
-            const auto &ch = r.epochs[e].channels[0];
+            const auto& ch = r.epochs[e].channels[0];
             if (e < 4) {
-                EXPECT_TRUE(ch.quality & dsp::MainsDominant) << "epoch " << e << " started before the notch settled";
+                EXPECT_TRUE(ch.quality & dsp::MainsDominant)
+                    << "epoch " << e << " started before the notch settled";
                 continue;
             }
             at_mains += std::abs(ch.mdf_hz - 50.0) < 2.0 ? 1 : 0;
@@ -608,7 +610,7 @@ TEST(QualityRealData, FlagsArePlausible) {
         EXPECT_EQ(flagged_mains, 0u) << "the notch leaves little line power";
         EXPECT_EQ(at_mains, 0u) << "MDF no longer stuck at the mains frequency";
     }
-    for (const char *name :
+    for (const char* name :
          {"spinale_emg_1259Hz.csv", "soleo_emg_1259Hz.csv", "tibiale_anteriore_emg_1259Hz.csv"}) {
         auto src = acquisition::open_file_source(delsys / name);
         const auto r = analyse(*src, whole);
@@ -624,7 +626,7 @@ TEST(QualityRealData, FlagsArePlausible) {
     // OpenBCI Ganglion at 200 Hz: low-rate (said once, no epoch flagged for it); channels 3 and 4
     // carry nothing (flatline); recorded in Argentina: 50 Hz mains.
     const auto ganglion = root / "openbci-ganglion-mi-emg";
-    for (const char *name : {"OpenBCI-RAW-S02_S1R0.txt", "OpenBCI-RAW-S03_S1REST.txt"}) {
+    for (const char* name : {"OpenBCI-RAW-S02_S1R0.txt", "OpenBCI-RAW-S03_S1REST.txt"}) {
         auto src = openbci_text(ganglion / name);
         const auto r = analyse(*src, whole);
         report(std::string("ganglion ") + name, r);
@@ -645,7 +647,7 @@ TEST(QualityRealData, FlagsArePlausible) {
     // PhysioNet needle EMG at 4 kHz (16-bit, rails at ±3.28 mV): effort then rest; no mains, no
     // clipping, no flatline, nothing low-rate; the rest is needle noise, not an electrode off.
     const auto physionet = root / "physionet-emgdb";
-    for (const char *name : {"emg_healthy.hea", "emg_myopathy.hea", "emg_neuropathy.hea"}) {
+    for (const char* name : {"emg_healthy.hea", "emg_myopathy.hea", "emg_neuropathy.hea"}) {
         auto src = wfdb16(physionet / name);
         const auto r = analyse(*src, whole);
         report(std::string("physionet ") + name, r);
@@ -674,9 +676,9 @@ TEST(QualityRealData, FlagsArePlausible) {
 // ---------------------------------------------------------------------------------------------
 
 namespace {
-std::string run_command(const std::string &args, int &exit_code) {
+std::string run_command(const std::string& args, int& exit_code) {
     const std::string cmd = std::string(SEMG_EXE) + " " + args + " 2>&1";
-    FILE *pipe = ::popen(cmd.c_str(), "r");
+    FILE* pipe = ::popen(cmd.c_str(), "r");
     std::string out;
     std::array<char, 4096> buf{};
     while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
@@ -693,9 +695,10 @@ TEST(QualityCli, AnalyzeReportsFlagsMainsAndEcg) {
     std::filesystem::create_directories(dir);
     int rc = 0;
     const auto bdf = (dir / "hold.bdf").string();
-    auto out = run_command(
-        "simulate " + bdf + " --hold-s 40 --mains 60 --ecg-ratio 3 --flatline 'MF L5 R:25' --seed 3",
-        rc);
+    auto out =
+        run_command("simulate " + bdf +
+                        " --hold-s 40 --mains 60 --ecg-ratio 3 --flatline 'MF L5 R:25' --seed 3",
+                    rc);
     ASSERT_EQ(rc, 0) << out;
     out = run_command("analyze " + bdf + " --out " + (dir / "out").string(), rc);
     ASSERT_EQ(rc, 0) << out;
@@ -708,7 +711,7 @@ TEST(QualityCli, AnalyzeReportsFlagsMainsAndEcg) {
     EXPECT_EQ(summary["settings"]["ecg"]["method"], "template");
     EXPECT_TRUE(summary["ecg"]["detected"].get<bool>());
     EXPECT_NEAR(summary["ecg"]["heart_rate_bpm"].get<double>(), 72.0, 4.0);
-    const auto &q = summary["quality"]["channels"];
+    const auto& q = summary["quality"]["channels"];
     ASSERT_EQ(q.size(), 8u);
     EXPECT_EQ(q[7]["label"], "MF L5 R");
     EXPECT_NE(q[7]["verdict"], "good");

@@ -96,7 +96,8 @@ pipeline::AnalysisResult analysis_of(Simulator& sim, const pipeline::AnalysisSet
 
 // The analysis (default settings unless given) of a simulated recording: one fit per channel of
 // its one contraction.
-std::vector<Fit> analyse(const Scenario& scenario, const pipeline::AnalysisSettings& settings = {}) {
+std::vector<Fit> analyse(const Scenario& scenario,
+                         const pipeline::AnalysisSettings& settings = {}) {
     Simulator sim(scenario);
     const auto result = analysis_of(sim, settings);
     EXPECT_EQ(result.contractions.size(), 1u);
@@ -129,7 +130,8 @@ double ecg_rms_per_ratio(const Case& k) {
     while (const std::size_t n = a.read(x.capacity_ref())) {
         b.read(y.capacity_ref());
         for (std::size_t i = 0; i < n; ++i, ++at) {
-            if (at < from || at >= to) continue;
+            if (at < from || at >= to)
+                continue;
             const double e = x.channel(0)[i] - y.channel(0)[i];
             ecg += e * e;
             emg += static_cast<double>(y.channel(0)[i]) * y.channel(0)[i];
@@ -142,22 +144,26 @@ Scenario contaminated(const Case& k, std::uint64_t seed) {
     Scenario s = base_scenario(k.fs_hz, seed);
     if (k.mains_x_emg > 0.0) {
         double rms0 = 0.0;
-        for (const auto& p : s.pairs) rms0 += p.rms0_uv / static_cast<double>(s.pairs.size());
+        for (const auto& p : s.pairs)
+            rms0 += p.rms0_uv / static_cast<double>(s.pairs.size());
         double harmonics = 0.0;
-        for (const double h : s.mains.harmonics) harmonics += h * h;
+        for (const double h : s.mains.harmonics)
+            harmonics += h * h;
         s.mains.frequency_hz = k.mains_hz;
         s.mains.amplitude_uv = k.mains_x_emg * rms0 / std::sqrt(harmonics / 2.0);
     }
     if (k.ecg_x_emg > 0.0) {
         static std::map<std::tuple<double, std::string, double, double>, double> per_ratio;
         const auto key = std::make_tuple(k.fs_hz, k.ecg_shape, k.bpm, k.hrv);
-        if (!per_ratio.count(key)) per_ratio[key] = ecg_rms_per_ratio(k);
+        if (!per_ratio.count(key))
+            per_ratio[key] = ecg_rms_per_ratio(k);
         s.ecg.enabled = true;
         s.ecg.ratio = k.ecg_x_emg / per_ratio[key];
         s.ecg.shape = k.ecg_shape;
         s.ecg.heart_rate_bpm = k.bpm;
         s.ecg.hrv_fraction = k.hrv;
-        if (k.ecg_one_side) s.ecg.right_gain = 0.0;
+        if (k.ecg_one_side)
+            s.ecg.right_gain = 0.0;
     }
     return s;
 }
@@ -208,7 +214,8 @@ TEST(Validation, DefaultSettingsStayRightUnderRealisticContamination) {
         std::size_t n = 0, n_added = 0, flagged = 0, epochs = 0;
         for (std::size_t s = 0; s < kSeeds.size(); ++s) {
             const auto fits = analyse(contaminated(k, kSeeds[s]));
-            if (k.name == "clean") clean[k.fs_hz].push_back(fits);
+            if (k.name == "clean")
+                clean[k.fs_hz].push_back(fits);
             const auto& reference = clean.at(k.fs_hz).at(s);
             for (std::size_t c = 0; c < fits.size(); ++c, ++n) {
                 const Fit& f = fits[c];
@@ -230,13 +237,14 @@ TEST(Validation, DefaultSettingsStayRightUnderRealisticContamination) {
         e.added_hz /= static_cast<double>(n_added);
         e.flagged_share = static_cast<double>(flagged) / static_cast<double>(epochs);
         const bool has_mains = k.mains_x_emg > 0.0, has_ecg = k.ecg_x_emg > 0.0;
-        std::printf("  %-6s %6.0f %-9s %5.1f %-6s %5.0f %5.2f %-5s %+10.2f %+12.3f %8.2f %8.2f %7.0f%%\n",
-                    k.name.c_str(), k.fs_hz,
-                    has_mains ? (std::to_string(static_cast<int>(k.mains_hz)) + " Hz").c_str() : "-",
-                    has_mains ? k.mains_x_emg : k.ecg_x_emg, has_ecg ? k.ecg_shape.c_str() : "-",
-                    has_ecg ? k.bpm : 0.0, has_ecg ? k.hrv : 0.0,
-                    has_ecg ? (k.ecg_one_side ? "left" : "both") : "-", e.imf_hz, e.slope_pct_per_s,
-                    e.added_hz, e.added_worst_hz, 100.0 * e.flagged_share);
+        std::printf(
+            "  %-6s %6.0f %-9s %5.1f %-6s %5.0f %5.2f %-5s %+10.2f %+12.3f %8.2f %8.2f %7.0f%%\n",
+            k.name.c_str(), k.fs_hz,
+            has_mains ? (std::to_string(static_cast<int>(k.mains_hz)) + " Hz").c_str() : "-",
+            has_mains ? k.mains_x_emg : k.ecg_x_emg, has_ecg ? k.ecg_shape.c_str() : "-",
+            has_ecg ? k.bpm : 0.0, has_ecg ? k.hrv : 0.0,
+            has_ecg ? (k.ecg_one_side ? "left" : "both") : "-", e.imf_hz, e.slope_pct_per_s,
+            e.added_hz, e.added_worst_hz, 100.0 * e.flagged_share);
         const std::string where = k.name + " at " + std::to_string(k.fs_hz) + " Hz, x " +
                                   std::to_string(has_mains ? k.mains_x_emg : k.ecg_x_emg);
         EXPECT_LT(std::abs(e.imf_hz), kImfToleranceHz) << where;
@@ -268,7 +276,8 @@ TEST(Validation, NotchOnCleanEmgBarelyMovesTheMedianFrequency) {
             settings.ecg = dsp::EcgMethod::Off;
             settings.psd.method = method;
             std::vector<double> out;
-            for (const Fit& f : analyse(base_scenario(2048.0, seed), settings)) out.push_back(f.imf_hz);
+            for (const Fit& f : analyse(base_scenario(2048.0, seed), settings))
+                out.push_back(f.imf_hz);
             return out;
         };
         double mean = 0.0, mean_abs = 0.0;
@@ -315,8 +324,9 @@ TEST(Validation, ContractionDetectionIsNotFooledByMains) {
             for (std::size_t c = 0; c < con.channels.size(); ++c)
                 added += std::abs(con.channels[c].mdf.initial - hold.channels[c].mdf.initial) /
                          static_cast<double>(con.channels.size());
-            std::printf("mains %g Hz at %gx EMG RMS, detected %.2f-%.2f s (clean %.2f-%.2f s), IMF moved %.2f Hz\n",
-                        mains_hz, strength, con.start_s, con.end_s, hold.start_s, hold.end_s, added);
+            std::printf(
+                "mains %g Hz at %gx EMG RMS, detected %.2f-%.2f s (clean %.2f-%.2f s), IMF moved %.2f Hz\n",
+                mains_hz, strength, con.start_s, con.end_s, hold.start_s, hold.end_s, added);
             EXPECT_LT(added, kAddedMeanToleranceHz);
         }
 }
@@ -337,7 +347,8 @@ TEST(Validation, EpochsBeforeTheDetectedMainsNotchSettledLeaveTheFit) {
         Simulator sim(scenario);
         const auto result = analysis_of(sim, settings);
         std::vector<double> imf;
-        for (const auto& ch : result.contractions.at(0).channels) imf.push_back(ch.mdf.initial);
+        for (const auto& ch : result.contractions.at(0).channels)
+            imf.push_back(ch.mdf.initial);
         return std::make_pair(imf, result.contractions.at(0).channels.at(0).flag_counts);
     };
     const auto [detected, flags] = imf_of(std::nullopt);
@@ -346,9 +357,10 @@ TEST(Validation, EpochsBeforeTheDetectedMainsNotchSettledLeaveTheFit) {
     for (std::size_t c = 0; c < detected.size(); ++c)
         moved += std::abs(detected[c] - given[c]) / static_cast<double>(detected.size());
     constexpr std::size_t mains_bit = std::countr_zero(static_cast<unsigned>(dsp::MainsDominant));
-    std::printf("hold from 0 s, mains 50 Hz at 0.5x detected: %zu epochs flagged mains (given: %zu), IMF "
-                "%.2f Hz from the given-mains analysis\n",
-                flags[mains_bit], given_flags[mains_bit], moved);
+    std::printf(
+        "hold from 0 s, mains 50 Hz at 0.5x detected: %zu epochs flagged mains (given: %zu), IMF "
+        "%.2f Hz from the given-mains analysis\n",
+        flags[mains_bit], given_flags[mains_bit], moved);
     EXPECT_GE(flags[mains_bit], 3u) << "epochs starting before 1 s + 0.95 s";
     EXPECT_LT(moved, kAddedMeanToleranceHz);
 }

@@ -23,7 +23,8 @@ namespace semg::test {
 
 class Process {
 public:
-    Process(const std::vector<std::string>& args, std::filesystem::path log) : log_(std::move(log)) {
+    Process(const std::vector<std::string>& args, std::filesystem::path log)
+        : log_(std::move(log)) {
         std::vector<std::string> a = args;
         std::vector<char*> argv;
         for (auto& s : a)

@@ -34,14 +34,16 @@ std::string read(const fs::path& file) {
 std::vector<std::string> lines_of(const fs::path& file) {
     std::vector<std::string> lines;
     std::ifstream in(file);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
     return lines;
 }
 
 std::vector<std::string> cells(const std::string& line, char sep = '\t') {
     std::vector<std::string> out;
     std::stringstream ss(line);
-    for (std::string cell; std::getline(ss, cell, sep);) out.push_back(cell);
+    for (std::string cell; std::getline(ss, cell, sep);)
+        out.push_back(cell);
     return out;
 }
 
@@ -71,8 +73,10 @@ fs::path simulate_recording(const fs::path& root, const std::string& sub, const 
     fs::create_directories(emg);
     const std::string stem = "sub-" + sub + "_ses-" + ses + "_task-sorensen";
     const fs::path bdf = emg / (stem + "_emg.bdf");
-    const auto r = test::run("simulate " + bdf.string() + " --pairs 2 --duration-s 12 --rest-s 1 "
-                             "--mains 50 --mains-uv 20 -q --seed " + std::to_string(seed) + " " + extra);
+    const auto r = test::run("simulate " + bdf.string() +
+                             " --pairs 2 --duration-s 12 --rest-s 1 "
+                             "--mains 50 --mains-uv 20 -q --seed " +
+                             std::to_string(seed) + " " + extra);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     fs::remove(bdf.string() + ".truth.json"); // not a BIDS file
     write(emg / (stem + "_channels.tsv"),
@@ -80,7 +84,8 @@ fs::path simulate_recording(const fs::path& root, const std::string& sub, const 
           "LT L1 L\tEMG\tuV\tlongissimus\tgood\n"
           "LT L1 R\tEMG\tuV\tlongissimus\tgood\n"
           "IL L3 L\tEMG\tuV\tiliocostalis\tgood\n"
-          "IL L3 R\tEMG\tuV\tiliocostalis\t" + std::string(sub == "02" && ses == "2" ? "bad" : "good") + "\n");
+          "IL L3 R\tEMG\tuV\tiliocostalis\t" +
+              std::string(sub == "02" && ses == "2" ? "bad" : "good") + "\n");
     return bdf;
 }
 
@@ -96,7 +101,8 @@ fs::path make_dataset(const fs::path& root) {
               "RecordingType": "continuous", "SoftwareFilters": "n/a"})");
     unsigned seed = 1;
     for (const std::string sub : {"01", "02"})
-        for (const std::string ses : {"1", "2"}) simulate_recording(root, sub, ses, seed++);
+        for (const std::string ses : {"1", "2"})
+            simulate_recording(root, sub, ses, seed++);
     return root;
 }
 
@@ -138,32 +144,37 @@ TEST(BidsCli, DatasetIsAnalysedFromItsRootIntoDerivatives) {
         EXPECT_EQ(summary["bids"]["montage_from"], "channels.tsv");
         // PowerLineFrequency sets the mains: fixed at 50 Hz, not detected.
         EXPECT_EQ(summary["bids"]["mains_from"], "PowerLineFrequency");
-        EXPECT_EQ(summary["settings"]["mains"]["mode"], "fixed") << summary["settings"]["mains"].dump();
+        EXPECT_EQ(summary["settings"]["mains"]["mode"], "fixed")
+            << summary["settings"]["mains"].dump();
         EXPECT_EQ(summary["settings"]["mains"]["frequency_hz"], 50.0);
     }
     // status bad in sub-02 ses-2's channels.tsv: that channel is not analysed, and its pair goes.
     const auto epochs = lines_of(deriv / *std::next(expected.begin(), 3) / "epochs.csv");
     ASSERT_GT(epochs.size(), 10u);
     std::set<std::string> channels;
-    for (std::size_t i = 1; i < epochs.size(); ++i) channels.insert(cells(epochs[i], ',')[2]);
+    for (std::size_t i = 1; i < epochs.size(); ++i)
+        channels.insert(cells(epochs[i], ',')[2]);
     EXPECT_EQ(channels, (std::set<std::string>{"LT L1 L", "LT L1 R", "IL L3 L"}));
     const auto pairs = lines_of(deriv / *expected.begin() / "pairs.csv");
     std::set<std::string> levels;
-    for (std::size_t i = 1; i < pairs.size(); ++i) levels.insert(cells(pairs[i], ',')[3]);
+    for (std::size_t i = 1; i < pairs.size(); ++i)
+        levels.insert(cells(pairs[i], ',')[3]);
     EXPECT_EQ(levels, (std::set<std::string>{"L1", "L3"}));
 
     // A folder inside the dataset analyses what is below it, into the same derivatives.
     fs::remove_all(deriv);
     const auto one = test::run("analyze " + (root / "sub-02").string() + " -q");
     ASSERT_EQ(one.exit_code, 0) << one.output;
-    EXPECT_TRUE(fs::exists(deriv / "sub-02/ses-1/emg/sub-02_ses-1_task-sorensen_desc-fatigue/summary.json"));
+    EXPECT_TRUE(fs::exists(
+        deriv / "sub-02/ses-1/emg/sub-02_ses-1_task-sorensen_desc-fatigue/summary.json"));
     EXPECT_FALSE(fs::exists(deriv / "sub-01"));
 
     // --out moves the derivative dataset.
     const fs::path out = fresh_dir("dataset-out");
     const auto moved = test::run("analyze " + root.string() + " -q --out " + (out / "d").string());
     ASSERT_EQ(moved.exit_code, 0) << moved.output;
-    EXPECT_TRUE(fs::exists(out / "d/sub-01/ses-2/emg/sub-01_ses-2_task-sorensen_desc-fatigue/epochs.csv"));
+    EXPECT_TRUE(
+        fs::exists(out / "d/sub-01/ses-2/emg/sub-01_ses-2_task-sorensen_desc-fatigue/epochs.csv"));
     EXPECT_EQ(test::load_json(out / "d/dataset_description.json")["DatasetType"], "derivative");
 }
 
@@ -177,19 +188,24 @@ TEST(BidsCli, SidecarThatDisagreesWithItsRecordingIsAnError) {
     const auto r = test::run("analyze " + root.string() + " -q");
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_NE(r.output.find("sub-01_ses-1_task-sorensen_emg.json: SamplingFrequency 2000 Hz, but "),
-              std::string::npos) << r.output;
-    EXPECT_NE(r.output.find("sub-01_ses-1_task-sorensen_emg.bdf is sampled at 2048 Hz"), std::string::npos)
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("sub-01_ses-1_task-sorensen_emg.bdf is sampled at 2048 Hz"),
+              std::string::npos)
         << r.output;
     const fs::path deriv = root / "derivatives/semg/sub-01";
     EXPECT_FALSE(fs::exists(deriv / "ses-1")) << "no partial results for the failed recording";
-    EXPECT_TRUE(fs::exists(deriv / "ses-2/emg/sub-01_ses-2_task-sorensen_desc-fatigue/summary.json"))
+    EXPECT_TRUE(
+        fs::exists(deriv / "ses-2/emg/sub-01_ses-2_task-sorensen_desc-fatigue/summary.json"))
         << "the other recording is still analysed";
     // The missing emg.json of the second is a warning naming it, not an error.
-    EXPECT_NE(r.output.find(good.filename().string() + ": no *_emg.json sidecar"), std::string::npos)
+    EXPECT_NE(r.output.find(good.filename().string() + ": no *_emg.json sidecar"),
+              std::string::npos)
         << r.output;
 
     // PowerLineFrequency outside 50/60 names the field; a folder outside any dataset is refused.
-    write(root / "sub-01/ses-1/emg/sub-01_ses-1_task-sorensen_emg.json", R"({"PowerLineFrequency": 400})");
+    write(root / "sub-01/ses-1/emg/sub-01_ses-1_task-sorensen_emg.json",
+          R"({"PowerLineFrequency": 400})");
     const auto mains = test::run("analyze " + (root / "sub-01/ses-1").string() + " -q");
     EXPECT_EQ(mains.exit_code, 1);
     EXPECT_NE(mains.output.find("PowerLineFrequency 400 Hz"), std::string::npos) << mains.output;
@@ -206,10 +222,12 @@ TEST(BidsCli, InfoShowsEveryFileAndNamesTheBadOne) {
     write(bad, "0       this is not an EDF header");
     const auto text = test::run("info " + bad.string() + " " + bdf.string());
     EXPECT_EQ(text.exit_code, 1);
-    EXPECT_NE(text.output.find("semg: error: " + bad.string() + ": "), std::string::npos) << text.output;
-    for (const char* shown : {"format       bdf+", "start        2000-01-01T00:00:00", "14.000 s (28672 samples at 2048 Hz)",
-                              "LT L1 L", "-1000 .. 1000", "contraction", "channels.tsv", "pair         longissimus L1",
-                              "PowerLineFrequency 50 Hz"})
+    EXPECT_NE(text.output.find("semg: error: " + bad.string() + ": "), std::string::npos)
+        << text.output;
+    for (const char* shown :
+         {"format       bdf+", "start        2000-01-01T00:00:00",
+          "14.000 s (28672 samples at 2048 Hz)", "LT L1 L", "-1000 .. 1000", "contraction",
+          "channels.tsv", "pair         longissimus L1", "PowerLineFrequency 50 Hz"})
         EXPECT_NE(text.output.find(shown), std::string::npos) << shown << "\n" << text.output;
 
     const auto json_run = test::run("info --json " + bdf.string() + " " + bad.string());
@@ -244,12 +262,14 @@ TEST(BidsCli, CaptureWritesAValidBidsEmgLayout) {
     scenario.protocol.rest_after_s = 1.0;
     acquisition::Simulator sim(scenario);
     std::string labels;
-    for (const auto& ch : sim.info().channels) labels += (labels.empty() ? "" : ",") + ch.label;
+    for (const auto& ch : sim.info().channels)
+        labels += (labels.empty() ? "" : ",") + ch.label;
 
     test::Run capture{};
     std::thread runner([&] {
-        capture = test::run("capture --port " + pair.host_side() + " --protocol semg --duration-s 8 --labels '" +
-                            labels + "' --bids-root " + root.string() +
+        capture = test::run("capture --port " + pair.host_side() +
+                            " --protocol semg --duration-s 8 --labels '" + labels +
+                            "' --bids-root " + root.string() +
                             " --subject 07 --session 2 --task hold --mains 50 --live none");
     });
     std::this_thread::sleep_for(300ms);
@@ -267,7 +287,8 @@ TEST(BidsCli, CaptureWritesAValidBidsEmgLayout) {
     EXPECT_FALSE(fs::exists(emg / "raw.bdf"));
 
     const auto sidecar = test::load_json(emg / (stem + "_emg.json"));
-    for (const auto& field : kRequiredEmgJson) EXPECT_TRUE(sidecar.contains(field)) << field;
+    for (const auto& field : kRequiredEmgJson)
+        EXPECT_TRUE(sidecar.contains(field)) << field;
     EXPECT_EQ(sidecar["TaskName"], "hold");
     EXPECT_EQ(sidecar["SamplingFrequency"], 2048.0);
     EXPECT_EQ(sidecar["PowerLineFrequency"], 50.0);
@@ -279,7 +300,8 @@ TEST(BidsCli, CaptureWritesAValidBidsEmgLayout) {
     ASSERT_EQ(tsv.size(), 5u);
     const auto header = cells(tsv[0]);
     ASSERT_GE(header.size(), kRequiredChannelColumns.size());
-    for (std::size_t i = 0; i < kRequiredChannelColumns.size(); ++i) EXPECT_EQ(header[i], kRequiredChannelColumns[i]);
+    for (std::size_t i = 0; i < kRequiredChannelColumns.size(); ++i)
+        EXPECT_EQ(header[i], kRequiredChannelColumns[i]);
     EXPECT_EQ(cells(tsv[1])[0], "LT L1 L");
     EXPECT_EQ(cells(tsv[1])[1], "EMG");
     // Columns outside the standard are described in the channels.json sidecar.
@@ -290,7 +312,8 @@ TEST(BidsCli, CaptureWritesAValidBidsEmgLayout) {
         }
 
     const auto description = test::load_json(root / "dataset_description.json");
-    for (const auto& field : kRequiredDatasetDescription) EXPECT_TRUE(description.contains(field)) << field;
+    for (const auto& field : kRequiredDatasetDescription)
+        EXPECT_TRUE(description.contains(field)) << field;
     EXPECT_EQ(read(root / "participants.tsv"), "participant_id\nsub-07\n");
 
     // The live results are in the derivative dataset; analysing the root reproduces them there.
@@ -303,8 +326,11 @@ TEST(BidsCli, CaptureWritesAValidBidsEmgLayout) {
     EXPECT_EQ(lines_of(results / "epochs.csv").size(), cells(live_epochs, '\n').size());
 
     // A second capture of the same subject, session and task never overwrites the recording.
-    const auto again = test::run("capture --port " + pair.host_side() + " --protocol semg --duration-s 1 "
-                                 "--bids-root " + root.string() + " --subject 07 --session 2 --task hold "
+    const auto again = test::run("capture --port " + pair.host_side() +
+                                 " --protocol semg --duration-s 1 "
+                                 "--bids-root " +
+                                 root.string() +
+                                 " --subject 07 --session 2 --task hold "
                                  "--start-timeout-s 1 --live none");
     EXPECT_EQ(again.exit_code, 3); // an output that cannot be written (README, exit codes)
     EXPECT_NE(again.output.find("exists"), std::string::npos) << again.output;

@@ -27,8 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using test::Process;
 using test::labels_of;
+using test::Process;
 
 fs::path fresh_dir(const std::string& name) {
     return test::fresh_test_dir("test_capture_cli", name);
@@ -241,9 +241,9 @@ TEST(CaptureCli, DeviceUnpluggedKeepsTheRecordingAndSaysSo) {
                      "--reconnect-s", "0.3", "--out", (dir / "live").string(), "-q"},
                     dir / "capture.log");
     std::this_thread::sleep_for(200ms);
-    Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "semg",
-                      "--hold-s", "60"},
-                     dir / "simulate.log");
+    Process simulate(
+        {semg, "simulate", "--serial", pair.device_side(), "--protocol", "semg", "--hold-s", "60"},
+        dir / "simulate.log");
     std::this_thread::sleep_for(2000ms);
     pair.stop();
     ASSERT_EQ(capture.wait(10s), 0) << capture.output();
@@ -293,8 +293,8 @@ TEST(CaptureCli, SimulatedSerialStreamMatchesTheSimulatedFile) {
     SEMG_REQUIRE_SOCAT();
     const auto dir = fresh_dir("serial-equals-file");
     const std::string semg = SEMG_EXE;
-    const std::vector<std::string> scenario = {"--rest-s", "1", "--hold-s", "2", "--pairs", "2",
-                                               "--seed", "5"};
+    const std::vector<std::string> scenario = {"--rest-s", "1", "--hold-s", "2",
+                                               "--pairs",  "2", "--seed",   "5"};
     std::vector<std::string> to_file = {semg, "simulate", "-q", (dir / "sim.bdf").string()};
     to_file.insert(to_file.end(), scenario.begin(), scenario.end());
     Process file(to_file, dir / "file.log");
@@ -305,8 +305,8 @@ TEST(CaptureCli, SimulatedSerialStreamMatchesTheSimulatedFile) {
                      "--duration-s", "4", "--out", (dir / "live").string(), "-q"},
                     dir / "capture.log");
     std::this_thread::sleep_for(200ms);
-    std::vector<std::string> to_serial = {semg, "simulate", "--serial", pair.device_side(),
-                                          "--protocol", "semg", "--speed", "4"};
+    std::vector<std::string> to_serial = {semg,         "simulate", "--serial", pair.device_side(),
+                                          "--protocol", "semg",     "--speed",  "4"};
     to_serial.insert(to_serial.end(), scenario.begin(), scenario.end());
     Process serial(to_serial, dir / "serial.log");
     ASSERT_EQ(capture.wait(30s), 0) << capture.output();
@@ -315,7 +315,8 @@ TEST(CaptureCli, SimulatedSerialStreamMatchesTheSimulatedFile) {
     acquisition::EdfSource expected(dir / "sim.bdf"), got(dir / "live" / "raw.bdf");
     ASSERT_EQ(got.info().channels.size(), expected.info().channels.size());
     ASSERT_EQ(got.info().sample_rate_hz, expected.info().sample_rate_hz);
-    const double tolerance = *expected.info().channels[0].resolution_uv + 2.0 * *got.info().channels[0].resolution_uv;
+    const double tolerance =
+        *expected.info().channels[0].resolution_uv + 2.0 * *got.info().channels[0].resolution_uv;
     dsp::Block a(expected.info().channels.size(), 2048), b(got.info().channels.size(), 2048);
     std::size_t compared = 0;
     double worst = 0.0;
@@ -323,10 +324,12 @@ TEST(CaptureCli, SimulatedSerialStreamMatchesTheSimulatedFile) {
         const std::size_t n = expected.read(a.capacity_ref());
         const std::size_t m = got.read(b.capacity_ref());
         ASSERT_EQ(n, m) << "after " << compared << " frames";
-        if (n == 0) break;
+        if (n == 0)
+            break;
         for (std::size_t c = 0; c < a.channels(); ++c)
             for (std::size_t i = 0; i < n; ++i)
-                worst = std::max(worst, static_cast<double>(std::abs(a.channel(c)[i] - b.channel(c)[i])));
+                worst = std::max(worst,
+                                 static_cast<double>(std::abs(a.channel(c)[i] - b.channel(c)[i])));
         compared += n;
     }
     EXPECT_EQ(compared, 4u * 2048u);
@@ -519,8 +522,8 @@ TEST(CaptureCli, SigtermWithADashboardStopsCleanly) {
                       "--fs", "1000", "--hold-s", "60", "--pairs", "2"},
                      dir / "simulate.log");
     Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii", "--fs",
-                     "1000", "--channel-count", "4", "--out", (dir / "live").string(), "--dashboard",
-                     "127.0.0.1:0", "--live", "plain"},
+                     "1000", "--channel-count", "4", "--out", (dir / "live").string(),
+                     "--dashboard", "127.0.0.1:0", "--live", "plain"},
                     dir / "capture.log");
     ASSERT_NE(dashboard_port(capture), 0);
     ASSERT_TRUE(wait_for_file(dir / "live", "raw.bdf", 10s)) << capture.output();
@@ -733,8 +736,8 @@ TEST(CaptureCli, RandomBytesAreRejectedNotRecorded) {
         const auto dir = fresh_dir("random-" + k.protocol);
         test::SocatPair pair(dir);
         Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", k.protocol,
-                         "--fs", "250", "--out", (dir / "live").string(), "--stall-timeout-s",
-                         "2", "-q"},
+                         "--fs", "250", "--out", (dir / "live").string(), "--stall-timeout-s", "2",
+                         "-q"},
                         dir / "capture.log");
         std::this_thread::sleep_for(300ms);
         const int fd = ::open(pair.device_side().c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK);
@@ -778,8 +781,8 @@ TEST(CaptureCli, AStalledDeviceStopsTheCaptureWithAnError) {
     test::VectorSource source(fs,
                               test::emg_like(4, static_cast<std::size_t>(2.0 * fs), fs, 150.0, 3));
     const std::string semg = SEMG_EXE;
-    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg",
-                     "--out", (dir / "live").string(), "--stall-timeout-s", "2", "--live", "plain"},
+    Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "semg", "--out",
+                     (dir / "live").string(), "--stall-timeout-s", "2", "--live", "plain"},
                     dir / "capture.log");
     std::this_thread::sleep_for(300ms);
     acquisition::SerialStreamerConfig dev;
@@ -815,8 +818,9 @@ TEST(CaptureCli, ASignalLeavesNoTemporaryResultFiles) {
                                     " --pairs 8 --hold-s 150 --contraction-count 8 "
                                     "--fatigue-pct-per-s 0.2 -q");
         ASSERT_EQ(made.exit_code, 0) << made.output;
-        Process analyze({semg, "analyze", input.string(), "--out", (dir / "analyze").string(), "-q"},
-                        dir / "analyze.log");
+        Process analyze(
+            {semg, "analyze", input.string(), "--out", (dir / "analyze").string(), "-q"},
+            dir / "analyze.log");
         ASSERT_TRUE(wait_for_file(dir / "analyze", ".tmp-", 30s)) << analyze.output();
         analyze.signal(SIGTERM);
         EXPECT_EQ(analyze.wait(10s), -2) << analyze.output();
@@ -828,8 +832,8 @@ TEST(CaptureCli, ASignalLeavesNoTemporaryResultFiles) {
         Process simulate({semg, "simulate", "--serial", pair.device_side(), "--protocol", "ascii",
                           "--fs", "1000", "--hold-s", "60", "--pairs", "2"},
                          dir / "simulate.log");
-        Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii",
-                         "--fs", "1000", "--out", (dir / "capture").string(), "-q"},
+        Process capture({semg, "capture", "--port", pair.host_side(), "--protocol", "ascii", "--fs",
+                         "1000", "--out", (dir / "capture").string(), "-q"},
                         dir / "capture.log");
         ASSERT_TRUE(wait_for_file(dir / "capture", ".tmp-", 10s)) << capture.output();
         std::this_thread::sleep_for(1500ms);

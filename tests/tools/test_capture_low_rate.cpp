@@ -48,7 +48,8 @@ std::map<std::pair<long, std::string>, std::string> epoch_quality(const fs::path
     std::getline(in, line);
     const auto header = split(line, ',');
     const auto col = [&](const std::string& name) {
-        return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+        return static_cast<std::size_t>(std::find(header.begin(), header.end(), name) -
+                                        header.begin());
     };
     const std::size_t t = col("t_start_s"), ch = col("channel"), q = col("quality");
     std::map<std::pair<long, std::string>, std::string> out;
@@ -73,8 +74,8 @@ void capture_end_to_end(const Board& b) {
     const std::string semg = SEMG_EXE;
     const std::string pairs = std::to_string(b.pairs);
     // The labels before anything streams: what a README reader types first.
-    const auto labels_run = semg::test::run("simulate --print-labels --protocol " + b.protocol +
-                                            " --pairs " + pairs);
+    const auto labels_run =
+        semg::test::run("simulate --print-labels --protocol " + b.protocol + " --pairs " + pairs);
     ASSERT_EQ(labels_run.exit_code, 0) << labels_run.output;
     const std::string labels = labels_run.output.substr(0, labels_run.output.find('\n'));
     ASSERT_EQ(split(labels, ',').size(), 2 * b.pairs) << labels;
@@ -99,12 +100,14 @@ void capture_end_to_end(const Board& b) {
     char band[32];
     std::snprintf(band, sizeof band, "20-%g Hz", 0.45 * b.fs_hz);
     char said[160];
-    std::snprintf(said, sizeof said, "%g Hz is below 1000 Hz: the analysis runs on %s", b.fs_hz, band);
+    std::snprintf(said, sizeof said, "%g Hz is below 1000 Hz: the analysis runs on %s", b.fs_hz,
+                  band);
     EXPECT_EQ(count_of(log, said), 1u) << log;
     EXPECT_EQ(count_of(log, "semg: warning:"), 1u) << "only the low-rate warning: " << log;
     // At the end the fatigue table (the same as `semg analyze` prints) names the electrode that
     // came off among its channel verdicts (which are table lines, not log warnings).
-    EXPECT_NE(log.find("  warning: channel 'ES L4 R' quality poor: flatline"), std::string::npos) << log;
+    EXPECT_NE(log.find("  warning: channel 'ES L4 R' quality poor: flatline"), std::string::npos)
+        << log;
     EXPECT_EQ(count_of(log, "error"), 0u) << log;
     EXPECT_EQ(count_of(log, "(low_rate") + count_of(log, "|low_rate"), 0u)
         << "no epoch shown flagged low_rate: " << log;
@@ -176,8 +179,9 @@ void capture_end_to_end(const Board& b) {
     EXPECT_GT(flagged_in_view, 0u) << log;
 
     // `semg analyze raw.bdf` at the board's rate: the same one warning, low_rate and flags.
-    const auto offline = semg::test::run("analyze " + (dir / "live" / "raw.bdf").string() +
-                                         " --contractions whole -q --out " + (dir / "offline").string());
+    const auto offline =
+        semg::test::run("analyze " + (dir / "live" / "raw.bdf").string() +
+                        " --contractions whole -q --out " + (dir / "offline").string());
     ASSERT_EQ(offline.exit_code, 0) << offline.output;
     EXPECT_EQ(count_of(offline.output, said), 1u) << offline.output;
     const auto again = semg::test::load_json(dir / "offline" / "summary.json");

@@ -118,7 +118,7 @@ struct TerminalRun {
     int columns = 0, rows = 0;
     fs::path out;
     std::size_t screens = 0;
-    std::size_t widest = 0;     // columns of the widest screen line seen
+    std::size_t widest = 0; // columns of the widest screen line seen
     std::string widest_line;
     bool note_typed_seen = false; // "note: subject shifted_" while typing
     bool note_saved_seen = false; // the saved marker in the view
@@ -155,9 +155,8 @@ TerminalRun drive_terminal(int columns, int rows, const fs::path& dir,
         const std::string command =
             "stty -g > " + (dir / "stty-before").string() + "; " + semg + " capture --port " +
             pair.host_side() + " --protocol semg --duration-s 40 --labels '" + labels_of(sim) +
-            "' --out " + r.out.string() + " 2> " + (dir / "capture.log").string() +
-            "; echo $? > " + (dir / "rc").string() + "; stty -g > " +
-            (dir / "stty-after").string() + "; sleep 120";
+            "' --out " + r.out.string() + " 2> " + (dir / "capture.log").string() + "; echo $? > " +
+            (dir / "rc").string() + "; stty -g > " + (dir / "stty-after").string() + "; sleep 120";
         Tmux tmux("semg-markers-" + std::to_string(::getpid()) + "-" + std::to_string(columns),
                   columns, rows, command);
         std::this_thread::sleep_for(500ms); // the capture opens the port
@@ -245,8 +244,8 @@ TEST(CaptureMarkers, KeysInARealTerminalMarkTheHold) {
     const auto base = test::fresh_test_dir("test_capture_markers", "terminal");
     // Both sizes at once (each with its own tmux server, socat pair and device): 45 s, not 90.
     acquisition::Simulator sim_small(bench_hold()), sim_large(bench_hold());
-    auto small = std::async(std::launch::async, drive_terminal, 80, 24, base / "80x24",
-                            std::ref(sim_small));
+    auto small =
+        std::async(std::launch::async, drive_terminal, 80, 24, base / "80x24", std::ref(sim_small));
     auto large = std::async(std::launch::async, drive_terminal, 200, 50, base / "200x50",
                             std::ref(sim_large));
     for (TerminalRun r : {small.get(), large.get()}) {
@@ -288,11 +287,11 @@ TEST(CaptureMarkers, KeysInARealTerminalMarkTheHold) {
         EXPECT_DOUBLE_EQ(live["contractions"][0]["start_s"].get<double>(), contraction->onset_s);
         EXPECT_DOUBLE_EQ(live["contractions"][0]["end_s"].get<double>(),
                          contraction->onset_s + contraction->duration_s);
-        const std::string segment =
-            fmt::format("{}:{}", contraction->onset_s, contraction->onset_s + contraction->duration_s);
-        const auto [rc, out] = run({SEMG_EXE, "analyze", (r.out / "raw.bdf").string(), "--out",
-                                    (r.out.parent_path() / "segment").string(), "--segment",
-                                    segment, "-q"});
+        const std::string segment = fmt::format("{}:{}", contraction->onset_s,
+                                                contraction->onset_s + contraction->duration_s);
+        const auto [rc, out] =
+            run({SEMG_EXE, "analyze", (r.out / "raw.bdf").string(), "--out",
+                 (r.out.parent_path() / "segment").string(), "--segment", segment, "-q"});
         ASSERT_EQ(rc, 0) << out;
         const auto offline = test::load_json(r.out.parent_path() / "segment" / "summary.json");
         EXPECT_EQ(contraction_fits(live), contraction_fits(offline));
@@ -307,8 +306,8 @@ TEST(CaptureMarkers, KeysInARealTerminalMarkTheHold) {
 TEST(CaptureMarkers, MarkFromAnotherProcessAndNotFromAnotherUser) {
     SEMG_REQUIRE_SOCAT();
     // A world-traversable folder, so that only the socket's own permissions stand in the way.
-    const fs::path dir = fs::temp_directory_path() /
-                         ("semg-mark-test-" + std::to_string(::getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("semg-mark-test-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
@@ -362,12 +361,12 @@ TEST(CaptureMarkers, MarkFromAnotherProcessAndNotFromAnotherUser) {
                                  fs::perms::group_read | fs::perms::others_read);
         const auto [add_rc, add_out] = run({"useradd", "-M", "-s", "/bin/sh", user});
         ASSERT_EQ(add_rc, 0) << add_out;
-        std::tie(other_user_rc, other_user_out) =
-            run({"runuser", "-u", user, "--", exe.string(), "mark", out.string(), "--note", "intruder"});
+        std::tie(other_user_rc, other_user_out) = run({"runuser", "-u", user, "--", exe.string(),
+                                                       "mark", out.string(), "--note", "intruder"});
         // Past the file permissions (as if they were wrong): the peer's uid is checked too.
         fs::permissions(socket, fs::perms::all);
-        std::tie(peercred_rc, peercred_out) =
-            run({"runuser", "-u", user, "--", exe.string(), "mark", out.string(), "--note", "intruder 2"});
+        std::tie(peercred_rc, peercred_out) = run({"runuser", "-u", user, "--", exe.string(),
+                                                   "mark", out.string(), "--note", "intruder 2"});
         fs::permissions(socket, fs::perms::owner_read | fs::perms::owner_write);
         run({"userdel", user});
     }

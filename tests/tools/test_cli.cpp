@@ -4,9 +4,9 @@
 #include "pipeline/version.hpp"
 #include "report/report.hpp"
 
-#include <edflib.h>
 #include "tests/error_stats.hpp"
 #include "tests/test_util.hpp"
+#include <edflib.h>
 
 #include <boost/math/distributions/students_t.hpp>
 #include <gtest/gtest.h>
@@ -57,8 +57,10 @@ protected:
         const auto b = test::white_noise(a.size(), 0.05, 2);
         for (std::size_t i = 0; i < a.size(); ++i) {
             out << static_cast<double>(i) / 1000.0 << ',' << a[i] << ',';
-            if (i + 2 == bad_row) out << bad_value; // file line numbers start at 1 with the header
-            else out << b[i];
+            if (i + 2 == bad_row)
+                out << bad_value; // file line numbers start at 1 with the header
+            else
+                out << b[i];
             out << '\n';
         }
         return dir_ / name;
@@ -66,7 +68,8 @@ protected:
     void expect_failure(const std::string& args, const std::string& message) {
         const auto r = run(args + " --out " + (dir_ / "out").string());
         EXPECT_NE(r.exit_code, 0) << r.output;
-        EXPECT_NE(r.output.find(message), std::string::npos) << "missing '" << message << "' in: " << r.output;
+        EXPECT_NE(r.output.find(message), std::string::npos)
+            << "missing '" << message << "' in: " << r.output;
         EXPECT_FALSE(fs::exists(dir_ / "out")) << "partial output left behind";
         const auto lines = std::count(r.output.begin(), r.output.end(), '\n');
         EXPECT_LE(lines, 2) << r.output;
@@ -85,8 +88,10 @@ TEST_F(Cli, AnalyzesCsvAndWritesBothFilesWithTheDocumentedColumns) {
     std::ifstream epochs(dir_ / "out" / "epochs.csv");
     std::string header;
     std::getline(epochs, header);
-    EXPECT_EQ(header, "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality,"
-                      "side,muscle,level,rms_pct_mvc");
+    EXPECT_EQ(
+        header,
+        "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality,"
+        "side,muscle,level,rms_pct_mvc");
     const auto summary = test::load_json(dir_ / "out" / "summary.json");
     EXPECT_EQ(summary["input"]["sample_rate_hz"], 1000.0);
     EXPECT_EQ(summary["input"]["sha256"].get<std::string>().size(), 64u);
@@ -95,9 +100,11 @@ TEST_F(Cli, AnalyzesCsvAndWritesBothFilesWithTheDocumentedColumns) {
     // mV are converted to µV: both channels are near 50 µV RMS before filtering.
     EXPECT_NEAR(summary["channels"][1]["rms"]["initial_uv"].get<double>(),
                 summary["channels"][0]["rms"]["initial_uv"].get<double>(), 10.0);
-    for (const char* key : {"band_hz", "filter", "mains", "epoch_s", "overlap", "window", "psd", "mdf_definition"})
+    for (const char* key :
+         {"band_hz", "filter", "mains", "epoch_s", "overlap", "window", "psd", "mdf_definition"})
         EXPECT_TRUE(summary["settings"].contains(key)) << key;
-    for (const char* key : {"initial_hz", "slope_hz_per_s", "slope_pct_per_s", "r2", "slope_ci95_hz_per_s"})
+    for (const char* key :
+         {"initial_hz", "slope_hz_per_s", "slope_pct_per_s", "r2", "slope_ci95_hz_per_s"})
         EXPECT_TRUE(summary["channels"][0]["mdf"].contains(key)) << key;
 }
 
@@ -108,11 +115,14 @@ TEST_F(Cli, DefaultOutputFolderIsNextToTheInput) {
     EXPECT_TRUE(fs::exists(dir_ / "rec.semg" / "epochs.csv"));
 }
 
-TEST_F(Cli, MissingFile) { expect_failure("analyze " + (dir_ / "nope.bdf").string(), "nope.bdf: no such file"); }
+TEST_F(Cli, MissingFile) {
+    expect_failure("analyze " + (dir_ / "nope.bdf").string(), "nope.bdf: no such file");
+}
 
 TEST_F(Cli, TextInNumericColumnNamesFileLineAndColumn) {
     const auto input = csv("text.csv", 3.0, 1234, "abc");
-    expect_failure("analyze " + input.string(), "text.csv:1234: column 'right_mV': 'abc' is not a number");
+    expect_failure("analyze " + input.string(),
+                   "text.csv:1234: column 'right_mV': 'abc' is not a number");
 }
 
 TEST_F(Cli, NanSample) {
@@ -139,13 +149,16 @@ TEST_F(Cli, NoTimeColumnNeedsFs) {
 // error (it used to override the time column silently), unless --force-fs says to use it.
 TEST_F(Cli, FsDisagreeingWithTheTimeColumnNeedsForceFs) {
     const auto input = csv("fs.csv", 3.0);
-    expect_failure("analyze " + input.string() + " --fs 2000",
-                   "fs.csv: --fs 2000 Hz disagrees with the time column 'time_s' (1000 Hz from 3000 timestamps)");
+    expect_failure(
+        "analyze " + input.string() + " --fs 2000",
+        "fs.csv: --fs 2000 Hz disagrees with the time column 'time_s' (1000 Hz from 3000 timestamps)");
     expect_failure("analyze " + input.string() + " --force-fs", "--force-fs requires --fs");
     // Not -q: that leaves warnings and errors only, and this is a notice.
-    const auto r = run("analyze " + input.string() + " --fs 2000 --force-fs --out " + (dir_ / "forced").string());
+    const auto r = run("analyze " + input.string() + " --fs 2000 --force-fs --out " +
+                       (dir_ / "forced").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    EXPECT_NE(r.output.find("--force-fs: 2000 Hz from --fs; the time column 'time_s' is not read"), std::string::npos)
+    EXPECT_NE(r.output.find("--force-fs: 2000 Hz from --fs; the time column 'time_s' is not read"),
+              std::string::npos)
         << r.output;
     EXPECT_EQ(test::load_json(dir_ / "forced" / "summary.json")["input"]["sample_rate_hz"], 2000.0);
 }
@@ -157,15 +170,18 @@ TEST_F(Cli, FifoAndDeviceAreRefused) {
     ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
     fs::create_symlink("/dev/zero", zero);
     for (const auto& path : {fifo, zero}) {
-        const std::string cmd = "ulimit -v 4000000; timeout 30 " + std::string(SEMG_EXE) + " analyze " +
-                                path.string() + " --out " + (dir_ / "out").string() + " 2>&1";
+        const std::string cmd = "ulimit -v 4000000; timeout 30 " + std::string(SEMG_EXE) +
+                                " analyze " + path.string() + " --out " + (dir_ / "out").string() +
+                                " 2>&1";
         FILE* pipe = ::popen(cmd.c_str(), "r");
         std::string out;
         std::array<char, 4096> buf{};
-        while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+        while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
+            out.append(buf.data(), n);
         const int status = ::pclose(pipe);
         EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 1) << out;
-        EXPECT_NE(out.find(path.filename().string() + ": not a regular file"), std::string::npos) << out;
+        EXPECT_NE(out.find(path.filename().string() + ": not a regular file"), std::string::npos)
+            << out;
         EXPECT_FALSE(fs::exists(dir_ / "out"));
     }
     expect_failure("analyze -", "-: standard input is not read");
@@ -173,7 +189,8 @@ TEST_F(Cli, FifoAndDeviceAreRefused) {
 
 TEST_F(Cli, HelpStatesTheCsvUnitAndRateRules) {
     const auto r = run("analyze --help");
-    for (const char* rule : {"_uV", "_mV", "_V", "below 0.01", "least-squares", "--force-fs", "decimal comma"})
+    for (const char* rule :
+         {"_uV", "_mV", "_V", "below 0.01", "least-squares", "--force-fs", "decimal comma"})
         EXPECT_NE(r.output.find(rule), std::string::npos) << rule << " missing in:\n" << r.output;
 }
 
@@ -185,7 +202,8 @@ TEST_F(Cli, BandAboveNyquist) {
 TEST_F(Cli, UnknownOptionAndBadValues) {
     const auto input = csv("opts.csv", 3.0);
     expect_failure("analyze " + input.string() + " --bogus", "--bogus");
-    expect_failure("analyze " + input.string() + " --mains 55", "--mains must be auto, 50, 60 or off");
+    expect_failure("analyze " + input.string() + " --mains 55",
+                   "--mains must be auto, 50, 60 or off");
     expect_failure("analyze " + input.string() + " --psd fft", "welch or periodogram");
     expect_failure("analyze " + input.string() + " --segment 10:20", "outside the recording");
 }
@@ -194,7 +212,8 @@ TEST_F(Cli, TruncatedBdf) {
     const auto path = dir_ / "cut.bdf";
     {
         acquisition::EdfWriter writer(path, bdf_config(1000, {"ES L3 L", "ES L3 R"}));
-        auto block = test::make_block({test::white_noise(10000, 50, 1), test::white_noise(10000, 50, 2)});
+        auto block =
+            test::make_block({test::white_noise(10000, 50, 1), test::white_noise(10000, 50, 2)});
         writer.write(block.cref());
         writer.close();
     }
@@ -274,7 +293,8 @@ TEST_F(Cli, LabelsWithCommasAndQuotesAreQuotedInTheCsvFiles) {
     const auto path = dir_ / "labels.bdf";
     {
         acquisition::EdfWriter writer(path, bdf_config(1000, {"Ch,1", "Ch \"2\""}));
-        auto block = test::make_block({test::white_noise(5000, 50, 1), test::white_noise(5000, 50, 2)});
+        auto block =
+            test::make_block({test::white_noise(5000, 50, 1), test::white_noise(5000, 50, 2)});
         writer.write(block.cref());
         writer.close();
     }
@@ -306,7 +326,8 @@ TEST_F(Cli, BdfRoundTripThroughEdfWriter) {
     const auto path = dir_ / "rec.bdf";
     {
         acquisition::EdfWriter writer(path, bdf_config(2048, {"ES L3 L", "ES L3 R"}));
-        auto block = test::make_block({test::sine(80.0, 100.0, 2048, 20480), test::sine(120.0, 40.0, 2048, 20480)});
+        auto block = test::make_block(
+            {test::sine(80.0, 100.0, 2048, 20480), test::sine(120.0, 40.0, 2048, 20480)});
         writer.write(block.cref());
         writer.annotate({2.0, 6.0, "contraction"}); // 11 epochs: enough for a fit
         writer.close();
@@ -322,7 +343,8 @@ TEST_F(Cli, BdfRoundTripThroughEdfWriter) {
 
 TEST_F(Cli, SeveralInputsEachGetTheirOwnFolderAndFailuresAreCounted) {
     const auto a = csv("a.csv", 3.0), b = csv("b.csv", 3.0, 100, "x");
-    const auto r = run("analyze -q " + a.string() + " " + b.string() + " --out " + (dir_ / "all").string());
+    const auto r =
+        run("analyze -q " + a.string() + " " + b.string() + " --out " + (dir_ / "all").string());
     EXPECT_NE(r.exit_code, 0);
     EXPECT_TRUE(fs::exists(dir_ / "all" / "a.semg" / "summary.json"));
     EXPECT_FALSE(fs::exists(dir_ / "all" / "b.semg"));
@@ -366,7 +388,8 @@ TEST_F(Cli, PairWithMismatchedSampleRates) {
     for (int record = 0; record < 5; ++record)
         for (int s = 0; s < 2; ++s) {
             std::vector<double> x(static_cast<std::size_t>(rates[s]));
-            for (std::size_t i = 0; i < x.size(); ++i) x[i] = 50.0 * std::sin(0.3 * static_cast<double>(i));
+            for (std::size_t i = 0; i < x.size(); ++i)
+                x[i] = 50.0 * std::sin(0.3 * static_cast<double>(i));
             ASSERT_EQ(edfwrite_physical_samples(handle, x.data()), 0);
         }
     edfclose_file(handle);
@@ -391,18 +414,21 @@ side = "right"
 TEST_F(Cli, MvcFileWithDifferentChannels) {
     const auto input = csv("in.csv", 5.0);
     const auto mvc = write("mvc.csv", "time_s,other_uV\n0,1\n0.001,2\n");
-    expect_failure("analyze " + input.string() + " --mvc " + mvc.string(), "the MVC recording has no channel 'left_uV'");
+    expect_failure("analyze " + input.string() + " --mvc " + mvc.string(),
+                   "the MVC recording has no channel 'left_uV'");
 }
 
 TEST_F(Cli, SegmentOutsideTheRecordingWithBdf) {
     const auto path = dir_ / "seg.bdf";
     {
         acquisition::EdfWriter writer(path, bdf_config(1000, {"ES L3 L", "ES L3 R"}));
-        auto block = test::make_block({test::white_noise(10000, 50, 1), test::white_noise(10000, 50, 2)});
+        auto block =
+            test::make_block({test::white_noise(10000, 50, 1), test::white_noise(10000, 50, 2)});
         writer.write(block.cref());
         writer.close();
     }
-    expect_failure("analyze " + path.string() + " --segment 5:20", "is outside the recording (0:10");
+    expect_failure("analyze " + path.string() + " --segment 5:20",
+                   "is outside the recording (0:10");
 }
 
 // One version everywhere (pipeline/version.hpp, generated from project(VERSION)): `semg --version`
@@ -410,7 +436,8 @@ TEST_F(Cli, SegmentOutsideTheRecordingWithBdf) {
 TEST_F(Cli, VersionAndSummaryNameTheProjectVersion) {
     const auto version = run("--version");
     ASSERT_EQ(version.exit_code, 0) << version.output;
-    EXPECT_EQ(version.output.rfind(std::string("semg ") + SEMG_VERSION + " (git ", 0), 0u) << version.output;
+    EXPECT_EQ(version.output.rfind(std::string("semg ") + SEMG_VERSION + " (git ", 0), 0u)
+        << version.output;
     const auto input = csv("v.csv", 6.0);
     const auto r = run("analyze -q " + input.string() + " --out " + (dir_ / "v").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -432,7 +459,8 @@ TEST_F(Cli, AnalyzeRecoversSimulatedTruthAcrossSeedsAndRates) {
     test::ErrorStats imf_error, slope_error;
     for (int fs : {1000, 2048, 4096})
         for (int seed = 1; seed <= 5; ++seed) {
-            const auto bdf = dir_ / ("sim_" + std::to_string(fs) + "_" + std::to_string(seed) + ".bdf");
+            const auto bdf =
+                dir_ / ("sim_" + std::to_string(fs) + "_" + std::to_string(seed) + ".bdf");
             auto r = run("simulate -q " + bdf.string() + " --pairs 2 --hold-s 120 --fs " +
                          std::to_string(fs) + " --seed " + std::to_string(seed));
             ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -448,7 +476,8 @@ TEST_F(Cli, AnalyzeRecoversSimulatedTruthAcrossSeedsAndRates) {
                 const double imf = m["initial_hz"].get<double>() - t["mdf0_hz"].get<double>();
                 const double slope =
                     m["slope_pct_per_s"].get<double>() - t["mdf_slope_pct_per_s"].get<double>();
-                EXPECT_NEAR(imf, kImfBiasHz, 4.0 * kImfSdHz) << fs << " Hz seed " << seed << " " << t["label"];
+                EXPECT_NEAR(imf, kImfBiasHz, 4.0 * kImfSdHz)
+                    << fs << " Hz seed " << seed << " " << t["label"];
                 EXPECT_NEAR(slope, kSlopeBiasPctPerS, 4.0 * kSlopeSdPctPerS)
                     << fs << " Hz seed " << seed << " " << t["label"];
                 imf_error.add(imf);
@@ -456,7 +485,8 @@ TEST_F(Cli, AnalyzeRecoversSimulatedTruthAcrossSeedsAndRates) {
             }
             fs::remove(bdf);
         }
-    std::cout << "[ truth ] IMF error " << imf_error << " Hz; slope error " << slope_error << " %/s\n";
+    std::cout << "[ truth ] IMF error " << imf_error << " Hz; slope error " << slope_error
+              << " %/s\n";
     EXPECT_NEAR(imf_error.mean(), kImfBiasHz, test::three_standard_errors(kImfSdHz, imf_error.n()));
     EXPECT_NEAR(slope_error.mean(), kSlopeBiasPctPerS,
                 test::three_standard_errors(kSlopeSdPctPerS, slope_error.n()));
@@ -469,8 +499,8 @@ TEST_F(Cli, SameFileNameInTwoFoldersGetsTwoResultFoldersMirroringThePaths) {
     fs::create_directories(dir_ / "b");
     csv("a/same.csv", 3.0);
     csv("b/same.csv", 4.0);
-    const auto r = run("analyze -q " + (dir_ / "a" / "same.csv").string() + " " + (dir_ / "b" / "same.csv").string() +
-                       " --out " + (dir_ / "all").string());
+    const auto r = run("analyze -q " + (dir_ / "a" / "same.csv").string() + " " +
+                       (dir_ / "b" / "same.csv").string() + " --out " + (dir_ / "all").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto a = test::load_json(dir_ / "all" / "a" / "same.semg" / "summary.json");
     const auto b = test::load_json(dir_ / "all" / "b" / "same.semg" / "summary.json");
@@ -478,7 +508,8 @@ TEST_F(Cli, SameFileNameInTwoFoldersGetsTwoResultFoldersMirroringThePaths) {
     EXPECT_NE(b["input"]["path"].get<std::string>().find("b/same.csv"), std::string::npos);
     EXPECT_FALSE(fs::exists(dir_ / "all" / "same.semg"));
     // Without --out each goes beside its input, as before.
-    const auto beside = run("analyze -q " + (dir_ / "a" / "same.csv").string() + " " + (dir_ / "b" / "same.csv").string());
+    const auto beside = run("analyze -q " + (dir_ / "a" / "same.csv").string() + " " +
+                            (dir_ / "b" / "same.csv").string());
     ASSERT_EQ(beside.exit_code, 0) << beside.output;
     EXPECT_TRUE(fs::exists(dir_ / "a" / "same.semg" / "summary.json"));
     EXPECT_TRUE(fs::exists(dir_ / "b" / "same.semg" / "summary.json"));
@@ -488,14 +519,17 @@ TEST_F(Cli, InputsThatWouldShareAResultFolderStopTheRunBeforeAnyIsAnalysed) {
     const auto csv_in = csv("same.csv", 3.0);
     std::ofstream(dir_ / "same.tsv", std::ios::trunc) << "time_s\tleft_uV\n0\t1\n0.001\t2\n";
     for (const std::string& out : {std::string(), " --out " + (dir_ / "all").string()}) {
-        const auto r = run("analyze -q " + csv_in.string() + " " + (dir_ / "same.tsv").string() + out);
+        const auto r =
+            run("analyze -q " + csv_in.string() + " " + (dir_ / "same.tsv").string() + out);
         EXPECT_EQ(r.exit_code, 2) << r.output; // the command line: before any input is read
-        EXPECT_NE(r.output.find("would both write their results to"), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find("would both write their results to"), std::string::npos)
+            << r.output;
         EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
         EXPECT_FALSE(fs::exists(dir_ / "same.semg"));
         EXPECT_FALSE(fs::exists(dir_ / "all"));
     }
-    const auto twice = run("analyze -q " + csv_in.string() + " " + csv_in.string() + " --out " + (dir_ / "all").string());
+    const auto twice = run("analyze -q " + csv_in.string() + " " + csv_in.string() + " --out " +
+                           (dir_ / "all").string());
     EXPECT_EQ(twice.exit_code, 2) << twice.output;
     EXPECT_NE(twice.output.find("same.csv is given twice"), std::string::npos) << twice.output;
     EXPECT_FALSE(fs::exists(dir_ / "all"));
@@ -505,7 +539,8 @@ TEST_F(Cli, SecondRunIntoTheSameFolderLeavesNoStaleFileOfTheFirst) {
     const auto path = dir_ / "pair.bdf";
     {
         acquisition::EdfWriter writer(path, bdf_config(1000, {"ES L3 L", "ES L3 R"}));
-        auto block = test::make_block({test::white_noise(5000, 50, 1), test::white_noise(5000, 30, 2)});
+        auto block =
+            test::make_block({test::white_noise(5000, 50, 1), test::white_noise(5000, 30, 2)});
         writer.write(block.cref());
         writer.close();
     }
@@ -521,7 +556,8 @@ TEST_F(Cli, SecondRunIntoTheSameFolderLeavesNoStaleFileOfTheFirst) {
     EXPECT_FALSE(fs::exists(out / ".pairs.csv.tmp-99999"));
     EXPECT_EQ(test::load_json(out / "summary.json")["channels"].size(), 1u);
     EXPECT_TRUE(fs::exists(out / "report.html"));
-    EXPECT_EQ(report::load_report_data(out)["pairs"].size(), 0u) << "the report embeds the first run's pairs";
+    EXPECT_EQ(report::load_report_data(out)["pairs"].size(), 0u)
+        << "the report embeds the first run's pairs";
     // A failed run leaves the earlier results as they were.
     const auto before = test::load_json(out / "summary.json");
     r = run("analyze -q " + path.string() + " --segment 100:200 --out " + out.string());
@@ -536,7 +572,9 @@ TEST_F(Cli, FolderHoldingOtherFilesIsRefusedUnlessOverwriteAndTheyAreKept) {
     std::ofstream(out / "notes.txt") << "my notes";
     auto r = run("analyze -q " + input.string() + " --out " + out.string());
     EXPECT_EQ(r.exit_code, 1) << r.output;
-    EXPECT_NE(r.output.find("holds files that are not results (notes.txt, sub/)"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("holds files that are not results (notes.txt, sub/)"),
+              std::string::npos)
+        << r.output;
     EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(out / "summary.json"));
     r = run("analyze -q " + input.string() + " --overwrite --out " + out.string());
@@ -556,9 +594,12 @@ TEST_F(Cli, NoFitFromMostlyFlaggedEpochsIsNullWithAReason) {
         const auto noise = test::white_noise(30000, 30.0, 4);
         const auto mains = test::sine(50.0, 300.0, 1000.0, noise.size());
         for (std::size_t i = 0; i < noise.size(); ++i)
-            out << static_cast<double>(i) / 1000.0 << ',' << noise[i] + (i >= 3000 ? mains[i] : 0.0f) << '\n';
+            out << static_cast<double>(i) / 1000.0 << ','
+                << noise[i] + (i >= 3000 ? mains[i] : 0.0f) << '\n';
     }
-    const auto r = run("analyze " + path.string() + " --mains 50 --mains-notch-hz 0 --contractions whole --out " + (dir_ / "out").string());
+    const auto r =
+        run("analyze " + path.string() +
+            " --mains 50 --mains-notch-hz 0 --contractions whole --out " + (dir_ / "out").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("no fit: "), std::string::npos) << r.output;
     EXPECT_EQ(r.output.find("fatigue"), std::string::npos) << r.output;
@@ -569,14 +610,17 @@ TEST_F(Cli, NoFitFromMostlyFlaggedEpochsIsNullWithAReason) {
         EXPECT_TRUE(ch["mnf"].is_null());
         EXPECT_TRUE(ch["rms"].is_null());
         EXPECT_TRUE(ch["jasa"].is_null());
-        EXPECT_NE(ch["no_fit_reason"].get<std::string>().find("a fit needs at least 10"), std::string::npos);
+        EXPECT_NE(ch["no_fit_reason"].get<std::string>().find("a fit needs at least 10"),
+                  std::string::npos);
     }
     EXPECT_EQ(summary["settings"]["fit_rule"]["min_epochs"], 10);
     EXPECT_TRUE(fs::exists(dir_ / "out" / "report.html"));
     // An impossible rule is refused, naming the option.
-    const auto bad = run("analyze -q " + path.string() + " --min-fit-share 2 --out " + (dir_ / "bad").string());
+    const auto bad =
+        run("analyze -q " + path.string() + " --min-fit-share 2 --out " + (dir_ / "bad").string());
     EXPECT_NE(bad.exit_code, 0);
-    EXPECT_NE(bad.output.find("--min-fit-share must be between 0 and 1"), std::string::npos) << bad.output;
+    EXPECT_NE(bad.output.find("--min-fit-share must be between 0 and 1"), std::string::npos)
+        << bad.output;
 }
 
 // Issue #11, item 4: the shared biceps fatigue recording (bsnb-biceps-fatigue, SOURCE.md): cyclic
@@ -584,15 +628,18 @@ TEST_F(Cli, NoFitFromMostlyFlaggedEpochsIsNullWithAReason) {
 // Defaults (no --contractions) must find the repeated bursts and fit across them.
 TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
     const auto csv_path = test::shared_datasets() / "bsnb-biceps-fatigue" / "emg_fatigue.csv";
-    if (!fs::exists(csv_path)) GTEST_SKIP() << csv_path << " is absent (shared datasets not mounted)";
+    if (!fs::exists(csv_path))
+        GTEST_SKIP() << csv_path << " is absent (shared datasets not mounted)";
     const auto analyse = [&](const std::string& name, const std::string& options) {
-        const auto r = run("analyze -q " + csv_path.string() + " " + options + " --out " + (dir_ / name).string());
+        const auto r = run("analyze -q " + csv_path.string() + " " + options + " --out " +
+                           (dir_ / name).string());
         EXPECT_EQ(r.exit_code, 0) << r.output;
         return test::load_json(dir_ / name / "summary.json");
     };
     const auto mdf_of = [](const nlohmann::json& summary, const std::string& label) {
         for (const auto& ch : summary["contractions"][0]["channels"])
-            if (ch["label"] == label) return ch["mdf"];
+            if (ch["label"] == label)
+                return ch["mdf"];
         return nlohmann::json();
     };
     const auto all = analyse("all", "");
@@ -627,14 +674,15 @@ TEST_F(Cli, BicepsCyclicFatigueIsFittedAcrossBursts) {
     EXPECT_NEAR(slope, whole_slope, 0.2 * std::abs(whole_slope));
     std::size_t rest_epochs = 0;
     for (const auto& ch : whole["contractions"][0]["channels"])
-        if (ch["label"] == "emg_mV") rest_epochs = ch["flag_counts"]["rest"];
+        if (ch["label"] == "emg_mV")
+            rest_epochs = ch["flag_counts"]["rest"];
     EXPECT_GE(rest_epochs, 9u) << "the closing ~6 s of rest (11 epochs) are flagged rest";
     EXPECT_LE(rest_epochs, 13u);
 
     // And the epoch-wise fit over the span of work found (bursts and pauses): also within 20 %
     // (measured: -0.150 Hz/s).
-    const auto span = analyse("span", "--segment " + std::to_string(con["start_s"].get<double>()) + ":" +
-                                          std::to_string(con["end_s"].get<double>()));
+    const auto span = analyse("span", "--segment " + std::to_string(con["start_s"].get<double>()) +
+                                          ":" + std::to_string(con["end_s"].get<double>()));
     const double span_slope = mdf_of(span, "emg_mV")["slope_hz_per_s"];
     EXPECT_NEAR(slope, span_slope, 0.2 * std::abs(span_slope));
 }
@@ -648,10 +696,10 @@ TEST_F(Cli, SummaryCarriesTheIntervalsTheReportShows) {
     const auto r = run("analyze -q " + dataset.string() + " --out " + (dir_ / "out").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto summary = test::load_json(dir_ / "out" / "summary.json");
-    const auto &con = summary["contractions"][0];
+    const auto& con = summary["contractions"][0];
     ASSERT_FALSE(con["channels"].empty());
-    for (const auto &ch : con["channels"]) {
-        const auto &mdf = ch["mdf"];
+    for (const auto& ch : con["channels"]) {
+        const auto& mdf = ch["mdf"];
         const double imf = mdf["initial_hz"];
         for (int i = 0; i < 2; ++i) {
             const double expected = 100.0 * mdf["slope_ci95_hz_per_s"][i].get<double>() / imf;
@@ -665,7 +713,7 @@ TEST_F(Cli, SummaryCarriesTheIntervalsTheReportShows) {
                   mdf["slope_pct_per_s"].get<double>());
     }
     ASSERT_FALSE(con["pairs"].empty());
-    for (const auto &p : con["pairs"]) {
+    for (const auto& p : con["pairs"]) {
         const double n = p["epochs"];
         const double mean = p["amplitude_asymmetry_pct"];
         const double half = boost::math::quantile(boost::math::students_t(n - 1.0), 0.975) *

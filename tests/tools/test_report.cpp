@@ -38,19 +38,27 @@ std::string read(const fs::path& path) {
 json embedded_data(const std::string& html) {
     const std::string open = "<script id=\"semg-data\" type=\"application/json\">";
     const auto begin = html.find(open);
-    if (begin == std::string::npos) throw std::runtime_error("no data script in the page");
+    if (begin == std::string::npos)
+        throw std::runtime_error("no data script in the page");
     const auto end = html.find("</script>", begin);
     return json::parse(html.substr(begin + open.size(), end - begin - open.size()));
 }
 
 json summary(const std::string& left = "ES L", const std::string& right = "ES R") {
-    return {{"input", {{"path", "/data/rec.bdf"}, {"sha256", std::string(64, 'a')}, {"sample_rate_hz", 2048.0}}},
-            {"settings", {{"epoch_s", 1.0}, {"overlap", 0.5}, {"amplitude_asymmetry", {{"flag_threshold_pct", 10.0}}}}},
-            {"software", {{"name", "semg"}, {"version", "0.1.0"}}},
-            {"channels", {{{"label", left}, {"side", "left"}, {"mdf", {{"initial_hz", 79.7790043181324}}}},
-                          {{"label", right}, {"side", "right"}}}},
-            {"pairs", {{{"left", left}, {"right", right}, {"muscle", "erector_spinae"}, {"level", "L3"}}}},
-            {"contractions", {{{"start_s", 0.0}, {"end_s", 2.0}}}}};
+    return {
+        {"input",
+         {{"path", "/data/rec.bdf"}, {"sha256", std::string(64, 'a')}, {"sample_rate_hz", 2048.0}}},
+        {"settings",
+         {{"epoch_s", 1.0},
+          {"overlap", 0.5},
+          {"amplitude_asymmetry", {{"flag_threshold_pct", 10.0}}}}},
+        {"software", {{"name", "semg"}, {"version", "0.1.0"}}},
+        {"channels",
+         {{{"label", left}, {"side", "left"}, {"mdf", {{"initial_hz", 79.7790043181324}}}},
+          {{"label", right}, {"side", "right"}}}},
+        {"pairs",
+         {{{"left", left}, {"right", right}, {"muscle", "erector_spinae"}, {"level", "L3"}}}},
+        {"contractions", {{{"start_s", 0.0}, {"end_s", 2.0}}}}};
 }
 
 class Report : public ::testing::Test {
@@ -67,25 +75,39 @@ protected:
     // A small valid result folder; columns in the order semg writes them plus an extra one.
     void write_result(const std::string& left = "ES L", const std::string& right = "ES R") const {
         write("summary.json", summary(left, right).dump(2));
-        write("epochs.csv",
-              "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality,"
-              "side,muscle,level,rms_pct_mvc,future_column\n"
-              "0.000000,1.000000," + left + ",70.81275,1,79.7790043,96.736,1,1,1e-13,ok,left,erector_spinae,L3,nan,x\n"
-              "0.000000,1.000000," + right + ",63.26,1,78.26,95.45,1,1,1e-13,ok,right,erector_spinae,L3,nan,x\n"
-              "0.500000,1.500000," + left + ",0.001234567,1,nan,nan,0,0,nan,empty_spectrum,left,erector_spinae,L3,nan,y\n"
-              "0.500000,1.500000," + right + ",1234567.8,1,77.5,94.1,1,1,1e-13,clipping|mains,right,erector_spinae,L3,nan,y\n");
+        write(
+            "epochs.csv",
+            "t_start_s,t_end_s,channel,rms_uv,arv_uv,mdf_hz,mnf_hz,total_power_uv2,zcr_hz,fi_nsm5,quality,"
+            "side,muscle,level,rms_pct_mvc,future_column\n"
+            "0.000000,1.000000," +
+                left +
+                ",70.81275,1,79.7790043,96.736,1,1,1e-13,ok,left,erector_spinae,L3,nan,x\n"
+                "0.000000,1.000000," +
+                right +
+                ",63.26,1,78.26,95.45,1,1,1e-13,ok,right,erector_spinae,L3,nan,x\n"
+                "0.500000,1.500000," +
+                left +
+                ",0.001234567,1,nan,nan,0,0,nan,empty_spectrum,left,erector_spinae,L3,nan,y\n"
+                "0.500000,1.500000," +
+                right +
+                ",1234567.8,1,77.5,94.1,1,1,1e-13,clipping|mains,right,erector_spinae,L3,nan,y\n");
         write("pairs.csv",
               "t_start_s,t_end_s,muscle,level,left,right,rms_left_uv,rms_right_uv,ai_pct,lr_ratio\n"
-              "0.000000,1.000000,erector_spinae,L3," + left + "," + right + ",70.8,63.3,5.6136,1.1186\n"
-              "0.500000,1.500000,erector_spinae,L3," + left + "," + right + ",0.0012,1234567.8,nan,nan\n");
+              "0.000000,1.000000,erector_spinae,L3," +
+                  left + "," + right +
+                  ",70.8,63.3,5.6136,1.1186\n"
+                  "0.500000,1.500000,erector_spinae,L3," +
+                  left + "," + right + ",0.0012,1234567.8,nan,nan\n");
     }
     void expect_failure(const std::string& message) const {
         const auto r = run("report " + dir_.string());
         EXPECT_NE(r.exit_code, 0) << r.output;
-        EXPECT_NE(r.output.find(message), std::string::npos) << "missing '" << message << "' in: " << r.output;
+        EXPECT_NE(r.output.find(message), std::string::npos)
+            << "missing '" << message << "' in: " << r.output;
         EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
         for (const auto& entry : fs::directory_iterator(dir_))
-            EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+            EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
+                << entry.path();
     }
     fs::path dir_;
 };
@@ -103,11 +125,11 @@ TEST_F(Report, EmbedsTheDataRoundedAndByColumnName) {
     ASSERT_EQ(epochs["channels"].size(), 2u);
     const auto& left = epochs["channels"][0];
     EXPECT_EQ(left["label"], "ES L");
-    EXPECT_EQ(left["t"], json({0.5, 1.0}));             // epoch centres
-    EXPECT_EQ(left["mdf"], json({79.78, nullptr}));     // 0.01 Hz; NaN -> null
-    EXPECT_EQ(left["rms"], json({70.81, 0.001235}));    // 4 significant digits
+    EXPECT_EQ(left["t"], json({0.5, 1.0}));          // epoch centres
+    EXPECT_EQ(left["mdf"], json({79.78, nullptr}));  // 0.01 Hz; NaN -> null
+    EXPECT_EQ(left["rms"], json({70.81, 0.001235})); // 4 significant digits
     EXPECT_EQ(left["q"], json({0, 1}));
-    EXPECT_FALSE(left.contains("rms_pct_mvc"));         // all NaN: left out
+    EXPECT_FALSE(left.contains("rms_pct_mvc")); // all NaN: left out
     EXPECT_EQ(epochs["channels"][1]["rms"][1], 1235000.0);
     EXPECT_EQ(epochs["channels"][1]["q"], json({0, 2}));
     ASSERT_EQ(data["pairs"].size(), 1u);
@@ -117,7 +139,8 @@ TEST_F(Report, EmbedsTheDataRoundedAndByColumnName) {
 
 TEST_F(Report, ColumnsInAnyOrder) {
     write("summary.json", json{{"channels", {{{"label", "A"}}}}}.dump());
-    write("epochs.csv", "quality,channel,mnf_hz,mdf_hz,rms_uv,t_end_s,t_start_s\nok,A,90,80,10,2,1\n");
+    write("epochs.csv",
+          "quality,channel,mnf_hz,mdf_hz,rms_uv,t_end_s,t_start_s\nok,A,90,80,10,2,1\n");
     const auto data = semg::report::load_report_data(dir_);
     EXPECT_EQ(data["epochs"]["channels"][0]["mdf"], json({80.0}));
     EXPECT_EQ(data["epochs"]["channels"][0]["t"], json({1.5}));
@@ -171,7 +194,9 @@ TEST_F(Report, CommandWritesReportAtomically) {
 TEST_F(Report, FailureLeavesTheOldReport) {
     write_result();
     write("report.html", "old report");
-    write("epochs.csv", "t_start_s,t_end_s,channel,mdf_hz,mnf_hz,rms_uv,quality\n0,1,ES L,80,90,10,ok\n0,1,ES R\n");
+    write(
+        "epochs.csv",
+        "t_start_s,t_end_s,channel,mdf_hz,mnf_hz,rms_uv,quality\n0,1,ES L,80,90,10,ok\n0,1,ES R\n");
     expect_failure("epochs.csv:3: 3 fields, the header has 7");
     EXPECT_EQ(read(dir_ / "report.html"), "old report");
 }
@@ -214,7 +239,9 @@ TEST_F(Report, EpochsWithoutAColumnNamesIt) {
 
 TEST_F(Report, EpochsWithTextInANumberNamesLineAndColumn) {
     write_result();
-    write("epochs.csv", "t_start_s,t_end_s,channel,mdf_hz,mnf_hz,rms_uv,quality\n0,1,ES L,80,90,10,ok\n0.5,1.5,ES L,eighty,90,10,ok\n");
+    write(
+        "epochs.csv",
+        "t_start_s,t_end_s,channel,mdf_hz,mnf_hz,rms_uv,quality\n0,1,ES L,80,90,10,ok\n0.5,1.5,ES L,eighty,90,10,ok\n");
     expect_failure("epochs.csv:3: column 'mdf_hz': 'eighty' is not a number");
 }
 
@@ -233,9 +260,9 @@ TEST_F(Report, PairsListedButNoPairsFile) {
 namespace {
 
 // `semg ARGS` with the environment changed first (sh syntax: NAME=value ...).
-Run run_with_env(const std::string &env, const std::string &args) {
+Run run_with_env(const std::string& env, const std::string& args) {
     const std::string cmd = env + " " + std::string(SEMG_EXE) + " " + args + " 2>&1";
-    FILE *pipe = ::popen(cmd.c_str(), "r");
+    FILE* pipe = ::popen(cmd.c_str(), "r");
     std::string out;
     std::array<char, 4096> buf{};
     while (std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe))
@@ -250,7 +277,7 @@ bool have_chromium() {
                        "command -v google-chrome >/dev/null 2>&1") == 0;
 }
 
-std::string first_bytes(const fs::path &path, std::size_t n) {
+std::string first_bytes(const fs::path& path, std::size_t n) {
     std::ifstream in(path, std::ios::binary);
     std::string s(n, '\0');
     in.read(s.data(), static_cast<std::streamsize>(n));
@@ -273,7 +300,7 @@ TEST_F(Report, PdfWithoutChromiumIsOneClearError) {
         << "report.html's path, then the error: " << r.output;
     EXPECT_TRUE(fs::exists(dir_ / "report.html"));
     EXPECT_FALSE(fs::exists(dir_ / "report.pdf"));
-    for (const auto &entry : fs::directory_iterator(dir_))
+    for (const auto& entry : fs::directory_iterator(dir_))
         EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
@@ -282,8 +309,9 @@ TEST_F(Report, PdfWithoutChromiumIsOneClearError) {
 TEST_F(Report, AnalyzePdfWithoutChromiumStopsBeforeTheAnalysis) {
     const fs::path dataset = fs::path(SEMG_SOURCE_DIR) / "datasets" / "sorensen-sim.bdf";
     const fs::path out = dir_ / "analyzed";
-    const auto r = run_with_env("CHROMIUM=/nonexistent/chromium PATH=/nonexistent",
-                                "analyze " + dataset.string() + " --out " + out.string() + " --pdf");
+    const auto r =
+        run_with_env("CHROMIUM=/nonexistent/chromium PATH=/nonexistent",
+                     "analyze " + dataset.string() + " --out " + out.string() + " --pdf");
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_NE(r.output.find("--pdf needs Chromium"), std::string::npos) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
@@ -300,11 +328,13 @@ TEST_F(Report, PdfIsPrintedThroughHeadlessChromium) {
     EXPECT_NE(r.output.find("report.pdf"), std::string::npos) << r.output;
     EXPECT_EQ(first_bytes(dir_ / "report.pdf", 5), "%PDF-");
     EXPECT_GT(fs::file_size(dir_ / "report.pdf"), 10000u) << "a page with tables and charts";
-    // The page rebuilt without --pdf: the old PDF no longer shows it, and is removed, with a notice.
+    // The page rebuilt without --pdf: the old PDF no longer shows it, and is removed, with a
+    // notice.
     const auto rebuilt = run("report " + dir_.string());
     ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.output;
     EXPECT_FALSE(fs::exists(dir_ / "report.pdf"));
-    EXPECT_NE(rebuilt.output.find("showed the previous report"), std::string::npos) << rebuilt.output;
+    EXPECT_NE(rebuilt.output.find("showed the previous report"), std::string::npos)
+        << rebuilt.output;
 
     const fs::path dataset = fs::path(SEMG_SOURCE_DIR) / "datasets" / "sorensen-sim.bdf";
     const fs::path out = dir_ / "analyzed";

@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
         std::printf("epoch %llu  t=%.1f s  mdf_hz=%.4f  rms_uv=%.2f\n",
                     static_cast<unsigned long long>(frame.index), frame.t_start_s, mdf_hz,
                     frame.channels[0].rms_uv);
-        if (!(std::abs(mdf_hz - tone_hz) <= tolerance_hz)) ok = false;
+        if (!(std::abs(mdf_hz - tone_hz) <= tolerance_hz))
+            ok = false;
         fit.add(frame.t_start_s, mdf_hz);
         ++epochs;
     });
