@@ -1,5 +1,6 @@
 #include "pipeline/cohort.hpp"
 
+#include "pipeline/json_path.hpp"
 #include "pipeline/output_dir.hpp"
 #include "pipeline/results.hpp"
 #include "pipeline/sqlite_util.hpp"
@@ -125,24 +126,7 @@ const std::vector<Column> kPairs = with_ids({{"contraction", Type::Integer},
                                              {"mdf_initial_difference_hz", Type::Real},
                                              {"flagged", Type::Integer}});
 
-// j[a][b]..., null where any step is missing or null.
-Json at(const Json& j, std::initializer_list<std::string_view> keys) {
-    const Json* p = &j;
-    for (const auto k : keys) {
-        if (!p->is_object())
-            return nullptr;
-        const auto it = p->find(std::string(k));
-        if (it == p->end())
-            return nullptr;
-        p = &*it;
-    }
-    return *p;
-}
-Json at_index(const Json& j, std::string_view key, std::size_t i) {
-    const Json a = at(j, {key});
-    return a.is_array() && i < a.size() ? a[i] : Json();
-}
-Json text_or_null(const std::string& s) { return s.empty() ? Json() : Json(s); }
+Json at(const Json& j, std::initializer_list<std::string_view> keys) { return json_at(j, keys); }
 
 std::string csv_cell(const Json& v) {
     if (v.is_null())
@@ -619,8 +603,8 @@ MergeCounts merge(const fs::path& results) {
                                at(ch, {"mdf", "slope_hz_per_s"}),
                                at(ch, {"mdf", "slope_pct_per_s"}),
                                at(ch, {"mdf", "r2"}),
-                               at_index(at(ch, {"mdf"}), "slope_ci95_hz_per_s", 0),
-                               at_index(at(ch, {"mdf"}), "slope_ci95_hz_per_s", 1),
+                               json_item(at(ch, {"mdf", "slope_ci95_hz_per_s"}), 0),
+                               json_item(at(ch, {"mdf", "slope_ci95_hz_per_s"}), 1),
                                at(ch, {"mdf", "n"}),
                                at(ch, {"mnf", "initial_hz"}),
                                at(ch, {"mnf", "slope_hz_per_s"}),

@@ -1,5 +1,6 @@
 #include "pipeline/session_db.hpp"
 
+#include "pipeline/json_path.hpp"
 #include "pipeline/results.hpp"
 
 #include <fmt/format.h>
@@ -14,21 +15,9 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
-// j[a][b]..., null where any step is missing.
-Json at(const Json& j, std::initializer_list<std::string_view> keys) {
-    const Json* p = &j;
-    for (const auto k : keys) {
-        if (!p->is_object())
-            return nullptr;
-        const auto it = p->find(std::string(k));
-        if (it == p->end())
-            return nullptr;
-        p = &*it;
-    }
-    return *p;
-}
-Json at_index(const Json& a, std::size_t i) { return a.is_array() && i < a.size() ? a[i] : Json(); }
-Json text_or_null(const std::string& s) { return s.empty() ? Json() : Json(s); }
+Json at(const Json& j, std::initializer_list<std::string_view> keys) { return json_at(j, keys); }
+Json at_index(const Json& a, std::size_t i) { return json_item(a, i); }
+
 Json difference(const Json& end, const Json& start) {
     return end.is_number() && start.is_number() ? Json(end.get<double>() - start.get<double>())
                                                 : Json();

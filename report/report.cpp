@@ -531,20 +531,13 @@ json load_report_data(const fs::path& result_dir) {
             {"pairs", std::move(pairs)}};
 }
 
-std::string render_report_html(const json& data) {
-    const std::map<std::string_view, std::string> parts{
-        {"title", html_escape(page_title(data))},
-        // Only the dashboard's page connects, and only to where it came from.
-        {"connect_src", data.contains("live") ? "connect-src 'self'" : "connect-src 'none'"},
-        {"uplot_css", inline_safe(assets::uplot_css(), "style")},
-        {"report_css", inline_safe(assets::report_css(), "style")},
-        {"data", json_for_script(data)},
-        {"uplot_js", inline_safe(assets::uplot_js(), "script")},
-        {"report_js", inline_safe(assets::report_js(), "script")},
-        {"uplot_license", html_comment(assets::uplot_license())},
-    };
-    // One pass over the template: replaced text is never searched again.
-    const std::string_view page = assets::page_template();
+namespace {
+
+// Replaces each {{name}} of a page template by parts[name], in one pass: replaced text is never
+// searched again. An unclosed or unknown placeholder is a bug of the template.
+std::string fill_template(std::string_view page,
+                          const std::map<std::string_view, std::string>& parts,
+                          std::string_view what) {
     std::string out;
     std::size_t size = page.size();
     for (const auto& [name, text] : parts)
@@ -557,17 +550,35 @@ std::string render_report_html(const json& data) {
             break;
         const auto close = page.find("}}", open);
         if (close == std::string_view::npos)
-            throw std::logic_error("report template: unclosed {{");
+            throw std::logic_error(std::string(what) + " template: unclosed {{");
         const auto name = page.substr(open + 2, close - open - 2);
         const auto part = parts.find(name);
         if (part == parts.end())
-            throw std::logic_error("report template: unknown {{" + std::string(name) + "}}");
+            throw std::logic_error(std::string(what) + " template: unknown {{" + std::string(name) +
+                                   "}}");
         out.append(page.substr(at, open - at));
         out.append(part->second);
         at = close + 2;
     }
     out.append(page.substr(at));
     return out;
+}
+
+} // namespace
+
+std::string render_report_html(const json& data) {
+    const std::map<std::string_view, std::string> parts{
+        {"title", html_escape(page_title(data))},
+        // Only the dashboard's page connects, and only to where it came from.
+        {"connect_src", data.contains("live") ? "connect-src 'self'" : "connect-src 'none'"},
+        {"uplot_css", inline_safe(assets::uplot_css(), "style")},
+        {"report_css", inline_safe(assets::report_css(), "style")},
+        {"data", json_for_script(data)},
+        {"uplot_js", inline_safe(assets::uplot_js(), "script")},
+        {"report_js", inline_safe(assets::report_js(), "script")},
+        {"uplot_license", html_comment(assets::uplot_license())},
+    };
+    return fill_template(assets::page_template(), parts, "report");
 }
 
 std::string render_live_html(const json& header) {
@@ -741,25 +752,7 @@ std::string render_history_html(const json& data) {
         {"history_js", inline_safe(assets::history_js(), "script")},
         {"uplot_license", html_comment(assets::uplot_license())},
     };
-    const std::string_view page = assets::history_template();
-    std::string out;
-    std::size_t at = 0;
-    while (true) {
-        const auto open = page.find("{{", at);
-        if (open == std::string_view::npos)
-            break;
-        const auto close = page.find("}}", open);
-        if (close == std::string_view::npos)
-            throw std::logic_error("history template: unclosed {{");
-        const auto part = parts.find(page.substr(open + 2, close - open - 2));
-        if (part == parts.end())
-            throw std::logic_error("history template: unknown placeholder");
-        out.append(page.substr(at, open - at));
-        out.append(part->second);
-        at = close + 2;
-    }
-    out.append(page.substr(at));
-    return out;
+    return fill_template(assets::history_template(), parts, "history");
 }
 
 } // namespace semg::report
