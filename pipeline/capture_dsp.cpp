@@ -166,10 +166,7 @@ void CaptureDsp::main() {
     acquisition::set_current_thread_name("semg-dsp");
     const std::size_t channels = format_.channels;
     const std::size_t slot_frames = format_.slot_frames;
-    dsp::Block zeros(channels, slot_frames);
-    const float zero = format_.grid->quantise(0.0f);
-    for (std::size_t c = 0; c < channels; ++c)
-        std::fill_n(zeros.channel(c), slot_frames, zero);
+    dsp::Block zeros = format_.zero_block();
     const EpochObserver observer = [this](const dsp::EpochFrame& f, const EpochDerived& d) {
         on_epoch(f, d);
     };

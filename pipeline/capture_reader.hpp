@@ -18,6 +18,7 @@
 #include "pipeline/capture_events.hpp"
 #include "pipeline/capture_ring.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -50,6 +51,16 @@ struct StreamFormat {
     std::size_t slot_frames = 0;
     std::vector<std::string> labels; // at most 16 characters (the EDF label field)
     std::optional<BdfGrid> grid;
+
+    // One slot of 0 µV on the BDF grid: what a lost frame becomes, for the recorder and the
+    // analysis alike (allocates: made once, before the worker's loop).
+    dsp::Block zero_block() const {
+        dsp::Block zeros(channels, slot_frames);
+        const float zero = grid->quantise(0.0f);
+        for (std::size_t c = 0; c < channels; ++c)
+            std::fill_n(zeros.channel(c), slot_frames, zero);
+        return zeros;
+    }
 };
 
 // What the protocol asks of the device (pipeline/capture.cpp knows the protocols).

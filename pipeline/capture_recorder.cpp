@@ -102,10 +102,7 @@ void CaptureRecorder::main() {
     const double fs = format_.fs;
     const std::size_t channels = format_.channels;
     const std::size_t slot_frames = format_.slot_frames;
-    dsp::Block zeros(channels, slot_frames);
-    const float zero = format_.grid->quantise(0.0f);
-    for (std::size_t c = 0; c < channels; ++c)
-        std::fill_n(zeros.channel(c), slot_frames, zero);
+    dsp::Block zeros = format_.zero_block();
     auto fail = [&](const std::exception& e) {
         failed_ = true;
         events_.post(CaptureEventKind::RecorderFailed, e.what());

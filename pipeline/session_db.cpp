@@ -23,16 +23,16 @@ Json difference(const Json& end, const Json& start) {
                                                 : Json();
 }
 
-std::string utc_now() {
-    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+} // namespace
+
+std::string utc_iso8601(std::chrono::system_clock::time_point t) {
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
-    ::gmtime_r(&t, &tm);
+    ::gmtime_r(&seconds, &tm);
     char text[32];
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return text;
 }
-
-} // namespace
 
 // Version 1: sessions with their per-channel fits and per-pair asymmetry. Version 2: the
 // protocol and the operator's note of a session, and its channels' quality verdicts and shares.
@@ -261,23 +261,24 @@ std::int64_t SessionDb::record(const Session& s, const nlohmann::ordered_json& s
                 {Json(s.subject), Json(s.session), Json(s.input_sha256), Json(settings)},
                 "replace the earlier record");
             const Json contractions = at(summary, {"contractions"});
-            const std::vector<Json> session_row = {Json(s.subject),
-                                                   Json(s.session),
-                                                   Json(s.task),
-                                                   text_or_null(s.protocol),
-                                                   text_or_null(s.note),
-                                                   text_or_null(s.recorded_at),
-                                                   Json(utc_now()),
-                                                   Json(s.command),
-                                                   text_or_null(s.input_path),
-                                                   Json(s.input_sha256),
-                                                   Json(settings),
-                                                   Json(software_version()),
-                                                   text_or_null(s.results_path),
-                                                   at(summary, {"input", "sample_rate_hz"}),
-                                                   at(summary, {"input", "duration_s"}),
-                                                   Json(at(summary, {"input", "channels"}).size()),
-                                                   Json(contractions.size())};
+            const std::vector<Json> session_row = {
+                Json(s.subject),
+                Json(s.session),
+                Json(s.task),
+                text_or_null(s.protocol),
+                text_or_null(s.note),
+                text_or_null(s.recorded_at),
+                Json(utc_iso8601(std::chrono::system_clock::now())),
+                Json(s.command),
+                text_or_null(s.input_path),
+                Json(s.input_sha256),
+                Json(settings),
+                Json(software_version()),
+                text_or_null(s.results_path),
+                at(summary, {"input", "sample_rate_hz"}),
+                at(summary, {"input", "duration_s"}),
+                Json(at(summary, {"input", "channels"}).size()),
+                Json(contractions.size())};
             insert(
                 "INSERT INTO sessions (subject, session, task, protocol, note, recorded_at, logged_at, command, "
                 "input_path, input_sha256, settings_json, software_version, results_path, sample_rate_hz, "

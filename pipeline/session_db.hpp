@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -46,6 +47,9 @@ struct Session {
     nlohmann::ordered_json settings; // the options that change results (compared as a whole)
     std::string results_path;        // the result folder (absolute)
 };
+
+// A time as ISO 8601 in UTC to the second ("2026-12-03T11:58:00Z"), as the log stores dates.
+std::string utc_iso8601(std::chrono::system_clock::time_point t);
 
 // The database `semg` uses unless told: $SEMG_DB, else $XDG_DATA_HOME/semg/sessions.sqlite, else
 // $HOME/.local/share/semg/sessions.sqlite. Throws SessionDbError when none can be formed.

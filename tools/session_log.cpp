@@ -44,22 +44,6 @@ fs::path session_db_path(const SessionLogOptions& o) {
     return o.db.empty() ? sessions::default_path() : o.db;
 }
 
-namespace {
-std::string utc_before(double seconds) {
-    const auto now = std::chrono::system_clock::now();
-    const auto start =
-        now - std::chrono::milliseconds(std::isfinite(seconds) && seconds > 0
-                                            ? static_cast<long long>(seconds * 1000.0)
-                                            : 0);
-    const std::time_t t = std::chrono::system_clock::to_time_t(start);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-}
-} // namespace
-
 void log_session(const SessionLogOptions& o, const fs::path& folder, const SessionIds& ids,
                  const std::string& command) {
     if (o.no_db)
@@ -82,8 +66,14 @@ void log_session(const SessionLogOptions& o, const fs::path& folder, const Sessi
         s.input_sha256 = input.value("sha256", "");
         if (input.contains("start_time") && input["start_time"].is_string())
             s.recorded_at = input["start_time"].get<std::string>();
-        else if (command == "capture")
-            s.recorded_at = utc_before(input.value("duration_s", 0.0)); // the capture just ended
+        else if (command == "capture") { // the capture just ended: it began duration_s ago
+            const double duration_s = input.value("duration_s", 0.0);
+            s.recorded_at = sessions::utc_iso8601(
+                std::chrono::system_clock::now() -
+                std::chrono::milliseconds(std::isfinite(duration_s) && duration_s > 0
+                                              ? static_cast<long long>(duration_s * 1000.0)
+                                              : 0));
+        }
         // The test protocol where the summary states one; a capture's device protocol otherwise.
         if (summary.contains("protocol") && summary["protocol"].is_string())
             s.protocol = summary["protocol"].get<std::string>();
