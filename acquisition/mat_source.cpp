@@ -1,5 +1,7 @@
 #include "acquisition/mat_source.hpp"
 #include "acquisition/hdf5_lock.hpp"
+#include "acquisition/hdf5_superblock.hpp"
+#include "acquisition/mat_v5_layout.hpp"
 
 #include "acquisition/csv_source.hpp" // the volts-or-µV rule for data without units
 
@@ -294,8 +296,10 @@ private:
         if (v.rank != 2 || v.dims == nullptr)
             fail("variable '" + name + "': text that is not a 2-D char array");
         const std::size_t rows = v.dims[0], cols = v.dims[1];
-        if (rows != 0 && cols > kMaxTextElements / rows)
-            fail("variable '" + name + "': text too large");
+        // Rows are counted too: a 16777216 x 0 char array is no text, but as many strings.
+        if (rows > kMaxTextElements || (rows != 0 && cols > kMaxTextElements / rows))
+            fail("variable '" + name + "': text too large (" + std::to_string(rows) + " x " +
+                 std::to_string(cols) + " characters)");
         const std::size_t n = rows * cols;
         std::vector<std::string> out(rows);
         if (n == 0)
@@ -327,43 +331,6 @@ private:
     mat_t* mat_;
     std::uint64_t file_bytes_;
 };
-
-// libmatio reads a v5 variable cut short by a truncated file without a word: the top-level data
-// elements (a tag of type and byte count, then the bytes) must each end inside the file.
-void check_v5_elements(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::array<unsigned char, 128> header{};
-    if (!in.read(reinterpret_cast<char*>(header.data()), header.size()))
-        return;                                                 // matio says why
-    const bool swap = header[126] == 'M' && header[127] == 'I'; // written big-endian
-    if (!swap && !(header[126] == 'I' && header[127] == 'M'))
-        return;
-    in.seekg(0, std::ios::end);
-    const auto size = static_cast<std::uint64_t>(in.tellg());
-    std::uint64_t pos = 128;
-    for (std::size_t element = 1; pos + 8 <= size; ++element) {
-        std::array<unsigned char, 8> tag{};
-        in.seekg(static_cast<std::streamoff>(pos));
-        if (!in.read(reinterpret_cast<char*>(tag.data()), tag.size()))
-            return;
-        auto word = [&](std::size_t at) {
-            return swap ? std::uint32_t{tag[at]} << 24 | std::uint32_t{tag[at + 1]} << 16 |
-                              std::uint32_t{tag[at + 2]} << 8 | tag[at + 3]
-                        : std::uint32_t{tag[at + 3]} << 24 | std::uint32_t{tag[at + 2]} << 16 |
-                              std::uint32_t{tag[at + 1]} << 8 | tag[at];
-        };
-        const std::uint32_t type = word(0), bytes = word(4);
-        std::uint64_t end = pos + 8 + bytes;
-        if (type != 15)
-            end = (end + 7) / 8 * 8; // miCOMPRESSED is not padded
-        if (end > size && !(type != 15 && pos + 8 + bytes <= size))
-            throw SourceError(path.string() + ": truncated: data element " +
-                              std::to_string(element) + " at byte " + std::to_string(pos) +
-                              " needs " + std::to_string(pos + 8 + bytes) +
-                              " bytes, the file has " + std::to_string(size));
-        pos = end;
-    }
-}
 
 // A v4 file has no header: a list of matrices, each 5 int32 (type MOPT, rows, columns,
 // imaginary flag, name length), the name, then the data. libmatio allocates what a v4 header
@@ -425,14 +392,10 @@ MatSource::MatSource(const std::filesystem::path& path, Options options) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         throw SourceError(name + ": not a regular file (no such file, a FIFO or a device)");
-    if (looks_like_mat(path)) {
-        std::ifstream in(path, std::ios::binary);
-        std::array<char, 11> version{};
-        in.read(version.data(), version.size());
-        if (std::string_view(version.data(), version.size()) == "MATLAB 5.0 ")
-            check_v5_elements(path);
-    } else {
-        check_v4_matrices(path);
+    switch (mat_layout(path)) {
+    case MatLayout::v5: check_mat_v5_layout(path); break;
+    case MatLayout::v4: check_v4_matrices(path); break;
+    case MatLayout::v73: check_hdf5_superblock(path); break;
     }
     const std::lock_guard lock(matio_mutex());
     static std::once_flag log_once;

@@ -1,6 +1,7 @@
 #include "acquisition/opensignals_source.hpp"
 
 #include "acquisition/hdf5_lock.hpp"
+#include "acquisition/hdf5_superblock.hpp"
 #include "acquisition/sequence_gaps.hpp"
 
 #include <hdf5.h>
@@ -172,6 +173,7 @@ OpenSignalsH5Source::OpenSignalsH5Source(const std::filesystem::path& path) : pa
     const QuietHdf5 quiet;
     const std::string name = path.string();
     const auto error = [&](const std::string& what) { return SourceError(name + ": " + what); };
+    check_hdf5_superblock(path);
     Handle file(H5Fopen(name.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
     if (!file)
         throw error("not a readable HDF5 file");
@@ -198,6 +200,10 @@ OpenSignalsH5Source::OpenSignalsH5Source(const std::filesystem::path& path) : pa
                 throw error(where + ": no attribute 'resolution' (ADC bits)");
             const auto numbers = number_attribute(device.get(), "channels");
             const std::string device_name = string_attribute(device.get(), "device").value_or("");
+            const auto date = string_attribute(device.get(), "date");
+            const auto time = string_attribute(device.get(), "time");
+            if (!info_.start_time && date && time)
+                info_.start_time = plux_start_time(*date, *time);
             const PluxEmgTransfer transfer = plux_emg_transfer(device_name);
 
             Handle raw(H5Gopen2(device.get(), "raw", H5P_DEFAULT), H5Gclose);

@@ -43,6 +43,10 @@ struct PluxEmgTransfer {
 };
 PluxEmgTransfer plux_emg_transfer(std::string_view device);
 bool plux_is_emg(std::string_view sensor); // "EMG", "emg", "EMG1"...
+// The first sample's date and time from a device's "date" ("2017-5-30") and "time"
+// ("16:5:52.345") as SourceInfo::start_time ("2017-05-30T16:05:52.345"); nullopt when either is
+// not of that form.
+std::optional<std::string> plux_start_time(std::string_view date, std::string_view time);
 
 // One EMG channel's scaling: µV = counts * scale_uv + offset_uv; range and step for ChannelInfo.
 struct PluxScale {

@@ -5,8 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <optional>
 
@@ -43,6 +46,44 @@ PluxEmgTransfer plux_emg_transfer(std::string_view device) {
 }
 
 bool plux_is_emg(std::string_view sensor) { return lower(trim(sensor)).starts_with("emg"); }
+
+std::optional<std::string> plux_start_time(std::string_view date, std::string_view time) {
+    // Whole numbers separated by `sep`, each within its range; `rest` takes what follows the last.
+    const auto numbers = [](std::string_view text, char sep, std::initializer_list<int> max,
+                            std::string_view* rest) -> std::optional<std::vector<int>> {
+        std::vector<int> out;
+        const char* p = text.data();
+        const char* end = text.data() + text.size();
+        for (const int m : max) {
+            if (!out.empty() && (p == end || *p++ != sep))
+                return std::nullopt;
+            int v = -1;
+            const auto r = std::from_chars(p, end, v);
+            if (r.ec != std::errc{} || r.ptr - p > 4 || v < 0 || v > m)
+                return std::nullopt;
+            out.push_back(v);
+            p = r.ptr;
+        }
+        if (rest)
+            *rest = std::string_view(p, static_cast<std::size_t>(end - p));
+        else if (p != end)
+            return std::nullopt;
+        return out;
+    };
+    std::string_view fraction;
+    const auto d = numbers(trim(date), '-', {9999, 12, 31}, nullptr);
+    const auto t = numbers(trim(time), ':', {23, 59, 60}, &fraction);
+    if (!d || !t || (*d)[0] < 1900 || (*d)[1] < 1 || (*d)[2] < 1)
+        return std::nullopt;
+    if (!fraction.empty() && (fraction.size() < 2 || fraction[0] != '.' ||
+                              !std::all_of(fraction.begin() + 1, fraction.end(),
+                                           [](unsigned char c) { return std::isdigit(c); })))
+        return std::nullopt;
+    std::array<char, 32> buf{};
+    std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d", (*d)[0], (*d)[1],
+                  (*d)[2], (*t)[0], (*t)[1], (*t)[2]);
+    return std::string(buf.data()) + std::string(fraction.substr(0, 10));
+}
 
 PluxScale PluxScale::make(const PluxEmgTransfer& transfer, int resolution_bits) {
     PluxScale s;
@@ -133,6 +174,10 @@ void OpenSignalsTextSource::parse_header(std::string_view text, std::size_t line
             throw where("device '" + d.key +
                         "': \"sampling rate\" is missing or not a rate in Hz (0 to 1 MHz)");
         const double rate_hz = rate->get<double>();
+        if (const auto date = j.find("date"), time = j.find("time");
+            !info_.start_time && date != j.end() && date->is_string() && time != j.end() &&
+            time->is_string())
+            info_.start_time = plux_start_time(date->get<std::string>(), time->get<std::string>());
         const auto columns = strings(j, d.key, "column");
         const auto labels = strings(j, d.key, "label");
         const auto sensors = strings(j, d.key, "sensor");

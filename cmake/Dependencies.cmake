@@ -29,3 +29,6 @@ set_target_properties(edflib::edflib PROPERTIES
 # libmatio (libmatio-dev): MATLAB .mat v4/v5/v7.3 files (acquisition/mat_source.cpp); its
 # pkg-config file brings HDF5 for v7.3.
 pkg_check_modules(MATIO REQUIRED IMPORTED_TARGET matio)
+# zlib (zlib1g-dev, the one matio inflates with): acquisition/mat_v5_layout.cpp checks compressed
+# v5 variables' headers before matio reads them.
+find_package(ZLIB REQUIRED)

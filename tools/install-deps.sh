@@ -5,6 +5,7 @@ packages=(
   build-essential cmake pkg-config git
   libeigen3-dev libfftw3-dev libboost-dev libedf-dev
   libmatio-dev  # MATLAB .mat v5/v7.3 recordings (acquisition/mat_source.cpp; brings libhdf5)
+  zlib1g-dev  # inflates compressed .mat v5 variables to check them first (acquisition/mat_v5_layout.cpp)
   libssl-dev libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-scipy socat time

@@ -7,9 +7,11 @@
 #include "tests/acquisition/reader_test_util.hpp"
 #include "tests/test_util.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <matio.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <fstream>
@@ -20,6 +22,8 @@ namespace fs = std::filesystem;
 using acquisition::MatSource;
 using acquisition::SourceError;
 using test::contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -278,6 +282,123 @@ TEST_F(Mat, MalformedFilesGiveOneMessage) {
     fs::copy_file(dir_ / "generic_volts.mat", dir_ / "renamed.bin",
                   fs::copy_options::overwrite_existing);
     EXPECT_EQ(acquisition::open_file_source(dir_ / "renamed.bin")->info().format, "mat-v5");
+}
+
+namespace {
+
+// MATLAB v5 elements by hand (little-endian): a tag and its data padded to 8 bytes.
+std::string le32(std::uint32_t v) {
+    return {static_cast<char>(v & 0xff), static_cast<char>(v >> 8 & 0xff),
+            static_cast<char>(v >> 16 & 0xff), static_cast<char>(v >> 24 & 0xff)};
+}
+std::string element(std::uint32_t type, const std::string& data) {
+    std::string e = le32(type) + le32(static_cast<std::uint32_t>(data.size())) + data;
+    return e + std::string((8 - e.size() % 8) % 8, '\0');
+}
+// A miMATRIX of class `cls` (1 cell, 2 struct, 6 double), the given dimensions, named "v", and
+// what follows its name.
+std::string matrix(std::uint32_t cls, std::vector<std::uint32_t> dims, const std::string& rest) {
+    std::string d;
+    for (const auto n : dims)
+        d += le32(n);
+    return element(14, element(6, le32(cls) + le32(0)) + element(5, d) + le32(1 << 16 | 1) +
+                           std::string("v\0\0\0", 4) + rest);
+}
+std::string compressed(const std::string& bytes) {
+    uLongf size = compressBound(static_cast<uLong>(bytes.size()));
+    std::string out(size, '\0');
+    EXPECT_EQ(compress(reinterpret_cast<Bytef*>(out.data()), &size,
+                       reinterpret_cast<const Bytef*>(bytes.data()),
+                       static_cast<uLong>(bytes.size())),
+              Z_OK);
+    out.resize(size);
+    return le32(15) + le32(static_cast<std::uint32_t>(out.size())) + out;
+}
+std::string v5_file(const std::string& elements) {
+    std::string header = "MATLAB 5.0 MAT-file, written by test_mat";
+    header.resize(124, ' ');
+    return header + std::string("\x00\x01IM", 4) + elements;
+}
+
+} // namespace
+
+// libmatio allocates what a header claims before reading what is behind it (a 1 kB file found by
+// fuzz_mat cost it 8 GB): acquisition/mat_v5_layout refuses claims that do not fit, compressed
+// or not, before matio sees the file; and a valid file of each shape is still read.
+TEST_F(Mat, ClaimsLargerThanTheirElementAreRefusedBeforeMatioAllocates) {
+    auto error = [&](const std::string& name, const std::string& bytes) {
+        std::ofstream(dir_ / name, std::ios::binary) << v5_file(bytes);
+        return open_error(dir_ / name);
+    };
+    const std::string empty_cell = le32(14) + le32(0);
+    // A 65536 x 65536 cell (32 GB of pointers for matio) holding one empty cell.
+    const std::string huge_cell = matrix(1, {65536, 65536}, empty_cell);
+    EXPECT_THAT(error("cell.mat", huge_cell), HasSubstr("claims a cell of 4294967296 elements"));
+    EXPECT_THAT(error("cellz.mat", compressed(huge_cell)),
+                HasSubstr("claims a cell of 4294967296 elements"));
+    // A cell whose one element, a double array, claims 10^10 values in 8 bytes.
+    const std::string huge_double = matrix(6, {100000, 100000}, element(9, "12345678"));
+    const std::string cell_of_huge = matrix(1, {1, 1}, huge_double);
+    EXPECT_THAT(error("values.mat", compressed(cell_of_huge)),
+                HasSubstr("claims an array of 10000000000 values"));
+    // A cell of labels whose text claims 1.7 GB in a 56-byte matrix (found by fuzz_mat).
+    const std::string label = matrix(4, {1, 7}, le32(16) + le32(1711407111) + "MF L1 L\0");
+    EXPECT_THAT(error("label.mat", matrix(1, {1, 1}, label)),
+                HasSubstr("claims 1711407111 bytes of data"));
+    // An opaque object (MATLAB's string, table, datetime): no dimensions, but names, a class name
+    // and its data, each inside it; one whose name claims 4 GB.
+    const auto opaque = [&](const std::string& name_tag) {
+        return element(14, element(6, le32(17) + le32(0)) + name_tag + element(1, "MCOS") +
+                               element(1, "FileWrapper__") +
+                               matrix(13, {1, 1}, element(13, le32(7))));
+    };
+    EXPECT_THAT(error("opaque.mat", opaque(le32(1) + le32(4294901766U) + "labels\0\0")),
+                HasSubstr("claims 4294901766 bytes of data"));
+    EXPECT_THAT(error("opaque_ok.mat", opaque(element(1, "labels"))), Not(HasSubstr("damaged")));
+    // A function handle, whose parts matio reads from the variables after it (and leaks).
+    EXPECT_THAT(error("handle.mat", matrix(16, {1, 1}, "")), HasSubstr("is a function handle"));
+    // A 1 x 1 struct with 2^31 fields of one byte's name each.
+    const std::string fields = le32(4 << 16 | 5) + le32(1) + le32(1) + le32(0x80000000);
+    EXPECT_THAT(error("struct.mat", matrix(2, {1, 1}, fields)),
+                HasSubstr("claims 2147483648 bytes of field names"));
+    // Cells nested 40 deep.
+    std::string nested = matrix(1, {0, 0}, "");
+    for (int i = 0; i < 40; ++i)
+        nested = matrix(1, {1, 1}, nested);
+    EXPECT_THAT(error("nested.mat", compressed(nested)), HasSubstr("more than 32 deep"));
+    // Bytes that do not inflate; a compressed matrix that ends before what it claims.
+    EXPECT_THAT(error("garbage.mat", le32(15) + le32(16) + std::string(16, 'x')),
+                HasSubstr("does not inflate"));
+    const std::string data = matrix(6, {2, 1}, element(9, std::string("\x01\x02", 2)));
+    const std::string cell = matrix(1, {1, 1}, data);
+    EXPECT_THAT(error("short.mat", compressed(cell.substr(0, 60))),
+                HasSubstr("(cut short, or it does not inflate)"));
+    // The same shapes with claims that fit are left to matio and the reader.
+    const std::string ok = error("ok.mat", compressed(cell));
+    EXPECT_THAT(ok, Not(HasSubstr("damaged")));
+    EXPECT_THAT(ok, HasSubstr("no numeric matrix"));
+}
+
+// HDF5 allocates what a superblock's driver information block claims before it checks the file's
+// size (fuzz_mat: 2.3 GB for a 1 kB file): acquisition/hdf5_superblock refuses such a superblock,
+// and one stating an end beyond the file's.
+TEST_F(Mat, V73WithADamagedSuperblockIsRefusedBeforeHdf5Opens) {
+    write_v73(dir_ / "whole73.mat", 2000);
+    std::ifstream in(dir_ / "whole73.mat", std::ios::binary);
+    const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(whole.substr(512, 4), "\x89HDF");
+    auto error = [&](const std::string& name, const std::string& bytes) {
+        std::ofstream(dir_ / name, std::ios::binary) << bytes;
+        return open_error(dir_ / name);
+    };
+    EXPECT_THAT(error("half73.mat", whole.substr(0, whole.size() / 2)),
+                HasSubstr("damaged HDF5 file: its superblock states the file ends at byte"));
+    // Version 0: the driver information block's address is the fourth after byte 24.
+    ASSERT_EQ(whole[512 + 8], '\0');
+    std::string driver = whole;
+    driver.replace(512 + 24 + 3 * 8, 8, std::string("\xde\0\0\0\0\0\0\0", 8));
+    EXPECT_THAT(error("driver73.mat", driver), HasSubstr("has a driver information block"));
+    EXPECT_EQ(error("again73.mat", whole), "");
 }
 
 // Issue #13, criterion 1: the Delsys .mat analysed natively gives the per-epoch MDF and RMS of the

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 using namespace semg;
@@ -104,6 +105,23 @@ TEST(OpenSignals, TransferFunctionPerDevice) {
     EXPECT_DOUBLE_EQ(*ch.physical_min_uv, -1500.0);
     EXPECT_NEAR(*ch.physical_max_uv, 1500.0, 0.05);
     EXPECT_NEAR(*ch.resolution_uv, 3000.0 / 65536.0, 1e-12);
+}
+
+// The device's "date" and "time" (OpenSignals writes them without leading zeros) give the
+// recording's start, which the session log keeps as the visit's date.
+TEST(OpenSignals, StartTimeFromTheDevicesDateAndTime) {
+    using acquisition::plux_start_time;
+    EXPECT_EQ(plux_start_time("2017-5-30", "16:5:52.345"), "2017-05-30T16:05:52.345");
+    EXPECT_EQ(plux_start_time("2020-12-01", "09:00:00"), "2020-12-01T09:00:00");
+    for (const auto& [date, time] :
+         std::vector<std::pair<const char*, const char*>>{{"2017-13-30", "16:5:52"},
+                                                          {"2017-5-30", "24:0:0"},
+                                                          {"30/5/2017", "16:5:52"},
+                                                          {"2017-5-30", "16:5"},
+                                                          {"2017-5-30", "16:5:52.x"},
+                                                          {"2017-5-30x", "16:5:52"},
+                                                          {"", ""}})
+        EXPECT_EQ(plux_start_time(date, time), std::nullopt) << date << " " << time;
 }
 
 TEST(OpenSignals, TextTwoDevicesLabelsUnitsAndSkippedChannels) {
@@ -337,6 +355,10 @@ TEST(OpenSignalsRealData, TextExportOfTheH5GivesTheSameSamples) {
         auto from_h5 = acquisition::open_file_source(h5);
         ASSERT_EQ(from_txt->info().format, "opensignals-txt");
         ASSERT_EQ(from_h5->info().format, "opensignals-h5");
+        ASSERT_TRUE(from_h5->info().start_time) << name << ": the device's date and time";
+        EXPECT_TRUE(std::regex_match(*from_h5->info().start_time,
+                                     std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?)")))
+            << *from_h5->info().start_time;
         EXPECT_TRUE(from_txt->info().warnings.empty()) << from_txt->info().warnings.front();
         EXPECT_EQ(from_txt->info().sample_rate_hz, from_h5->info().sample_rate_hz);
         EXPECT_EQ(from_txt->info().channels[0].label, from_h5->info().channels[0].label);

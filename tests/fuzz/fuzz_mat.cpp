@@ -1,6 +1,7 @@
 // libFuzzer harness: MatSource (MATLAB .mat v4/v5/v7.3 through libmatio and HDF5) on arbitrary
-// file contents, with and without --fs. Crashes inside libmatio or HDF5 that the reader cannot
-// guard against are listed in known-findings.txt.
+// file contents, with and without --fs. The seeds regress_*.mat are inputs that made libmatio
+// or libhdf5 allocate gigabytes before the reader checked the layout (acquisition/mat_v5_layout,
+// acquisition/hdf5_superblock).
 // Documented failure: SourceError (a std::runtime_error) naming the file and the variable.
 #include "acquisition/mat_source.hpp"
 #include "tests/fuzz/fuzz_util.hpp"
