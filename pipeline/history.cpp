@@ -149,6 +149,11 @@ std::string number(double v, int decimals) {
 std::string signed_number(double v, int decimals) {
     return std::isfinite(v) ? fmt::format("{:+.{}f}", v, decimals) : std::string("");
 }
+// A trend per visit with its unit, or why there is none.
+std::string trend_text(double v, int decimals, const char* unit) {
+    return std::isfinite(v) ? fmt::format("{:+.{}f} {}", v, decimals, unit)
+                            : std::string("n/a (fewer than 2 visits with a value)");
+}
 std::string csv_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
 std::string csv_bool(const std::optional<bool>& b) { return b ? (*b ? "1" : "0") : ""; }
 Json json_number(double v) { return std::isfinite(v) ? Json(v) : Json(); }
@@ -578,9 +583,9 @@ std::string to_text(const History& h) {
                                          : "",
                 signed_number(sl.change, 3), mark(sl));
         }
-        out += fmt::format("trend per visit: IMF {} Hz, slope {} %/s\n",
-                           signed_number(trend_per_visit(s.imf_hz), 2),
-                           signed_number(trend_per_visit(s.slope_pct_per_s), 3));
+        out += fmt::format("trend per visit: IMF {}, slope {}\n",
+                           trend_text(trend_per_visit(s.imf_hz), 2, "Hz"),
+                           trend_text(trend_per_visit(s.slope_pct_per_s), 3, "%/s"));
     }
     for (const auto& p : h.pairs) {
         const std::string name =
@@ -595,7 +600,7 @@ std::string to_text(const History& h) {
                 signed_number(a.change, 1), mark(a));
         }
         out +=
-            fmt::format("trend per visit: AI {} %\n", signed_number(trend_per_visit(p.ai_pct), 2));
+            fmt::format("trend per visit: AI {}\n", trend_text(trend_per_visit(p.ai_pct), 2, "%"));
     }
     return out;
 }
