@@ -1,6 +1,6 @@
 // libFuzzer harness: OpenSignalsH5Source (PLUX OpenSignals .h5 through Debian's libhdf5) on
-// arbitrary file contents. Crashes inside libhdf5 that the reader cannot guard against are listed
-// in known-findings.txt.
+// arbitrary file contents, after check_hdf5_superblock. How run.sh treats libhdf5's own
+// allocations and leaks: docs/testing.md, "Fuzz harnesses".
 // Documented failure: SourceError (a std::runtime_error) naming the file and the HDF5 object.
 #include "acquisition/opensignals_source.hpp"
 #include "tests/fuzz/fuzz_util.hpp"

@@ -196,6 +196,18 @@ std::vector<Case> catalogue() {
          "rec.csv: no such file",
          [](const fs::path& d) { fs::create_symlink("gone.csv", d / "rec.csv"); }},
         {"input_is_a_folder", {{"rec.csv/", ""}}, a, 1, "rec.csv: is a directory"},
+        // An .h5 whose root object header claims 171 GB (fuzz_opensignals_h5's seed): libhdf5
+        // refuses it, and must not print its internals at exit (acquisition/hdf5_lock.hpp).
+        {"h5_damaged_root_header",
+         {},
+         "analyze rec.h5 --out out",
+         1,
+         "rec.h5: not a readable HDF5 file",
+         [](const fs::path& d) {
+             fs::copy_file(fs::path(SEMG_SOURCE_DIR) /
+                               "tests/fuzz/corpus/opensignals_h5/regress_root_header_171gb.h5",
+                           d / "rec.h5");
+         }},
         {"unknown_extension",
          {{"rec.xyz", ok}},
          "analyze rec.xyz --out out",
