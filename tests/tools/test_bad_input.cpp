@@ -197,7 +197,7 @@ std::vector<Case> catalogue() {
          [](const fs::path& d) { fs::create_symlink("gone.csv", d / "rec.csv"); }},
         {"input_is_a_folder", {{"rec.csv/", ""}}, a, 1, "rec.csv: is a directory"},
         // An .h5 whose root object header claims 171 GB (fuzz_opensignals_h5's seed): libhdf5
-        // refuses it, and must not print its internals at exit (acquisition/hdf5_lock.hpp).
+        // refuses it, and must not print its internals at exit (acquisition/hdf5_lock.cpp).
         {"h5_damaged_root_header",
          {},
          "analyze rec.h5 --out out",
