@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
+#include <thread>
 
 namespace semg::pipeline::sessions {
 namespace {
@@ -157,9 +159,7 @@ SessionDb::SessionDb(fs::path file, int busy_timeout_ms) : file_(std::move(file)
                 fmt::format("{}: schema version {} is newer than this semg knows ({}): use a newer "
                             "semg, or another --db",
                             where, version, current_schema_version()));
-        sqlite::check(
-            sqlite3_exec(handle_.db, "PRAGMA journal_mode=WAL;", nullptr, nullptr, nullptr),
-            handle_.db, where, "journal mode WAL");
+        use_wal(busy_timeout_ms);
         if (version == current_schema_version())
             return;
         // Another writer may be migrating at the same time: the version is read again inside the
@@ -190,6 +190,32 @@ SessionDb::SessionDb(fs::path file, int busy_timeout_ms) : file_(std::move(file)
         const std::string what = e.what();
         // sqlite::check already names the place; filesystem errors do not.
         throw SessionDbError(what.rfind(where, 0) == 0 ? what : where + ": " + what);
+    }
+}
+
+// WAL is a property of the file: set once, by whichever writer comes first. Switching to it
+// needs an exclusive lock, and SQLite answers SQLITE_BUSY at once, without the busy handler, when
+// waiting could deadlock with another connection doing the same (CI, ctest -j2: "journal mode
+// WAL: database is locked" on a fresh log): retried until the busy timeout.
+void SessionDb::use_wal(int busy_timeout_ms) {
+    const std::string where = "session log " + file_.string();
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+    for (;;) {
+        auto stmt = sqlite::prepare(handle_.db, "PRAGMA journal_mode;", where);
+        int rc = sqlite3_step(stmt.get());
+        if (rc == SQLITE_ROW && std::string_view(reinterpret_cast<const char*>(
+                                    sqlite3_column_text(stmt.get(), 0))) == "wal")
+            return;
+        stmt.reset();
+        if (rc == SQLITE_ROW)
+            rc = sqlite3_exec(handle_.db, "PRAGMA journal_mode=WAL;", nullptr, nullptr, nullptr);
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+            std::chrono::steady_clock::now() >= deadline) {
+            sqlite::check(rc, handle_.db, where, "journal mode WAL");
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 }
 

@@ -82,6 +82,8 @@ public:
     std::string integrity_check() const;
 
 private:
+    void use_wal(int busy_timeout_ms);
+
     std::filesystem::path file_;
     sqlite::Handle handle_;
 };
