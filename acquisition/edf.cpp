@@ -1,5 +1,7 @@
 #include "acquisition/edf.hpp"
 
+#include "acquisition/units.hpp"
+
 #include <edflib.h>
 #include <fcntl.h>
 
@@ -14,7 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -56,17 +57,6 @@ std::string trim(std::string s) {
     s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
     s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
     return s;
-}
-
-// µV per physical unit, or nullopt when the dimension is not a voltage.
-std::optional<double> microvolts_per(const std::string& dimension) {
-    static const std::map<std::string, double> factors{{"uV", 1.0},     {"µV", 1.0}, {"UV", 1.0},
-                                                       {"microV", 1.0}, {"mV", 1e3}, {"MV", 1e3},
-                                                       {"V", 1e6},      {"v", 1e6},  {"nV", 1e-3}};
-    auto it = factors.find(dimension);
-    if (it == factors.end())
-        return std::nullopt;
-    return it->second;
 }
 
 std::string number_text(double v) {

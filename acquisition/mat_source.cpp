@@ -2,6 +2,7 @@
 #include "acquisition/hdf5_lock.hpp"
 #include "acquisition/hdf5_superblock.hpp"
 #include "acquisition/mat_v5_layout.hpp"
+#include "acquisition/units.hpp"
 
 #include "acquisition/csv_source.hpp" // the volts-or-µV rule for data without units
 
@@ -131,20 +132,6 @@ bool is_unit_name(const std::string& n) { return is_one_of(n, {"units", "unit"})
 bool is_time_name(const std::string& n) { return is_one_of(n, {"time", "t", "time_s"}); }
 bool is_data_name(const std::string& n) {
     return is_one_of(n, {"data", "emg", "signals", "signal"});
-}
-
-// µV per unit; nullopt when it is not a voltage.
-std::optional<double> microvolts_per(const std::string& unit) {
-    const std::string u = lower(unit);
-    if (u == "uv" || u == "\xc2\xb5v" || u == "\xce\xbcv" || u == "microvolts" || u == "microvolt")
-        return 1.0;
-    if (u == "mv" || u == "millivolts" || u == "millivolt")
-        return 1e3;
-    if (u == "v" || u == "volts" || u == "volt")
-        return 1e6;
-    if (u == "nv")
-        return 1e-3;
-    return std::nullopt;
 }
 
 std::string trim(std::string s) {

@@ -1,5 +1,7 @@
 #include "acquisition/wfdb_source.hpp"
 
+#include "acquisition/units.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -92,21 +94,6 @@ private:
     const std::string& name_;
     std::size_t line_;
 };
-
-// µV per unit, case-insensitive; nullopt when the unit is not a voltage.
-std::optional<double> microvolts_per(std::string units) {
-    std::transform(units.begin(), units.end(), units.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    if (units == "uv" || units == "\xc2\xb5v" || units == "microvolt" || units == "microvolts")
-        return 1.0;
-    if (units == "mv" || units == "millivolt" || units == "millivolts")
-        return 1e3;
-    if (units == "v" || units == "volt" || units == "volts")
-        return 1e6;
-    if (units == "nv")
-        return 1e-3;
-    return std::nullopt;
-}
 
 int format_bits(int format) {
     switch (format) {

@@ -2,6 +2,7 @@
 // rate, and the layout with an annotation signal (EDF+/BDF+) and without (EDF/BDF).
 // Files a writer did not finish (record count -1 or lagging, partial last record).
 #include "acquisition/edf.hpp"
+#include "acquisition/units.hpp"
 #include "tests/test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -176,6 +177,21 @@ void expect_own_samples(const fs::path& path,
 }
 
 } // namespace
+
+// One table of voltage units for the EDF, WFDB and .mat readers (they had three, which
+// disagreed on case, Greek mu and "microV").
+TEST(Units, VoltagesInAnyCaseAndBothMicroSigns) {
+    using acquisition::microvolts_per;
+    for (const char* u : {"uV", "UV", "\xc2\xb5V", "\xce\xbcV", "microV", "microvolts"})
+        EXPECT_EQ(microvolts_per(u), 1.0) << u;
+    for (const char* u : {"mV", "MV", "millivolt"})
+        EXPECT_EQ(microvolts_per(u), 1e3) << u;
+    for (const char* u : {"V", "v", "Volts"})
+        EXPECT_EQ(microvolts_per(u), 1e6) << u;
+    EXPECT_EQ(microvolts_per("nV"), 1e-3);
+    for (const char* u : {"", "degC", "g", "mV/s", " uV"})
+        EXPECT_EQ(microvolts_per(u), std::nullopt) << u;
+}
 
 TEST(Edf, RoundTripEveryFormat) {
     const auto dir = fs::path(SEMG_BINARY_DIR) / "test_edf";
